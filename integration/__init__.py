@@ -1,0 +1,3 @@
+"""leadtherm core: the CRM-neutral model, scoring, pipeline and ports."""
+
+__version__ = "0.1.0"

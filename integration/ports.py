@@ -1,0 +1,252 @@
+"""The ports: small protocols the core needs, implemented by adapters and backends.
+
+Values that cross a port are plain frozen dataclasses, JSON-serialisable, so a
+queue can carry them between processes (SQLite rows, SQS messages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+# A CRM record as its API returns it, flattened to field name -> raw value.
+RawRecord = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RecordRef:
+    """Which record, in which CRM: the unit of coalescing, fetching and writing."""
+
+    crm: str
+    object_type: str
+    record_id: str
+
+    def __str__(self) -> str:
+        return f"{self.crm}:{self.object_type}:{self.record_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> RecordRef:
+        crm, object_type, record_id = text.split(":", 2)
+        return cls(crm, object_type, record_id)
+
+
+class EventKind(StrEnum):
+    RESCORE = "rescore"  # the record (or something it depends on) changed
+    FORGET = "forget"  # the record was deleted: drop what we hold about it
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One change notification, reduced to what the pipeline needs."""
+
+    event_id: str  # the CRM's own id (HubSpot eventId, Salesforce notification Id)
+    ref: RecordRef
+    kind: EventKind = EventKind.RESCORE
+    occurred_at: datetime | None = None
+    # CRM field names the change touched, when the CRM says (used to spot our own echoes)
+    changed_fields: tuple[str, ...] = ()
+    # who made the change, in the CRM's own terms (HubSpot sourceId, Salesforce user id)
+    actor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ref"] = str(self.ref)
+        data["kind"] = self.kind.value
+        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
+        data["changed_fields"] = list(self.changed_fields)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChangeEvent:
+        occurred = data.get("occurred_at")
+        return cls(
+            event_id=str(data["event_id"]),
+            ref=RecordRef.parse(str(data["ref"])),
+            kind=EventKind(data.get("kind", EventKind.RESCORE)),
+            occurred_at=datetime.fromisoformat(occurred) if occurred else None,
+            changed_fields=tuple(data.get("changed_fields") or ()),
+            actor=data.get("actor"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """Records found, keyed by ref, and the refs the CRM no longer has."""
+
+    records: dict[RecordRef, RawRecord]
+    missing: frozenset[RecordRef] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class FieldWrite:
+    """Set these CRM fields (already named and formatted for the CRM) on one record."""
+
+    ref: RecordRef
+    values: Mapping[str, Any]
+
+
+class WriteStatus(StrEnum):
+    OK = "ok"
+    RETRY = "retry"  # transient: try again later
+    FAILED = "failed"  # permanent: dead-letter with the reason
+    MISSING = "missing"  # the record is gone
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    ref: RecordRef
+    status: WriteStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a full listing, with the cursor that resumes after it (None: last page)."""
+
+    records: list[tuple[RecordRef, RawRecord]]
+    next_cursor: str | None
+
+
+class CrmClient(Protocol):
+    """What the pipeline needs from a CRM; one implementation per adapter."""
+
+    crm: str
+    read_batch_size: int
+    write_batch_size: int
+
+    def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
+        """Read records by id, at most `read_batch_size` per call."""
+        ...
+
+    def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        """Update records, at most `write_batch_size` per call; one result per write, in order."""
+        ...
+
+    def pages(self, object_type: str, cursor: str | None = None) -> Iterator[Page]:
+        """Every record of one object type, resumable from a cursor."""
+        ...
+
+    def is_own_write(self, event: ChangeEvent) -> bool:
+        """True when the change was made by leadtherm itself (its echo must not re-trigger)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """An event leased from a queue; `receipt` identifies this lease to ack or release it."""
+
+    event: ChangeEvent
+    receipt: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    id: str
+    event: ChangeEvent
+    reason: str
+    failed_at: datetime
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    depth: int
+    oldest_age_seconds: float | None
+    dead_letters: int
+
+
+class WorkQueue(Protocol):
+    """A durable, at-least-once queue of change events."""
+
+    def enqueue(self, events: Sequence[ChangeEvent]) -> None:
+        """Persist events before returning; the caller acknowledges the CRM only after."""
+        ...
+
+    def lease(self, max_items: int, visibility_timeout: float) -> list[QueueItem]:
+        """Take up to `max_items`; unacknowledged items come back after the timeout."""
+        ...
+
+    def ack(self, items: Sequence[QueueItem]) -> None:
+        """Done with these: remove them for good."""
+        ...
+
+    def release(self, items: Sequence[QueueItem], delay: float) -> None:
+        """Give these back to be retried after `delay` seconds."""
+        ...
+
+    def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
+        """Move these to the dead-letter store with the reason a person needs."""
+        ...
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    def replay(self, ids: Sequence[str] | None = None) -> int:
+        """Put dead letters (all when `ids` is None) back on the queue; returns how many."""
+        ...
+
+    def stats(self) -> QueueStats: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAssessment:
+    """What leadtherm last concluded and wrote for a record."""
+
+    score: int
+    fit: int
+    engagement: int
+    temperature: str
+    stage: str
+    reasons: list[tuple[str, str, float]]  # (axis, label, points)
+    next_action: str
+    assessed_at: datetime
+    temperature_changed_at: datetime | None = None
+    previous_temperature: str | None = None
+    next_drop_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One decision about a record: old -> new values and why. Never e-mails or names."""
+
+    ref: RecordRef
+    at: datetime
+    action: str  # "write", "skip", "forget", "dead-letter"
+    changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+
+
+class StateStore(Protocol):
+    """Last assessments, processed event ids, the audit log, sweep schedule, cursors."""
+
+    def load(self, refs: Sequence[RecordRef]) -> dict[RecordRef, StoredAssessment]: ...
+
+    def save(self, ref: RecordRef, state: StoredAssessment) -> None:
+        """Store the assessment; its `next_drop_at` schedules the record for `due`."""
+        ...
+
+    def forget(self, ref: RecordRef) -> None: ...
+
+    def due(self, now: datetime, limit: int) -> list[RecordRef]:
+        """Records whose next temperature drop is at or before `now`, soonest first."""
+        ...
+
+    def unprocessed(self, event_ids: Sequence[str]) -> set[str]:
+        """The ids among these not yet processed (dedup of redelivered events)."""
+        ...
+
+    def mark_processed(self, event_ids: Sequence[str], expires_at: datetime) -> None: ...
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    def audit(self, ref: RecordRef, limit: int = 50) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    def get_cursor(self, name: str) -> str | None: ...
+
+    def set_cursor(self, name: str, value: str | None) -> None: ...
