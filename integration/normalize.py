@@ -1,0 +1,243 @@
+"""Turn a flat CRM record into a Lead through an admin's mapping (CRM-neutral).
+
+A mapping is compiled once into one small function per attribute; each raises
+MappingError naming the CRM field, the attribute and the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from integration.errors import MappingError
+from integration.model import Lead, Stage
+from integration.ports import RawRecord
+from mappings.attributes import LEAD_ATTRIBUTES
+from mappings.schema import AttributeMapping, CrmMapping
+
+Convert = Callable[[Any], Any]
+
+_TRUE = frozenset({"true", "1", "yes", "y", "t", "on", "checked"})
+_FALSE = frozenset({"false", "0", "no", "n", "f", "off", "unchecked"})
+_EPOCH_MS = re.compile(r"^-?\d{10,14}$")
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def to_text(value: Any) -> str | None:
+    return None if _empty(value) else str(value).strip()
+
+
+def to_number(value: Any) -> float | None:
+    if _empty(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return (
+            float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
+        )
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def to_integer(value: Any) -> int | None:
+    number = to_number(value)
+    if number is None:
+        return None
+    if number < 0:
+        raise ValueError(f"expected a count (0 or more), got {value!r}")
+    return int(number)
+
+
+def to_boolean(value: Any) -> bool | None:
+    if _empty(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """ISO 8601 (date or date-time) or epoch milliseconds, as an aware UTC datetime."""
+    if _empty(value):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    text = str(value).strip()
+    if _EPOCH_MS.match(text):
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"expected an ISO 8601 date or epoch milliseconds, got {value!r}"
+            ) from None
+        parsed = datetime(day.year, day.month, day.day)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def to_email_domain(value: Any) -> str | None:
+    text = to_text(value)
+    if text is None:
+        return None
+    local, at, domain = text.rpartition("@")
+    if not at or not local or "." not in domain:
+        raise ValueError("expected an e-mail address")  # the value itself is personal data
+    return domain.casefold()
+
+
+def _lower(value: Any) -> str | None:
+    text = to_text(value)
+    return None if text is None else text.casefold()
+
+
+def _stage(value: Any) -> Stage | None:
+    text = to_text(value)
+    return None if text is None else Stage(text)
+
+
+_BY_TRANSFORM: dict[str, Convert] = {
+    "text": to_text,
+    "lower": _lower,
+    "integer": to_integer,
+    "number": to_number,
+    "boolean": to_boolean,
+    "datetime": to_datetime,
+    "email_domain": to_email_domain,
+    "present": lambda v: not _empty(v),
+    "positive": lambda v: (to_number(v) or 0.0) > 0,
+}
+_BY_KIND: dict[str, Convert] = {
+    "text": to_text,
+    "integer": to_integer,
+    "number": to_number,
+    "boolean": to_boolean,
+    "datetime": to_datetime,
+    "stage": _stage,
+}
+
+
+def _seniority(mapping: CrmMapping) -> Convert:
+    patterns = [(re.compile(p.pattern, re.IGNORECASE), p.value) for p in mapping.seniority]
+
+    def classify(value: Any) -> str | None:
+        text = to_text(value)
+        if text is None:
+            return None
+        return next((label for pattern, label in patterns if pattern.search(text)), None)
+
+    return classify
+
+
+def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
+    sources = spec.sources
+    if len(sources) == 1:
+        name = sources[0]
+        return lambda record: record.get(name)
+    if spec.pick == "latest":
+        return lambda record: max(
+            (d for d in (to_datetime(record.get(n)) for n in sources) if d is not None),
+            default=None,
+        )
+    if spec.pick == "sum":
+        return lambda record: sum(to_number(record.get(n)) or 0.0 for n in sources)
+    if spec.pick == "any":
+        return lambda record: any(to_boolean(record.get(n)) for n in sources)
+    return lambda record: next((v for n in sources if not _empty(v := record.get(n))), None)
+
+
+def _mapper(spec: AttributeMapping) -> Convert | None:
+    if spec.map is None:
+        return None
+    exact = dict(spec.map)
+    folded = {str(k).casefold(): v for k, v in exact.items()}
+    default = spec.default
+
+    def lookup(value: Any) -> Any:
+        if _empty(value):
+            return default
+        key = str(value).strip()
+        if key in exact:
+            return exact[key]
+        return folded.get(key.casefold(), default)
+
+    return lookup
+
+
+def _then(first: Convert, second: Convert) -> Convert:
+    return lambda value: second(first(value))
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    attribute: str
+    source: str
+    pick: Callable[[RawRecord], Any]
+    map: Convert | None
+    convert: Convert
+    default: Any
+
+
+def _compile_field(attribute: str, spec: AttributeMapping, mapping: CrmMapping) -> _Field:
+    kind = LEAD_ATTRIBUTES[attribute]
+    if spec.transform == "seniority":
+        convert = _seniority(mapping)
+    elif spec.transform is not None:
+        transform = _BY_TRANSFORM[spec.transform]
+        final = _BY_KIND[kind]
+        convert = transform if transform is final else _then(transform, final)
+    else:
+        convert = _BY_KIND[kind]
+    default = None if spec.map is not None else spec.default
+    return _Field(
+        attribute, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default
+    )
+
+
+class Normalizer:
+    """A compiled mapping: flat CRM record -> Lead."""
+
+    def __init__(self, mapping: CrmMapping) -> None:
+        self.mapping = mapping
+        self._fields = [_compile_field(a, s, mapping) for a, s in mapping.attributes.items()]
+
+    def lead(self, record: RawRecord, object_type: str | None = None) -> Lead:
+        """Build the Lead; raises MappingError naming the first field that cannot be read."""
+        record_id = to_text(record.get(self.mapping.id_field))
+        if record_id is None:
+            raise MappingError(self.mapping.id_field, "record_id", "missing record id")
+        values: dict[str, Any] = {}
+        for spec in self._fields:
+            raw = spec.pick(record)
+            if spec.map is not None:
+                raw = spec.map(raw)
+            try:
+                value = spec.convert(raw)
+            except ValueError as exc:
+                raise MappingError(spec.source, spec.attribute, str(exc)) from None
+            if value is None:
+                value = spec.default
+            if value is not None:
+                values[spec.attribute] = value
+        return Lead(
+            crm=self.mapping.crm,
+            record_id=record_id,
+            object_type=object_type or self.mapping.objects[0],
+            **values,
+        )

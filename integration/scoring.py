@@ -1,0 +1,255 @@
+"""Pure lead assessment: (Lead, rules, now) -> Assessment. No I/O, no clock of its own.
+
+The score combines two axes (the fit/interest matrix): fit from who the lead is,
+engagement from what they did, the latter decaying exponentially with silence.
+Penalties (negative evidence) subtract from the combined score and do not decay.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from integration.model import Assessment, Lead, Reason, Stage, Temperature
+from mappings.schema import Rule, ScoringRules
+
+_SECOND = timedelta(seconds=1)
+_DAY_SECONDS = 86400.0
+_SETTLE_STEPS = 1000
+
+PointsFor = Callable[[Any], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    axis: str
+    label: str
+    attribute: str
+    points_for: PointsFor
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    rules: tuple[_CompiledRule, ...]
+    fit_weight: float
+    engagement_weight: float
+    half_life_days: float
+    grace_days: float
+    thresholds: tuple[tuple[Temperature, int], ...]  # hottest first
+    required: tuple[str, ...]
+    mql_score: int
+    next_actions: dict[Temperature, str]
+
+
+def _condition(rule: Rule) -> Callable[[Any], bool]:
+    """The rule's test on one attribute value; None never matches a value condition."""
+    if rule.present is not None:
+        wanted = rule.present
+        return lambda v: (v is not None and v != "") == wanted
+    if rule.is_ is not None:
+        expected = rule.is_
+        if isinstance(expected, str):
+            folded = expected.casefold()
+            return lambda v: isinstance(v, str) and v.casefold() == folded
+        return lambda v: v is not None and v == expected and type(v) is type(expected)
+    if rule.in_ is not None:
+        options = frozenset(o.casefold() if isinstance(o, str) else o for o in rule.in_)
+        return lambda v: v is not None and (v.casefold() if isinstance(v, str) else v) in options
+    if rule.matches is not None:
+        search = re.compile(rule.matches, re.IGNORECASE).search
+        return lambda v: v is not None and search(str(v)) is not None
+    low = -math.inf if rule.at_least is None else rule.at_least
+    high = math.inf if rule.below is None else rule.below
+    return lambda v: v is not None and low <= v < high
+
+
+def _points_for(rule: Rule) -> PointsFor:
+    points = rule.points
+    if rule.each is not None:
+        each, cap = rule.each, rule.max_points
+
+        def per_unit(value: Any) -> float:
+            if not value:
+                return 0.0
+            earned = float(math.floor(value / each) * points)
+            return earned if cap is None else min(earned, cap)
+
+        return per_unit
+    test = _condition(rule)
+    return lambda value: points if test(value) else 0.0
+
+
+def _compile(rules: ScoringRules) -> _Compiled:
+    compiled = tuple(
+        _CompiledRule(axis, rule.label, rule.attribute, _points_for(rule))
+        for axis, group in (
+            ("fit", rules.fit),
+            ("engagement", rules.engagement),
+            ("penalty", rules.penalties),
+        )
+        for rule in group
+    )
+    t = rules.temperature
+    return _Compiled(
+        rules=compiled,
+        fit_weight=rules.weights.fit,
+        engagement_weight=rules.weights.engagement,
+        half_life_days=rules.decay.half_life_days,
+        grace_days=rules.decay.grace_days,
+        thresholds=(
+            (Temperature.HOT, t.hot),
+            (Temperature.WARM, t.warm),
+            (Temperature.COOL, t.cool),
+        ),
+        required=tuple(rules.qualification.required),
+        mql_score=rules.stage.mql_score,
+        next_actions={Temperature(k): v for k, v in rules.next_actions.model_dump().items()},
+    )
+
+
+# Rules objects are immutable; compile each once. Bounded, keyed by identity (kept alive here).
+_CACHE: dict[int, tuple[ScoringRules, _Compiled]] = {}
+
+
+def _compiled(rules: ScoringRules) -> _Compiled:
+    hit = _CACHE.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    if len(_CACHE) >= 64:
+        _CACHE.clear()
+    compiled = _compile(rules)
+    _CACHE[id(rules)] = (rules, compiled)
+    return compiled
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _decay_factor(c: _Compiled, last: datetime | None, now: datetime) -> float:
+    if last is None:
+        return 1.0
+    silent_days = (_utc(now) - _utc(last)).total_seconds() / _DAY_SECONDS
+    return float(0.5 ** (max(0.0, silent_days - c.grace_days) / c.half_life_days))
+
+
+def _clamp(value: float) -> float:
+    return 0.0 if value < 0.0 else 100.0 if value > 100.0 else value
+
+
+def _round(value: float) -> int:
+    # Half up, not Python's half-to-even, so the band edges are predictable for admins.
+    return math.floor(value + 0.5)
+
+
+def _temperature(c: _Compiled, score: int, qualified: bool) -> Temperature:
+    for temperature, threshold in c.thresholds:
+        if score >= threshold and (temperature is not Temperature.HOT or qualified):
+            return temperature
+    return Temperature.COLD
+
+
+def _stage(c: _Compiled, lead: Lead, score: int, qualified: bool) -> Stage:
+    evidence = Stage.SUSPECT
+    if lead.has_won_deal:
+        evidence = Stage.CUSTOMER
+    elif lead.has_open_deal or lead.converted:
+        evidence = Stage.OPPORTUNITY
+    elif qualified:
+        evidence = Stage.SQL
+    elif score >= c.mql_score:
+        evidence = Stage.MQL
+    elif lead.has_contact_data:
+        evidence = Stage.LEAD
+    # The CRM's own lifecycle never moves backwards because of us.
+    if lead.lifecycle is not None and lead.lifecycle.rank > evidence.rank:
+        return lead.lifecycle
+    return evidence
+
+
+@dataclass(frozen=True, slots=True)
+class _Axes:
+    fit: float
+    engagement_full: float  # before decay, clamped to 0-100
+    penalties: float
+    reasons: list[Reason]
+
+
+def _axes(c: _Compiled, lead: Lead) -> _Axes:
+    totals = {"fit": 0.0, "engagement": 0.0, "penalty": 0.0}
+    reasons: list[Reason] = []
+    for rule in c.rules:
+        points = rule.points_for(getattr(lead, rule.attribute))
+        if points:
+            totals[rule.axis] += points
+            reasons.append(Reason(rule.axis, rule.label, points))
+    return _Axes(_clamp(totals["fit"]), _clamp(totals["engagement"]), totals["penalty"], reasons)
+
+
+def _raw_score(c: _Compiled, axes: _Axes, factor: float) -> float:
+    combined = c.fit_weight * axes.fit + c.engagement_weight * axes.engagement_full * factor
+    return _clamp(combined + axes.penalties)
+
+
+def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
+    """Score, classify and explain one lead as of `now`."""
+    c = _compiled(rules)
+    axes = _axes(c, lead)
+    factor = _decay_factor(c, lead.last_engagement_at, now)
+    score = _round(_raw_score(c, axes, factor))
+    missing = tuple(name for name in c.required if getattr(lead, name) is not True)
+    temperature = _temperature(c, score, not missing)
+    reasons = axes.reasons
+    lost = axes.engagement_full * (1.0 - factor)
+    if lost >= 0.5 and lead.last_engagement_at is not None:
+        days = int((_utc(now) - _utc(lead.last_engagement_at)).total_seconds() // _DAY_SECONDS)
+        reasons = [*reasons, Reason("engagement", f"No activity for {days} days", -lost)]
+    return Assessment(
+        score=score,
+        fit=_round(axes.fit),
+        engagement=_round(axes.engagement_full * factor),
+        temperature=temperature,
+        stage=_stage(c, lead, score, not missing),
+        reasons=tuple(reasons),
+        next_action=c.next_actions[temperature],
+        assessed_at=now,
+        next_drop_at=_next_drop(c, lead, axes, temperature, now),
+        missing_for_hot=missing,
+    )
+
+
+def _next_drop(
+    c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, now: datetime
+) -> datetime | None:
+    """The first whole second after `now` at which decay takes the score below the band."""
+    last = lead.last_engagement_at
+    decaying = c.engagement_weight * axes.engagement_full
+    if temperature is Temperature.COLD or last is None or decaying <= 0:
+        return None
+    floor_score = dict(c.thresholds)[temperature]
+    limit = floor_score - 0.5  # a raw score below this rounds under the band
+
+    def below(at: datetime) -> bool:
+        return _raw_score(c, axes, _decay_factor(c, last, at)) < limit
+
+    base = c.fit_weight * axes.fit + axes.penalties
+    ratio = (limit - base) / decaying
+    if ratio <= 0:
+        return None  # fit alone keeps it in the band, however long the silence
+    days = c.grace_days + c.half_life_days * math.log2(1.0 / ratio) if ratio < 1 else c.grace_days
+    candidate = _utc(last) + timedelta(days=days)
+    candidate = max(candidate, _utc(now)).replace(microsecond=0) + _SECOND
+    # The closed form is exact up to float rounding; settle on the exact second (a few steps).
+    for _ in range(_SETTLE_STEPS):
+        if below(candidate):
+            break
+        candidate += _SECOND
+    for _ in range(_SETTLE_STEPS):
+        if candidate - _SECOND <= _utc(now) or not below(candidate - _SECOND):
+            break
+        candidate -= _SECOND
+    return candidate
