@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from datetime import UTC, datetime
@@ -11,14 +12,27 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from integration import __version__
+from integration.backfill import backfill, cursor_name
 from integration.errors import ConfigError, LeadthermError, MappingError
 from integration.exports import read_export
 from integration.normalize import Normalizer
-from integration.plugins import load_crm
-from integration.report import ScoredRow, print_distribution, write_rows
+from integration.plugins import extra_commands, load_crm
+from integration.ports import RecordRef
+from integration.report import (
+    ScoredRow,
+    print_dead_letters,
+    print_distribution,
+    print_explanation,
+    print_setup,
+    write_rows,
+)
+from integration.runtime import build_runtime, open_backend
 from integration.scoring import assess
+from integration.sweep import enqueue_due
+from integration.worker import drain
 from mappings.loader import check_folder, load_mapping, load_rules
 
 app = typer.Typer(
@@ -32,9 +46,7 @@ err = Console(stderr=True)
 
 MappingsOption = Annotated[
     Path | None,
-    typer.Option(
-        "--mappings", help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged)."
-    ),
+    typer.Option("--mappings", help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged)."),
 ]
 
 
@@ -89,9 +101,7 @@ def score(
     as_of: Annotated[
         datetime | None, typer.Option("--as-of", help="Score as of this time (default: now).")
     ] = None,
-    summary: Annotated[
-        bool, typer.Option(help="Print the temperature distribution after the rows.")
-    ] = False,
+    summary: Annotated[bool, typer.Option(help="Print the temperature distribution after the rows.")] = False,
     mappings: MappingsOption = None,
 ) -> None:
     """Score a CRM export offline through the same mappings the live integration uses."""
@@ -116,17 +126,144 @@ def score(
         rows.append(ScoredRow(lead.record_id, assess(lead, rules, now)))
     write_rows(out, rows, output.value)
     if summary:
-        print_distribution(
-            out, Counter(r.assessment.temperature for r in rows), title=f"{crm}: {file.name}"
-        )
+        print_distribution(out, Counter(r.assessment.temperature for r in rows), title=f"{crm}: {file.name}")
     if rejected:
         err.print(f"{rejected} row(s) skipped, {len(rows)} scored", style="yellow")
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------------------- live commands
+
+CrmOption = Annotated[
+    list[str] | None, typer.Option("--crm", help="CRM(s) to use (default: every configured one).")
+]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+@app.command()
+def sweep(
+    crm: CrmOption = None,
+    limit: Annotated[int, typer.Option(help="At most this many records per sweep.")] = 10_000,
+    mappings: MappingsOption = None,
+) -> None:
+    """Re-assess the records whose temperature is due to drop, and write what changed."""
+    runtime = build_runtime(_env(), crm, mappings)
+    due = enqueue_due(runtime.state, runtime.queue, datetime.now(UTC), limit)
+    report = drain(runtime.pipeline)
+    out.print(
+        f"sweep: {len(due)} record(s) due, {report.records} assessed, {report.written} written, "
+        f"{report.unchanged} unchanged, {report.dead_lettered} dead-lettered"
+    )
+    if report.dead_lettered:
+        raise typer.Exit(1)
+
+
+@app.command(name="backfill")
+def backfill_command(
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    page_size: Annotated[int, typer.Option(help="Records per page (the CRM's batch size).")] = 100,
+    restart: Annotated[bool, typer.Option(help="Ignore the saved cursor and start from the top.")] = False,
+    mappings: MappingsOption = None,
+) -> None:
+    """Score every existing record once; resumable after Ctrl-C or a crash."""
+    runtime = build_runtime(_env(), [crm], mappings)
+    objects = runtime.mappings[crm].objects
+    if restart:
+        for object_type in objects:
+            runtime.state.set_cursor(cursor_name(crm, object_type), None)
+    client = runtime.clients[crm]
+    counts = [client.count(o) for o in objects]
+    total = None if None in counts else sum(c or 0 for c in counts)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}/s"),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(f"backfill {crm}", total=total, rate="-")
+
+        def advance(_: str, n: int) -> None:
+            progress.advance(task, n)
+            elapsed = progress.tasks[task].elapsed or 0.0
+            done = progress.tasks[task].completed
+            progress.update(task, rate=f"{done / elapsed:.0f}" if elapsed else "-")
+
+        report = backfill(runtime.pipeline, crm, objects, runtime.state, runtime.queue, page_size, advance)
+    stats = client.stats
+    out.print(
+        f"backfill {crm}: {report.records} assessed, {report.written} written, {report.unchanged} unchanged; "
+        f"{stats.total} API calls, {stats.rate_limited} rate-limited"
+    )
+
+
+@app.command()
+def explain(
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    record_id: Annotated[str, typer.Argument(help="The record's id in the CRM.")],
+    mappings: MappingsOption = None,
+) -> None:
+    """Print the last assessment of a record: points per rule, temperature, stage, history."""
+    mapping = load_mapping(crm, mappings)
+    _, state = open_backend(_env())
+    refs = [RecordRef(crm, o, record_id) for o in mapping.objects]
+    found = state.load(refs)
+    if not found:
+        err.print(f"no assessment stored for {crm} record {record_id}")
+        raise typer.Exit(1)
+    ref, stored = next(iter(found.items()))
+    print_explanation(out, ref, stored, state.audit(ref, limit=20))
+
+
+dlq = typer.Typer(help="Inspect and retry what could not be processed.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+
+
+@dlq.command("list")
+def dlq_list(limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100) -> None:
+    """Show dead letters with the reason each failed."""
+    queue, _ = open_backend(_env())
+    print_dead_letters(out, queue.dead_letters(limit))
+
+
+@dlq.command("replay")
+def dlq_replay(
+    ids: Annotated[list[str] | None, typer.Argument(help="Dead-letter ids (default: all).")] = None,
+) -> None:
+    """Put dead letters back on the queue (once the cause is fixed)."""
+    queue, _ = open_backend(_env())
+    count = queue.replay(ids or None)
+    out.print(f"replayed {count} event(s); `leadtherm serve` or `leadtherm sweep` processes them")
+
+
+@app.command()
+def setup(
+    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    mappings: MappingsOption = None,
+) -> None:
+    """Create the output fields in the CRM (idempotent) and print the webhook setup to do by hand."""
+    plugin = load_crm(crm)
+    report = plugin.setup(load_mapping(crm, mappings), _env())
+    print_setup(out, crm, report)
+    if report.conflicts:
+        raise typer.Exit(1)
+
+
+def _register_extra_commands() -> None:
+    known = {c.name for c in app.registered_commands}
+    for name, command in extra_commands().items():
+        if name not in known:
+            app.command(name=name)(command)
+
+
 def main() -> None:
     """Console-script entry: typed errors become one clear message and the documented exit code."""
     try:
+        _register_extra_commands()
         app()
     except ConfigError as exc:
         for problem in exc.problems:

@@ -39,9 +39,7 @@ def to_number(value: Any) -> float | None:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     try:
-        return (
-            float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
-        )
+        return float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         raise ValueError(f"expected a number, got {value!r}") from None
 
@@ -85,9 +83,7 @@ def to_datetime(value: Any) -> datetime | None:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(
-                f"expected an ISO 8601 date or epoch milliseconds, got {value!r}"
-            ) from None
+            raise ValueError(f"expected an ISO 8601 date or epoch milliseconds, got {value!r}") from None
         parsed = datetime(day.year, day.month, day.day)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -205,9 +201,7 @@ def _compile_field(attribute: str, spec: AttributeMapping, mapping: CrmMapping) 
     else:
         convert = _BY_KIND[kind]
     default = None if spec.map is not None else spec.default
-    return _Field(
-        attribute, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default
-    )
+    return _Field(attribute, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default)
 
 
 class Normalizer:

@@ -1,20 +1,36 @@
-"""Find CRM adapters by name through the `leadtherm.crms` entry-point group.
+"""Find CRM adapters and storage backends by name through entry points.
 
 The core never imports an adapter: the composition happens here, at run time,
-so a third party can ship a CRM adapter as its own package.
+so a third party can ship a CRM adapter (or a backend) as its own package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from integration.errors import LeadthermError
-from integration.ports import CrmClient
+from integration.inbound import InboundRoute
+from integration.ports import CrmClient, StateStore, WorkQueue
 from mappings.schema import CrmMapping
 
-GROUP = "leadtherm.crms"
+CRM_GROUP = "leadtherm.crms"
+BACKEND_GROUP = "leadtherm.backends"
+COMMAND_GROUP = "leadtherm.commands"
+
+Env = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """What `leadtherm setup CRM` did and what the admin must still do by hand."""
+
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)
 
 
 class CrmPlugin(Protocol):
@@ -26,23 +42,63 @@ class CrmPlugin(Protocol):
         """An API-shaped or exported record -> (object type if it says, flat field values)."""
         ...
 
-    def client(self, mapping: CrmMapping, env: Mapping[str, str]) -> CrmClient:
+    def configured(self, env: Env) -> bool:
+        """Whether the environment holds credentials for this CRM."""
+        ...
+
+    def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
         """A CrmClient configured from the environment (raises MissingSetting)."""
         ...
 
+    def rate_limit(self, env: Env) -> tuple[int, float]:
+        """(requests, per seconds) to stay under."""
+        ...
 
-class UnknownCrm(LeadthermError):
-    def __init__(self, name: str, known: list[str]) -> None:
-        super().__init__(f"no CRM adapter named {name!r} (installed: {', '.join(known) or 'none'})")
+    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+        """The webhook endpoints, verifying with secrets from the environment."""
+        ...
+
+    def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        """Create the output fields in the CRM (idempotent) and say what is left to do by hand."""
+        ...
+
+
+class Backend(Protocol):
+    """A storage backend: the work queue and the state store, opened from the environment."""
+
+    def open(self, env: Env) -> tuple[WorkQueue, StateStore]: ...
+
+
+class UnknownPlugin(LeadthermError):
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        super().__init__(f"no {kind} named {name!r} (installed: {', '.join(known) or 'none'})")
+
+
+def _names(group: str) -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=group))
+
+
+def _load(group: str, kind: str, name: str) -> Any:
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            return ep.load()
+    raise UnknownPlugin(kind, name, _names(group))
 
 
 def crm_names() -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=GROUP))
+    return _names(CRM_GROUP)
 
 
 def load_crm(name: str) -> CrmPlugin:
-    for ep in entry_points(group=GROUP):
-        if ep.name == name:
-            plugin: CrmPlugin = ep.load()
-            return plugin
-    raise UnknownCrm(name, crm_names())
+    plugin: CrmPlugin = _load(CRM_GROUP, "CRM adapter", name)
+    return plugin
+
+
+def load_backend(name: str) -> Backend:
+    backend: Backend = _load(BACKEND_GROUP, "backend", name)
+    return backend
+
+
+def extra_commands() -> dict[str, Any]:
+    """CLI commands that live outside the core (serve, demo), by name."""
+    return {ep.name: ep.load() for ep in entry_points(group=COMMAND_GROUP)}

@@ -6,7 +6,7 @@ queue can carry them between processes (SQLite rows, SQS messages).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -76,7 +76,7 @@ class ChangeEvent:
 class FetchResult:
     """Records found, keyed by ref, and the refs the CRM no longer has."""
 
-    records: dict[RecordRef, RawRecord]
+    records: Mapping[RecordRef, RawRecord]
     missing: frozenset[RecordRef] = frozenset()
 
 
@@ -125,12 +125,20 @@ class CrmClient(Protocol):
         """Update records, at most `write_batch_size` per call; one result per write, in order."""
         ...
 
-    def pages(self, object_type: str, cursor: str | None = None) -> Iterator[Page]:
-        """Every record of one object type, resumable from a cursor."""
+    def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        """One page of records of a type after `cursor` (None: the start); one request."""
+        ...
+
+    def count(self, object_type: str) -> int | None:
+        """How many records of the type exist, if the CRM can say cheaply (for progress bars)."""
         ...
 
     def is_own_write(self, event: ChangeEvent) -> bool:
         """True when the change was made by leadtherm itself (its echo must not re-trigger)."""
+        ...
+
+    def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
+        """For changed related objects (a deal), the assessed records (its contacts) to re-score."""
         ...
 
 

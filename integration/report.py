@@ -11,6 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from integration.model import Assessment, Temperature
+from integration.outputs import reasons_text
+from integration.plugins import SetupReport
+from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
 
 TEMPERATURE_STYLE = {
     Temperature.COLD: "blue",
@@ -25,15 +28,6 @@ COLUMNS = ("id", "score", "fit", "engagement", "temperature", "stage", "reasons"
 class ScoredRow:
     record_id: str
     assessment: Assessment
-
-
-def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = 1000) -> str:
-    """Top reasons in plain language, e.g. "Decision-maker title (+25); Page views (+12)"."""
-    parts = [str(r) for r in assessment.top_reasons(limit)]
-    if assessment.missing_for_hot and assessment.score >= 50:
-        parts.append("hot once confirmed: " + ", ".join(assessment.missing_for_hot))
-    text = "; ".join(parts)
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
 
 
 def _values(row: ScoredRow) -> list[str | int]:
@@ -77,3 +71,65 @@ def print_distribution(console: Console, counts: Counter[Temperature], title: st
         label = f"[{TEMPERATURE_STYLE[temperature]}]{temperature.value}[/]"
         table.add_row(label, str(n), f"{100 * n / total:.0f}%")
     console.print(table)
+
+
+def print_explanation(
+    console: Console, ref: RecordRef, stored: StoredAssessment, history: list[AuditEntry]
+) -> None:
+    """Points per rule by axis, the verdict, and the record's history of decisions."""
+    temperature = Temperature(stored.temperature)
+    console.print(
+        f"[bold]{ref}[/]  score {stored.score} (fit {stored.fit}, engagement {stored.engagement})  "
+        f"[{TEMPERATURE_STYLE[temperature]}]{temperature.value}[/]  stage {stored.stage}"
+    )
+    console.print(f"assessed {stored.assessed_at:%Y-%m-%d %H:%M:%S %Z}", highlight=False)
+    if stored.temperature_changed_at:
+        console.print(
+            f"temperature changed {stored.temperature_changed_at:%Y-%m-%d %H:%M:%S} "
+            f"(from {stored.previous_temperature or 'unset'})",
+            highlight=False,
+        )
+    if stored.next_drop_at:
+        console.print(f"cools down at {stored.next_drop_at:%Y-%m-%d %H:%M:%S} unless something happens")
+    rules = Table("axis", "rule", "points", header_style="bold")
+    for axis, label, points in sorted(stored.reasons, key=lambda r: (r[0], -abs(r[2]))):
+        rules.add_row(axis, label, f"{points:+.1f}")
+    console.print(rules)
+    console.print(f"next action: {stored.next_action}")
+    if history:
+        table = Table("when", "action", "changes / reason", title="history", header_style="bold")
+        for entry in history:
+            detail = ", ".join(
+                f"{k}: {old} -> {new}" for k, (old, new) in entry.changes.items() if k != "reasons"
+            )
+            table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, detail or "; ".join(entry.reasons))
+        console.print(table)
+
+
+def print_dead_letters(console: Console, letters: list[DeadLetter]) -> None:
+    if not letters:
+        console.print("the dead-letter queue is empty")
+        return
+    table = Table("id", "record", "attempts", "failed at", "reason", header_style="bold")
+    for letter in letters:
+        table.add_row(
+            letter.id,
+            str(letter.event.ref),
+            str(letter.attempts),
+            f"{letter.failed_at:%Y-%m-%d %H:%M:%S}",
+            letter.reason,
+        )
+    console.print(table)
+
+
+def print_setup(console: Console, crm: str, report: SetupReport) -> None:
+    for name in report.created:
+        console.print(f"[green]created[/]   {name}")
+    for name in report.unchanged:
+        console.print(f"[dim]exists[/]    {name}")
+    for problem in report.conflicts:
+        console.print(f"[red]conflict[/]  {problem}")
+    if report.instructions:
+        console.print(f"\n[bold]Still to do by hand in {crm}:[/]")
+        for line in report.instructions:
+            console.print(line, highlight=False)

@@ -15,34 +15,53 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integration.model import Assessment, Lead, Reason, Stage, Temperature
+from mappings.attributes import LEAD_ATTRIBUTES
 from mappings.schema import Rule, ScoringRules
 
 _SECOND = timedelta(seconds=1)
 _DAY_SECONDS = 86400.0
 _SETTLE_STEPS = 1000
 
-PointsFor = Callable[[Any], float]
+Fire = Callable[[Any], Reason | None]
+_AXES = ("fit", "engagement", "penalty")
+_AXIS_INDEX = {axis: i for i, axis in enumerate(_AXES)}
 
 
 @dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    axis: str
-    label: str
+class _AttributeRules:
+    """Every rule on one attribute: read the attribute once, look equality rules up in a dict."""
+
     attribute: str
-    points_for: PointsFor
+    exact: dict[Any, tuple[Reason, ...]]  # value (casefolded text) -> the reasons it earns
+    general: tuple[Fire, ...]  # the other rules, each returning its Reason or None
+    fires_on_none: bool
 
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
-    rules: tuple[_CompiledRule, ...]
+    groups: tuple[_AttributeRules, ...]
     fit_weight: float
     engagement_weight: float
     half_life_days: float
     grace_days: float
     thresholds: tuple[tuple[Temperature, int], ...]  # hottest first
+    floors: dict[Temperature, int]
     required: tuple[str, ...]
     mql_score: int
     next_actions: dict[Temperature, str]
+
+
+def _exact_keys(rule: Rule) -> list[Any] | None:
+    """The attribute values an equality rule matches, when a dict lookup can stand for it."""
+    kind = LEAD_ATTRIBUTES[rule.attribute]
+    values = [rule.is_] if rule.is_ is not None else rule.in_
+    if values is None:
+        return None
+    if kind == "text" and all(isinstance(v, str) for v in values):
+        return [str(v).casefold() for v in values]
+    if kind == "boolean" and all(isinstance(v, bool) for v in values):
+        return list(values)
+    return None
 
 
 def _condition(rule: Rule) -> Callable[[Any], bool]:
@@ -50,15 +69,9 @@ def _condition(rule: Rule) -> Callable[[Any], bool]:
     if rule.present is not None:
         wanted = rule.present
         return lambda v: (v is not None and v != "") == wanted
-    if rule.is_ is not None:
-        expected = rule.is_
-        if isinstance(expected, str):
-            folded = expected.casefold()
-            return lambda v: isinstance(v, str) and v.casefold() == folded
-        return lambda v: v is not None and v == expected and type(v) is type(expected)
-    if rule.in_ is not None:
-        options = frozenset(o.casefold() if isinstance(o, str) else o for o in rule.in_)
-        return lambda v: v is not None and (v.casefold() if isinstance(v, str) else v) in options
+    if rule.is_ is not None or rule.in_ is not None:
+        options = [rule.is_] if rule.is_ is not None else list(rule.in_ or [])
+        return lambda v: v is not None and any(v == o and type(v) is type(o) for o in options)
     if rule.matches is not None:
         search = re.compile(rule.matches, re.IGNORECASE).search
         return lambda v: v is not None and search(str(v)) is not None
@@ -67,44 +80,63 @@ def _condition(rule: Rule) -> Callable[[Any], bool]:
     return lambda v: v is not None and low <= v < high
 
 
-def _points_for(rule: Rule) -> PointsFor:
-    points = rule.points
+def _fire(axis: str, rule: Rule) -> Fire:
     if rule.each is not None:
-        each, cap = rule.each, rule.max_points
+        each, points, cap, label = rule.each, rule.points, rule.max_points, rule.label
+        made: dict[float, Reason] = {}  # few distinct point values: build each Reason once
 
-        def per_unit(value: Any) -> float:
+        def per_unit(value: Any) -> Reason | None:
             if not value:
-                return 0.0
+                return None
             earned = float(math.floor(value / each) * points)
-            return earned if cap is None else min(earned, cap)
+            if cap is not None and earned > cap:
+                earned = cap
+            if not earned:
+                return None
+            reason = made.get(earned)
+            if reason is None:
+                reason = made[earned] = Reason(axis, label, earned)
+            return reason
 
         return per_unit
     test = _condition(rule)
-    return lambda value: points if test(value) else 0.0
+    reason = Reason(axis, rule.label, rule.points)
+    return lambda value: reason if test(value) else None
+
+
+def _group(attribute: str, rules: list[tuple[str, Rule]]) -> _AttributeRules:
+    exact: dict[Any, list[Reason]] = {}
+    general: list[Fire] = []
+    for axis, rule in rules:
+        keys = _exact_keys(rule)
+        if keys is None:
+            general.append(_fire(axis, rule))
+            continue
+        for key in dict.fromkeys(keys):
+            exact.setdefault(key, []).append(Reason(axis, rule.label, rule.points))
+    return _AttributeRules(
+        attribute,
+        {k: tuple(v) for k, v in exact.items()},
+        tuple(general),
+        fires_on_none=any(r.present is False for _, r in rules),
+    )
 
 
 def _compile(rules: ScoringRules) -> _Compiled:
-    compiled = tuple(
-        _CompiledRule(axis, rule.label, rule.attribute, _points_for(rule))
-        for axis, group in (
-            ("fit", rules.fit),
-            ("engagement", rules.engagement),
-            ("penalty", rules.penalties),
-        )
-        for rule in group
-    )
+    by_attribute: dict[str, list[tuple[str, Rule]]] = {}
+    for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
+        for rule in group:
+            by_attribute.setdefault(rule.attribute, []).append((axis, rule))
     t = rules.temperature
+    thresholds = ((Temperature.HOT, t.hot), (Temperature.WARM, t.warm), (Temperature.COOL, t.cool))
     return _Compiled(
-        rules=compiled,
+        groups=tuple(_group(a, r) for a, r in by_attribute.items()),
         fit_weight=rules.weights.fit,
         engagement_weight=rules.weights.engagement,
         half_life_days=rules.decay.half_life_days,
         grace_days=rules.decay.grace_days,
-        thresholds=(
-            (Temperature.HOT, t.hot),
-            (Temperature.WARM, t.warm),
-            (Temperature.COOL, t.cool),
-        ),
+        thresholds=thresholds,
+        floors=dict(thresholds),
         required=tuple(rules.qualification.required),
         mql_score=rules.stage.mql_score,
         next_actions={Temperature(k): v for k, v in rules.next_actions.model_dump().items()},
@@ -180,14 +212,23 @@ class _Axes:
 
 
 def _axes(c: _Compiled, lead: Lead) -> _Axes:
-    totals = {"fit": 0.0, "engagement": 0.0, "penalty": 0.0}
+    totals = [0.0, 0.0, 0.0]
     reasons: list[Reason] = []
-    for rule in c.rules:
-        points = rule.points_for(getattr(lead, rule.attribute))
-        if points:
-            totals[rule.axis] += points
-            reasons.append(Reason(rule.axis, rule.label, points))
-    return _Axes(_clamp(totals["fit"]), _clamp(totals["engagement"]), totals["penalty"], reasons)
+    for group in c.groups:
+        value = getattr(lead, group.attribute)
+        if value is None and not group.fires_on_none:
+            continue
+        if group.exact:
+            hit = group.exact.get(value.casefold() if value.__class__ is str else value)
+            if hit:
+                reasons.extend(hit)
+        for fire in group.general:
+            reason = fire(value)
+            if reason is not None:
+                reasons.append(reason)
+    for reason in reasons:
+        totals[_AXIS_INDEX[reason.axis]] += reason.points
+    return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)
 
 
 def _raw_score(c: _Compiled, axes: _Axes, factor: float) -> float:
@@ -230,7 +271,7 @@ def _next_drop(
     decaying = c.engagement_weight * axes.engagement_full
     if temperature is Temperature.COLD or last is None or decaying <= 0:
         return None
-    floor_score = dict(c.thresholds)[temperature]
+    floor_score = c.floors[temperature]
     limit = floor_score - 0.5  # a raw score below this rounds under the band
 
     def below(at: datetime) -> bool:

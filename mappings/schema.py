@@ -91,9 +91,7 @@ class Rule(Strict):
         kind = LEAD_ATTRIBUTES[self.attribute]
         numeric = kind in ("integer", "number")
         if (self.at_least is not None or self.below is not None or self.each) and not numeric:
-            raise ValueError(
-                f"at_least, below and each need a numeric attribute; {self.attribute} is {kind}"
-            )
+            raise ValueError(f"at_least, below and each need a numeric attribute; {self.attribute} is {kind}")
         if self.at_least is not None and self.below is not None and self.at_least >= self.below:
             raise ValueError("at_least must be smaller than below")
         if self.max_points is not None and self.each is None:
@@ -172,9 +170,7 @@ class ScoringRules(Strict):
         # Interest only ever adds; negative evidence belongs in penalties, where it does not decay.
         for rule in rules:
             if rule.points < 0 or (rule.max_points is not None and rule.max_points < 0):
-                raise ValueError(
-                    f"rule {rule.label!r}: engagement points must be >= 0; put it in penalties"
-                )
+                raise ValueError(f"rule {rule.label!r}: engagement points must be >= 0; put it in penalties")
             if rule.below is not None:
                 raise ValueError(f"rule {rule.label!r}: engagement rules cannot use below")
         return rules

@@ -13,7 +13,5 @@ def flatten(record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         flat = dict(properties)
         if record.get("id") is not None:
             flat.setdefault("hs_object_id", str(record["id"]))
-        for name, value in (record.get("associations") or {}).items():
-            flat[f"associations.{name}"] = value
         return "contact", flat
     return None, dict(record)

@@ -5,19 +5,62 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
+from adapters.hubspot.inbound import HubSpotWebhookRoute
 from adapters.hubspot.normalize import flatten
+from adapters.hubspot.setup import setup
+from integration.errors import MissingSetting
+from integration.inbound import InboundRoute
+from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
 from mappings.schema import CrmMapping
 
+DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
 
-class HubspotPlugin:
+
+def _token(env: Env) -> str:
+    token = env.get("HUBSPOT_ACCESS_TOKEN", "")
+    if not token:
+        raise MissingSetting("HUBSPOT_ACCESS_TOKEN", "the private-app or OAuth access token")
+    return token
+
+
+def parse_rate_limit(text: str | None, default: tuple[int, float]) -> tuple[int, float]:
+    """'190/10' -> (190, 10.0): requests per seconds."""
+    if not text:
+        return default
+    count, _, seconds = text.partition("/")
+    try:
+        parsed = (int(count), float(seconds or "1"))
+    except ValueError:
+        raise MissingSetting("HUBSPOT_RATE_LIMIT", "as requests/seconds, e.g. 190/10") from None
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise MissingSetting("HUBSPOT_RATE_LIMIT", "as requests/seconds, e.g. 190/10")
+    return parsed
+
+
+class HubSpotPlugin:
     name = "hubspot"
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)
 
-    def client(self, mapping: CrmMapping, env: Mapping[str, str]) -> CrmClient:
-        raise NotImplementedError("the Hubspot API client arrives with the Hubspot adapter")
+    def configured(self, env: Env) -> bool:
+        return bool(env.get("HUBSPOT_ACCESS_TOKEN"))
+
+    def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        return HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)
+
+    def rate_limit(self, env: Env) -> tuple[int, float]:
+        return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT)
+
+    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+        secrets = [s.strip() for s in env.get("HUBSPOT_CLIENT_SECRET", "").split(",")]
+        return [HubSpotWebhookRoute(secrets)]
+
+    def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        client = HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)
+        return setup(client.api, mapping)
 
 
-plugin = HubspotPlugin()
+plugin = HubSpotPlugin()

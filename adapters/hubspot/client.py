@@ -1,0 +1,163 @@
+"""HubSpot's CrmClient: every call through hubspot-api-client, in batches of at most 100."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.contacts import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectId,
+)
+from urllib3.util.retry import Retry
+
+from adapters.hubspot.errors import call, describe
+from integration.errors import CrmError, PermanentCrmError
+from integration.ports import ChangeEvent, FetchResult, FieldWrite, Page, RecordRef, WriteResult, WriteStatus
+from mappings.schema import CrmMapping
+
+CRM = "hubspot"
+DEFAULT_API_BASE = "https://api.hubapi.com"
+BATCH_LIMIT = 100
+_NOT_FOUND = "OBJECT_NOT_FOUND"
+
+
+def _wire(value: Any) -> str:
+    """HubSpot property values travel as strings."""
+    return "true" if value is True else "false" if value is False else str(value)
+
+
+def _error_ids(errors: Sequence[Any] | None, category: str) -> set[str]:
+    ids: set[str] = set()
+    for error in errors or []:
+        if getattr(error, "category", None) == category:
+            context = getattr(error, "context", None) or {}
+            ids.update(str(i) for i in context.get("ids", []))
+    return ids
+
+
+def _unexpected(errors: Sequence[Any] | None, *expected: str) -> str | None:
+    for error in errors or []:
+        if getattr(error, "category", None) not in expected:
+            return describe({"category": error.category, "message": getattr(error, "message", "")}, 207)
+    return None
+
+
+class HubSpotClient:
+    """Contacts read and written in batches; deals only to find the contacts they concern."""
+
+    crm = CRM
+    read_batch_size = BATCH_LIMIT
+    write_batch_size = BATCH_LIMIT
+
+    def __init__(
+        self, mapping: CrmMapping, access_token: str, api_base: str = DEFAULT_API_BASE, timeout: float = 15.0
+    ):
+        # Retries are leadtherm's (tenacity, honouring rate limits), not urllib3's.
+        self.api = HubSpot(
+            access_token=access_token, host=api_base.rstrip("/"), retry=Retry(total=0, redirect=0)
+        )
+        self.properties = [f for f in mapping.read_fields if f != mapping.id_field]
+        self.own_fields = mapping.own_fields
+        self.timeout = timeout
+
+    def _ref(self, record_id: str) -> RecordRef:
+        return RecordRef(CRM, "contact", str(record_id))
+
+    @staticmethod
+    def _flat(obj: Any) -> dict[str, Any]:
+        return {**(obj.properties or {}), "hs_object_id": str(obj.id)}
+
+    def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
+        if len(refs) > BATCH_LIMIT:
+            raise PermanentCrmError(f"HubSpot batch read takes at most {BATCH_LIMIT} ids, got {len(refs)}")
+        body = BatchReadInputSimplePublicObjectId(
+            properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in refs]
+        )
+        answer = call(lambda: self.api.crm.contacts.batch_api.read(body, _request_timeout=self.timeout))
+        problem = _unexpected(getattr(answer, "errors", None), _NOT_FOUND)
+        if problem:
+            raise CrmError(f"HubSpot batch read failed: {problem}")
+        records = {self._ref(obj.id): self._flat(obj) for obj in answer.results or []}
+        return FetchResult(records, frozenset(r for r in refs if r not in records))
+
+    def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        if len(writes) > BATCH_LIMIT:
+            raise PermanentCrmError(
+                f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}"
+            )
+        body = BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(
+                    id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()}
+                )
+                for w in writes
+            ]
+        )
+        try:
+            answer = call(lambda: self.api.crm.contacts.batch_api.update(body, _request_timeout=self.timeout))
+        except PermanentCrmError as exc:
+            # A 400 (unknown property, bad option) rejects the whole batch: every record carries it.
+            return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
+        errors = getattr(answer, "errors", None)
+        missing = _error_ids(errors, _NOT_FOUND)
+        problem = _unexpected(errors, _NOT_FOUND)
+        done = {str(obj.id) for obj in answer.results or []}
+        results = []
+        for w in writes:
+            if w.ref.record_id in done:
+                results.append(WriteResult(w.ref, WriteStatus.OK))
+            elif w.ref.record_id in missing or problem is None:
+                results.append(WriteResult(w.ref, WriteStatus.MISSING, "contact not found"))
+            else:
+                results.append(WriteResult(w.ref, WriteStatus.RETRY, problem))
+        return results
+
+    def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        answer = call(
+            lambda: self.api.crm.contacts.basic_api.get_page(
+                limit=min(limit, BATCH_LIMIT),
+                after=cursor,
+                properties=self.properties,
+                _request_timeout=self.timeout,
+            )
+        )
+        after = answer.paging.next.after if answer.paging and answer.paging.next else None
+        return Page([(self._ref(obj.id), self._flat(obj)) for obj in answer.results or []], after)
+
+    def count(self, object_type: str) -> int | None:
+        search = PublicObjectSearchRequest(limit=1, properties=["hs_object_id"])
+        answer = call(
+            lambda: self.api.crm.contacts.search_api.do_search(search, _request_timeout=self.timeout)
+        )
+        return int(answer.total)
+
+    def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
+        deals = [r for r in refs if r.object_type == "deal"]
+        if not deals:
+            return {}
+        body = BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[PublicFetchAssociationsBatchRequest(id=r.record_id) for r in deals]
+        )
+        answer = call(
+            lambda: self.api.crm.associations.v4.batch_api.get_page(
+                "deals", "contacts", body, _request_timeout=self.timeout
+            )
+        )
+        links: dict[RecordRef, list[RecordRef]] = {r: [] for r in deals}
+        for result in answer.results or []:
+            deal = RecordRef(CRM, "deal", str(result._from.id))
+            links.setdefault(deal, []).extend(self._ref(str(to.to_object_id)) for to in result.to or [])
+        return links
+
+    def is_own_write(self, event: ChangeEvent) -> bool:
+        """HubSpot names the one property a propertyChange touched: ours means our echo."""
+        return bool(event.changed_fields) and set(event.changed_fields) <= self.own_fields

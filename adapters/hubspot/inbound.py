@@ -1,0 +1,204 @@
+"""HubSpot webhooks: signature verification on the raw bytes, and events -> ChangeEvents.
+
+Verification is a pure function of (method, url, headers, body, secrets, now). When the
+v3 headers are present the request is judged by v3 alone: v1 signatures never expire,
+so falling back to them would accept replays.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hubspot.utils.signature import Signature
+
+from integration.errors import PayloadError, VerificationError
+from integration.inbound import Enqueue, InboundRequest, InboundResponse
+from integration.ports import ChangeEvent, EventKind, RecordRef
+
+log = logging.getLogger("leadtherm.hubspot.inbound")
+
+CRM = "hubspot"
+MAX_EVENTS = 100
+TOLERANCE = timedelta(minutes=5)
+# HubSpot decodes these in the URI before signing (request-validation docs).
+_URI_DECODE = {
+    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
+    "%27": "'", "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+}  # fmt: skip
+_RESCORE = {"contact.creation", "contact.propertyChange", "contact.restore", "contact.merge"}
+_FORGET = {"contact.deletion", "contact.privacyDeletion"}
+_DEAL_RESCORE = {"deal.creation", "deal.propertyChange"}
+_DEAL_PROPERTIES = frozenset({"dealstage", "hs_is_closed", "hs_is_closed_won", "amount", "pipeline"})
+# Generic object webhooks of HubSpot's newer app platform name the object by type id.
+_OBJECT_TYPES = {"0-1": "contact", "0-3": "deal"}
+
+
+def signed_uri(url: str) -> str:
+    """The URI as HubSpot signs it: certain percent-escapes decoded (either case)."""
+    for escape, char in _URI_DECODE.items():
+        url = url.replace(escape, char).replace(escape.lower(), char)
+    return url
+
+
+def _text(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerificationError("body is not UTF-8, so it cannot carry a valid signature") from exc
+
+
+def _v3(
+    method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str], now: datetime
+) -> None:
+    signature = headers.get("x-hubspot-signature-v3", "")
+    raw_timestamp = headers.get("x-hubspot-request-timestamp", "")
+    if not signature or not raw_timestamp:
+        raise VerificationError("X-HubSpot-Signature-v3 needs X-HubSpot-Request-Timestamp")
+    if not raw_timestamp.isdigit() or len(raw_timestamp) > 15:
+        raise VerificationError("X-HubSpot-Request-Timestamp is not epoch milliseconds")
+    sent = datetime.fromtimestamp(int(raw_timestamp) / 1000, tz=UTC)
+    if now - sent > TOLERANCE:
+        raise VerificationError("timestamp older than 5 minutes (replayed or delayed request)")
+    if sent - now > TOLERANCE:
+        raise VerificationError("timestamp more than 5 minutes in the future")
+    uri = signed_uri(url)
+    for secret in secrets:
+        expected = Signature.get_signature(secret, body, "v3", uri, method, raw_timestamp)
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return
+    raise VerificationError("signature v3 does not match")
+
+
+def _legacy(
+    version: str, method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str]
+) -> None:
+    signature = headers.get("x-hubspot-signature", "")
+    for secret in secrets:
+        expected = Signature.get_signature(secret, body, version, signed_uri(url), method)
+        if hmac.compare_digest(expected.encode(), signature.encode()):
+            return
+    raise VerificationError(f"signature {version} does not match")
+
+
+def verify(
+    method: str, url: str, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: datetime
+) -> None:
+    """Raise VerificationError unless one of `secrets` signed this request; never anything else."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if not secrets:
+        raise VerificationError("no client secret configured (HUBSPOT_CLIENT_SECRET)")
+    text = _text(body)
+    if "x-hubspot-signature-v3" in lowered:
+        _v3(method.upper(), url, lowered, text, secrets, now)
+        return
+    if "x-hubspot-signature" not in lowered:
+        raise VerificationError("missing X-HubSpot-Signature-v3 (or X-HubSpot-Signature) header")
+    version = lowered.get("x-hubspot-signature-version", "v1").strip().lower()
+    if version not in ("v1", "v2"):
+        raise VerificationError(f"unsupported X-HubSpot-Signature-Version {version!r}")
+    _legacy(version, method.upper(), url, lowered, text, secrets)
+
+
+def _id(value: Any, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+        raise PayloadError(f"{name} must be an id")
+    text = str(value).strip()
+    if len(text) > 64 or not text.replace("-", "").isalnum():
+        raise PayloadError(f"{name} is not a HubSpot id")
+    return text
+
+
+def _occurred(value: Any) -> datetime | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**14:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return None
+
+
+def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
+    """One HubSpot event -> the ChangeEvents it means (none for what leadtherm ignores)."""
+    kind = raw.get("subscriptionType")
+    if not isinstance(kind, str):
+        raise PayloadError("subscriptionType missing")
+    event_id = f"hubspot:{_id(raw.get('portalId', 0), 'portalId')}:{_id(raw.get('eventId'), 'eventId')}"
+    occurred = _occurred(raw.get("occurredAt"))
+    prop = raw.get("propertyName")
+    changed = (prop,) if isinstance(prop, str) else ()
+    actor = str(raw["sourceId"]) if isinstance(raw.get("sourceId"), str | int) else None
+    if kind.startswith("object."):
+        object_type = _OBJECT_TYPES.get(str(raw.get("objectTypeId")))
+        if object_type is None:
+            return []
+        kind = f"{object_type}.{kind.removeprefix('object.')}"
+
+    def event(object_id: Any, object_type: str, event_kind: EventKind, suffix: str = "") -> ChangeEvent:
+        ref = RecordRef(CRM, object_type, _id(object_id, "objectId"))
+        return ChangeEvent(event_id + suffix, ref, event_kind, occurred, changed, actor)
+
+    if kind in _FORGET:
+        return [event(raw.get("objectId"), "contact", EventKind.FORGET)]
+    if kind == "contact.merge":
+        primary = raw.get("primaryObjectId", raw.get("objectId"))
+        merged = raw.get("mergedObjectIds") or []
+        if not isinstance(merged, list):
+            raise PayloadError("mergedObjectIds must be a list")
+        gone = [
+            event(m, "contact", EventKind.FORGET, f":merged:{m}") for m in merged if str(m) != str(primary)
+        ]
+        return [event(raw.get("newObjectId") or primary, "contact", EventKind.RESCORE), *gone]
+    if kind in _RESCORE:
+        return [event(raw.get("objectId"), "contact", EventKind.RESCORE)]
+    if kind in _DEAL_RESCORE and (kind == "deal.creation" or prop in _DEAL_PROPERTIES):
+        return [event(raw.get("objectId"), "deal", EventKind.RESCORE)]
+    return []
+
+
+def parse(body: bytes) -> list[ChangeEvent]:
+    """A verified webhook body -> ChangeEvents; PayloadError for anything malformed."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise PayloadError("body is not JSON") from exc
+    if not isinstance(data, list):
+        raise PayloadError("body must be a JSON array of events")
+    if len(data) > MAX_EVENTS:
+        raise PayloadError(f"{len(data)} events in one request; HubSpot sends at most {MAX_EVENTS}")
+    events: list[ChangeEvent] = []
+    for index, raw in enumerate(data):
+        if not isinstance(raw, dict):
+            raise PayloadError(f"event {index} is not an object")
+        try:
+            events.extend(_events_of(raw))
+        except PayloadError as exc:
+            raise PayloadError(f"event {index}: {exc}") from exc
+    return events
+
+
+class HubSpotWebhookRoute:
+    """POST /webhooks/hubspot: 204 only after the events are durably queued."""
+
+    path = "/webhooks/hubspot"
+
+    def __init__(
+        self, secrets: Sequence[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.secrets = [s for s in secrets if s]
+        self.clock = clock
+
+    def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
+        try:
+            verify(request.method, request.url, request.headers, request.body, self.secrets, self.clock())
+        except VerificationError as exc:
+            log.warning("rejected a HubSpot webhook: %s", exc)
+            return InboundResponse.reject(401, str(exc))
+        try:
+            events = parse(request.body)
+        except PayloadError as exc:
+            return InboundResponse.reject(400, str(exc))
+        if events:
+            enqueue(events)
+        return InboundResponse(204, events=len(events))

@@ -1,0 +1,63 @@
+"""The composition root: build the pipeline for the CRMs and backend the environment names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from integration.errors import LeadthermError
+from integration.guard import GuardedClient
+from integration.normalize import Normalizer
+from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.plugins import CrmPlugin, Env, crm_names, load_backend, load_crm
+from integration.ports import StateStore, WorkQueue
+from integration.ratelimit import TokenBucket
+from mappings.loader import load_mapping, load_rules
+from mappings.schema import CrmMapping, ScoringRules
+
+
+class NothingConfigured(LeadthermError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or SALESFORCE_INSTANCE_URL and "
+            "SALESFORCE_ACCESS_TOKEN (or SALESFORCE_USERNAME/PASSWORD), or name one with --crm"
+        )
+
+
+@dataclass
+class Runtime:
+    rules: ScoringRules
+    queue: WorkQueue
+    state: StateStore
+    plugins: dict[str, CrmPlugin]
+    mappings: dict[str, CrmMapping]
+    clients: dict[str, GuardedClient]
+    pipeline: Pipeline
+
+
+def open_backend(env: Env) -> tuple[WorkQueue, StateStore]:
+    return load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
+
+
+def build_runtime(
+    env: Env,
+    crms: Sequence[str] | None = None,
+    mappings: str | Path | None = None,
+    settings: PipelineSettings | None = None,
+) -> Runtime:
+    """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
+    rules = load_rules(mappings)
+    names = list(crms) if crms else [n for n in crm_names() if load_crm(n).configured(env)]
+    if not names:
+        raise NothingConfigured()
+    plugins = {name: load_crm(name) for name in names}
+    crm_mappings = {name: load_mapping(name, mappings) for name in names}
+    clients: dict[str, GuardedClient] = {}
+    for name, plugin in plugins.items():
+        capacity, period = plugin.rate_limit(env)
+        clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
+    queue, state = open_backend(env)
+    bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
+    pipeline = Pipeline(bindings, rules, queue, state, settings)
+    return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline)
