@@ -38,9 +38,7 @@ def _calls(folder: Path) -> tuple[int, int, int, int]:
     world.queue.enqueue(_burst(world, 1_000, 300, seed=2))
     report = drain(world.pipeline)
     calls = len(world.crm.fetch_calls) + len(world.crm.write_calls)
-    minimum = math.ceil(300 / world.crm.read_batch_size) + math.ceil(
-        report.written / world.crm.write_batch_size
-    )
+    minimum = math.ceil(300 / world.crm.read_batch_size) + math.ceil(report.written / world.crm.write_batch_size)
     return calls, minimum, report.written, report.records
 
 
@@ -53,9 +51,7 @@ def _sweep(folder: Path) -> tuple[int, int, float]:
     for ref in refs:
         world.state.save(
             ref,
-            StoredAssessment(
-                60, 60, 60, "warm", "mql", [], "call", now, next_drop_at=soon if ref in due else far
-            ),
+            StoredAssessment(60, 60, 60, "warm", "mql", [], "call", now, next_drop_at=soon if ref in due else far),
         )
     started = time.perf_counter()
     queued = enqueue_due(world.state, world.queue, now)

@@ -89,18 +89,10 @@ def check(mappings: MappingsOption = None) -> None:
 
 @app.command()
 def score(
-    file: Annotated[
-        Path, typer.Argument(help="CRM export: CSV with the CRM's field names, or JSON records.")
-    ],
-    crm: Annotated[
-        str, typer.Option(help="Which CRM the export comes from (hubspot, salesforce).")
-    ] = "hubspot",
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="table, csv or json.")
-    ] = OutputFormat.table,
-    as_of: Annotated[
-        datetime | None, typer.Option("--as-of", help="Score as of this time (default: now).")
-    ] = None,
+    file: Annotated[Path, typer.Argument(help="CRM export: CSV with the CRM's field names, or JSON records.")],
+    crm: Annotated[str, typer.Option(help="Which CRM the export comes from (hubspot, salesforce).")] = "hubspot",
+    output: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", help="Score as of this time (default: now).")] = None,
     summary: Annotated[bool, typer.Option(help="Print the temperature distribution after the rows.")] = False,
     mappings: MappingsOption = None,
 ) -> None:
@@ -134,9 +126,7 @@ def score(
 
 # ---------------------------------------------------------------------------- live commands
 
-CrmOption = Annotated[
-    list[str] | None, typer.Option("--crm", help="CRM(s) to use (default: every configured one).")
-]
+CrmOption = Annotated[list[str] | None, typer.Option("--crm", help="CRM(s) to use (default: every configured one).")]
 
 
 def _env() -> dict[str, str]:

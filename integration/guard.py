@@ -29,9 +29,7 @@ T = TypeVar("T")
 class CallStats:
     """API traffic as the pipeline saw it: for /healthz, the demo summary and the benchmarks."""
 
-    calls: dict[str, int] = field(
-        default_factory=lambda: {"fetch": 0, "write": 0, "page": 0, "count": 0, "related": 0}
-    )
+    calls: dict[str, int] = field(default_factory=lambda: {"fetch": 0, "write": 0, "page": 0, "count": 0, "related": 0})
     retries: int = 0
     rate_limited: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

@@ -27,6 +27,7 @@ from integration.ports import (
     RawRecord,
     RecordRef,
     StateStore,
+    StoredAssessment,
     WorkQueue,
     WriteStatus,
 )
@@ -161,9 +162,7 @@ class Pipeline:
                     self._fail([item], failure, report)
         return report
 
-    def _resolve_related(
-        self, items: list[QueueItem], targets: dict[RecordRef, list[QueueItem]]
-    ) -> dict[int, Failure]:
+    def _resolve_related(self, items: list[QueueItem], targets: dict[RecordRef, list[QueueItem]]) -> dict[int, Failure]:
         """Add the records that changed related objects (deals) concern; the items that failed."""
         failed: dict[int, Failure] = {}
         by_crm: dict[str, list[QueueItem]] = defaultdict(list)
@@ -210,11 +209,7 @@ class Pipeline:
             report.retried += len(items)
             self.queue.release(items, delay)
             return
-        reason = (
-            failure.reason
-            if not failure.retriable
-            else f"gave up after {attempts} attempts: {failure.reason}"
-        )
+        reason = failure.reason if not failure.retriable else f"gave up after {attempts} attempts: {failure.reason}"
         self._dead_letter(items, reason, report)
 
     def _dead_letter(self, items: Sequence[QueueItem], reason: str, report: BatchReport) -> None:
@@ -222,10 +217,7 @@ class Pipeline:
         self.queue.dead_letter(items, reason)
         now = self.clock()
         self.state.append_audit(
-            [
-                AuditEntry(i.event.ref, now, "dead-letter", reasons=[reason], event_ids=[i.event.event_id])
-                for i in items
-            ]
+            [AuditEntry(i.event.ref, now, "dead-letter", reasons=[reason], event_ids=[i.event.event_id]) for i in items]
         )
         log.warning("dead-lettered %d event(s) for %s: %s", len(items), items[0].event.ref, reason)
 
@@ -266,9 +258,7 @@ class Pipeline:
                 failures.update(self.apply(records, report))
         return failures
 
-    def apply(
-        self, records: Mapping[RecordRef, RawRecord | None], report: BatchReport
-    ) -> dict[RecordRef, Failure]:
+    def apply(self, records: Mapping[RecordRef, RawRecord | None], report: BatchReport) -> dict[RecordRef, Failure]:
         """Assess fetched records (None: deleted) and write what changed; the failures, by ref."""
         now = self.clock()
         before = self.state.load(list(records))
@@ -279,18 +269,21 @@ class Pipeline:
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
         writes: dict[str, list[Write]] = defaultdict(list)
+        unchanged: dict[RecordRef, StoredAssessment] = {}
         for decision in decisions:
             if isinstance(decision, Write):
                 writes[decision.ref.crm].append(decision)
             elif isinstance(decision, Unchanged):
                 report.unchanged += 1
-                self.state.save(decision.ref, decision.state)
+                unchanged[decision.ref] = decision.state
             elif isinstance(decision, Forget):
                 self.state.forget(decision.ref)
                 self.state.append_audit([AuditEntry(decision.ref, now, "forget", reasons=[decision.reason])])
                 report.forgotten += 1
             elif isinstance(decision, Reject):
                 failures[decision.ref] = Failure(decision.reason, retriable=False)
+        if unchanged:
+            self.state.save_many(unchanged)
         for crm, crm_writes in writes.items():
             failures.update(self._write(self.crms[crm].client, crm_writes, report, now))
         return failures
@@ -308,9 +301,10 @@ class Pipeline:
                 failures.update(dict.fromkeys((w.ref for w in chunk), _failure(exc)))
                 continue
             audit: list[AuditEntry] = []
+            saved: dict[RecordRef, StoredAssessment] = {}
             for write, result in zip(chunk, results, strict=True):
                 if result.status is WriteStatus.OK:
-                    self.state.save(write.ref, write.state)
+                    saved[write.ref] = write.state
                     audit.append(AuditEntry(write.ref, now, "write", write.changes, _reasons(write)))
                     report.written += 1
                     report.fields_written += len(write.values)
@@ -322,6 +316,7 @@ class Pipeline:
                 else:
                     retriable = result.status is WriteStatus.RETRY
                     failures[write.ref] = Failure(f"write failed: {result.reason}", retriable)
+            self.state.save_many(saved)
             self.state.append_audit(audit)
         return failures
 

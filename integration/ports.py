@@ -237,6 +237,10 @@ class StateStore(Protocol):
         """Store the assessment; its `next_drop_at` schedules the record for `due`."""
         ...
 
+    def save_many(self, states: Mapping[RecordRef, StoredAssessment]) -> None:
+        """`save` for many records at once (one transaction where the backend has them)."""
+        ...
+
     def forget(self, ref: RecordRef) -> None: ...
 
     def due(self, now: datetime, limit: int) -> list[RecordRef]:

@@ -6,6 +6,22 @@ import threading
 import time
 from collections.abc import Callable
 
+from integration.errors import MissingSetting
+
+
+def parse_rate_limit(text: str | None, default: tuple[int, float], variable: str) -> tuple[int, float]:
+    """'190/10' -> (190, 10.0): requests per seconds; `default` when unset."""
+    if not text:
+        return default
+    count, _, seconds = text.partition("/")
+    try:
+        parsed = (int(count), float(seconds or "1"))
+    except ValueError:
+        parsed = (0, 0.0)
+    if parsed[0] < 1 or parsed[1] <= 0:
+        raise MissingSetting(variable, "as requests/seconds, e.g. 190/10")
+    return parsed
+
 
 class TokenBucket:
     """Up to `capacity` requests at once, refilled at `capacity / period` per second; thread-safe."""

@@ -73,9 +73,7 @@ def print_distribution(console: Console, counts: Counter[Temperature], title: st
     console.print(table)
 
 
-def print_explanation(
-    console: Console, ref: RecordRef, stored: StoredAssessment, history: list[AuditEntry]
-) -> None:
+def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment, history: list[AuditEntry]) -> None:
     """Points per rule by axis, the verdict, and the record's history of decisions."""
     temperature = Temperature(stored.temperature)
     console.print(
@@ -99,9 +97,7 @@ def print_explanation(
     if history:
         table = Table("when", "action", "changes / reason", title="history", header_style="bold")
         for entry in history:
-            detail = ", ".join(
-                f"{k}: {old} -> {new}" for k, (old, new) in entry.changes.items() if k != "reasons"
-            )
+            detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in entry.changes.items() if k != "reasons")
             table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, detail or "; ".join(entry.reasons))
         console.print(table)
 

@@ -263,9 +263,7 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     )
 
 
-def _next_drop(
-    c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, now: datetime
-) -> datetime | None:
+def _next_drop(c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, now: datetime) -> datetime | None:
     """The first whole second after `now` at which decay takes the score below the band."""
     last = lead.last_engagement_at
     decaying = c.engagement_weight * axes.engagement_full

@@ -103,9 +103,7 @@ class FakeCrm:
         with self._lock:
             self.page_calls += 1
             self._request()
-            refs = sorted(
-                (r for r in self.records if r.object_type == object_type), key=lambda r: int(r.record_id)
-            )
+            refs = sorted((r for r in self.records if r.object_type == object_type), key=lambda r: int(r.record_id))
         start = int(cursor) if cursor else 0
         chunk = refs[start : start + limit]
         after = start + len(chunk)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
+from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
 from integration.normalize import Normalizer
 from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
 from integration.ports import ChangeEvent, CrmClient, EventKind, RecordRef
@@ -73,9 +73,9 @@ class World:
 def make_world(tmp_path: Path, client: CrmClient | None = None, **settings: Any) -> World:
     mapping = load_mapping("hubspot")
     crm = FakeCrm(crm="hubspot", own_fields=mapping.own_fields)
-    db = tmp_path / "leadtherm.db"
-    queue, state = SqliteWorkQueue(db), SqliteStateStore(db)
     clock = Clock()
+    db = Database(tmp_path / "leadtherm.db", clock=lambda: clock.now.timestamp())  # one clock for all
+    queue, state = SqliteWorkQueue(db), SqliteStateStore(db)
     defaults: dict[str, Any] = {"retry_delay": 0.0, "max_attempts": 3}
     defaults.update(settings)
     binding = CrmBinding(client or crm, Normalizer(mapping))

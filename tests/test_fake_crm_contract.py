@@ -16,9 +16,7 @@ class FakeHarness:
     writable_field = "leadtherm_score"
 
     def __init__(self) -> None:
-        self.client = FakeCrm(
-            known_fields={"email", "leadtherm_score"}, own_fields=frozenset({"leadtherm_score"})
-        )
+        self.client = FakeCrm(known_fields={"email", "leadtherm_score"}, own_fields=frozenset({"leadtherm_score"}))
 
     def create(self, fields: dict[str, Any]) -> RecordRef:
         return self.client.add(fields)

@@ -238,9 +238,7 @@ def test_sweep_cools_a_warm_lead_that_went_silent_and_writes_once(world: World) 
 def test_sweep_touches_only_the_records_that_are_due(world: World) -> None:
     fresh = [world.contact(str(n)) for n in range(1, 401)]
     twelve_days_ago = (world.clock.now - timedelta(days=12)).isoformat()
-    fading = {
-        world.contact(str(n), hs_analytics_last_visit_timestamp=twelve_days_ago) for n in range(401, 421)
-    }
+    fading = {world.contact(str(n), hs_analytics_last_visit_timestamp=twelve_days_ago) for n in range(401, 421)}
     world.queue.enqueue([world.event(ref, f"e{ref.record_id}") for ref in [*fresh, *fading]])
     drain(world.pipeline)
     assert {world.field(ref, "temperature") for ref in fading} == {"warm"}

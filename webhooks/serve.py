@@ -63,12 +63,8 @@ def start_background(
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    crm: Annotated[
-        list[str] | None, typer.Option(help="CRM(s) to serve (default: every configured one).")
-    ] = None,
-    sweep_every: Annotated[
-        str | None, typer.Option("--sweep-every", help="Run the sweep this often, e.g. 1h.")
-    ] = None,
+    crm: Annotated[list[str] | None, typer.Option(help="CRM(s) to serve (default: every configured one).")] = None,
+    sweep_every: Annotated[str | None, typer.Option("--sweep-every", help="Run the sweep this often, e.g. 1h.")] = None,
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 1,
     threads: Annotated[int, typer.Option(help="HTTP threads.")] = 8,
     mappings: Annotated[str | None, typer.Option(help="Folder of mapping files.")] = None,

@@ -58,13 +58,9 @@ class HubSpotClient:
     read_batch_size = BATCH_LIMIT
     write_batch_size = BATCH_LIMIT
 
-    def __init__(
-        self, mapping: CrmMapping, access_token: str, api_base: str = DEFAULT_API_BASE, timeout: float = 15.0
-    ):
+    def __init__(self, mapping: CrmMapping, access_token: str, api_base: str = DEFAULT_API_BASE, timeout: float = 15.0):
         # Retries are leadtherm's (tenacity, honouring rate limits), not urllib3's.
-        self.api = HubSpot(
-            access_token=access_token, host=api_base.rstrip("/"), retry=Retry(total=0, redirect=0)
-        )
+        self.api = HubSpot(access_token=access_token, host=api_base.rstrip("/"), retry=Retry(total=0, redirect=0))
         self.properties = [f for f in mapping.read_fields if f != mapping.id_field]
         self.own_fields = mapping.own_fields
         self.timeout = timeout
@@ -91,14 +87,10 @@ class HubSpotClient:
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         if len(writes) > BATCH_LIMIT:
-            raise PermanentCrmError(
-                f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}"
-            )
+            raise PermanentCrmError(f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}")
         body = BatchInputSimplePublicObjectBatchInput(
             inputs=[
-                SimplePublicObjectBatchInput(
-                    id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()}
-                )
+                SimplePublicObjectBatchInput(id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()})
                 for w in writes
             ]
         )
@@ -135,9 +127,7 @@ class HubSpotClient:
 
     def count(self, object_type: str) -> int | None:
         search = PublicObjectSearchRequest(limit=1, properties=["hs_object_id"])
-        answer = call(
-            lambda: self.api.crm.contacts.search_api.do_search(search, _request_timeout=self.timeout)
-        )
+        answer = call(lambda: self.api.crm.contacts.search_api.do_search(search, _request_timeout=self.timeout))
         return int(answer.total)
 
     def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:

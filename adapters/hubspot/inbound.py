@@ -52,9 +52,7 @@ def _text(body: bytes) -> str:
         raise VerificationError("body is not UTF-8, so it cannot carry a valid signature") from exc
 
 
-def _v3(
-    method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str], now: datetime
-) -> None:
+def _v3(method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str], now: datetime) -> None:
     signature = headers.get("x-hubspot-signature-v3", "")
     raw_timestamp = headers.get("x-hubspot-request-timestamp", "")
     if not signature or not raw_timestamp:
@@ -74,9 +72,7 @@ def _v3(
     raise VerificationError("signature v3 does not match")
 
 
-def _legacy(
-    version: str, method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str]
-) -> None:
+def _legacy(version: str, method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str]) -> None:
     signature = headers.get("x-hubspot-signature", "")
     for secret in secrets:
         expected = Signature.get_signature(secret, body, version, signed_uri(url), method)
@@ -146,9 +142,7 @@ def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
         merged = raw.get("mergedObjectIds") or []
         if not isinstance(merged, list):
             raise PayloadError("mergedObjectIds must be a list")
-        gone = [
-            event(m, "contact", EventKind.FORGET, f":merged:{m}") for m in merged if str(m) != str(primary)
-        ]
+        gone = [event(m, "contact", EventKind.FORGET, f":merged:{m}") for m in merged if str(m) != str(primary)]
         return [event(raw.get("newObjectId") or primary, "contact", EventKind.RESCORE), *gone]
     if kind in _RESCORE:
         return [event(raw.get("objectId"), "contact", EventKind.RESCORE)]
@@ -183,9 +177,7 @@ class HubSpotWebhookRoute:
 
     path = "/webhooks/hubspot"
 
-    def __init__(
-        self, secrets: Sequence[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, secrets: Sequence[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.secrets = [s for s in secrets if s]
         self.clock = clock
 

@@ -13,6 +13,7 @@ from integration.errors import MissingSetting
 from integration.inbound import InboundRoute
 from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
+from integration.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
@@ -23,20 +24,6 @@ def _token(env: Env) -> str:
     if not token:
         raise MissingSetting("HUBSPOT_ACCESS_TOKEN", "the private-app or OAuth access token")
     return token
-
-
-def parse_rate_limit(text: str | None, default: tuple[int, float]) -> tuple[int, float]:
-    """'190/10' -> (190, 10.0): requests per seconds."""
-    if not text:
-        return default
-    count, _, seconds = text.partition("/")
-    try:
-        parsed = (int(count), float(seconds or "1"))
-    except ValueError:
-        raise MissingSetting("HUBSPOT_RATE_LIMIT", "as requests/seconds, e.g. 190/10") from None
-    if parsed[0] < 1 or parsed[1] <= 0:
-        raise MissingSetting("HUBSPOT_RATE_LIMIT", "as requests/seconds, e.g. 190/10")
-    return parsed
 
 
 class HubSpotPlugin:
@@ -52,7 +39,7 @@ class HubSpotPlugin:
         return HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
-        return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT)
+        return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "HUBSPOT_RATE_LIMIT")
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
         secrets = [s.strip() for s in env.get("HUBSPOT_CLIENT_SECRET", "").split(",")]

@@ -87,8 +87,8 @@ def _conflict(spec: PropertySpec, existing: Any) -> str | None:
     if existing.type != spec.type:
         have = f"{existing.type}/{existing.field_type}"
         return f"{spec.name} exists as {have}, leadtherm needs {spec.type}/{spec.field_type}; not changed"
-    have = {o.value for o in existing.options or []}
-    lacking = [o for o in spec.options if o not in have]
+    offered = {o.value for o in existing.options or []}
+    lacking = [o for o in spec.options if o not in offered]
     if lacking:
         return f"{spec.name} lacks the options {', '.join(lacking)}; add them in HubSpot (not changed)"
     return None

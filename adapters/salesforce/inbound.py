@@ -40,9 +40,7 @@ _ENVELOPE = (
     '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
     "<soapenv:Body>{}</soapenv:Body></soapenv:Envelope>"
 )
-ACK = _ENVELOPE.format(
-    f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>'
-)
+ACK = _ENVELOPE.format(f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true</Ack></notificationsResponse>')
 
 
 def soap_fault(status: int, reason: str) -> InboundResponse:
@@ -99,9 +97,7 @@ def parse_outbound(body: bytes, org_id: str, objects: Sequence[str]) -> list[Cha
             raise PayloadError(f"notification {index}: sObject type {object_type!r} is not mapped")
         record_id = _salesforce_id(_child_text(sobject, "Id", SOBJECT_NS), f"notification {index} sObject Id")
         actor = _child_text(sobject, "LastModifiedById", SOBJECT_NS)
-        events.append(
-            ChangeEvent(f"{CRM}:{notification_id}", RecordRef(CRM, object_type, record_id), actor=actor)
-        )
+        events.append(ChangeEvent(f"{CRM}:{notification_id}", RecordRef(CRM, object_type, record_id), actor=actor))
     return events
 
 

@@ -5,9 +5,59 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from simple_salesforce.api import Salesforce
+
+from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.errors import call
+from adapters.salesforce.inbound import FlowCalloutRoute, OutboundMessageRoute
 from adapters.salesforce.normalize import flatten
+from adapters.salesforce.setup import setup
+from integration.errors import MissingSetting
+from integration.inbound import InboundRoute
+from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
+from integration.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
+
+DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: stay gentle anyway
+API_VERSION = "59.0"
+
+
+def connect(env: Env) -> Salesforce:
+    """A session from the environment: a token, a username/password, or a JWT bearer grant."""
+    domain = env.get("SALESFORCE_DOMAIN") or None
+    if env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"):
+        return Salesforce(
+            instance_url=env["SALESFORCE_INSTANCE_URL"],
+            session_id=env["SALESFORCE_ACCESS_TOKEN"],
+            version=API_VERSION,
+        )
+    username = env.get("SALESFORCE_USERNAME")
+    if username and env.get("SALESFORCE_CONSUMER_KEY") and env.get("SALESFORCE_PRIVATE_KEY_FILE"):
+        return call(
+            lambda: Salesforce(
+                username=username,
+                consumer_key=env["SALESFORCE_CONSUMER_KEY"],
+                privatekey_file=env["SALESFORCE_PRIVATE_KEY_FILE"],
+                domain=domain,
+                version=API_VERSION,
+            )
+        )
+    if username and env.get("SALESFORCE_PASSWORD"):
+        return call(
+            lambda: Salesforce(
+                username=username,
+                password=env["SALESFORCE_PASSWORD"],
+                security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
+                domain=domain,
+                version=API_VERSION,
+            )
+        )
+    raise MissingSetting(
+        "SALESFORCE_INSTANCE_URL",
+        "with SALESFORCE_ACCESS_TOKEN; or SALESFORCE_USERNAME with SALESFORCE_PASSWORD, "
+        "or with SALESFORCE_CONSUMER_KEY and SALESFORCE_PRIVATE_KEY_FILE",
+    )
 
 
 class SalesforcePlugin:
@@ -16,8 +66,26 @@ class SalesforcePlugin:
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)
 
-    def client(self, mapping: CrmMapping, env: Mapping[str, str]) -> CrmClient:
-        raise NotImplementedError("the Salesforce API client arrives with the Salesforce adapter")
+    def configured(self, env: Env) -> bool:
+        token = bool(env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"))
+        return token or bool(env.get("SALESFORCE_USERNAME"))
+
+    def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        return SalesforceClient(mapping, connect(env))
+
+    def rate_limit(self, env: Env) -> tuple[int, float]:
+        return parse_rate_limit(env.get("SALESFORCE_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "SALESFORCE_RATE_LIMIT")
+
+    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+        secrets = [s.strip() for s in env.get("SALESFORCE_CALLOUT_SECRET", "").split(",")]
+        return [
+            OutboundMessageRoute(env.get("SALESFORCE_ORG_ID", ""), mapping.objects),
+            FlowCalloutRoute(secrets, mapping.objects),
+        ]
+
+    def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        client = SalesforceClient(mapping, connect(env))
+        return setup(client.sf, mapping, client.user_id)
 
 
 plugin = SalesforcePlugin()

@@ -77,33 +77,25 @@ def test_healthz_reports_queue_depth_and_dead_letters(client: FlaskClient, queue
     assert body["oldest_pending_age_seconds"] is not None
 
 
-def test_a_verified_webhook_is_queued_before_it_is_acknowledged(
-    client: FlaskClient, queue: SqliteWorkQueue
-) -> None:
+def test_a_verified_webhook_is_queued_before_it_is_acknowledged(client: FlaskClient, queue: SqliteWorkQueue) -> None:
     answer = client.post("/webhooks/test", data="[1, 2, 3]", headers={"X-Test-Secret": "s3cret"})
     assert answer.status_code == 204
     assert sorted(i.event.event_id for i in _leased(queue)) == ["evt-1", "evt-2", "evt-3"]
 
 
-def test_a_bad_signature_is_refused_and_nothing_is_queued(
-    client: FlaskClient, queue: SqliteWorkQueue
-) -> None:
+def test_a_bad_signature_is_refused_and_nothing_is_queued(client: FlaskClient, queue: SqliteWorkQueue) -> None:
     assert client.post("/webhooks/test", data="[1]").status_code == 401
     assert _leased(queue) == []
 
 
 def test_a_body_over_one_mebibyte_gets_413_with_a_reason(client: FlaskClient, queue: SqliteWorkQueue) -> None:
-    answer = client.post(
-        "/webhooks/test", data=b"[" + b"1," * 600_000 + b"1]", headers={"X-Test-Secret": "s3cret"}
-    )
+    answer = client.post("/webhooks/test", data=b"[" + b"1," * 600_000 + b"1]", headers={"X-Test-Secret": "s3cret"})
     assert answer.status_code == 413
     assert "1 MiB" in answer.get_json()["reason"]
     assert _leased(queue) == []
 
 
-def test_a_queue_that_cannot_persist_answers_503_so_the_crm_retries(
-    queue: SqliteWorkQueue, route: EchoRoute
-) -> None:
+def test_a_queue_that_cannot_persist_answers_503_so_the_crm_retries(queue: SqliteWorkQueue, route: EchoRoute) -> None:
     client = create_app(AppConfig(BrokenQueue(queue), [route])).test_client()  # type: ignore[arg-type]
     answer = client.post("/webhooks/test", data="[1]", headers={"X-Test-Secret": "s3cret"})
     assert answer.status_code == 503

@@ -25,9 +25,7 @@ URL = "https://hooks.example.com/webhooks/hubspot"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 
-def hubspot_event(
-    event_id: int, object_id: int, kind: str = "contact.propertyChange", **extra: Any
-) -> dict[str, Any]:
+def hubspot_event(event_id: int, object_id: int, kind: str = "contact.propertyChange", **extra: Any) -> dict[str, Any]:
     """One event as HubSpot documents it."""
     event = {
         "eventId": event_id,
@@ -239,9 +237,7 @@ _header_names = st.sampled_from(
     ),
     sign=st.booleans(),
 )
-def test_no_request_of_any_shape_gets_a_500(
-    app_client: Any, body: bytes, headers: dict[str, str], sign: bool
-) -> None:
+def test_no_request_of_any_shape_gets_a_500(app_client: Any, body: bytes, headers: dict[str, str], sign: bool) -> None:
     client, _ = app_client
     if sign and body.decode("utf-8", errors="replace").encode() == body:  # HubSpot only signs UTF-8
         headers = {**headers, **sign_v3(body, ms(NOW))}

@@ -80,9 +80,7 @@ def test_the_fifteen_character_org_id_an_admin_copied_also_matches() -> None:
 def test_a_message_from_another_org_is_refused() -> None:
     with pytest.raises(VerificationError, match="OrganizationId"):
         parse_outbound(
-            outbound_message(
-                [("04l5g000000AbCdAAK", "Lead", "00Q5g000001AbCdEAK")], org="00D000000000001AAA"
-            ),
+            outbound_message([("04l5g000000AbCdAAK", "Lead", "00Q5g000001AbCdEAK")], org="00D000000000001AAA"),
             ORG,
             OBJECTS,
         )
@@ -103,9 +101,7 @@ EXTERNAL_DTD = outbound_message(
 )
 
 
-@pytest.mark.parametrize(
-    "body", [XXE, LAUGHS, EXTERNAL_DTD], ids=["xxe-file", "billion-laughs", "external-dtd"]
-)
+@pytest.mark.parametrize("body", [XXE, LAUGHS, EXTERNAL_DTD], ids=["xxe-file", "billion-laughs", "external-dtd"])
 def test_xml_attacks_are_refused_before_anything_is_read(body: bytes) -> None:
     with pytest.raises(PayloadError, match="forbidden XML construct"):
         parse_outbound(body, ORG, OBJECTS)
@@ -179,12 +175,8 @@ def test_the_ack_comes_only_after_the_notification_is_queued(app: tuple[Any, Sql
     assert [i.event.event_id for i in queue.lease(10, 30)] == ["salesforce:04l5g000000AbCdAAK"]
 
 
-@pytest.mark.parametrize(
-    "body", [XXE, LAUGHS, EXTERNAL_DTD, b"<broken"], ids=["xxe", "laughs", "dtd", "malformed"]
-)
-def test_attacks_get_a_soap_fault_never_an_ack_and_leak_nothing(
-    app: tuple[Any, SqliteWorkQueue], body: bytes
-) -> None:
+@pytest.mark.parametrize("body", [XXE, LAUGHS, EXTERNAL_DTD, b"<broken"], ids=["xxe", "laughs", "dtd", "malformed"])
+def test_attacks_get_a_soap_fault_never_an_ack_and_leak_nothing(app: tuple[Any, SqliteWorkQueue], body: bytes) -> None:
     client, queue = app
     answer = client.post("/webhooks/salesforce", data=body, headers=SOAP_HEADERS)
     assert answer.status_code == 400
@@ -204,17 +196,12 @@ def test_a_foreign_org_gets_a_401_fault(app: tuple[Any, SqliteWorkQueue]) -> Non
 
 def test_a_body_over_one_mebibyte_gets_413(app: tuple[Any, SqliteWorkQueue]) -> None:
     client, _ = app
-    assert (
-        client.post("/webhooks/salesforce", data=b" " * (1024 * 1024 + 1), headers=SOAP_HEADERS).status_code
-        == 413
-    )
+    assert client.post("/webhooks/salesforce", data=b" " * (1024 * 1024 + 1), headers=SOAP_HEADERS).status_code == 413
 
 
 def test_a_signed_flow_callout_is_queued_and_answered_202(app: tuple[Any, SqliteWorkQueue]) -> None:
     client, queue = app
-    answer = client.post(
-        "/webhooks/salesforce/flow", data=CALLOUT, headers={"X-Leadtherm-Signature": _signed(CALLOUT)}
-    )
+    answer = client.post("/webhooks/salesforce/flow", data=CALLOUT, headers={"X-Leadtherm-Signature": _signed(CALLOUT)})
     assert answer.status_code == 202
     assert answer.get_json() == {"queued": 1}
     [item] = queue.lease(10, 30)
@@ -241,9 +228,7 @@ def test_no_request_of_any_shape_gets_a_500(
     app: tuple[Any, SqliteWorkQueue], path: str, body: bytes, header: str | None
 ) -> None:
     client, _ = app
-    headers = (
-        {"X-Leadtherm-Signature": header} if header and header.isprintable() and header.isascii() else {}
-    )
+    headers = {"X-Leadtherm-Signature": header} if header and header.isprintable() and header.isascii() else {}
     answer = client.post(path, data=body, headers=headers)
     assert answer.status_code < 500
     assert b"<Ack>true</Ack>" not in answer.data or body.startswith(b"<?xml")

@@ -1,0 +1,166 @@
+"""Salesforce's CrmClient: SOQL reads and sObject Collections writes through simple-salesforce."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+
+from adapters.salesforce.errors import RETRIABLE_CODES, call
+from integration.errors import PermanentCrmError
+from integration.ports import (
+    ChangeEvent,
+    FetchResult,
+    FieldWrite,
+    Page,
+    RawRecord,
+    RecordRef,
+    WriteResult,
+    WriteStatus,
+)
+from mappings.schema import CrmMapping
+
+CRM = "salesforce"
+COLLECTION_LIMIT = 200  # sObject Collections
+READ_CHUNK = 200  # ids per SOQL IN (...): ~4 KB, far under the 16,384-byte URI limit
+_GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+_CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
+
+
+def soql_literal(value: str) -> str:
+    """A quoted SOQL string literal (ids are alphanumeric, but never trust a value)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class SalesforceClient:
+    """Leads and Contacts; a converted Lead is followed to its Contact."""
+
+    crm = CRM
+    read_batch_size = READ_CHUNK
+    write_batch_size = COLLECTION_LIMIT
+
+    def __init__(self, mapping: CrmMapping, sf: Salesforce, timeout: float = 30.0) -> None:
+        self.sf = sf
+        self.mapping = mapping
+        self.timeout = timeout
+        self._fields: dict[str, list[str]] = {}
+        self._user_id: str | None = None
+
+    def fields(self, object_type: str) -> list[str]:
+        """The mapped fields this object really has (describe, once): IsConverted is Lead-only."""
+        if object_type not in self._fields:
+            described = call(lambda: getattr(self.sf, object_type).describe())
+            present = {f["name"] for f in described["fields"]}
+            self._fields[object_type] = [f for f in self.mapping.read_fields if f in present]
+        return self._fields[object_type]
+
+    def _select(self, object_type: str) -> str:
+        return ", ".join(dict.fromkeys(["Id", *self.fields(object_type)]))
+
+    def _query(self, soql: str) -> list[dict[str, Any]]:
+        answer = call(lambda: self.sf.query_all(soql, timeout=self.timeout))
+        return list(answer["records"])
+
+    @staticmethod
+    def _flat(record: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in record.items() if k != "attributes"}
+
+    def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
+        if len(refs) > READ_CHUNK:
+            raise PermanentCrmError(f"read at most {READ_CHUNK} ids per query, got {len(refs)}")
+        records: dict[RecordRef, RawRecord] = {}
+        missing: set[RecordRef] = set()
+        converted_to: list[str] = []
+        by_type: dict[str, list[RecordRef]] = {}
+        for ref in refs:
+            by_type.setdefault(ref.object_type, []).append(ref)
+        for object_type, typed in by_type.items():
+            ids = ", ".join(soql_literal(r.record_id) for r in typed)
+            found = {
+                r["Id"]: self._flat(r)
+                for r in self._query(f"SELECT {self._select(object_type)} FROM {object_type} WHERE Id IN ({ids})")
+            }
+            for ref in typed:
+                record = found.get(ref.record_id) or _by_15(found, ref.record_id)
+                if record is None:
+                    missing.add(ref)
+                elif record.get("IsConverted") and record.get("ConvertedContactId"):
+                    missing.add(ref)  # read-only now: its Contact carries the assessment on
+                    converted_to.append(str(record["ConvertedContactId"]))
+                else:
+                    records[ref] = record
+        if converted_to:
+            ids = ", ".join(soql_literal(i) for i in converted_to)
+            for contact in self._query(f"SELECT {self._select('Contact')} FROM Contact WHERE Id IN ({ids})"):
+                records[RecordRef(CRM, "Contact", contact["Id"])] = self._flat(contact)
+        return FetchResult(records, frozenset(missing))
+
+    def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        if len(writes) > COLLECTION_LIMIT:
+            raise PermanentCrmError(f"sObject Collections take at most {COLLECTION_LIMIT} records, got {len(writes)}")
+        body = {
+            "allOrNone": False,
+            "records": [
+                {"attributes": {"type": w.ref.object_type}, "id": w.ref.record_id, **dict(w.values)} for w in writes
+            ],
+        }
+        try:
+            answer = call(
+                lambda: self.sf.restful("composite/sobjects", method="PATCH", json=body, timeout=self.timeout)
+            )
+        except PermanentCrmError as exc:
+            # A 400 for the whole request (e.g. an unknown field): every record carries it.
+            return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
+        return [_result(w, r) for w, r in zip(writes, answer or [], strict=True)]
+
+    def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        # Keyset paging on Id: a cursor stays valid across restarts, unlike a query locator.
+        where = f" WHERE Id > {soql_literal(cursor)}" if cursor else ""
+        soql = f"SELECT {self._select(object_type)} FROM {object_type}{where} ORDER BY Id LIMIT {int(limit)}"
+        answer = call(lambda: self.sf.query(soql, timeout=self.timeout))
+        rows = [self._flat(r) for r in answer["records"]]
+        next_cursor = rows[-1]["Id"] if len(rows) == limit else None
+        return Page([(RecordRef(CRM, object_type, r["Id"]), r) for r in rows], next_cursor)
+
+    def count(self, object_type: str) -> int | None:
+        answer = call(lambda: self.sf.query(f"SELECT COUNT() FROM {object_type}", timeout=self.timeout))
+        return int(answer["totalSize"])
+
+    def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
+        return {}
+
+    @property
+    def user_id(self) -> str:
+        """The integration user's id: its edits are our own writes."""
+        if self._user_id is None:
+            info = call(lambda: self.sf.oauth2("userinfo"))
+            self._user_id = str((info or {}).get("user_id", ""))
+        return self._user_id
+
+    def is_own_write(self, event: ChangeEvent) -> bool:
+        if not event.actor:
+            return False
+        # Outbound messages send 18-character ids; compare on the case-sensitive 15.
+        return event.actor[:15] == self.user_id[:15]
+
+
+def _by_15(found: dict[str, dict[str, Any]], record_id: str) -> dict[str, Any] | None:
+    """A 15-character id (as admins paste them) matches its 18-character form."""
+    return next((r for i, r in found.items() if i[:15] == record_id[:15]), None)
+
+
+def _result(write: FieldWrite, raw: dict[str, Any]) -> WriteResult:
+    if raw.get("success"):
+        return WriteResult(write.ref, WriteStatus.OK)
+    errors = raw.get("errors") or [{}]
+    code = str(errors[0].get("statusCode", "UNKNOWN"))
+    fields = ", ".join(errors[0].get("fields") or [])
+    reason = f"{code}: {errors[0].get('message', '')}" + (f" (fields: {fields})" if fields else "")
+    if code in _GONE:
+        return WriteResult(write.ref, WriteStatus.MISSING, reason)
+    if code == _CONVERTED:
+        return WriteResult(write.ref, WriteStatus.MISSING, "the Lead was converted; its Contact is scored instead")
+    if code in RETRIABLE_CODES:
+        return WriteResult(write.ref, WriteStatus.RETRY, reason)
+    return WriteResult(write.ref, WriteStatus.FAILED, reason)

@@ -1,0 +1,341 @@
+"""The embedded backend: the work queue and the state store in one SQLite file (WAL).
+
+Durability: `synchronous=FULL`, so an event whose enqueue returned survives `kill -9`
+and power loss alike; the webhook is acknowledged only after that. Every thread gets its
+own connection; writers take the lock up front (`BEGIN IMMEDIATE`) and keep it briefly,
+so a webhook process and a worker process can share the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
+from integration.errors import LeadthermError
+from integration.ports import (
+    AuditEntry,
+    ChangeEvent,
+    DeadLetter,
+    QueueItem,
+    QueueStats,
+    RecordRef,
+    StoredAssessment,
+)
+
+Clock = Callable[[], float]
+_CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    ref TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    visible_at REAL NOT NULL,
+    lease_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue (visible_at, seq);
+CREATE INDEX IF NOT EXISTS queue_ref ON queue (ref, visible_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    failed_at REAL NOT NULL,
+    attempts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assessments (
+    ref TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    next_drop_at REAL
+);
+CREATE INDEX IF NOT EXISTS assessments_due ON assessments (next_drop_at) WHERE next_drop_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS processed (event_id TEXT PRIMARY KEY, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ref TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_ref ON audit (ref, id);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StorageError(LeadthermError):
+    """The SQLite file cannot be used (locked for too long, disk full, unreadable)."""
+
+
+class Database:
+    """One SQLite file; a connection per thread, created on first use."""
+
+    def __init__(self, path: str | Path, clock: Clock = time.time) -> None:
+        self.path = str(path)
+        self.clock = clock
+        self._local = threading.local()
+        try:
+            self._connection().executescript(SCHEMA)  # runs in its own transaction
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot create the schema in {self.path}: {exc}") from exc
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+                connection.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as exc:
+                raise StorageError(f"cannot open {self.path}: {exc}") from exc
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction, taken with the write lock up front."""
+        db = self._connection()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: {exc}") from exc
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        try:
+            return list(self._connection().execute(sql, params))
+        except sqlite3.Error as exc:
+            raise StorageError(f"{self.path}: {exc}") from exc
+
+
+def _database(source: str | Path | Database, clock: Clock | None) -> Database:
+    if isinstance(source, Database):
+        return source
+    return Database(source, clock or time.time)
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+class SqliteWorkQueue:
+    """Durable queue coalesced by record: a lease returns all visible events of its records."""
+
+    def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
+        self.db = _database(source, clock)
+
+    def enqueue(self, events: Sequence[ChangeEvent]) -> None:
+        now = self.db.clock()
+        rows = [(e.event_id, str(e.ref), json.dumps(e.to_json()), now, now) for e in events]
+        with self.db.write() as db:
+            # The same event id while still pending is one event (the CRM redelivered it).
+            db.executemany(
+                "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)",
+                rows,
+            )
+
+    def lease(self, max_items: int, visibility_timeout: float) -> list[QueueItem]:
+        now = self.db.clock()
+        lease_id = uuid.uuid4().hex
+        with self.db.write() as db:
+            refs = [
+                r[0]
+                for r in db.execute(
+                    "SELECT ref FROM queue WHERE visible_at <= ? GROUP BY ref ORDER BY MIN(seq) LIMIT ?",
+                    (now, max_items),
+                )
+            ]
+            if not refs:
+                return []
+            rows = db.execute(
+                f"SELECT seq, payload, attempts FROM queue WHERE visible_at <= ? AND ref IN ({_marks(refs)}) "
+                "ORDER BY seq",
+                (now, *refs),
+            ).fetchall()
+            db.executemany(
+                "UPDATE queue SET visible_at = ?, lease_id = ?, attempts = attempts + 1 WHERE seq = ?",
+                [(now + visibility_timeout, lease_id, seq) for seq, _, _ in rows],
+            )
+        return [
+            QueueItem(ChangeEvent.from_json(json.loads(payload)), f"{seq}:{lease_id}", attempts + 1)
+            for seq, payload, attempts in rows
+        ]
+
+    @staticmethod
+    def _receipts(items: Sequence[QueueItem]) -> list[tuple[int, str]]:
+        pairs = []
+        for item in items:
+            seq, _, lease_id = item.receipt.partition(":")
+            pairs.append((int(seq), lease_id))
+        return pairs
+
+    def ack(self, items: Sequence[QueueItem]) -> None:
+        with self.db.write() as db:
+            db.executemany("DELETE FROM queue WHERE seq = ? AND lease_id = ?", self._receipts(items))
+
+    def release(self, items: Sequence[QueueItem], delay: float) -> None:
+        visible = self.db.clock() + delay
+        with self.db.write() as db:
+            db.executemany(
+                "UPDATE queue SET visible_at = ?, lease_id = NULL WHERE seq = ? AND lease_id = ?",
+                [(visible, seq, lease) for seq, lease in self._receipts(items)],
+            )
+
+    def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
+        now = self.db.clock()
+        with self.db.write() as db:
+            for item, (seq, lease) in zip(items, self._receipts(items), strict=True):
+                gone = db.execute("DELETE FROM queue WHERE seq = ? AND lease_id = ?", (seq, lease)).rowcount
+                if gone:
+                    db.execute(
+                        "INSERT INTO dead_letters (event_id, payload, reason, failed_at, attempts) VALUES (?,?,?,?,?)",
+                        (item.event.event_id, json.dumps(item.event.to_json()), reason, now, item.attempts),
+                    )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self.db.read(
+            "SELECT id, payload, reason, failed_at, attempts FROM dead_letters ORDER BY id LIMIT ?", (limit,)
+        )
+        return [
+            DeadLetter(
+                str(i),
+                ChangeEvent.from_json(json.loads(str(payload))),
+                str(reason),
+                datetime.fromtimestamp(float(str(failed)), tz=UTC),
+                int(str(attempts)),
+            )
+            for i, payload, reason, failed, attempts in rows
+        ]
+
+    def replay(self, ids: Sequence[str] | None = None) -> int:
+        now = self.db.clock()
+        with self.db.write() as db:
+            if ids is None:
+                rows = db.execute("SELECT id, event_id, payload FROM dead_letters").fetchall()
+            else:
+                wanted = [int(i) for i in ids if str(i).isdigit()]
+                rows = db.execute(
+                    f"SELECT id, event_id, payload FROM dead_letters WHERE id IN ({_marks(wanted)})", wanted
+                ).fetchall()
+            for dead_id, event_id, payload in rows:
+                ref = str(ChangeEvent.from_json(json.loads(payload)).ref)
+                db.execute(
+                    "INSERT OR REPLACE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)",
+                    (event_id, ref, payload, now, now),
+                )
+                db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+        return len(rows)
+
+    def stats(self) -> QueueStats:
+        depth, oldest = self.db.read("SELECT COUNT(*), MIN(enqueued_at) FROM queue")[0]
+        dead = self.db.read("SELECT COUNT(*) FROM dead_letters")[0][0]
+        age = None if oldest is None else max(0.0, self.db.clock() - float(str(oldest)))
+        return QueueStats(int(str(depth)), age, int(str(dead)))
+
+
+class SqliteStateStore:
+    """Last assessments, processed event ids, audit log, sweep schedule and cursors."""
+
+    def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
+        self.db = _database(source, clock)
+        self._marks_since_purge = 0
+
+    def load(self, refs: Sequence[RecordRef]) -> dict[RecordRef, StoredAssessment]:
+        found: dict[RecordRef, StoredAssessment] = {}
+        keys = [str(r) for r in refs]
+        for chunk in _chunks(keys):
+            for ref, payload in self.db.read(
+                f"SELECT ref, payload FROM assessments WHERE ref IN ({_marks(chunk)})", chunk
+            ):
+                found[RecordRef.parse(str(ref))] = load_assessment(str(payload))
+        return found
+
+    def save(self, ref: RecordRef, state: StoredAssessment) -> None:
+        self.save_many({ref: state})
+
+    def save_many(self, states: Mapping[RecordRef, StoredAssessment]) -> None:
+        rows = [
+            (str(ref), dump_assessment(s), s.next_drop_at.timestamp() if s.next_drop_at else None)
+            for ref, s in states.items()
+        ]
+        with self.db.write() as db:
+            db.executemany("INSERT OR REPLACE INTO assessments (ref, payload, next_drop_at) VALUES (?,?,?)", rows)
+
+    def forget(self, ref: RecordRef) -> None:
+        with self.db.write() as db:
+            db.execute("DELETE FROM assessments WHERE ref = ?", (str(ref),))
+
+    def due(self, now: datetime, limit: int) -> list[RecordRef]:
+        rows = self.db.read(
+            "SELECT ref FROM assessments WHERE next_drop_at IS NOT NULL AND next_drop_at <= ? "
+            "ORDER BY next_drop_at LIMIT ?",
+            (now.timestamp(), limit),
+        )
+        return [RecordRef.parse(str(r[0])) for r in rows]
+
+    def unprocessed(self, event_ids: Sequence[str]) -> set[str]:
+        now = self.db.clock()
+        seen: set[str] = set()
+        unique = list(dict.fromkeys(event_ids))
+        for chunk in _chunks(unique):
+            rows = self.db.read(
+                f"SELECT event_id FROM processed WHERE expires_at > ? AND event_id IN ({_marks(chunk)})",
+                (now, *chunk),
+            )
+            seen.update(str(r[0]) for r in rows)
+        return set(unique) - seen
+
+    def mark_processed(self, event_ids: Sequence[str], expires_at: datetime) -> None:
+        expires = expires_at.timestamp()
+        with self.db.write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO processed (event_id, expires_at) VALUES (?, ?)",
+                [(i, expires) for i in event_ids],
+            )
+            self._marks_since_purge += 1
+            if self._marks_since_purge >= 1000:  # purge expired ids now and then, not on every call
+                db.execute("DELETE FROM processed WHERE expires_at <= ?", (self.db.clock(),))
+                self._marks_since_purge = 0
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        if not entries:
+            return
+        with self.db.write() as db:
+            db.executemany(
+                "INSERT INTO audit (ref, payload) VALUES (?, ?)",
+                [(str(e.ref), dump_audit(e)) for e in entries],
+            )
+
+    def audit(self, ref: RecordRef, limit: int = 50) -> list[AuditEntry]:
+        rows = self.db.read("SELECT payload FROM audit WHERE ref = ? ORDER BY id DESC LIMIT ?", (str(ref), limit))
+        return [load_audit(str(r[0])) for r in rows]
+
+    def get_cursor(self, name: str) -> str | None:
+        rows = self.db.read("SELECT value FROM cursors WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def set_cursor(self, name: str, value: str | None) -> None:
+        with self.db.write() as db:
+            if value is None:
+                db.execute("DELETE FROM cursors WHERE name = ?", (name,))
+            else:
+                db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
