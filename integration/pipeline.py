@@ -150,6 +150,7 @@ class Pipeline:
             if ref in outcomes:
                 failed.update((id(item), outcomes[ref]) for item in group)
         settled: set[int] = set()
+        succeeded: list[QueueItem] = []
         for group in [*targets.values(), related, done]:
             for item in group:
                 if id(item) in settled:
@@ -157,9 +158,11 @@ class Pipeline:
                 settled.add(id(item))
                 failure = failed.get(id(item))
                 if failure is None:
-                    self._settle_ok([item])
+                    succeeded.append(item)
                 else:
                     self._fail([item], failure, report)
+        if succeeded:
+            self._settle_ok(succeeded)  # one transaction for the batch, not one per event
         return report
 
     def _resolve_related(self, items: list[QueueItem], targets: dict[RecordRef, list[QueueItem]]) -> dict[int, Failure]:
