@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench osls lambda-package clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
@@ -24,11 +25,30 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy integration mappings
 
-test: lint typecheck
+# The deploy CLI, only where node is installed; `osls print` is then part of the tests.
+osls:
+	@if [ -n "$(NPM)" ]; then \
+		[ node_modules/.bin/osls -nt package.json ] || npm install --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the osls checks will be skipped"; fi
+
+test: lint typecheck osls
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# Lambda artifact for serverless.yml: Linux wheels for Python 3.11 from any OS, without
+# boto3/botocore/s3transfer (the Lambda runtime has them).
+lambda-package: $(STAMP)
+	rm -rf build/lambda build/wheels && mkdir -p build/lambda build/wheels
+	$(BIN)/python -m pip wheel -q --no-deps -w build/wheels .
+	$(BIN)/python -m pip install -q --target build/lambda --platform manylinux2014_x86_64 \
+		--implementation cp --python-version 3.11 --only-binary=:all: \
+		"$$(ls build/wheels/leadtherm-*.whl)[aws]"
+	rm -rf build/lambda/boto3 build/lambda/boto3-* build/lambda/botocore build/lambda/botocore-* \
+		build/lambda/s3transfer build/lambda/s3transfer-*
+	cd build/lambda && $(CURDIR)/$(BIN)/python -m zipfile -c ../leadtherm-lambda.zip .
+	@echo "built build/leadtherm-lambda.zip"
+
 clean:
-	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .mypy_cache .ruff_cache build node_modules
