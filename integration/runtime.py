@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from integration.errors import LeadthermError
@@ -45,6 +46,7 @@ def build_runtime(
     crms: Sequence[str] | None = None,
     mappings: str | Path | None = None,
     settings: PipelineSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
     rules = load_rules(mappings)
@@ -59,5 +61,5 @@ def build_runtime(
         clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
     queue, state = open_backend(env)
     bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
-    pipeline = Pipeline(bindings, rules, queue, state, settings)
+    pipeline = Pipeline(bindings, rules, queue, state, settings, clock or (lambda: datetime.now(UTC)))
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline)

@@ -1,0 +1,160 @@
+"""`leadtherm demo`: the whole product on this machine, against local CRM sandboxes.
+
+It starts the sandboxes, runs `setup`, serves the webhook app and a worker on a temporary
+SQLite file, seeds believable contacts, streams their activity (and a rep's qualification
+answers), warps time so that silent leads cool down through a sweep, and ends with a summary.
+No account and no network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import waitress
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from integration.pipeline import BatchReport
+from integration.runtime import build_runtime
+from integration.sweep import enqueue_due
+from integration.worker import run_worker
+from webhooks.app import AppConfig, create_app
+from webhooks.demo.live import Tally, distribution, screen
+from webhooks.demo.people import personas
+from webhooks.serve import routes_of
+
+console = Console()
+WARP = timedelta(days=45)
+
+
+class WarpClock:
+    """Real time plus an offset the demo moves forward to show decay."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def _sides(clock: WarpClock, seed: int, crms: list[str]) -> list[Any]:
+    sides: list[Any] = []
+    if "hubspot" in crms:
+        from webhooks.demo.hubspot_side import HubSpotDemo
+
+        sides.append(HubSpotDemo(clock, seed))
+    if "salesforce" in crms:
+        try:
+            from webhooks.demo.salesforce_side import SalesforceDemo
+        except ImportError:
+            console.print("[yellow]Salesforce sandbox not available; showing HubSpot only[/]")
+        else:
+            sides.append(SalesforceDemo(clock, seed))
+    return sides
+
+
+def demo(
+    duration: Annotated[float, typer.Option(help="Seconds to stream activity before the summary.")] = 60.0,
+    contacts: Annotated[int, typer.Option(help="Records seeded in each CRM.")] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same story.")] = 7,
+    crm: Annotated[list[str] | None, typer.Option(help="Which sandboxes (default: hubspot and salesforce).")] = None,
+) -> None:
+    """Run the whole product against local HubSpot and Salesforce sandboxes; no account needed."""
+    rng = random.Random(seed)
+    clock = WarpClock()
+    tally = Tally()
+    stop = threading.Event()
+    sides = _sides(clock, seed, crm or ["hubspot", "salesforce"])
+    with tempfile.TemporaryDirectory() as tmp:
+        env: dict[str, str] = {"LEADTHERM_DB": str(Path(tmp) / "leadtherm.db")}
+        try:
+            for side in sides:
+                env.update(side.start())
+            runtime = build_runtime(env, [s.name for s in sides], clock=clock)
+            for side in sides:
+                report = runtime.plugins[side.name].setup(runtime.mappings[side.name], env)
+                console.print(f"setup {side.label}: {len(report.created)} created, {len(report.unchanged)} existed")
+            server = waitress.create_server(
+                create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=8
+            )
+            app_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+            threading.Thread(target=server.run, name="http", daemon=True).start()
+
+            def on_report(report: BatchReport) -> None:
+                tally.add(report, time.monotonic())
+
+            for i in range(2):
+                threading.Thread(
+                    target=run_worker, args=(runtime.pipeline, stop, 0.05, on_report), name=f"worker-{i}", daemon=True
+                ).start()
+            for side in sides:
+                side.connect(app_url)
+                side.seed(personas(contacts, rng))
+            console.print(f"serving on {app_url}; seeded {contacts} records per CRM; streaming for {duration:.0f} s")
+            _stream(sides, rng, clock, runtime, tally, duration)
+            _drain(runtime, timeout=15.0)
+            _summary(sides, runtime, tally)
+        finally:
+            stop.set()
+            for side in sides:
+                side.stop()
+
+
+def _stream(
+    sides: list[Any], rng: random.Random, clock: WarpClock, runtime: Any, tally: Tally, duration: float
+) -> None:
+    started = time.monotonic()
+    warped = False
+    note = ""
+    with Live(console=console, refresh_per_second=4) as live:
+        while (elapsed := time.monotonic() - started) < duration:
+            if not warped and elapsed > duration * 0.6:
+                warped = True
+                clock.offset += WARP
+                due = enqueue_due(runtime.state, runtime.queue, clock())
+                note = f"time warp +{WARP.days} days: sweep re-scored {len(due)} silent leads"
+            for side in sides:
+                acted = side.act(rng)
+                if acted is not None:
+                    record_id, what = acted
+                    tally.changed(f"{side.name}:{record_id}", time.monotonic(), f"{side.label} {record_id}: {what}")
+            tables = [distribution(side.label, side.temperatures()) for side in sides]
+            live.update(screen(tables, tally, elapsed, duration, note))
+            time.sleep(0.25)
+
+
+def _drain(runtime: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and runtime.queue.stats().depth:
+        time.sleep(0.2)
+
+
+def _summary(sides: list[Any], runtime: Any, tally: Tally) -> None:
+    table = Table(title="leadtherm demo: summary", header_style="bold")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    calls = sum(client.stats.total for client in runtime.clients.values())
+    limited = sum(client.stats.rate_limited for client in runtime.clients.values())
+    p95 = tally.p95()
+    rows = [
+        ("events received (after dedup)", tally.events),
+        ("records assessed", tally.records),
+        ("records written", tally.written),
+        ("fields written", tally.fields),
+        ("echoes of our own writes dropped", tally.echoes),
+        ("API calls", calls),
+        ("429s seen", limited),
+        ("p95 time from change to written field", "-" if p95 is None else f"{p95:.2f} s"),
+        ("dead letters", runtime.queue.stats().dead_letters),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    console.print(*[distribution(side.label, side.temperatures()) for side in sides], table)
