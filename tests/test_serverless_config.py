@@ -54,13 +54,17 @@ def test_worker_concurrency_and_rate_stay_within_the_crm_limit(config: dict[str,
     event = _sqs_event(config)
     concurrency = _resolve(event["maximumConcurrency"], custom)
     assert 2 <= concurrency <= 1000
-    per_worker, _, window = str(_resolve(config["provider"]["environment"]["HUBSPOT_RATE_LIMIT"], custom)).partition("/")
+    per_worker, _, window = str(_resolve(config["provider"]["environment"]["HUBSPOT_RATE_LIMIT"], custom)).partition(
+        "/"
+    )
     assert float(window) == custom["crmWindowSeconds"]
     assert int(per_worker) * concurrency <= custom["crmRequestsPerWindow"]
     assert _resolve(event["batchSize"], custom) <= 100  # one CRM batch per invocation
 
 
-def test_queue_visibility_is_at_least_six_times_the_worker_timeout(config: dict[str, Any], custom: dict[str, Any]) -> None:
+def test_queue_visibility_is_at_least_six_times_the_worker_timeout(
+    config: dict[str, Any], custom: dict[str, Any]
+) -> None:
     queue = config["resources"]["Resources"]["WorkQueue"]["Properties"]
     timeout = _resolve(config["functions"]["worker"]["timeout"], custom)
     assert _resolve(queue["VisibilityTimeout"], custom) >= 6 * timeout

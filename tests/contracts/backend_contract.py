@@ -125,7 +125,10 @@ class BackendContract:
     def test_audit_is_newest_first_and_limited(self, backend: Backend) -> None:
         _, state, _ = backend
         state.append_audit(
-            [AuditEntry(ref(1), NOW + timedelta(minutes=n), "write", {"temperature": ("cool", "warm")}) for n in range(5)]
+            [
+                AuditEntry(ref(1), NOW + timedelta(minutes=n), "write", {"temperature": ("cool", "warm")})
+                for n in range(5)
+            ]
         )
         history = state.audit(ref(1), limit=3)
         assert [e.at for e in history] == [NOW + timedelta(minutes=n) for n in (4, 3, 2)]

@@ -1,0 +1,52 @@
+"""Shared checks for the HubSpot end-to-end tests and benchmarks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from adapters.hubspot.normalize import flatten
+from adapters.hubspot.sandbox import HubSpotSandbox
+from integration.normalize import Normalizer
+from integration.outputs import assessment_outputs
+from integration.scoring import assess
+from mappings.loader import load_mapping, load_rules
+
+OUTPUT_KEYS = ("score", "fit", "engagement", "temperature", "stage", "reasons", "next_action")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()
+
+
+def expected_outputs(sandbox: HubSpotSandbox, contact_id: str) -> dict[str, Any]:
+    """What leadtherm should have written for a contact as it stands now."""
+    mapping = load_mapping("hubspot")
+    _, flat = flatten({"id": contact_id, "properties": sandbox.contact(contact_id)})
+    values = assessment_outputs(assess(Normalizer(mapping).lead(flat), load_rules(), datetime.now(UTC)))
+    return {mapping.output_field(k): str(values[k]) for k in OUTPUT_KEYS}
+
+
+def written_outputs(sandbox: HubSpotSandbox, contact_id: str) -> dict[str, Any]:
+    mapping = load_mapping("hubspot")
+    held = sandbox.contact(contact_id)
+    return {mapping.output_field(k): held.get(str(mapping.output_field(k))) for k in OUTPUT_KEYS}
+
+
+def repeated_writes(sandbox: HubSpotSandbox) -> list[tuple[str, str, str]]:
+    """(contact, property, value) written twice in a row: a write that changed nothing."""
+    last: dict[tuple[str, str], str] = {}
+    repeats = []
+    for contact_id, values in sandbox.writes:
+        for name, value in values.items():
+            if last.get((contact_id, name)) == value:
+                repeats.append((contact_id, name, value))
+            last[(contact_id, name)] = value
+    return repeats
