@@ -14,6 +14,7 @@ import waitress
 
 from integration.errors import LeadthermError
 from integration.inbound import InboundRoute
+from integration.pipeline import PipelineSettings
 from integration.runtime import Runtime, build_runtime
 from integration.sweep import enqueue_due
 from integration.worker import run_worker
@@ -68,13 +69,16 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker threads.")] = 1,
     threads: Annotated[int, typer.Option(help="HTTP threads.")] = 8,
     mappings: Annotated[str | None, typer.Option(help="Folder of mapping files.")] = None,
+    visibility_timeout: Annotated[
+        float, typer.Option(help="Seconds before a batch leased by a worker that died is processed again.")
+    ] = 120.0,
 ) -> None:
     """Run the webhook app (waitress) and the worker on the embedded backend."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     env = dict(os.environ)
     interval = parse_interval(sweep_every) if sweep_every else None
     try:
-        runtime = build_runtime(env, crm, mappings)
+        runtime = build_runtime(env, crm, mappings, PipelineSettings(visibility_timeout=visibility_timeout))
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc

@@ -1,0 +1,114 @@
+"""`kill -9` of `leadtherm serve` in the middle of a burst loses nothing and writes nothing twice."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from adapters.hubspot.sandbox import HubSpotSandbox
+from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, wait_for, written_outputs
+
+LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
+TOKEN = "crash-token"
+SECRET = "crash-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """`leadtherm serve` as a real child process."""
+
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        self.port, self.env = port, env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [*LEADTHERM, "serve", "--port", str(self.port), "--visibility-timeout", "3"]
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(self.healthy, 30, step=0.1), "serve did not come up"
+
+    def healthy(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def depth(self) -> int:
+        return int(requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).json()["queue_depth"])
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[HubSpotSandbox]:
+    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
+    portal.start()
+    yield portal
+    portal.webhook_url = None
+    portal.stop()
+
+
+@pytest.mark.slow
+def test_kill_9_mid_burst_then_restart_assesses_every_record_once(sandbox: HubSpotSandbox, tmp_path: Path) -> None:
+    rng = random.Random(11)
+    contacts = [
+        sandbox.create_contact({"email": f"p{n}@acme.example", "jobtitle": rng.choice(["CEO", "Manager", "Analyst"])})
+        for n in range(400)
+    ]
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HUBSPOT_ACCESS_TOKEN": TOKEN,
+        "HUBSPOT_CLIENT_SECRET": SECRET,
+        "HUBSPOT_API_BASE": sandbox.base_url,
+        "HUBSPOT_RATE_LIMIT": "10000/10",
+        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
+    }
+    assert subprocess.run([*LEADTHERM, "setup", "hubspot"], env=env, capture_output=True, timeout=60).returncode == 0
+    server = Server(port, env)
+    server.start()
+    try:
+        # HubSpot's retry schedule, squeezed: a failed delivery is retried within seconds.
+        sandbox.configure_webhooks(
+            f"http://127.0.0.1:{port}/webhooks/hubspot", SECRET, time_scale=0.002, batch_window=0.01
+        )
+        touched: set[str] = set()
+        for n in range(2000):
+            contact = rng.choice(contacts)
+            touched.add(contact)
+            sandbox.update_contact(contact, {"hs_analytics_num_page_views": str(n)})
+            if n == 1000:
+                assert wait_for(lambda: sandbox.delivered >= 500, 10)
+                server.kill()  # mid-burst: some events queued, some in flight, some not yet sent
+        server.start()
+        assert sandbox.flush_webhooks(60), "the sandbox could not deliver every event"
+        assert wait_for(lambda: server.depth() == 0, 60, step=0.2)
+        assert sandbox.failed_attempts > 0  # deliveries really failed while serve was down
+        wrong = [c for c in touched if written_outputs(sandbox, c) != expected_outputs(sandbox, c)]
+        assert wrong == []
+        untouched = set(contacts) - touched
+        assert all(sandbox.contact(c).get("leadtherm_score") is None for c in untouched)  # no event, no write
+        assert repeated_writes(sandbox) == []
+    finally:
+        server.stop()
