@@ -85,7 +85,7 @@ def demo(
             server = waitress.create_server(
                 create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=8
             )
-            app_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+            app_url = f"http://127.0.0.1:{server.effective_port}"
             threading.Thread(target=server.run, name="http", daemon=True).start()
 
             def on_report(report: BatchReport) -> None:
@@ -114,6 +114,7 @@ def _stream(
     started = time.monotonic()
     warped = False
     note = ""
+    seen: dict[tuple[str, str], str | None] = {}
     with Live(console=console, refresh_per_second=4) as live:
         while (elapsed := time.monotonic() - started) < duration:
             if not warped and elapsed > duration * 0.6:
@@ -126,7 +127,15 @@ def _stream(
                 if acted is not None:
                     record_id, what = acted
                     tally.changed(f"{side.name}:{record_id}", time.monotonic(), f"{side.label} {record_id}: {what}")
-            tables = [distribution(side.label, side.temperatures()) for side in sides]
+            tables = []
+            for side in sides:
+                temperatures = side.temperatures()
+                for record_id, temperature in temperatures.items():
+                    before = seen.get((side.name, record_id))
+                    if temperature is not None and temperature != before:
+                        tally.moved(f"{side.label} {record_id}: {before or 'unscored'} -> {temperature}")
+                    seen[(side.name, record_id)] = temperature
+                tables.append(distribution(side.label, temperatures))
             live.update(screen(tables, tally, elapsed, duration, note))
             time.sleep(0.25)
 
@@ -145,7 +154,7 @@ def _summary(sides: list[Any], runtime: Any, tally: Tally) -> None:
     limited = sum(client.stats.rate_limited for client in runtime.clients.values())
     p95 = tally.p95()
     rows = [
-        ("events received (after dedup)", tally.events),
+        ("events received", tally.events),
         ("records assessed", tally.records),
         ("records written", tally.written),
         ("fields written", tally.fields),

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.hubspot.sandbox import HubSpotSandbox
-
 from webhooks.demo.people import Persona
 
 TOKEN = "demo-hubspot-token"

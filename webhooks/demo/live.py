@@ -27,13 +27,18 @@ class Tally:
     echoes: int = 0
     latencies: list[float] = field(default_factory=list)
     pending: dict[str, float] = field(default_factory=dict)  # "crm:id" -> when it changed
-    feed: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    feed: deque[str] = field(default_factory=lambda: deque(maxlen=10))  # temperature changes
+    last_activity: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def changed(self, key: str, at: float, what: str) -> None:
         with self.lock:
             self.pending.setdefault(key, at)
-            self.feed.appendleft(what)
+            self.last_activity = what
+
+    def moved(self, line: str) -> None:
+        with self.lock:
+            self.feed.appendleft(line)
 
     def add(self, report: BatchReport, at: float) -> None:
         with self.lock:
@@ -81,6 +86,6 @@ def screen(tables: list[Table], tally: Tally, elapsed: float, duration: float, n
     status = Text(
         f"{elapsed:4.0f}/{duration:.0f} s   events {tally.events}   assessed {tally.records}   "
         f"written {tally.written} ({tally.fields} fields)   own echoes dropped {tally.echoes}   "
-        f"p95 change->field {'-' if p95 is None else f'{p95:.2f} s'}   {note}"
+        f"p95 change->field {'-' if p95 is None else f'{p95:.2f} s'}\nlast activity: {tally.last_activity}   {note}"
     )
     return Group(grid, feed, status)

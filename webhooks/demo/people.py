@@ -5,8 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-FIRST = ["Ana", "Ben", "Chloé", "Dawid", "Elin", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Karin",
-         "Lukas", "Maja", "Nils", "Olga", "Piotr", "Rosa", "Sven", "Tara", "Ulf", "Vera", "Wiktor", "Zofia"]  # fmt: skip
+FIRST = [
+    "Ana", "Ben", "Chloé", "Dawid", "Elin", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Karin", "Lukas",
+    "Maja", "Nils", "Olga", "Piotr", "Rosa", "Sven", "Tara", "Ulf", "Vera", "Wiktor", "Zofia",
+]  # fmt: skip
 LAST = ["Berg", "Nowak", "Schmidt", "Lind", "Kowalski", "Meyer", "Holm", "Wagner", "Dahl", "Zieliński", "Fischer"]
 COMPANIES = ["Acme Analytics", "Nordlys Logistics", "Baltic Foods", "Helix Software", "Orbit Insurance",
              "Kraków Robotics", "Fjord Energy", "Vista Retail", "Quanta Bank", "Alpen Telecom"]  # fmt: skip
