@@ -80,7 +80,7 @@ def check(mappings: MappingsOption = None) -> None:
     """Validate the mapping and scoring files; one line per problem with file, line and field."""
     problems = check_folder(mappings)
     for problem in problems:
-        err.print(str(problem), markup=False, highlight=False)
+        typer.echo(str(problem), err=True)  # one unwrapped line each: scripts and editors parse them
     if problems:
         err.print(f"{len(problems)} problem(s) found", style="red")
         raise typer.Exit(2)
@@ -110,10 +110,7 @@ def score(
             lead = normalizer.lead(flat, object_type)
         except MappingError as exc:
             rejected += 1
-            err.print(
-                f"{file}: {row.position}, column {exc.field}: {exc.reason} (row skipped)",
-                markup=False,
-            )
+            typer.echo(f"{file}: {row.position}, column {exc.field}: {exc.reason} (row skipped)", err=True)
             continue
         rows.append(ScoredRow(lead.record_id, assess(lead, rules, now)))
     write_rows(out, rows, output.value)
@@ -257,8 +254,8 @@ def main() -> None:
         app()
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
+            typer.echo(str(problem), err=True)
         sys.exit(2)
     except LeadthermError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        typer.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -141,20 +141,35 @@ def _seniority(mapping: CrmMapping) -> Convert:
     return classify
 
 
+class SourceError(ValueError):
+    """A value of one of several source fields cannot be read; names that field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(reason)
+
+
+def _each(record: RawRecord, sources: list[str], convert: Convert) -> list[Any]:
+    values = []
+    for name in sources:
+        try:
+            values.append(convert(record.get(name)))
+        except ValueError as exc:
+            raise SourceError(name, str(exc)) from None
+    return values
+
+
 def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
     sources = spec.sources
     if len(sources) == 1:
         name = sources[0]
         return lambda record: record.get(name)
     if spec.pick == "latest":
-        return lambda record: max(
-            (d for d in (to_datetime(record.get(n)) for n in sources) if d is not None),
-            default=None,
-        )
+        return lambda record: max((d for d in _each(record, sources, to_datetime) if d is not None), default=None)
     if spec.pick == "sum":
-        return lambda record: sum(to_number(record.get(n)) or 0.0 for n in sources)
+        return lambda record: sum(v or 0.0 for v in _each(record, sources, to_number))
     if spec.pick == "any":
-        return lambda record: any(to_boolean(record.get(n)) for n in sources)
+        return lambda record: any(_each(record, sources, to_boolean))
     return lambda record: next((v for n in sources if not _empty(v := record.get(n))), None)
 
 
@@ -218,11 +233,13 @@ class Normalizer:
             raise MappingError(self.mapping.id_field, "record_id", "missing record id")
         values: dict[str, Any] = {}
         for spec in self._fields:
-            raw = spec.pick(record)
-            if spec.map is not None:
-                raw = spec.map(raw)
             try:
+                raw = spec.pick(record)
+                if spec.map is not None:
+                    raw = spec.map(raw)
                 value = spec.convert(raw)
+            except SourceError as exc:
+                raise MappingError(exc.field, spec.attribute, str(exc)) from None
             except ValueError as exc:
                 raise MappingError(spec.source, spec.attribute, str(exc)) from None
             if value is None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import hmac
 import heapq
+import hmac
 import itertools
 import json
 import random
@@ -57,7 +57,7 @@ STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "PAID_SOCIAL",
             "AI_REFERRALS",
         ),
-    ),  # fmt: skip
+    ),
     "hs_analytics_num_page_views": ("number", "number", ()),
     "hs_analytics_num_visits": ("number", "number", ()),
     "num_conversion_events": ("number", "number", ()),
@@ -79,7 +79,7 @@ STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "evangelist",
             "other",
         ),
-    ),  # fmt: skip
+    ),
     "hs_lead_status": (
         "enumeration",
         "radio",
@@ -461,7 +461,8 @@ class HubSpotSandbox:
             return _error(
                 401,
                 "INVALID_AUTHENTICATION",
-                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+                "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
+                "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
         with self.lock:
             scripted = self._scripted.popleft() if self._scripted else None
@@ -696,8 +697,18 @@ class HubSpotSandbox:
                     results.append({"from": {"id": deal_id}, "to": to})
             if not empty:
                 return _json(_envelope(results))
-            errors = [{"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                       "message": f"No {to_type} is associated with deal {i}.", "context": {"fromObjectId": [i]}, "links": {}, "errors": []} for i in empty]  # fmt: skip
+            errors = [
+                {
+                    "status": "error",
+                    "category": "OBJECT_NOT_FOUND",
+                    "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+                    "message": f"No {to_type} is associated with deal {i}.",
+                    "context": {"fromObjectId": [i]},
+                    "links": {},
+                    "errors": [],
+                }
+                for i in empty
+            ]
             return _json({**_envelope(results), "numErrors": len(errors), "errors": errors}, 207)
 
         @app.get("/crm/v3/properties/<object_type>")

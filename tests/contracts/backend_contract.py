@@ -55,7 +55,7 @@ class BackendContract:
     def test_a_leased_event_is_hidden_until_its_visibility_timeout_then_returns(self, backend: Backend) -> None:
         queue, _, clock = backend
         queue.enqueue([event("e1", 1)])
-        [first] = queue.lease(10, 2)
+        [_first] = queue.lease(10, 2)
         assert queue.lease(10, 2) == []
         clock.advance(3)
         [again] = queue.lease(10, 2)

@@ -1,0 +1,55 @@
+"""Shared fixtures: the packaged rules, a fixed now, and a factory of realistic Leads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from integration.model import Lead
+from mappings.loader import load_rules
+from mappings.schema import ScoringRules
+
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+MakeLead = Callable[..., Lead]
+
+
+@pytest.fixture(scope="session")
+def rules() -> ScoringRules:
+    return load_rules()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def lead() -> MakeLead:
+    """A mid-market marketing manager with an ordinary amount of activity, overridable."""
+
+    def make(**overrides: Any) -> Lead:
+        values: dict[str, Any] = {
+            "crm": "hubspot",
+            "record_id": "51",
+            "has_contact_data": True,
+            "title": "Marketing Manager",
+            "seniority": "manager",
+            "company_size": 120,
+            "industry": "software",
+            "country": "germany",
+            "email_domain": "acme.example",
+            "origin": "organic_search",
+            "page_views": 15,
+            "visits": 4,
+            "form_submissions": 1,
+            "email_opens": 6,
+            "email_clicks": 2,
+            "last_engagement_at": NOW - timedelta(days=2),
+        }
+        values.update(overrides)
+        return Lead(**values)
+
+    return make
