@@ -7,7 +7,7 @@ queue can carry them between processes (SQLite rows, SQS messages).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -52,12 +52,15 @@ class ChangeEvent:
     actor: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["ref"] = str(self.ref)
-        data["kind"] = self.kind.value
-        data["occurred_at"] = self.occurred_at.isoformat() if self.occurred_at else None
-        data["changed_fields"] = list(self.changed_fields)
-        return data
+        # Built by hand: dataclasses.asdict deep-copies and is the slowest part of an enqueue.
+        return {
+            "event_id": self.event_id,
+            "ref": str(self.ref),
+            "kind": self.kind.value,
+            "occurred_at": self.occurred_at.isoformat() if self.occurred_at else None,
+            "changed_fields": list(self.changed_fields),
+            "actor": self.actor,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChangeEvent:

@@ -101,6 +101,8 @@ def verify(
 
 
 def _id(value: Any, name: str) -> str:
+    if type(value) is int and 0 <= value < 10**18:  # HubSpot's ids are integers: the common, fast case
+        return str(value)
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
         raise PayloadError(f"{name} must be an id")
     text = str(value).strip()

@@ -184,6 +184,7 @@ class HubSpotSandbox:
         self.calls: Counter[str] = Counter()
         self.count_429 = 0
         self.writes: list[tuple[str, dict[str, str]]] = []  # contact id, properties written through the API
+        self.write_times: list[tuple[float, str]] = []  # time.monotonic() of each write, contact id
         self.expired_tokens: set[str] = set()
         self._window: deque[float] = deque()
         self._scripted: deque[tuple[int, float | None]] = deque()  # forced answers for the next requests
@@ -657,6 +658,7 @@ class HubSpotSandbox:
                         continue
                     values = {k: "" if v is None else str(v) for k, v in item["properties"].items()}
                     sandbox.writes.append((contact_id, values))
+                    sandbox.write_times.append((time.monotonic(), contact_id))
                     sandbox._set(contact_id, values, "INTEGRATION", str(sandbox.app_id))
                     results.append(sandbox._serialize(sandbox.contacts[contact_id], list(values)))
             return _batch(results, missing, "CONTACT")

@@ -137,21 +137,72 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
+Row = tuple[str, str, str, float, float]
+
+
+class _Waiter:
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+        self.done = threading.Event()
+        self.error: StorageError | None = None
+
+
+class GroupCommit:
+    """Concurrent enqueues share one transaction (one fsync); each returns once its rows are durable.
+
+    The first caller becomes the leader and commits everything pending, round after round,
+    while the others wait for their round: no thread of its own, nothing acknowledged early.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._lock = threading.Lock()
+        self._pending: list[_Waiter] = []
+        self._leading = False
+
+    def submit(self, rows: list[Row]) -> None:
+        waiter = _Waiter(rows)
+        with self._lock:
+            self._pending.append(waiter)
+            lead = not self._leading
+            self._leading = self._leading or lead
+        if lead:
+            self._lead()
+        waiter.done.wait()
+        if waiter.error is not None:
+            raise waiter.error
+
+    def _lead(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._leading = False
+                    return
+            try:
+                with self.db.write() as db:
+                    # The same event id while still pending is one event (the CRM redelivered it).
+                    db.executemany(
+                        "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)",
+                        [row for waiter in batch for row in waiter.rows],
+                    )
+            except StorageError as exc:
+                for waiter in batch:
+                    waiter.error = exc
+            for waiter in batch:
+                waiter.done.set()
+
+
 class SqliteWorkQueue:
     """Durable queue coalesced by record: a lease returns all visible events of its records."""
 
     def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
         self.db = _database(source, clock)
+        self._commits = GroupCommit(self.db)
 
     def enqueue(self, events: Sequence[ChangeEvent]) -> None:
         now = self.db.clock()
-        rows = [(e.event_id, str(e.ref), json.dumps(e.to_json()), now, now) for e in events]
-        with self.db.write() as db:
-            # The same event id while still pending is one event (the CRM redelivered it).
-            db.executemany(
-                "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)",
-                rows,
-            )
+        self._commits.submit([(e.event_id, str(e.ref), json.dumps(e.to_json()), now, now) for e in events])
 
     def lease(self, max_items: int, visibility_timeout: float) -> list[QueueItem]:
         now = self.db.clock()

@@ -1,0 +1,168 @@
+"""The StateStore on one DynamoDB table (single-table design).
+
+| item | pk | sk | other attributes |
+|---|---|---|---|
+| last assessment | `rec#<ref>` | `state` | payload; `due_pk`="due" and `next_drop_at` when a drop is predicted |
+| processed event id | `evt#<id>` | `processed` | `expires_at` (epoch seconds; the table's TTL attribute) |
+| audit entry | `rec#<ref>` | `audit#<iso time>#<uuid>` | payload |
+| cursor | `cursor#<name>` | `cursor` | value |
+
+`due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
+records with a predicted drop are in it, so a sweep reads just the due ones. DynamoDB's TTL
+deletes expired items lazily, so expiry is also checked on read.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
+from integration.errors import LeadthermError
+from integration.ports import AuditEntry, RecordRef, StoredAssessment
+
+DUE_INDEX = "due"
+
+
+class StateError(LeadthermError):
+    """DynamoDB refused or failed a request."""
+
+
+def _record_key(ref: RecordRef) -> dict[str, Any]:
+    return {"pk": {"S": f"rec#{ref}"}, "sk": {"S": "state"}}
+
+
+class DynamoStateStore:
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+        self.calls = 0  # requests made, for the benchmarks
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        try:
+            answer: dict[str, Any] = getattr(self.dynamodb, operation)(**kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise StateError(f"DynamoDB {operation} failed: {exc}") from exc
+        return answer
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
+            request: dict[str, Any] = {self.table: {"Keys": keys[start : start + 100]}}
+            while request:
+                answer = self._call("batch_get_item", RequestItems=request)
+                items.extend(answer.get("Responses", {}).get(self.table, []))
+                request = answer.get("UnprocessedKeys") or {}
+        return items
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):  # BatchWriteItem takes at most 25 requests
+            pending: dict[str, Any] = {self.table: requests[start : start + 25]}
+            while pending:
+                pending = self._call("batch_write_item", RequestItems=pending).get("UnprocessedItems") or {}
+
+    def load(self, refs: Sequence[RecordRef]) -> dict[RecordRef, StoredAssessment]:
+        unique = list(dict.fromkeys(refs))
+        items = self._batch_get([_record_key(r) for r in unique])
+        return {RecordRef.parse(i["pk"]["S"].removeprefix("rec#")): load_assessment(i["payload"]["S"]) for i in items}
+
+    def save(self, ref: RecordRef, state: StoredAssessment) -> None:
+        self.save_many({ref: state})
+
+    def save_many(self, states: Mapping[RecordRef, StoredAssessment]) -> None:
+        requests = []
+        for ref, state in states.items():
+            item = {**_record_key(ref), "payload": {"S": dump_assessment(state)}}
+            if state.next_drop_at is not None:
+                item["due_pk"] = {"S": "due"}
+                item["next_drop_at"] = {"N": str(Decimal(str(state.next_drop_at.timestamp())))}
+            requests.append({"PutRequest": {"Item": item}})
+        self._batch_write(requests)
+
+    def forget(self, ref: RecordRef) -> None:
+        self._call("delete_item", TableName=self.table, Key=_record_key(ref))
+
+    def due(self, now: datetime, limit: int) -> list[RecordRef]:
+        refs: list[RecordRef] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": DUE_INDEX,
+            "KeyConditionExpression": "due_pk = :due AND next_drop_at <= :now",
+            "ExpressionAttributeValues": {":due": {"S": "due"}, ":now": {"N": str(now.timestamp())}},
+            "ScanIndexForward": True,
+        }
+        while len(refs) < limit:
+            answer = self._call("query", Limit=limit - len(refs), **kwargs)
+            refs.extend(RecordRef.parse(i["pk"]["S"].removeprefix("rec#")) for i in answer.get("Items", []))
+            if "LastEvaluatedKey" not in answer:
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return refs
+
+    def unprocessed(self, event_ids: Sequence[str]) -> set[str]:
+        unique = list(dict.fromkeys(event_ids))
+        now = time.time()
+        items = self._batch_get([{"pk": {"S": f"evt#{i}"}, "sk": {"S": "processed"}} for i in unique])
+        seen = {i["pk"]["S"].removeprefix("evt#") for i in items if float(i["expires_at"]["N"]) > now}
+        return set(unique) - seen
+
+    def mark_processed(self, event_ids: Sequence[str], expires_at: datetime) -> None:
+        expires = str(int(expires_at.timestamp()))
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {"pk": {"S": f"evt#{i}"}, "sk": {"S": "processed"}, "expires_at": {"N": expires}}
+                    }
+                }
+                for i in dict.fromkeys(event_ids)
+            ]
+        )
+
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        self._batch_write(
+            [
+                {
+                    "PutRequest": {
+                        "Item": {
+                            "pk": {"S": f"rec#{e.ref}"},
+                            "sk": {"S": f"audit#{e.at.isoformat()}#{uuid.uuid4().hex}"},
+                            "payload": {"S": dump_audit(e)},
+                        }
+                    }
+                }
+                for e in entries
+            ]
+        )
+
+    def audit(self, ref: RecordRef, limit: int = 50) -> list[AuditEntry]:
+        answer = self._call(
+            "query",
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+            ExpressionAttributeValues={":pk": {"S": f"rec#{ref}"}, ":audit": {"S": "audit#"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [load_audit(i["payload"]["S"]) for i in answer.get("Items", [])]
+
+    def get_cursor(self, name: str) -> str | None:
+        answer = self._call(
+            "get_item", TableName=self.table, Key={"pk": {"S": f"cursor#{name}"}, "sk": {"S": "cursor"}}
+        )
+        item = answer.get("Item")
+        return None if item is None else str(item["value"]["S"])
+
+    def set_cursor(self, name: str, value: str | None) -> None:
+        key = {"pk": {"S": f"cursor#{name}"}, "sk": {"S": "cursor"}}
+        if value is None:
+            self._call("delete_item", TableName=self.table, Key=key)
+        else:
+            self._call("put_item", TableName=self.table, Item={**key, "value": {"S": value}})

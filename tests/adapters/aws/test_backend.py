@@ -1,0 +1,60 @@
+"""The SQS and DynamoDB backends pass the same contract as SQLite, against moto's server."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.aws.dynamodb_state import DynamoStateStore
+from adapters.aws.secrets import resolve_secrets
+from adapters.aws.sqs_queue import SqsWorkQueue
+from integration.errors import MissingSetting
+from tests.adapters.aws.conftest import Aws
+from tests.contracts.backend_contract import Backend, BackendContract, event, ref, stored
+
+
+class Sleep:
+    """SQS visibility and real time cannot be faked: this backend's clock is the wall clock."""
+
+    def advance(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+@pytest.fixture
+def backend(aws: Aws) -> Backend:
+    return SqsWorkQueue(aws.sqs, aws.queue_url, aws.dlq_url), DynamoStateStore(aws.dynamodb, aws.table), Sleep()
+
+
+class TestAwsBackend(BackendContract):
+    pass
+
+
+def test_a_poison_message_is_redriven_to_the_dlq_after_max_receives(aws: Aws) -> None:
+    queue = SqsWorkQueue(aws.sqs, aws.queue_url, aws.dlq_url)
+    queue.enqueue([event("poison", 1)])
+    for _ in range(3):  # maxReceiveCount 3: received and never deleted
+        assert queue.lease(10, 1)
+        time.sleep(1.1)
+    assert queue.lease(10, 1) == []
+    [letter] = queue.dead_letters()
+    assert letter.event.event_id == "poison"
+    assert "maxReceiveCount" in letter.reason
+
+
+def test_due_reads_only_the_sparse_index(aws: Aws) -> None:
+    state = DynamoStateStore(aws.dynamodb, aws.table)
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    state.save_many({ref(n): stored(drop=now - timedelta(minutes=1) if n % 10 == 0 else None) for n in range(60)})
+    state.calls = 0
+    assert sorted(r.record_id for r in state.due(now, 100)) == [str(n) for n in range(0, 60, 10)]
+    assert state.calls == 1
+
+
+def test_secrets_come_from_ssm_by_parameter_name(aws: Aws) -> None:
+    aws.ssm.put_parameter(Name="/leadtherm/test/HUBSPOT_ACCESS_TOKEN", Value="pat-123", Type="SecureString")
+    env = resolve_secrets({"SSM_HUBSPOT_ACCESS_TOKEN": "/leadtherm/test/HUBSPOT_ACCESS_TOKEN"}, aws.ssm)
+    assert env["HUBSPOT_ACCESS_TOKEN"] == "pat-123"
+    with pytest.raises(MissingSetting, match="HUBSPOT_CLIENT_SECRET"):
+        resolve_secrets({"SSM_HUBSPOT_CLIENT_SECRET": "/leadtherm/test/missing"}, aws.ssm)
