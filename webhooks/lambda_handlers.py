@@ -52,24 +52,20 @@ def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _http_handler()(event, context)
 
 
-def batch_items(event: Mapping[str, Any]) -> list[QueueItem]:
-    """An SQS event's records as queue items (receipt = messageId, attempts = receive count)."""
-    items = []
+def batch_items(event: Mapping[str, Any]) -> tuple[list[QueueItem], list[str]]:
+    """An SQS event's records as queue items, and the ids of records that are not events at all."""
+    items, unreadable = [], []
     for record in event.get("Records", []):
         attributes = record.get("attributes") or {}
-        items.append(
-            QueueItem(
-                event=ChangeEvent.from_json(_json(record["body"])),
-                receipt=str(record["messageId"]),
-                attempts=int(attributes.get("ApproximateReceiveCount", "1")),
-            )
-        )
-    return items
-
-
-def _json(body: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(body)
-    return data
+        try:
+            change = ChangeEvent.from_json(json.loads(record["body"]))
+        except (KeyError, TypeError, ValueError):
+            # A poison message: report it failed; SQS redrives it to the DLQ after maxReceiveCount.
+            log.error("unreadable SQS message %s", record.get("messageId"))
+            unreadable.append(str(record.get("messageId")))
+            continue
+        items.append(QueueItem(change, str(record["messageId"]), int(attributes.get("ApproximateReceiveCount", "1"))))
+    return items, unreadable
 
 
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -77,12 +73,12 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from adapters.aws.lambda_batch import LambdaBatchQueue
 
     rt = runtime()
-    items = batch_items(event)
-    handles = {i.receipt: r["receiptHandle"] for i, r in zip(items, event["Records"], strict=True)}
+    items, unreadable = batch_items(event)
+    handles = {str(r["messageId"]): str(r["receiptHandle"]) for r in event.get("Records", [])}
     batch = LambdaBatchQueue(rt.queue, handles)
     shared = rt.pipeline
     Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock).process(items)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in batch.failed]}
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in [*unreadable, *batch.failed]]}
 
 
 def sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""On AWS, locally: API Gateway event -> http handler -> SQS -> worker handler -> HubSpot, on moto's server.
+
+A bridge loop hands SQS messages to the worker the way Lambda's event source mapping does:
+it deletes what the handler did not report as failed and leaves the rest to reappear.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from adapters.aws.resources import create_resources
+from adapters.hubspot.client import HubSpotClient
+from adapters.hubspot.sandbox import HubSpotSandbox
+from adapters.hubspot.setup import setup
+from mappings.loader import load_mapping
+from tests.adapters.aws.conftest import Aws
+from tests.adapters.hubspot.helpers import wait_for
+from webhooks import lambda_handlers
+
+TOKEN, SECRET = "aws-token", "aws-client-secret"
+DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[HubSpotSandbox]:
+    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
+    portal.start()
+    mapping = load_mapping("hubspot")
+    setup(HubSpotClient(mapping, TOKEN, portal.base_url).api, mapping)
+    yield portal
+    portal.stop()
+
+
+@pytest.fixture
+def deployed(aws: Aws, sandbox: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The functions' environment as serverless.yml sets it, secrets in SSM, caches cleared."""
+    made = create_resources(aws.sqs, aws.dynamodb, f"lt-e2e-{int(time.time() * 1000)}", max_receives=3, visibility=1)
+    aws.ssm.put_parameter(Name="/leadtherm/test/HUBSPOT_ACCESS_TOKEN", Value=TOKEN, Type="SecureString", Overwrite=True)
+    aws.ssm.put_parameter(
+        Name="/leadtherm/test/HUBSPOT_CLIENT_SECRET", Value=SECRET, Type="SecureString", Overwrite=True
+    )
+    env = {
+        "LEADTHERM_BACKEND": "aws",
+        "LEADTHERM_QUEUE_URL": made["queue_url"],
+        "LEADTHERM_DLQ_URL": made["dlq_url"],
+        "LEADTHERM_TABLE": made["table"],
+        "HUBSPOT_API_BASE": sandbox.base_url,
+        "HUBSPOT_RATE_LIMIT": "10000/10",
+        "SSM_HUBSPOT_ACCESS_TOKEN": "/leadtherm/test/HUBSPOT_ACCESS_TOKEN",
+        "SSM_HUBSPOT_CLIENT_SECRET": "/leadtherm/test/HUBSPOT_CLIENT_SECRET",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for cached in (lambda_handlers.environment, lambda_handlers.runtime, lambda_handlers._http_handler):
+        cached.cache_clear()
+    yield made
+    for cached in (lambda_handlers.environment, lambda_handlers.runtime, lambda_handlers._http_handler):
+        cached.cache_clear()
+
+
+def api_gateway_event(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as AWS documents it."""
+    return {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/hubspot",
+        "rawPath": "/webhooks/hubspot",
+        "rawQueryString": "",
+        "headers": {
+            **{k.lower(): v for k, v in headers.items()},
+            "host": DOMAIN,
+            "x-forwarded-proto": "https",
+            "x-forwarded-port": "443",
+            "content-length": str(len(body)),
+        },  # fmt: skip
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": DOMAIN,
+            "domainPrefix": "abc123",
+            "http": {
+                "method": "POST",
+                "path": "/webhooks/hubspot",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "54.174.1.1",
+                "userAgent": "HubSpot Connect 2.0",
+            },
+            "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+            "routeKey": "POST /webhooks/hubspot",
+            "stage": "$default",
+            "time": "24/Nov/2026:19:00:00 +0000",
+            "timeEpoch": int(time.time() * 1000),
+        },  # fmt: skip
+        "body": body.decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def signed_webhook(sandbox: HubSpotSandbox, events: list[dict[str, Any]]) -> dict[str, Any]:
+    body = json.dumps(events).encode()
+    sandbox.client_secret = SECRET
+    return api_gateway_event(body, sandbox.signed_request(f"https://{DOMAIN}/webhooks/hubspot", body))
+
+
+def hubspot_event(event_id: int, contact_id: str) -> dict[str, Any]:
+    return {"eventId": event_id, "subscriptionId": 1, "portalId": 62515, "appId": 1160452,
+            "occurredAt": int(time.time() * 1000), "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+            "objectId": int(contact_id), "propertyName": "jobtitle", "propertyValue": "CEO", "changeSource": "CRM_UI",
+            "sourceId": "userId:1"}  # fmt: skip
+
+
+def bridge(aws: Aws, queue_url: str, rounds: int = 10) -> int:
+    """Deliver SQS batches to the worker like the event source mapping; returns batches handled."""
+    handled = 0
+    for _ in range(rounds):
+        answer = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=1,
+                                         AttributeNames=["All"], WaitTimeSeconds=0)  # fmt: skip
+        messages = answer.get("Messages") or []
+        if not messages:
+            time.sleep(1.1)  # failed ones reappear after their visibility timeout
+            continue
+        records = [
+            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+             "attributes": m.get("Attributes", {}), "eventSource": "aws:sqs"}
+            for m in messages
+        ]  # fmt: skip
+        result = lambda_handlers.worker({"Records": records}, None)
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for message in messages:
+            if message["MessageId"] not in failed:
+                aws.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        handled += 1
+    return handled
+
+
+def test_a_signed_webhook_through_api_gateway_and_sqs_ends_written_in_hubspot(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO", "numemployees": "100-500"})
+    answer = lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(1, contact)]), None)
+    assert answer["statusCode"] == 204
+    bridge(aws, deployed["queue_url"], rounds=3)
+    assert sandbox.contact(contact).get("leadtherm_temperature") in {"cold", "cool", "warm", "hot"}
+    assert sandbox.contact(contact).get("leadtherm_stage") == "lead"
+
+
+def test_a_bad_signature_through_api_gateway_is_refused(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    event = signed_webhook(sandbox, [hubspot_event(1, "1001")])
+    event["body"] = event["body"].replace("CEO", "CFO")
+    assert lambda_handlers.http(event, None)["statusCode"] == 401
+
+
+def test_the_same_event_delivered_twice_is_processed_once(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO"})
+    for _ in range(2):  # HubSpot redelivers, e.g. after a timeout
+        assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(7, contact)]), None)["statusCode"] == 204
+    bridge(aws, deployed["queue_url"], rounds=3)
+    assert [c for c, _ in sandbox.writes] == [contact]
+    assert lambda_handlers.runtime().clients["hubspot"].stats.calls["fetch"] == 1
+
+
+def test_a_poison_message_reaches_the_dlq_after_max_receives(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    aws.sqs.send_message(QueueUrl=deployed["queue_url"], MessageBody="this is not an event")
+    bridge(aws, deployed["queue_url"], rounds=10)
+    assert wait_for(
+        lambda: bool(aws.sqs.receive_message(QueueUrl=deployed["dlq_url"], VisibilityTimeout=0).get("Messages")), 5
+    )
+    assert not aws.sqs.receive_message(QueueUrl=deployed["queue_url"]).get("Messages")
