@@ -126,31 +126,41 @@ def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
     occurred = _occurred(raw.get("occurredAt"))
     prop = raw.get("propertyName")
     changed = (prop,) if isinstance(prop, str) else ()
-    actor = str(raw["sourceId"]) if isinstance(raw.get("sourceId"), str | int) else None
+    source = raw.get("sourceId")
+    actor = str(source) if isinstance(source, str | int) else None
     if kind.startswith("object."):
         object_type = _OBJECT_TYPES.get(str(raw.get("objectTypeId")))
         if object_type is None:
             return []
         kind = f"{object_type}.{kind.removeprefix('object.')}"
+    if kind in _RESCORE and kind != "contact.merge":  # the common case first
+        target, event_kind = raw.get("objectId"), EventKind.RESCORE
+    elif kind in _FORGET:
+        target, event_kind = raw.get("objectId"), EventKind.FORGET
+    elif kind == "contact.merge":
+        return _merge(raw, event_id, occurred, actor)
+    elif kind in _DEAL_RESCORE and (kind == "deal.creation" or prop in _DEAL_PROPERTIES):
+        ref = RecordRef(CRM, "deal", _id(raw.get("objectId"), "objectId"))
+        return [ChangeEvent(event_id, ref, EventKind.RESCORE, occurred, changed, actor)]
+    else:
+        return []
+    ref = RecordRef(CRM, "contact", _id(target, "objectId"))
+    return [ChangeEvent(event_id, ref, event_kind, occurred, changed, actor)]
 
-    def event(object_id: Any, object_type: str, event_kind: EventKind, suffix: str = "") -> ChangeEvent:
-        ref = RecordRef(CRM, object_type, _id(object_id, "objectId"))
-        return ChangeEvent(event_id + suffix, ref, event_kind, occurred, changed, actor)
 
-    if kind in _FORGET:
-        return [event(raw.get("objectId"), "contact", EventKind.FORGET)]
-    if kind == "contact.merge":
-        primary = raw.get("primaryObjectId", raw.get("objectId"))
-        merged = raw.get("mergedObjectIds") or []
-        if not isinstance(merged, list):
-            raise PayloadError("mergedObjectIds must be a list")
-        gone = [event(m, "contact", EventKind.FORGET, f":merged:{m}") for m in merged if str(m) != str(primary)]
-        return [event(raw.get("newObjectId") or primary, "contact", EventKind.RESCORE), *gone]
-    if kind in _RESCORE:
-        return [event(raw.get("objectId"), "contact", EventKind.RESCORE)]
-    if kind in _DEAL_RESCORE and (kind == "deal.creation" or prop in _DEAL_PROPERTIES):
-        return [event(raw.get("objectId"), "deal", EventKind.RESCORE)]
-    return []
+def _merge(raw: Mapping[str, Any], event_id: str, occurred: datetime | None, actor: str | None) -> list[ChangeEvent]:
+    """A merge: re-score the surviving contact, forget the ones merged into it."""
+    primary = raw.get("primaryObjectId", raw.get("objectId"))
+    merged = raw.get("mergedObjectIds") or []
+    if not isinstance(merged, list):
+        raise PayloadError("mergedObjectIds must be a list")
+    survivor = RecordRef(CRM, "contact", _id(raw.get("newObjectId") or primary, "objectId"))
+    events = [ChangeEvent(event_id, survivor, EventKind.RESCORE, occurred, (), actor)]
+    for gone in merged:
+        if str(gone) != str(primary):
+            ref = RecordRef(CRM, "contact", _id(gone, "mergedObjectIds"))
+            events.append(ChangeEvent(f"{event_id}:merged:{gone}", ref, EventKind.FORGET, occurred, (), actor))
+    return events
 
 
 def parse(body: bytes) -> list[ChangeEvent]:

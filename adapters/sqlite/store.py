@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS queue (
 );
 CREATE INDEX IF NOT EXISTS queue_visible ON queue (visible_at, seq);
 CREATE INDEX IF NOT EXISTS queue_ref ON queue (ref, visible_at);
+CREATE TABLE IF NOT EXISTS inbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    events TEXT NOT NULL,
+    enqueued_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id TEXT NOT NULL,
@@ -137,7 +142,7 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-Row = tuple[str, str, str, float, float]
+Row = tuple[str, float]  # a whole batch of events as JSON, and when it arrived
 
 
 class _Waiter:
@@ -181,10 +186,8 @@ class GroupCommit:
                     return
             try:
                 with self.db.write() as db:
-                    # The same event id while still pending is one event (the CRM redelivered it).
                     db.executemany(
-                        "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)",
-                        [row for waiter in batch for row in waiter.rows],
+                        "INSERT INTO inbox (events, enqueued_at) VALUES (?, ?)", [row for w in batch for row in w.rows]
                     )
             except StorageError as exc:
                 for waiter in batch:
@@ -201,13 +204,34 @@ class SqliteWorkQueue:
         self._commits = GroupCommit(self.db)
 
     def enqueue(self, events: Sequence[ChangeEvent]) -> None:
-        now = self.db.clock()
-        self._commits.submit([(e.event_id, str(e.ref), json.dumps(e.to_json()), now, now) for e in events])
+        """Commit the batch as one inbox row (the acknowledgement waits for this, so keep it small).
+
+        Leases expand inbox rows into one queue row per event, where dedup and coalescing happen.
+        """
+        if events:
+            self._commits.submit([(json.dumps([e.to_json() for e in events]), self.db.clock())])
+
+    @staticmethod
+    def _absorb(db: sqlite3.Connection) -> None:
+        """Move every inbox batch into the queue, one row per event (inside the caller's transaction)."""
+        batches = db.execute("SELECT id, events, enqueued_at FROM inbox ORDER BY id").fetchall()
+        if not batches:
+            return
+        rows = []
+        for _, events, enqueued_at in batches:
+            for event in json.loads(events):
+                # The same event id while still pending is one event (the CRM redelivered it).
+                rows.append((event["event_id"], event["ref"], json.dumps(event), enqueued_at, enqueued_at))
+        db.executemany(
+            "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)", rows
+        )
+        db.execute("DELETE FROM inbox WHERE id <= ?", (batches[-1][0],))
 
     def lease(self, max_items: int, visibility_timeout: float) -> list[QueueItem]:
         now = self.db.clock()
         lease_id = uuid.uuid4().hex
         with self.db.write() as db:
+            self._absorb(db)
             refs = [
                 r[0]
                 for r in db.execute(
@@ -297,6 +321,8 @@ class SqliteWorkQueue:
         return len(rows)
 
     def stats(self) -> QueueStats:
+        with self.db.write() as db:
+            self._absorb(db)
         depth, oldest = self.db.read("SELECT COUNT(*), MIN(enqueued_at) FROM queue")[0]
         dead = self.db.read("SELECT COUNT(*) FROM dead_letters")[0][0]
         age = None if oldest is None else max(0.0, self.db.clock() - float(str(oldest)))

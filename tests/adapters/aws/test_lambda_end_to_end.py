@@ -76,7 +76,7 @@ def api_gateway_event(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
             "x-forwarded-proto": "https",
             "x-forwarded-port": "443",
             "content-length": str(len(body)),
-        },  # fmt: skip
+        },
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc123",
@@ -94,7 +94,7 @@ def api_gateway_event(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
             "stage": "$default",
             "time": "24/Nov/2026:19:00:00 +0000",
             "timeEpoch": int(time.time() * 1000),
-        },  # fmt: skip
+        },
         "body": body.decode(),
         "isBase64Encoded": False,
     }
