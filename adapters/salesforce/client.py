@@ -52,7 +52,9 @@ class SalesforceClient:
         if object_type not in self._fields:
             described = call(lambda: getattr(self.sf, object_type).describe())
             present = {f["name"] for f in described["fields"]}
-            self._fields[object_type] = [f for f in self.mapping.read_fields if f in present]
+            # Conversion is followed whatever the mapping reads (see fetch).
+            wanted = [*self.mapping.read_fields, "IsConverted", "ConvertedContactId"]
+            self._fields[object_type] = [f for f in dict.fromkeys(wanted) if f in present]
         return self._fields[object_type]
 
     def _select(self, object_type: str) -> str:

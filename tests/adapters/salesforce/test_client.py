@@ -1,0 +1,115 @@
+"""The Salesforce CrmClient, through simple-salesforce over HTTPS, passes the shared contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.inbound import parse_outbound
+from adapters.salesforce.plugin import connect
+from adapters.salesforce.sandbox import SalesforceSandbox
+from adapters.salesforce.setup import setup
+from integration.errors import AuthError
+from integration.ports import ChangeEvent, FieldWrite, RecordRef, WriteStatus
+from mappings.loader import load_mapping
+from tests.adapters.salesforce.conftest import password_env
+from tests.contracts.crm_client_contract import CrmClientContract
+
+
+class SalesforceHarness:
+    object_type = "Lead"
+    writable_field = "Lead_Score__c"
+
+    def __init__(self, sandbox: SalesforceSandbox, client: SalesforceClient) -> None:
+        self.sandbox, self.client, self.n = sandbox, client, 0
+
+    def create(self, fields: dict[str, Any]) -> RecordRef:
+        self.n += 1
+        return RecordRef("salesforce", "Lead", self.sandbox.create_lead({"Email": f"p{self.n}@acme.example", **fields}))
+
+    def delete(self, ref: RecordRef) -> None:
+        self.sandbox.delete_record("Lead", ref.record_id)
+
+    def read(self, ref: RecordRef, field: str) -> Any:
+        return self.sandbox.record("Lead", ref.record_id).get(field)
+
+    def inject_rate_limit(self, retry_after: float) -> None:
+        self.sandbox.fail_next(403, "REQUEST_LIMIT_EXCEEDED")
+
+    def _message(self, ref: RecordRef, by: str) -> ChangeEvent:
+        self.sandbox.configure_outbound("http://127.0.0.1:9/unused")
+        self.sandbox.outbound_url = None
+        notification = {
+            "Id": "04l5g0000000001AAA",
+            "type": "Lead",
+            "values": {"Id": ref.record_id, "LastModifiedById": by},
+        }
+        [event] = parse_outbound(self.sandbox.outbound_body([notification]), self.sandbox.org_id, ("Lead", "Contact"))
+        return event
+
+    def echo_of_own_write(self, ref: RecordRef) -> ChangeEvent:
+        self.client.write([FieldWrite(ref, {"Lead_Score__c": 50})])
+        return self._message(ref, str(self.sandbox.record("Lead", ref.record_id)["LastModifiedById"]))
+
+    def change_by_person(self, ref: RecordRef) -> ChangeEvent:
+        return self._message(ref, "0055g00000PersonAAA")
+
+
+class TestSalesforceClient(CrmClientContract):
+    @pytest.fixture
+    def harness(self, sandbox: SalesforceSandbox, client: SalesforceClient) -> SalesforceHarness:
+        return SalesforceHarness(sandbox, client)
+
+
+def test_a_converted_lead_is_followed_to_its_contact(sandbox: SalesforceSandbox, client: SalesforceClient) -> None:
+    lead = sandbox.create_lead({"Email": "cto@nordlys.example", "Title": "CTO"})
+    contact = sandbox.convert_lead(lead)
+    result = client.fetch([RecordRef("salesforce", "Lead", lead)])
+    assert result.missing == frozenset({RecordRef("salesforce", "Lead", lead)})
+    assert set(result.records) == {RecordRef("salesforce", "Contact", contact)}
+
+
+def test_writing_a_converted_lead_is_reported_missing_not_failed(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    lead = sandbox.create_lead({"Email": "cto@nordlys.example"})
+    sandbox.convert_lead(lead)
+    [result] = client.write([FieldWrite(RecordRef("salesforce", "Lead", lead), {"Lead_Score__c": 5})])
+    assert result.status is WriteStatus.MISSING and "converted" in result.reason
+
+
+def test_custom_fields_are_invisible_until_setup_grants_them(sandbox: SalesforceSandbox) -> None:
+    mapping = load_mapping("salesforce")
+    sf = connect(password_env(sandbox))
+    sf.toolingexecute(
+        "sobjects/CustomField",
+        method="POST",
+        data={
+            "FullName": "Lead.Lead_Score__c",
+            "Metadata": {"type": "Number", "label": "x", "precision": 3, "scale": 0},
+        },
+    )
+    assert "Lead_Score__c" not in SalesforceClient(mapping, sf).fields("Lead")
+    report = setup(sf, mapping, SalesforceClient(mapping, sf).user_id)
+    assert "field Lead.Lead_Score__c" in report.unchanged and "permission set Leadtherm" in report.created
+    assert "Lead_Score__c" in SalesforceClient(mapping, sf).fields("Lead")
+    assert setup(sf, mapping, SalesforceClient(mapping, sf).user_id).created == []  # idempotent
+
+
+def test_a_session_token_that_expired_is_an_auth_error_naming_the_settings(sandbox: SalesforceSandbox) -> None:
+    token, url = sandbox.issue_session()
+    mapping = load_mapping("salesforce")
+    client = SalesforceClient(mapping, connect({"SALESFORCE_INSTANCE_URL": url, "SALESFORCE_ACCESS_TOKEN": token}))
+    sandbox.expire_sessions()
+    with pytest.raises(AuthError, match="SALESFORCE_"):
+        client.count("Lead")
+
+
+def test_a_password_session_that_expired_is_renewed_by_the_sdk(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    lead = sandbox.create_lead({"Email": "p@acme.example"})
+    sandbox.expire_sessions()
+    assert RecordRef("salesforce", "Lead", lead) in client.fetch([RecordRef("salesforce", "Lead", lead)]).records

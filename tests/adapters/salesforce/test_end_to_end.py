@@ -1,0 +1,95 @@
+"""Salesforce end to end: a change -> SOAP outbound message -> Ack -> queue -> SOQL -> Collections update."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import waitress
+
+from adapters.salesforce.sandbox import SalesforceSandbox
+from integration.inbound import InboundRequest
+from integration.pipeline import PipelineSettings
+from integration.runtime import Runtime, build_runtime
+from integration.worker import run_worker
+from tests.adapters.hubspot.helpers import wait_for
+from tests.adapters.salesforce.conftest import password_env
+from webhooks.app import AppConfig, create_app
+from webhooks.serve import routes_of
+
+HOT_LEAD = {
+    "Email": "cto@nordlys.example", "Title": "Chief Technology Officer", "NumberOfEmployees": 300,
+    "Industry": "Software", "Country": "Sweden", "LeadSource": "Employee Referral", "Rating": "Hot",
+    "Status": "Working - Contacted", "LastActivityDate": time.strftime("%Y-%m-%d"),
+}  # fmt: skip
+BANT = {"BANT_Need__c": True, "BANT_Budget__c": True, "BANT_Authority__c": True, "BANT_Timeline__c": True}
+
+
+@pytest.fixture
+def live(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Runtime]:
+    env = {**password_env(sandbox), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10"}
+    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))
+    runtime.plugins["salesforce"].setup(runtime.mappings["salesforce"], env)
+    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))  # sees the new fields
+    server: Any = waitress.create_server(
+        create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    stop = threading.Event()
+    threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.02), daemon=True).start()
+    sandbox.configure_outbound(
+        f"http://127.0.0.1:{server.effective_port}/webhooks/salesforce",
+        fields=("Id", "LastModifiedById"),
+        time_scale=0.001,
+    )
+    yield runtime
+    sandbox.outbound_url = None
+    stop.set()
+    server.close()
+
+
+def test_a_lead_whose_changes_make_it_hot_is_written_within_two_seconds(
+    sandbox: SalesforceSandbox, live: Runtime
+) -> None:
+    lead = sandbox.create_lead(HOT_LEAD)
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "warm", 5)
+    started = time.monotonic()
+    sandbox.update_record("Lead", lead, BANT)  # a rep ticks the BANT boxes
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "hot", 2.0)
+    assert time.monotonic() - started < 2.0
+    held = sandbox.record("Lead", lead)
+    assert held["Lead_Stage__c"] == "sql" and held["Lead_Score__c"] >= 75
+    assert held["Lead_Previous_Temperature__c"] == "warm"
+    assert held["Lead_Next_Action__c"].startswith("Hand to sales")
+
+
+def test_the_echo_of_its_own_update_causes_no_second_write(sandbox: SalesforceSandbox, live: Runtime) -> None:
+    lead = sandbox.create_lead(HOT_LEAD)
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "warm", 5)
+    time.sleep(0.5)  # the outbound message our own update caused has come and gone
+    assert sandbox.flush_outbound(5) and wait_for(lambda: live.queue.stats().depth == 0, 5)
+    assert [r for r, _ in sandbox.writes] == [lead]
+    assert sandbox.delivered >= 2  # the change, and the echo of our write
+
+
+def test_the_same_notification_delivered_twice_causes_one_write(sandbox: SalesforceSandbox, live: Runtime) -> None:
+    sandbox.outbound_url = None  # this test delivers by hand
+    lead = sandbox.create_lead(HOT_LEAD)
+    notification = {
+        "Id": "04l5g0000000777AAA",
+        "type": "Lead",
+        "values": {"Id": lead, "LastModifiedById": "0055g00000PersonAAA"},
+    }
+    body = sandbox.outbound_body([notification])
+    [route] = [r for r in routes_of(live, password_env(sandbox)) if r.path == "/webhooks/salesforce"]
+    for _ in range(2):  # Salesforce redelivers until it sees an Ack
+        request = InboundRequest("POST", "http://127.0.0.1/webhooks/salesforce", {}, body, datetime.now(UTC))
+        assert route.handle(request, live.queue.enqueue).status == 200
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") is not None, 5)
+    assert wait_for(lambda: live.queue.stats().depth == 0, 5)
+    assert [r for r, _ in sandbox.writes] == [lead]
