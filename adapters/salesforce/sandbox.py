@@ -209,7 +209,7 @@ class SalesforceSandbox:
     def create_record(self, object_type: str, fields: dict[str, Any], by_user: str | None = None) -> str:
         with self.lock:
             record_id = self._id(object_type)
-            record = {name: None for name in STANDARD[object_type]}
+            record: dict[str, Any] = dict.fromkeys(STANDARD[object_type])
             stamp = _now()
             record.update(fields, Id=record_id, CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
             if object_type in ("Lead", "Contact"):
@@ -351,7 +351,7 @@ class SalesforceSandbox:
     def _where(self, clause: str | None) -> list[tuple[str, str, Any]]:
         if not clause:
             return []
-        conditions = []
+        conditions: list[tuple[str, str, Any]] = []
         for part in re.split(r"\s+AND\s+", clause, flags=re.IGNORECASE):
             match = _CONDITION.match(part)
             if not match:
