@@ -31,6 +31,8 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from integration.waiting import wait_until
+
 BATCH_LIMIT = 100
 STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "firstname": ("string", "text", ()),
@@ -302,14 +304,13 @@ class HubSpotSandbox:
             self._rollup(contact_id)
 
     def flush_webhooks(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued event was delivered (or gave up); False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until every queued delivery was made (or given up); False on timeout."""
+
+        def drained() -> bool:
             with self.lock:
-                if not self._pending and not self._retries:
-                    return True
-            time.sleep(0.02)
-        return False
+                return not self._pending and not self._retries
+
+        return wait_until(drained, timeout)
 
     # ------------------------------------------------------------------ portal internals
     @staticmethod

@@ -35,6 +35,8 @@ from defusedxml.ElementTree import fromstring
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from integration.waiting import wait_until
+
 API = "59.0"
 COLLECTION_LIMIT = 200
 QUERY_BATCH = 2000
@@ -130,6 +132,7 @@ class SalesforceSandbox:
         self.api_usage = 0
         self.calls: Counter[str] = Counter()
         self.writes: list[tuple[str, dict[str, Any]]] = []  # record id, fields written through the API
+        self.write_times: list[tuple[float, str]] = []  # time.monotonic() of each write, record id
         self.fault_rate = 0.0
         self._scripted: list[tuple[int, str]] = []
         self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
@@ -250,13 +253,13 @@ class SalesforceSandbox:
             return dict(self.objects[object_type][record_id])
 
     def flush_outbound(self, timeout: float = 10.0) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Wait until every queued delivery was made (or given up); False on timeout."""
+
+        def drained() -> bool:
             with self.lock:
-                if not self._pending and not self._retries:
-                    return True
-            time.sleep(0.02)
-        return False
+                return not self._pending and not self._retries
+
+        return wait_until(drained, timeout)
 
     # ------------------------------------------------------------------ org internals
     def _id(self, object_type: str) -> str:
@@ -466,6 +469,7 @@ class SalesforceSandbox:
                 )
         record.update(values, LastModifiedDate=_now(), LastModifiedById=by_user, SystemModstamp=_now())
         self.writes.append((record["Id"], values))
+        self.write_times.append((time.monotonic(), record["Id"]))
         self._notify(object_type, record["Id"])
         return {"id": record["Id"], "success": True, "errors": []}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +13,6 @@ from integration.scoring import assess
 from mappings.loader import load_mapping, load_rules
 
 OUTPUT_KEYS = ("score", "fit", "engagement", "temperature", "stage", "reasons", "next_action")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, step: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def expected_outputs(sandbox: HubSpotSandbox, contact_id: str) -> dict[str, Any]:
