@@ -59,11 +59,18 @@ class GuardedClient:
     ) -> None:
         self.inner = client
         self.crm = client.crm
-        self.read_batch_size = client.read_batch_size
-        self.write_batch_size = client.write_batch_size
         self.bucket = bucket
         self.stats = CallStats()
         self._retrying = retrying(before_sleep=self._on_retry)
+
+    @property
+    def read_batch_size(self) -> int:
+        return self.inner.read_batch_size
+
+    @property
+    def write_batch_size(self) -> int:
+        # Read through: a client may change mode (Salesforce switches to Bulk API 2.0 for a big backfill).
+        return self.inner.write_batch_size
 
     def _on_retry(self, state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome is not None else None

@@ -117,8 +117,16 @@ class CrmClient(Protocol):
     """What the pipeline needs from a CRM; one implementation per adapter."""
 
     crm: str
-    read_batch_size: int
-    write_batch_size: int
+
+    @property
+    def read_batch_size(self) -> int:
+        """At most this many refs per `fetch`."""
+        ...
+
+    @property
+    def write_batch_size(self) -> int:
+        """At most this many writes per `write` (may change with the client's mode)."""
+        ...
 
     def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
         """Read records by id, at most `read_batch_size` per call."""

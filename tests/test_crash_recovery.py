@@ -15,7 +15,8 @@ import pytest
 import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
-from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, wait_for, written_outputs
+from integration.waiting import wait_until as wait_for
+from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 TOKEN = "crash-token"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from typing import Any
 
 from simple_salesforce.api import Salesforce
+from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
 from integration.errors import PermanentCrmError
@@ -23,6 +26,8 @@ from mappings.schema import CrmMapping
 
 CRM = "salesforce"
 COLLECTION_LIMIT = 200  # sObject Collections
+BULK_THRESHOLD = 10_000  # above this many records, a backfill reads and writes through Bulk API 2.0
+BULK_PAGE = 10_000
 READ_CHUNK = 200  # ids per SOQL IN (...): ~4 KB, far under the 16,384-byte URI limit
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 _CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
@@ -34,18 +39,37 @@ def soql_literal(value: str) -> str:
 
 
 class SalesforceClient:
-    """Leads and Contacts; a converted Lead is followed to its Contact."""
+    """Leads and Contacts; a converted Lead is followed to its Contact.
+
+    A full listing of more than `bulk_threshold` records (a backfill) switches to Bulk API 2.0:
+    pages come from a query job, and writes of more than 200 records go through an ingest job.
+    """
 
     crm = CRM
     read_batch_size = READ_CHUNK
-    write_batch_size = COLLECTION_LIMIT
 
-    def __init__(self, mapping: CrmMapping, sf: Salesforce, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        mapping: CrmMapping,
+        sf: Salesforce,
+        timeout: float = 30.0,
+        bulk_threshold: int = BULK_THRESHOLD,
+        bulk_poll: float = 1.0,
+        bulk_page: int = BULK_PAGE,
+    ) -> None:
         self.sf = sf
         self.mapping = mapping
         self.timeout = timeout
+        self.bulk_threshold = bulk_threshold
+        self.bulk_poll = bulk_poll
+        self.bulk_page = bulk_page
+        self._bulk = False
         self._fields: dict[str, list[str]] = {}
         self._user_id: str | None = None
+
+    @property
+    def write_batch_size(self) -> int:
+        return self.bulk_page if self._bulk else COLLECTION_LIMIT
 
     def fields(self, object_type: str) -> list[str]:
         """The mapped fields this object really has (describe, once): IsConverted is Lead-only."""
@@ -100,7 +124,7 @@ class SalesforceClient:
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         if len(writes) > COLLECTION_LIMIT:
-            raise PermanentCrmError(f"sObject Collections take at most {COLLECTION_LIMIT} records, got {len(writes)}")
+            return self._bulk_write(writes)
         body = {
             "allOrNone": False,
             "records": [
@@ -117,6 +141,10 @@ class SalesforceClient:
         return [_result(w, r) for w, r in zip(writes, answer or [], strict=True)]
 
     def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        if (cursor or "").startswith("bulk:") or (
+            cursor is None and (self.count(object_type) or 0) > self.bulk_threshold
+        ):
+            return self._bulk_page(object_type, cursor, limit)
         # Keyset paging on Id: a cursor stays valid across restarts, unlike a query locator.
         where = f" WHERE Id > {soql_literal(cursor)}" if cursor else ""
         soql = f"SELECT {self._select(object_type)} FROM {object_type}{where} ORDER BY Id LIMIT {int(limit)}"
@@ -124,6 +152,56 @@ class SalesforceClient:
         rows = [self._flat(r) for r in answer["records"]]
         next_cursor = rows[-1]["Id"] if len(rows) == limit else None
         return Page([(RecordRef(CRM, object_type, r["Id"]), r) for r in rows], next_cursor)
+
+    def _bulk_page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        """One chunk of a Bulk API 2.0 query job; the cursor names the job and its locator."""
+        # The SDK's public query() generator hides the locator that a resumable cursor needs.
+        jobs = _bulk2(self.sf, object_type)._client
+        if cursor is None:
+            soql = f"SELECT {self._select(object_type)} FROM {object_type} ORDER BY Id"
+            job = call(lambda: jobs.create_job(Operation.query, soql))
+            call(lambda: jobs.wait_for_job(job["id"], True, self.bulk_poll))
+            job_id, locator = str(job["id"]), ""
+        else:
+            _, job_id, locator = cursor.split(":", 2)
+        answer = call(lambda: jobs.get_query_results(job_id, locator, self.bulk_page))
+        self._bulk = True
+        rows = [
+            {k: (v if v != "" else None) for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(answer["records"]))
+        ]
+        following = f"bulk:{job_id}:{answer['locator']}" if answer["locator"] else None
+        return Page([(RecordRef(CRM, object_type, str(r["Id"])), r) for r in rows], following)
+
+    def _bulk_write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        """An ingest (update) job per object type; per-record failures from its failedResults."""
+        errors: dict[str, str] = {}
+        for object_type in dict.fromkeys(w.ref.object_type for w in writes):
+            records = [
+                {"Id": w.ref.record_id, **{k: _csv_value(v) for k, v in w.values.items()}}
+                for w in writes
+                if w.ref.object_type == object_type
+            ]
+            errors.update(self._ingest(object_type, records))
+        results = []
+        for write in writes:
+            error = errors.get(write.ref.record_id)
+            if error is None:
+                results.append(WriteResult(write.ref, WriteStatus.OK))
+            else:
+                code, _, message = error.partition(":")
+                results.append(_result(write, {"success": False, "errors": [{"statusCode": code, "message": message}]}))
+        return results
+
+    def _ingest(self, object_type: str, records: list[dict[str, str]]) -> dict[str, str]:
+        """Run one update job; the failed record ids with Salesforce's "CODE:message"."""
+        handle = _bulk2(self.sf, object_type)
+        jobs = call(lambda: handle.update(records=records, wait=self.bulk_poll))
+        errors: dict[str, str] = {}
+        for job in jobs:
+            failed = _failed_records(handle, str(job["job_id"]))
+            errors.update((row["sf__Id"], row["sf__Error"]) for row in csv.DictReader(io.StringIO(failed)))
+        return errors
 
     def count(self, object_type: str) -> int | None:
         answer = call(lambda: self.sf.query(f"SELECT COUNT() FROM {object_type}", timeout=self.timeout))
@@ -145,6 +223,21 @@ class SalesforceClient:
             return False
         # Outbound messages send 18-character ids; compare on the case-sensitive 15.
         return event.actor[:15] == self.user_id[:15]
+
+
+def _bulk2(sf: Salesforce, object_type: str) -> Any:
+    """The SDK's Bulk API 2.0 handle for one object type (typed loosely, as the SDK builds it)."""
+    handler: Any = sf.bulk2
+    return getattr(handler, object_type)
+
+
+def _failed_records(handle: Any, job_id: str) -> str:
+    failed: str = call(lambda: handle.get_failed_records(job_id))
+    return failed
+
+
+def _csv_value(value: Any) -> str:
+    return "true" if value is True else "false" if value is False else "#N/A" if value is None else str(value)
 
 
 def _by_15(found: dict[str, dict[str, Any]], record_id: str) -> dict[str, Any] | None:

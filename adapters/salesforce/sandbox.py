@@ -6,14 +6,16 @@ Collections updates with per-record results in request order, the Tooling API's 
 field-level security (a custom field is invisible until a permission set granting it is assigned
 to the user), `Sforce-Limit-Info` on every answer and REQUEST_LIMIT_EXCEEDED past the daily
 limit, fault knobs, and SOAP outbound messages (at most 100 notifications) retried until acked.
-It serves TLS with a trustme CA because simple-salesforce only speaks HTTPS. Not emulated yet:
-Bulk API 2.0 and the JWT bearer flow. Runnable alone: `python -m adapters.salesforce.sandbox`.
+It serves TLS with a trustme CA because simple-salesforce only speaks HTTPS. Bulk API 2.0 query and
+update jobs complete at once. Not emulated: the JWT bearer flow. Runnable alone: `python -m adapters.salesforce.sandbox`.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import heapq
+import io
 import itertools
 import json
 import random
@@ -136,6 +138,7 @@ class SalesforceSandbox:
         self.fault_rate = 0.0
         self._scripted: list[tuple[int, str]] = []
         self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}  # Bulk API 2.0 jobs
         # outbound messages
         self.outbound_url: str | None = None
         self.outbound_fields: tuple[str, ...] = ("Id", "LastModifiedById")
@@ -619,6 +622,73 @@ class SalesforceSandbox:
                 results = [sb._update_one(item, sb.integration_user_id) for item in records]
             return _json(results)
 
+        @app.post(f"{data}/jobs/query")
+        def bulk_query_job() -> Response:
+            body = request.get_json(force=True) or {}
+            with sb.lock:
+                try:
+                    rows = sb.query_rows(str(body.get("query", "")))
+                except SoqlError as exc:
+                    return _errors(400, exc.code, str(exc))
+                job_id = f"7505g{next(sb._ids):010d}AAA"
+                sb.jobs[job_id] = {"id": job_id, "operation": "query", "state": "JobComplete", "rows": rows}
+            return _json({"id": job_id, "operation": "query", "state": "UploadComplete", "contentType": "CSV"})
+
+        @app.get(f"{data}/jobs/<kind>/<job_id>")
+        def bulk_job(kind: str, job_id: str) -> Response:
+            with sb.lock:
+                job = sb.jobs.get(job_id)
+                if job is None:
+                    return _errors(404, "NOT_FOUND", "job not found")
+                return _json({k: v for k, v in job.items() if k not in ("rows", "csv", "results")})
+
+        @app.get(f"{data}/jobs/query/<job_id>/results")
+        def bulk_results(job_id: str) -> Response:
+            size = int(request.args.get("maxRecords", QUERY_BATCH))
+            start = int(request.args.get("locator") or 0)
+            with sb.lock:
+                rows = sb.jobs[job_id]["rows"]
+            chunk = rows[start : start + size]
+            following = start + size if start + size < len(rows) else None
+            answer = Response(_csv(chunk, list(rows[0]) if rows else ["Id"]), content_type="text/csv")
+            answer.headers["Sforce-Locator"] = str(following) if following is not None else "null"
+            answer.headers["Sforce-NumberOfRecords"] = str(len(chunk))
+            return answer
+
+        @app.post(f"{data}/jobs/ingest")
+        def bulk_ingest_job() -> Response:
+            body = request.get_json(force=True) or {}
+            job_id = f"7505g{next(sb._ids):010d}AAA"
+            with sb.lock:
+                sb.jobs[job_id] = {"id": job_id, "operation": body.get("operation"), "object": body.get("object"),
+                                   "state": "Open", "csv": "", "numberRecordsProcessed": 0, "numberRecordsFailed": 0}  # fmt: skip
+            return _json(sb.jobs[job_id] | {"csv": None})
+
+        @app.put(f"{data}/jobs/ingest/<job_id>/batches")
+        def bulk_upload(job_id: str) -> Response:
+            with sb.lock:
+                sb.jobs[job_id]["csv"] += request.get_data(as_text=True)
+            return Response(status=201)
+
+        @app.route(f"{data}/jobs/ingest/<job_id>", methods=["PATCH"])
+        def bulk_close(job_id: str) -> Response:
+            with sb.lock:
+                job = sb.jobs[job_id]
+                if (request.get_json(force=True) or {}).get("state") == "UploadComplete":
+                    job["results"] = sb._ingest(job)
+                    job["state"] = "JobComplete"
+                return _json({k: v for k, v in job.items() if k not in ("csv", "results")})
+
+        @app.get(f"{data}/jobs/ingest/<job_id>/<results>")
+        def bulk_ingest_results(job_id: str, results: str) -> Response:
+            with sb.lock:
+                outcome = sb.jobs[job_id].get("results", [])
+            if results == "failedResults":
+                rows = [{"sf__Id": i, "sf__Error": e} for i, e in outcome if e]
+                return Response(_csv(rows, ["sf__Id", "sf__Error"]), content_type="text/csv")
+            rows = [{"sf__Id": i, "sf__Created": "false"} for i, e in outcome if not e]
+            return Response(_csv(rows, ["sf__Id", "sf__Created"]), content_type="text/csv")
+
         @app.post(f"{data}/tooling/sobjects/CustomField/")
         @app.post(f"{data}/tooling/sobjects/CustomField")
         def custom_field() -> Response:
@@ -637,6 +707,36 @@ class SalesforceSandbox:
 
         return app
 
+    def query_rows(self, soql: str) -> list[dict[str, Any]]:
+        """A query's rows without paging (what a Bulk API 2.0 query job extracts)."""
+        answer = self.query(soql)
+        rows = list(answer["records"])
+        locator = answer.get("nextRecordsUrl")
+        while locator:
+            key, _, start = locator.rsplit("/", 1)[-1].rpartition("-")
+            page = self._page(self._cursors[key][0], int(start))
+            rows.extend(page["records"])
+            locator = page.get("nextRecordsUrl")
+        return [{k: v for k, v in r.items() if k != "attributes"} for r in rows]
+
+    def _ingest(self, job: dict[str, Any]) -> list[tuple[str, str]]:
+        """Apply an update job's CSV row by row: (record id, error or "")."""
+        outcome = []
+        for row in csv.DictReader(io.StringIO(job["csv"])):
+            values: dict[str, Any] = {k: (None if v == "" else v) for k, v in row.items()}
+            for name, value in list(values.items()):
+                kind = self.custom_fields.get(f"{job['object']}.{name}", {}).get("type")
+                if value is not None and kind == "Number":
+                    values[name] = float(value)
+                elif value is not None and kind == "Checkbox":
+                    values[name] = value.lower() == "true"
+            result = self._update_one({"attributes": {"type": job["object"]}, **values}, self.integration_user_id)
+            error = "" if result["success"] else f"{result['errors'][0]['statusCode']}:{result['errors'][0]['message']}"
+            outcome.append((str(values.get("Id")), error))
+        job["numberRecordsProcessed"] = len(outcome)
+        job["numberRecordsFailed"] = sum(1 for _, e in outcome if e)
+        return outcome
+
     def _tooling_query(self, soql: str) -> dict[str, Any]:
         match = re.search(r"TableEnumOrId\s*=\s*'(\w+)'", soql)
         table = match.group(1) if match else None
@@ -645,6 +745,17 @@ class SalesforceSandbox:
             for full in self.custom_fields for obj, _, name in [full.partition(".")] if table in (None, obj)
         ]  # fmt: skip
         return {"size": len(records), "totalSize": len(records), "done": True, "records": records}
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: ("" if v is None else str(v).lower() if isinstance(v, bool) else v) for k, v in row.items()}
+        )
+    return out.getvalue()
 
 
 def _failure(record_id: str, code: str, message: str, fields: list[str]) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from adapters.aws.resources import create_resources
 from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.hubspot.setup import setup
+from integration.waiting import wait_until as wait_for
 from mappings.loader import load_mapping
 from tests.adapters.aws.conftest import Aws
-from tests.adapters.hubspot.helpers import wait_for
 from webhooks import lambda_handlers
 
 TOKEN, SECRET = "aws-token", "aws-client-secret"

@@ -9,9 +9,10 @@ import time
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from integration.backfill import backfill
+from integration.waiting import wait_until as wait_for
 from integration.worker import drain
 from tests.adapters.hubspot.conftest import Live
-from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, wait_for, written_outputs
+from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 
 HOT = {
     "email": "cto@nordlys.example",

@@ -113,3 +113,41 @@ def test_a_password_session_that_expired_is_renewed_by_the_sdk(
     lead = sandbox.create_lead({"Email": "p@acme.example"})
     sandbox.expire_sessions()
     assert RecordRef("salesforce", "Lead", lead) in client.fetch([RecordRef("salesforce", "Lead", lead)]).records
+
+
+def test_a_big_listing_switches_to_bulk_api_2_and_resumes_from_its_cursor(sandbox: SalesforceSandbox) -> None:
+    mapping = load_mapping("salesforce")
+    sf = connect(password_env(sandbox))
+    setup(sf, mapping, SalesforceClient(mapping, sf).user_id)
+    leads = {sandbox.create_lead({"Email": f"p{n}@acme.example", "Title": "CEO"}) for n in range(30)}
+    client = SalesforceClient(mapping, sf, bulk_threshold=20, bulk_poll=0.01, bulk_page=10)
+    first = client.page("Lead", None, 10)
+    assert first.next_cursor is not None and first.next_cursor.startswith("bulk:")
+    assert client.write_batch_size == 10  # a page's writes go through one ingest job now
+    resumed = SalesforceClient(mapping, sf, bulk_threshold=20, bulk_poll=0.01, bulk_page=10)  # e.g. after a crash
+    seen = {ref.record_id for ref, _ in first.records}
+    cursor = first.next_cursor
+    while cursor is not None:
+        page = resumed.page("Lead", cursor, 10)
+        seen |= {ref.record_id for ref, _ in page.records}
+        cursor = page.next_cursor
+    assert seen == leads
+
+
+def test_a_bulk_write_reports_each_record_like_collections_do(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    leads = [sandbox.create_lead({"Email": f"p{n}@acme.example"}) for n in range(250)]
+    sandbox.convert_lead(leads[3])
+    sandbox.delete_record("Lead", leads[7])
+    client.bulk_poll = 0.01
+    writes = [
+        FieldWrite(RecordRef("salesforce", "Lead", lead), {"Lead_Score__c": 61, "Lead_Temperature__c": "warm"})
+        for lead in leads
+    ]
+    results = client.write(writes)  # more than 200: an ingest job
+    statuses = [r.status for r in results]
+    assert statuses[3] is WriteStatus.MISSING and statuses[7] is WriteStatus.MISSING
+    assert statuses.count(WriteStatus.OK) == 248
+    assert sandbox.record("Lead", leads[0])["Lead_Temperature__c"] == "warm"
+    assert float(sandbox.record("Lead", leads[0])["Lead_Score__c"]) == 61

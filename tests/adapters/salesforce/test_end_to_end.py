@@ -16,8 +16,8 @@ from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.inbound import InboundRequest
 from integration.pipeline import PipelineSettings
 from integration.runtime import Runtime, build_runtime
+from integration.waiting import wait_until as wait_for
 from integration.worker import run_worker
-from tests.adapters.hubspot.helpers import wait_for
 from tests.adapters.salesforce.conftest import password_env
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
