@@ -69,7 +69,7 @@ def ack_figures(folder: Path) -> dict[str, float]:
             "bare_p50": _quantile(base, 50) * 1000, "bare_rps": base_rps}  # fmt: skip
 
 
-def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tuple[float, float, int]:
+def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tuple[float, float, int, int]:
     sandbox, ids, runtime, url, server = _started(folder, 500)
     stop = threading.Event()
     threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.01), daemon=True).start()
@@ -89,10 +89,11 @@ def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tupl
         time.sleep(0.05)
     stop.set()
     delays = change_to_write_delays(changes, list(sandbox.write_times))
+    retries = runtime.clients["salesforce"].stats.retries
     sandbox.outbound_url = None
     server.close()  # type: ignore[attr-defined]
     sandbox.stop()
-    return _quantile(delays, 50), _quantile(delays, 95), len(delays)
+    return _quantile(delays, 50), _quantile(delays, 95), len(delays), retries
 
 
 def calls_per_thousand(folder: Path) -> tuple[int, int, int]:
@@ -139,7 +140,7 @@ def run() -> str:
         for folder in folders:
             folder.mkdir()
         ack = ack_figures(folders[0])
-        p50, p95, writes = propagation(folders[1])
+        p50, p95, writes, prop_retries = propagation(folders[1])
         calls, minimum, retries = calls_per_thousand(folders[2])
         (Path(tmp) / "rest").mkdir()
         (Path(tmp) / "bulk").mkdir()
@@ -151,7 +152,7 @@ def run() -> str:
 |---|---|---|---|
 | outbound message with 100 notifications, ack p50 / p99 | {ack["p50"]:.1f} ms / {ack["p99"]:.1f} ms | bare Flask Ack: {ack["bare_p50"]:.1f} ms | |
 | acks per second (8 concurrent senders), ratio to the bare route | {ack["rps"]:.0f} vs {ack["bare_rps"]:.0f}: **{ack["rps"] / ack["bare_rps"]:.2f}** | 1.00 | |
-| end-to-end propagation at 50 changes/s, p50 / p95 ({writes} writes) | {p50:.2f} s / **{p95:.2f} s** | | |
+| end-to-end propagation at 50 changes/s, p50 / p95 ({writes} writes, {prop_retries} API retries) | {p50:.2f} s / **{p95:.2f} s** | | |
 | API calls for 1,000 notifications over 300 Leads (SOQL + Collections) | {calls} (+{retries} retries) | minimum {minimum} | at most 1.05x: **{calls / minimum:.2f}x** |
 
 | backfill of {BACKFILL_LEADS:,} Leads through Bulk API 2.0 (query job, ingest jobs of 10,000) | {bulk_s:.1f} s, {bulk_calls} HTTP requests, {bulk_written:,} written | REST (SOQL pages + Collections of 200): {rest_s:.1f} s, {rest_calls} requests, {rest_written:,} written | |

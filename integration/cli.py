@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from integration import __version__
 from integration.backfill import backfill, cursor_name
@@ -238,6 +239,51 @@ def setup(
     print_setup(out, crm, report)
     if report.conflicts:
         raise typer.Exit(1)
+
+
+@app.command()
+def calibrate(
+    file: Annotated[Path, typer.Argument(help="History export (CSV): one row per lead, with an outcome column.")],
+    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file for the export's columns.")],
+    outcome: Annotated[str, typer.Option(help="Column that is 1 (converted / won) or 0.")],
+    holdout: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share kept aside to measure honestly.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Same file and seed, same rules.")] = 7,
+    output: Annotated[Path, typer.Option("--out", help="Where to write the calibrated rules.")] = Path(
+        "scoring.calibrated.yaml"
+    ),
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report with charts here.")] = None,
+    as_of: Annotated[datetime | None, typer.Option("--as-of", help="Decay engagement as of this time.")] = None,
+    mappings: MappingsOption = None,
+) -> None:
+    """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
+    from integration.calibration.features import candidate_rules
+    from integration.calibration.history import read_history
+    from integration.calibration.learn import learn
+    from integration.calibration.report import bands, html_report, warnings
+    from integration.calibration.writer import scoring_yaml, write
+    from mappings.loader import load_file
+    from mappings.schema import CrmMapping
+
+    current = load_rules(mappings)
+    crm_mapping = load_file(CrmMapping, mapping)
+    history = read_history(file, crm_mapping, outcome)
+    now = _utc(as_of) if as_of else datetime.now(UTC)
+    candidates = candidate_rules(history.leads, current.penalties)
+    fitted = learn(history.leads, history.outcomes, candidates, current, now, holdout, seed)
+    write(output, scoring_yaml(fitted, file.name, len(history.leads), sum(history.outcomes), seed))
+    found = warnings(history.leads, history.outcomes, candidates, crm_mapping)
+    out_table = Table("measure", "value", title="calibration (holdout)", header_style="bold")
+    out_table.add_row("ROC AUC, integer points", f"{fitted.points_auc:.3f}")
+    out_table.add_row("ROC AUC, raw model", f"{fitted.model_auc:.3f}")
+    out_table.add_row("ROC AUC, current rules", f"{fitted.current_auc:.3f}")
+    for band in bands(fitted, history.leads, history.outcomes, now):
+        out_table.add_row(f"{band.temperature.value}: leads / conversion", f"{band.leads} / {band.rate:.1%}")
+    out.print(out_table)
+    for warning in found:
+        err.print(f"warning: {warning}", style="yellow", markup=False)
+    if report is not None:
+        report.write_text(html_report(fitted, history.leads, history.outcomes, found, now), encoding="utf-8")
+    typer.echo(f"wrote {output}" + (f" and {report}" if report else ""))
 
 
 def _register_extra_commands() -> None:

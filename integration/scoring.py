@@ -80,6 +80,11 @@ def _condition(rule: Rule) -> Callable[[Any], bool]:
     return lambda v: v is not None and low <= v < high
 
 
+def rule_matches(rule: Rule, value: Any) -> bool:
+    """Whether a non-`each` rule's condition holds for an attribute value (calibration uses it)."""
+    return _condition(rule)(value)
+
+
 def _fire(axis: str, rule: Rule) -> Fire:
     if rule.each is not None:
         each, points, cap, label = rule.each, rule.points, rule.max_points, rule.label
