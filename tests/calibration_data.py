@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 # logit = -2.2 + 2.0 executive + 1.2 referral + 0.8 (20+ page views) - 1.5 free-mail (+ noise)
+SOURCES = ["ORGANIC_SEARCH", "OFFLINE", "DIRECT_TRAFFIC"]
 WEIGHTS = {"executive": 2.0, "referral": 1.2, "busy": 0.8, "free_mail": -1.5}
 
 
@@ -32,7 +33,7 @@ def write_history(path: Path, rows: int = 3000, seed: int = 1, leak: bool = True
                 "hs_object_id": str(n + 1),
                 "email": f"p{n}@{'gmail.com' if free else 'acme.example'}",
                 "jobtitle": "CEO" if executive else rng.choice(["Analyst", "Marketing Specialist", "Engineer"]),
-                "hs_analytics_source": "REFERRALS" if referral else rng.choice(["ORGANIC_SEARCH", "OFFLINE", "DIRECT_TRAFFIC"]),
+                "hs_analytics_source": "REFERRALS" if referral else rng.choice(SOURCES),
                 "hs_analytics_num_page_views": str(views),
                 "hs_lead_status": status,
                 "converted": "1" if won else "0",

@@ -75,7 +75,8 @@ def test_the_same_file_and_seed_give_the_same_rules(history_file: Path, tmp_path
         out = tmp_path / f"run{n}.yaml"
         result = CliRunner().invoke(
             app, ["calibrate", str(history_file), "--mapping", str(PACKAGED / "hubspot.yaml"), "--outcome", "converted",
-                  "--seed", "3", "--out", str(out), "--as-of", "2026-11-01T00:00:00", "--report", str(tmp_path / "r.html")],
+                  "--seed", "3", "--out", str(out), "--as-of", "2026-11-01T00:00:00",
+                  "--report", str(tmp_path / "r.html")],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         outputs.append(out.read_bytes())
