@@ -77,12 +77,14 @@ def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tupl
     rng = random.Random(2)
     changes: list[tuple[float, str]] = []
     start = time.monotonic()
-    ratings = ["Warm", "Hot", "Cold", ""]
+    rating: dict[str, str] = {}
     for n in range(int(rate * seconds)):
         time.sleep(max(0.0, start + n / rate - time.monotonic()))
         lead = rng.choice(ids)
+        # Hot and Warm are worth different points: every change leads to a write, so each is timed.
+        rating[lead] = "Warm" if rating.get(lead) == "Hot" else "Hot"
         changes.append((time.monotonic(), lead))
-        sandbox.update_record("Lead", lead, {"Rating": ratings[n % 4]})
+        sandbox.update_record("Lead", lead, {"Rating": rating[lead]})
     sandbox.flush_outbound(30)
     deadline = time.monotonic() + 30
     while runtime.queue.stats().depth and time.monotonic() < deadline:

@@ -243,9 +243,13 @@ def setup(
 
 @app.command()
 def calibrate(
-    file: Annotated[Path, typer.Argument(help="History export (CSV): one row per lead, with an outcome column.")],
-    mapping: Annotated[Path, typer.Option("--mapping", help="Mapping file for the export's columns.")],
-    outcome: Annotated[str, typer.Option(help="Column that is 1 (converted / won) or 0.")],
+    file: Annotated[
+        Path, typer.Argument(help="History export (CSV) with an outcome column, or `hubspot` / `salesforce`.")
+    ],
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping file for the export's columns.")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="Column that is 1 (converted / won) or 0; for a CRM, a Lead attribute.")
+    ] = None,
     holdout: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share kept aside to measure honestly.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Same file and seed, same rules.")] = 7,
     output: Annotated[Path, typer.Option("--out", help="Where to write the calibrated rules.")] = Path(
@@ -257,7 +261,7 @@ def calibrate(
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
     from integration.calibration.features import candidate_rules
-    from integration.calibration.history import read_history
+    from integration.calibration.history import CRM_OUTCOMES, pull_history, read_history
     from integration.calibration.learn import learn
     from integration.calibration.report import bands, html_report, warnings
     from integration.calibration.writer import scoring_yaml, write
@@ -265,8 +269,17 @@ def calibrate(
     from mappings.schema import CrmMapping
 
     current = load_rules(mappings)
-    crm_mapping = load_file(CrmMapping, mapping)
-    history = read_history(file, crm_mapping, outcome)
+    if not file.exists() and str(file) in CRM_OUTCOMES:
+        crm = str(file)
+        crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
+        runtime = build_runtime(_env(), [crm], mappings)
+        plugin = runtime.plugins[crm]
+        history = pull_history(runtime.clients[crm], crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm])
+    else:
+        if mapping is None or outcome is None:
+            raise typer.BadParameter("a history file needs --mapping and --outcome")
+        crm_mapping = load_file(CrmMapping, mapping)
+        history = read_history(file, crm_mapping, outcome)
     now = _utc(as_of) if as_of else datetime.now(UTC)
     candidates = candidate_rules(history.leads, current.penalties)
     fitted = learn(history.leads, history.outcomes, candidates, current, now, holdout, seed)

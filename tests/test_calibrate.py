@@ -100,3 +100,32 @@ def test_bad_input_gets_a_clear_error_naming_the_column(
     broken.write_text(edit(history_file.read_text()))  # type: ignore[operator]
     with pytest.raises(CalibrationError, match=message):
         read_history(broken, MAPPING, "converted")
+
+
+def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    from adapters.hubspot.sandbox import HubSpotSandbox
+
+    portal = HubSpotSandbox(access_token="calibrate-token", rate_limit=(10_000, 10.0))
+    portal.start()
+    try:
+        rng = random.Random(9)
+        for n in range(400):
+            chief = n % 3 == 0
+            contact = portal.create_contact({"email": f"p{n}@acme.example", "jobtitle": "CEO" if chief else "Analyst"})
+            if rng.random() < (0.6 if chief else 0.1):
+                deal = portal.create_deal({"dealname": f"Deal {n}", "amount": "9000"}, [contact])
+                portal.update_deal(deal, {"dealstage": "closedwon"})
+        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "calibrate-token")
+        monkeypatch.setenv("HUBSPOT_API_BASE", portal.base_url)
+        monkeypatch.setenv("LEADTHERM_DB", str(tmp_path / "leadtherm.db"))
+        out = tmp_path / "from-hubspot.yaml"
+        result = CliRunner().invoke(app, ["calibrate", "hubspot", "--out", str(out), "--as-of", "2026-11-01T00:00:00"])
+        assert result.exit_code == 0, result.output
+        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
+        assert _points(rules, "Seniority: executive") > 0
+    finally:
+        portal.stop()

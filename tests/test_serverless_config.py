@@ -86,6 +86,16 @@ def test_the_state_table_expires_items_with_ttl(config: dict[str, Any]) -> None:
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
 
 
+def test_the_table_matches_what_the_state_store_queries(config: dict[str, Any]) -> None:
+    from adapters.aws.dynamodb_state import DUE_INDEX
+
+    table = config["resources"]["Resources"]["StateTable"]["Properties"]
+    [index] = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == DUE_INDEX
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["due_pk", "next_drop_at"]
+    assert {"AttributeName": "next_drop_at", "AttributeType": "N"} in table["AttributeDefinitions"]
+
+
 def test_secrets_are_read_from_ssm_at_run_time_never_resolved_at_deploy(config: dict[str, Any]) -> None:
     assert "${ssm:" not in CONFIG.read_text()
     environment = config["provider"]["environment"]

@@ -7,7 +7,7 @@ field-level security (a custom field is invisible until a permission set grantin
 to the user), `Sforce-Limit-Info` on every answer and REQUEST_LIMIT_EXCEEDED past the daily
 limit, fault knobs, and SOAP outbound messages (at most 100 notifications) retried until acked.
 It serves TLS with a trustme CA because simple-salesforce only speaks HTTPS. Bulk API 2.0 query and
-update jobs complete at once. Not emulated: the JWT bearer flow. Runnable alone: `python -m adapters.salesforce.sandbox`.
+update jobs complete at once; the OAuth token endpoint takes JWT bearer and password grants. Runnable alone: `python -m adapters.salesforce.sandbox`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import jwt
 import requests
 import trustme
 from defusedxml.ElementTree import fromstring
@@ -131,6 +132,7 @@ class SalesforceSandbox:
         self.integration_user_id = self._id("User")
         self.objects["User"][self.integration_user_id] = {"Id": self.integration_user_id, "Username": username}
         self.sessions: set[str] = set()
+        self.jwt_clients: dict[str, str] = {}  # connected-app consumer key -> PEM public key
         self.api_usage = 0
         self.calls: Counter[str] = Counter()
         self.writes: list[tuple[str, dict[str, Any]]] = []  # record id, fields written through the API
@@ -194,6 +196,15 @@ class SalesforceSandbox:
         with self.lock:
             self.sessions.add(token)
         return token, self.base_url
+
+    @property
+    def token_domain(self) -> str:
+        """simple-salesforce's `domain` for the OAuth token endpoint (JWT bearer, password grant)."""
+        return f"127.0.0.1:{self.port}/services/oauth2/token#"
+
+    def register_jwt_client(self, consumer_key: str, public_key_pem: str) -> None:
+        """A connected app whose certificate verifies JWT bearer assertions."""
+        self.jwt_clients[consumer_key] = public_key_pem
 
     def expire_sessions(self) -> None:
         with self.lock:
@@ -538,6 +549,30 @@ class SalesforceSandbox:
                     f"<userInfo><organizationId>{sb.org_id}</organizationId><userId>{sb.integration_user_id}</userId>"
                     f"<userName>{escape(sb.username)}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>")  # fmt: skip
             return Response(body, content_type="text/xml; charset=utf-8")
+
+        @app.post("/services/oauth2/token")
+        def oauth_token() -> Response:
+            form = request.form
+            grant = form.get("grant_type", "")
+            if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                try:
+                    unverified = jwt.decode(form.get("assertion", ""), options={"verify_signature": False})
+                    key = sb.jwt_clients[str(unverified.get("iss"))]
+                    claims = jwt.decode(form["assertion"], key, algorithms=["RS256"], options={"verify_aud": False})
+                except (jwt.PyJWTError, KeyError):
+                    return _json({"error": "invalid_grant", "error_description": "invalid assertion"}, 400)
+                if claims.get("sub") != sb.username:
+                    return _json(
+                        {"error": "invalid_grant", "error_description": "user hasn't approved this consumer"}, 400
+                    )
+            elif grant == "password":
+                if form.get("username") != sb.username or form.get("password") != sb.password + sb.security_token:
+                    return _json({"error": "invalid_grant", "error_description": "authentication failure"}, 400)
+            else:
+                return _json({"error": "unsupported_grant_type", "error_description": "grant type not supported"}, 400)
+            token, base = sb.issue_session()
+            return _json({"access_token": token, "instance_url": base, "id": f"{base}/id/{sb.org_id}/{sb.integration_user_id}",
+                          "token_type": "Bearer", "issued_at": str(int(time.time() * 1000))})  # fmt: skip
 
         @app.get("/services/oauth2/userinfo")
         def userinfo() -> Response:

@@ -204,12 +204,17 @@ class SqliteWorkQueue:
         self._commits = GroupCommit(self.db)
 
     def enqueue(self, events: Sequence[ChangeEvent]) -> None:
-        """Commit the batch as one inbox row (the acknowledgement waits for this, so keep it small).
+        """Commit the batch as one compact inbox row (the acknowledgement waits for this, so keep it small).
 
         Leases expand inbox rows into one queue row per event, where dedup and coalescing happen.
         """
         if events:
-            self._commits.submit([(json.dumps([e.to_json() for e in events]), self.db.clock())])
+            compact = [
+                [e.event_id, str(e.ref), e.kind.value, e.occurred_at.timestamp() if e.occurred_at else None,
+                 e.changed_fields, e.actor]
+                for e in events
+            ]  # fmt: skip
+            self._commits.submit([(json.dumps(compact), self.db.clock())])
 
     @staticmethod
     def _absorb(db: sqlite3.Connection) -> None:
@@ -219,9 +224,17 @@ class SqliteWorkQueue:
             return
         rows = []
         for _, events, enqueued_at in batches:
-            for event in json.loads(events):
+            for event_id, ref, kind, occurred, fields, actor in json.loads(events):
+                event = {
+                    "event_id": event_id,
+                    "ref": ref,
+                    "kind": kind,
+                    "occurred_at": None if occurred is None else datetime.fromtimestamp(occurred, tz=UTC).isoformat(),
+                    "changed_fields": fields,
+                    "actor": actor,
+                }
                 # The same event id while still pending is one event (the CRM redelivered it).
-                rows.append((event["event_id"], event["ref"], json.dumps(event), enqueued_at, enqueued_at))
+                rows.append((event_id, ref, json.dumps(event), enqueued_at, enqueued_at))
         db.executemany(
             "INSERT OR IGNORE INTO queue (event_id, ref, payload, enqueued_at, visible_at) VALUES (?,?,?,?,?)", rows
         )

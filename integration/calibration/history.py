@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from integration.errors import LeadthermError, MappingError
 from integration.exports import read_export
 from integration.model import Lead
 from integration.normalize import Normalizer
+from integration.ports import CrmClient
 from mappings.schema import CrmMapping
 
 _YES = {"1", "true", "yes", "y", "won", "converted"}
 _NO = {"0", "false", "no", "n", "lost", "", "open"}
+
+
+Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
+# What "converted" means when the history comes from a CRM rather than a file.
+CRM_OUTCOMES = {"hubspot": "has_won_deal", "salesforce": "converted"}
 
 
 class CalibrationError(LeadthermError):
@@ -23,6 +31,33 @@ class CalibrationError(LeadthermError):
 class History:
     leads: list[Lead]
     outcomes: list[int]
+
+
+def pull_history(
+    client: CrmClient, mapping: CrmMapping, flatten: Flatten, outcome: str, page_size: int = 100
+) -> History:
+    """Every record of the CRM through its adapter; the outcome is a Lead attribute (has_won_deal, converted)."""
+    normalizer = Normalizer(mapping)
+    leads: list[Lead] = []
+    for object_type in mapping.objects:
+        cursor: str | None = None
+        while True:
+            page = client.page(object_type, cursor, page_size)
+            for ref, record in page.records:
+                _, flat = flatten(record)
+                try:
+                    leads.append(normalizer.lead(flat, ref.object_type))
+                except MappingError as exc:
+                    raise CalibrationError(f"{ref}: field {exc.field}: {exc.reason}") from exc
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    outcomes = [int(bool(getattr(lead, outcome))) for lead in leads]
+    if len(set(outcomes)) < 2:
+        raise CalibrationError(
+            f"{mapping.crm}: every record has {outcome} = {bool(outcomes and outcomes[0])}; a model needs both outcomes"
+        )
+    return History(leads, outcomes)
 
 
 def read_history(path: Path, mapping: CrmMapping, outcome: str) -> History:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +152,27 @@ def test_a_bulk_write_reports_each_record_like_collections_do(
     assert statuses.count(WriteStatus.OK) == 248
     assert sandbox.record("Lead", leads[0])["Lead_Temperature__c"] == "warm"
     assert float(sandbox.record("Lead", leads[0])["Lead_Score__c"]) == 61
+
+
+def test_the_jwt_bearer_flow_signs_in_with_a_connected_apps_key(sandbox: SalesforceSandbox, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = tmp_path / "server.key"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    sandbox.register_jwt_client("3MVG9-leadtherm", public.decode())
+    env = {"SALESFORCE_USERNAME": sandbox.username, "SALESFORCE_CONSUMER_KEY": "3MVG9-leadtherm",
+           "SALESFORCE_PRIVATE_KEY_FILE": str(private), "SALESFORCE_DOMAIN": sandbox.token_domain}  # fmt: skip
+    client = SalesforceClient(load_mapping("salesforce"), connect(env))
+    sandbox.create_lead({"Email": "p@acme.example"})
+    assert client.count("Lead") == 1
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private.write_bytes(
+        other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    with pytest.raises(AuthError):
+        connect(env)  # an assertion signed with another key is refused

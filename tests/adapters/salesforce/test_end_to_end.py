@@ -93,3 +93,38 @@ def test_the_same_notification_delivered_twice_causes_one_write(sandbox: Salesfo
     assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") is not None, 5)
     assert wait_for(lambda: live.queue.stats().depth == 0, 5)
     assert [r for r, _ in sandbox.writes] == [lead]
+
+
+def test_with_ten_percent_injected_faults_a_5000_notification_run_converges(
+    sandbox: SalesforceSandbox, live: Runtime
+) -> None:
+    import random
+
+    from adapters.salesforce.normalize import flatten
+    from integration.normalize import Normalizer
+    from integration.outputs import assessment_outputs
+    from integration.scoring import assess
+    from mappings.loader import load_mapping, load_rules
+
+    sandbox.outbound_url, target = None, sandbox.outbound_url  # seed quietly
+    leads = [sandbox.create_lead({**HOT_LEAD, "Email": f"p{n}@acme.example"}) for n in range(300)]
+    sandbox.outbound_url = target
+    sandbox.set_faults(rate=0.10)
+    rng = random.Random(6)
+    ratings = ["Hot", "Warm", "Cold", ""]
+    for n in range(5000):
+        sandbox.update_record("Lead", rng.choice(leads), {"Rating": ratings[n % 4]})
+    assert sandbox.flush_outbound(60)
+    assert wait_for(lambda: live.queue.stats().depth == 0, 90, step=0.2)
+    sandbox.set_faults(0.0)
+    mapping, rules, now = load_mapping("salesforce"), load_rules(), datetime.now(UTC)
+    normalizer = Normalizer(mapping)
+    wrong = []
+    for lead in leads:
+        record = sandbox.record("Lead", lead)
+        want = assessment_outputs(assess(normalizer.lead(flatten(record)[1], "Lead"), rules, now))
+        if record["Lead_Temperature__c"] != want["temperature"] or int(record["Lead_Score__c"]) != want["score"]:
+            wrong.append(lead)
+    assert wrong == []
+    assert live.queue.dead_letters() == []
+    assert live.clients["salesforce"].stats.retries > 0  # the faults really happened
