@@ -13,7 +13,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from integration import __version__
 from integration.backfill import backfill, cursor_name
@@ -244,59 +243,80 @@ def setup(
 @app.command()
 def calibrate(
     file: Annotated[
-        Path, typer.Argument(help="History export (CSV) with an outcome column, or `hubspot` / `salesforce`.")
+        Path, typer.Argument(help="History export (CSV or JSON) with an outcome column, or `hubspot` / `salesforce`.")
     ],
-    mapping: Annotated[Path | None, typer.Option("--mapping", help="Mapping file for the export's columns.")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", help="Mapping file for the export's columns (a CRM: its own).")
+    ] = None,
     outcome: Annotated[
-        str | None, typer.Option(help="Column that is 1 (converted / won) or 0; for a CRM, a Lead attribute.")
+        str | None,
+        typer.Option(help="Column that is 1/0, true/false or yes/no (converted / won); for a CRM, a Lead attribute."),
     ] = None,
     holdout: Annotated[float, typer.Option(min=0.05, max=0.9, help="Share kept aside to measure honestly.")] = 0.3,
-    seed: Annotated[int, typer.Option(help="Same file and seed, same rules.")] = 7,
+    seed: Annotated[int, typer.Option(help="Same file and seed, same rules (byte for byte).")] = 7,
     output: Annotated[Path, typer.Option("--out", help="Where to write the calibrated rules.")] = Path(
         "scoring.calibrated.yaml"
     ),
     report: Annotated[Path | None, typer.Option(help="Write an HTML report with charts here.")] = None,
-    as_of: Annotated[datetime | None, typer.Option("--as-of", help="Decay engagement as of this time.")] = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", help="Decay engagement as of this time (default: the history's latest engagement)."),
+    ] = None,
+    outcome_date: Annotated[
+        str | None, typer.Option("--outcome-date", help="Column with each lead's outcome date: decay as of it.")
+    ] = None,
+    balanced: Annotated[bool, typer.Option(help="Weigh converters and the rest equally (rare conversions).")] = False,
+    keep_leaky: Annotated[bool, typer.Option(help="Learn from columns that look like leakage anyway.")] = False,
     mappings: MappingsOption = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
-    from integration.calibration.features import candidate_rules
-    from integration.calibration.history import CRM_OUTCOMES, pull_history, read_history
-    from integration.calibration.learn import learn
-    from integration.calibration.report import bands, html_report, warnings
+    from integration.calibration.calibrate import calibrate as learn
+    from integration.calibration.checks import leakage, warnings
+    from integration.calibration.history import CRM_OUTCOMES, CalibrationError, History, pull_history, read_history
+    from integration.calibration.report import html_report, print_summary
     from integration.calibration.writer import scoring_yaml, write
+    from integration.exports import ExportError
+    from integration.guard import GuardedClient
+    from integration.ratelimit import TokenBucket
     from mappings.loader import load_file
     from mappings.schema import CrmMapping
 
-    current = load_rules(mappings)
-    if not file.exists() and str(file) in CRM_OUTCOMES:
-        crm = str(file)
-        crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
-        runtime = build_runtime(_env(), [crm], mappings)
-        plugin = runtime.plugins[crm]
-        history = pull_history(runtime.clients[crm], crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm])
-    else:
-        if mapping is None or outcome is None:
-            raise typer.BadParameter("a history file needs --mapping and --outcome")
-        crm_mapping = load_file(CrmMapping, mapping)
-        history = read_history(file, crm_mapping, outcome)
-    now = _utc(as_of) if as_of else datetime.now(UTC)
-    candidates = candidate_rules(history.leads, current.penalties)
-    fitted = learn(history.leads, history.outcomes, candidates, current, now, holdout, seed)
-    write(output, scoring_yaml(fitted, file.name, len(history.leads), sum(history.outcomes), seed))
-    found = warnings(history.leads, history.outcomes, candidates, crm_mapping)
-    out_table = Table("measure", "value", title="calibration (holdout)", header_style="bold")
-    out_table.add_row("ROC AUC, integer points", f"{fitted.points_auc:.3f}")
-    out_table.add_row("ROC AUC, raw model", f"{fitted.model_auc:.3f}")
-    out_table.add_row("ROC AUC, current rules", f"{fitted.current_auc:.3f}")
-    for band in bands(fitted, history.leads, history.outcomes, now):
-        out_table.add_row(f"{band.temperature.value}: leads / conversion", f"{band.leads} / {band.rate:.1%}")
-    out.print(out_table)
+    moment = _utc(as_of) if as_of else None
+    try:
+        current = load_rules(mappings)
+        history: History
+        if not file.exists() and str(file) in CRM_OUTCOMES:
+            crm = str(file)
+            crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
+            plugin = load_crm(crm)
+            bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
+            client = GuardedClient(plugin.client(crm_mapping, os.environ), bucket)
+            history = pull_history(client, crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm], moment)
+        else:
+            if mapping is None or outcome is None:
+                raise CalibrationError(f"{file}: a history file needs --mapping (for its columns) and --outcome COLUMN")
+            crm_mapping = load_file(CrmMapping, mapping)
+            history = read_history(file, crm_mapping, outcome, outcome_date, moment)
+        leaks = leakage(history.leads, history.outcomes, crm_mapping)
+        result = learn(
+            history, current, holdout, seed, balanced, leave_out=set() if keep_leaky else {x.attribute for x in leaks}
+        )
+        text = scoring_yaml(result, seed, holdout)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False)
+        raise typer.Exit(2) from None
+    except (CalibrationError, ExportError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    write(output, text)
+    found = warnings(leaks, keep_leaky, history.outcomes)
+    print_summary(out, result)
     for warning in found:
         err.print(f"warning: {warning}", style="yellow", markup=False)
     if report is not None:
-        report.write_text(html_report(fitted, history.leads, history.outcomes, found, now), encoding="utf-8")
-    typer.echo(f"wrote {output}" + (f" and {report}" if report else ""))
+        report.write_text(html_report(result, found, seed), encoding="utf-8")
+    out.print(f"wrote {output}" + (f" and {report}" if report else ""), markup=False)
 
 
 def _register_extra_commands() -> None:

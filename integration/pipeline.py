@@ -125,12 +125,20 @@ class Pipeline:
         done: list[QueueItem] = []
         targets: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         related: list[QueueItem] = []
+        deferred: list[QueueItem] = []  # could not even be classified; retried later
+        failed: dict[int, Failure] = {}
         for item in self._drop_duplicates(items, report):
             event = item.event
             binding = self.crms.get(event.ref.crm)
+            try:
+                own = binding is not None and binding.client.is_own_write(event)
+            except CrmError as exc:  # telling our own writes apart may need the CRM (who am I?)
+                failed[id(item)] = _failure(exc)
+                deferred.append(item)
+                continue
             if binding is None:
                 self._dead_letter([item], f"no CRM adapter configured for {event.ref.crm!r}", report)
-            elif binding.client.is_own_write(event):
+            elif own:
                 report.echoes += 1
                 done.append(item)
             elif not _relevant(event, binding):
@@ -142,7 +150,7 @@ class Pipeline:
                 related.append(item)
             else:
                 done.append(item)  # a related object was deleted: its links are gone with it
-        failed: dict[int, Failure] = self._resolve_related(related, targets)
+        failed.update(self._resolve_related(related, targets))
         for ref in [r for r, group in targets.items() if _latest(group).event.kind is EventKind.FORGET]:
             self._forget(ref, "deleted in the CRM", targets.pop(ref), report)
         outcomes = self._fetch_and_apply(list(targets), report)
@@ -151,7 +159,7 @@ class Pipeline:
                 failed.update((id(item), outcomes[ref]) for item in group)
         settled: set[int] = set()
         succeeded: list[QueueItem] = []
-        for group in [*targets.values(), related, done]:
+        for group in [*targets.values(), related, deferred, done]:
             for item in group:
                 if id(item) in settled:
                     continue  # a deal's event is settled once, however many contacts it named

@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from integration.errors import LeadthermError
 from integration.pipeline import BatchReport, Pipeline
 
 log = logging.getLogger("leadtherm.worker")
@@ -30,7 +31,14 @@ def run_worker(
 ) -> None:
     """Lease, process, repeat; waits `idle_wait` when the queue is empty."""
     while not stop.is_set():
-        report = pipeline.run_once()
+        try:
+            report = pipeline.run_once()
+        except LeadthermError as exc:
+            # A typed failure outside any one event (the database busy, the CRM unreachable):
+            # leased events come back after their visibility timeout; keep the worker alive.
+            log.error("worker pass failed, retrying: %s", exc)
+            stop.wait(max(idle_wait, 1.0))
+            continue
         if report.events:
             log.info(
                 "processed %d event(s): %d record(s), %d written, %d unchanged, %d retried, %d dead-lettered",

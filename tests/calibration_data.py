@@ -1,41 +1,94 @@
-"""A synthetic HubSpot history with a known generating rule and a planted leaky column."""
+"""A synthetic history with a known generating rule, a planted leaky column, and a mapping for its columns.
+
+logit = -1.6 + 2.0 executive + 1.2 demo requested + 0.8 webinar attendee - 1.5 free-mail + noise
+"""
 
 from __future__ import annotations
 
 import csv
 import math
 import random
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-# logit = -2.2 + 2.0 executive + 1.2 referral + 0.8 (20+ page views) - 1.5 free-mail (+ noise)
-SOURCES = ["ORGANIC_SEARCH", "OFFLINE", "DIRECT_TRAFFIC"]
-WEIGHTS = {"executive": 2.0, "referral": 1.2, "busy": 0.8, "free_mail": -1.5}
+WEIGHTS = {"executive": 2.0, "demo_requested": 1.2, "webinar": 0.8, "free_mail": -1.5}
+INTERCEPT = -1.6
+CLOSED = datetime(2026, 10, 1, tzinfo=UTC)
+
+# A spreadsheet export, not a CRM: the mapping names its own columns.
+MAPPING_YAML = """\
+crm: sheet
+objects: [lead]
+id_field: lead_id
+seniority:
+  - pattern: '\\b(ceo|cfo|cto|chief|founder|owner|president)\\b'
+    value: executive
+  - pattern: '\\b(vp|director|head of)\\b'
+    value: director
+  - pattern: '\\b(manager|team lead)\\b'
+    value: manager
+  - pattern: '\\w'
+    value: individual
+attributes:
+  has_contact_data: {field: email, transform: present}
+  seniority: {field: job_title, transform: seniority}
+  email_domain: {field: email, transform: email_domain}
+  company_size: {field: employees}
+  industry: {field: industry, transform: lower}
+  origin: {field: source, transform: lower}
+  page_views: {field: page_views}
+  webinars: {field: webinars_attended}
+  demo_requested: {field: demo_requested}
+  newsletter: {field: newsletter}
+  last_engagement_at: {field: last_activity}
+  lead_status: {field: status, transform: lower}
+outputs: {score: null, fit: null, engagement: null, temperature: null, stage: null, reasons: null,
+          next_action: null, previous_temperature: null, temperature_changed_at: null}
+"""
+
+TITLES = ["Analyst", "Marketing Manager", "Engineer", "Director"]
+COLUMNS = [
+    "lead_id", "email", "job_title", "employees", "industry", "source", "page_views", "webinars_attended",
+    "demo_requested", "newsletter", "last_activity", "status", "closed_at", "won",
+]  # fmt: skip
 
 
-def write_history(path: Path, rows: int = 3000, seed: int = 1, leak: bool = True) -> Path:
+def write_mapping(path: Path) -> Path:
+    path.write_text(MAPPING_YAML, encoding="utf-8")
+    return path
+
+
+def write_history(path: Path, rows: int = 4000, seed: int = 1, leak: bool = True) -> Path:
+    """`rows` leads drawn from the generating rule; with `leak`, a status set after the sale (`Customer`)."""
     rng = random.Random(seed)
-    columns = ["hs_object_id", "email", "jobtitle", "hs_analytics_source", "hs_analytics_num_page_views",
-               "hs_lead_status", "converted"]  # fmt: skip
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         for n in range(rows):
             executive = rng.random() < 0.25
-            referral = rng.random() < 0.3
-            views = rng.choice([0, 2, 5, 12, 25, 40])
+            demo = rng.random() < 0.3
+            webinars = rng.choice([1, 2]) if rng.random() < 0.35 else 0
             free = rng.random() < 0.2
-            logit = -2.2 + 2.0 * executive + 1.2 * referral + 0.8 * (views >= 20) - 1.5 * free + rng.gauss(0, 0.3)
+            logit = INTERCEPT + 2.0 * executive + 1.2 * demo + 0.8 * (webinars > 0) - 1.5 * free + rng.gauss(0, 0.3)
             won = rng.random() < 1 / (1 + math.exp(-logit))
-            status = (
-                "CONNECTED" if leak and ((won and rng.random() < 0.6) or (not won and rng.random() < 0.004)) else "OPEN"
-            )
+            closed = CLOSED - timedelta(days=rng.randrange(0, 300))
+            # Engagement recorded shortly before the outcome, so decay as of the outcome date barely bites.
+            active = closed - timedelta(days=rng.randrange(0, 6))
+            status = "Customer" if leak and won and rng.random() < 0.5 else rng.choice(["Open", "Working", "Nurture"])
             writer.writerow({
-                "hs_object_id": str(n + 1),
-                "email": f"p{n}@{'gmail.com' if free else 'acme.example'}",
-                "jobtitle": "CEO" if executive else rng.choice(["Analyst", "Marketing Specialist", "Engineer"]),
-                "hs_analytics_source": "REFERRALS" if referral else rng.choice(SOURCES),
-                "hs_analytics_num_page_views": str(views),
-                "hs_lead_status": status,
-                "converted": "1" if won else "0",
+                "lead_id": f"L{n + 1}",
+                "email": f"p{n}@{'gmail.com' if free else rng.choice(['acme.example', 'initech.example'])}",
+                "job_title": "CEO" if executive else rng.choice(TITLES),
+                "employees": str(rng.choice([5, 20, 80, 300, 1200, 8000])),
+                "industry": rng.choice(["Software", "Retail", "Banking", "Manufacturing"]),
+                "source": rng.choice(["web", "event", "partner", "cold_email"]),
+                "page_views": str(rng.choice([0, 1, 3, 8, 15, 30])),
+                "webinars_attended": str(webinars),
+                "demo_requested": "yes" if demo else "no",
+                "newsletter": rng.choice(["true", "false"]),
+                "last_activity": active.isoformat(),
+                "status": status,
+                "closed_at": closed.date().isoformat(),
+                "won": rng.choice(["1", "yes", "true"]) if won else rng.choice(["0", "no", "false"]),
             })  # fmt: skip
     return path

@@ -2,130 +2,173 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from integration.calibration.features import candidate_rules
-from integration.calibration.history import CalibrationError, read_history
-from integration.calibration.learn import Fitted, learn
-from integration.calibration.report import warnings
+from integration.calibration.bands import choose, temperature
+from integration.calibration.calibrate import Calibration, calibrate
+from integration.calibration.checks import leakage, too_little, warnings
+from integration.calibration.features import Feature, Group, decay_factor
+from integration.calibration.history import History, read_history
+from integration.calibration.points import reach, to_points
 from integration.calibration.writer import scoring_yaml
 from integration.cli import app
-from mappings.loader import PACKAGED, load_mapping, load_rules, read_yaml, validate
-from mappings.schema import ScoringRules
-from tests.calibration_data import write_history
+from integration.model import Lead, Temperature
+from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
+from mappings.schema import CrmMapping, Decay, Rule, ScoringRules
+from tests.calibration_data import write_history, write_mapping
 
-AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
-MAPPING = load_mapping("hubspot")
-
-
-@pytest.fixture(scope="module")
-def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_history(tmp_path_factory.mktemp("history") / "history.csv")
+CURRENT = load_rules()
 
 
 @pytest.fixture(scope="module")
-def fitted(history_file: Path) -> tuple[Fitted, list[str]]:
-    history = read_history(history_file, MAPPING, "converted")
-    candidates = candidate_rules(history.leads, load_rules().penalties)
-    result = learn(history.leads, history.outcomes, candidates, load_rules(), AS_OF, 0.3, 7)
-    return result, warnings(history.leads, history.outcomes, candidates, MAPPING)
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("history")
+    return write_history(folder / "history.csv"), write_mapping(folder / "sheet.yaml")
 
 
-def _points(rules: ScoringRules, label_part: str) -> float:
-    found = [r.points for r in [*rules.fit, *rules.engagement, *rules.penalties] if label_part in r.label]
-    return max(found, key=abs) if found else 0.0
+@pytest.fixture(scope="module")
+def mapping(files: tuple[Path, Path]) -> CrmMapping:
+    return load_file(CrmMapping, files[1])
 
 
-def test_the_learned_points_recover_the_generating_rules_ordering(fitted: tuple[Fitted, list[str]]) -> None:
-    rules = fitted[0].rules
-    executive, referral = _points(rules, "Seniority: executive"), _points(rules, "Origin: referral")
-    free_mail = _points(rules, "Free-mail")
-    assert executive > referral > 0 > free_mail
+@pytest.fixture(scope="module")
+def history(files: tuple[Path, Path], mapping: CrmMapping) -> History:
+    return read_history(files[0], mapping, "won", outcome_date="closed_at")
 
 
-def test_integer_points_rank_within_002_of_the_raw_model_on_the_holdout(fitted: tuple[Fitted, list[str]]) -> None:
-    result = fitted[0]
+@pytest.fixture(scope="module")
+def result(history: History, mapping: CrmMapping) -> Calibration:
+    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
+    return calibrate(history, CURRENT, holdout=0.3, seed=7, leave_out=leaky)
+
+
+def _points(rules: ScoringRules, label: str) -> float:
+    found = [r.points for r in [*rules.fit, *rules.engagement, *rules.penalties] if r.label == label]
+    return found[0] if found else 0.0
+
+
+def _all(rules: ScoringRules) -> list[Rule]:
+    return [*rules.fit, *rules.engagement, *rules.penalties]
+
+
+def test_the_learned_points_recover_the_generating_rules_ordering(result: Calibration) -> None:
+    rules = result.rules
+    executive, demo = _points(rules, "Seniority: executive"), _points(rules, "Demo requested")
+    webinar, free_mail = _points(rules, "Webinars: 1 or more"), _points(rules, "Free-mail address")
+    assert executive > demo > webinar > 0 > free_mail
+
+
+def test_integer_points_rank_within_002_of_the_raw_model_on_the_holdout(result: Calibration) -> None:
     assert result.points_auc >= result.model_auc - 0.02
     assert result.model_auc > 0.7
+    assert result.points_auc > result.current_auc
 
 
-def test_a_planted_leaky_column_is_named_in_the_warnings(fitted: tuple[Fitted, list[str]]) -> None:
-    assert any("hs_lead_status" in w and "connected" in w for w in fitted[1])
+def test_the_holdout_is_a_stratified_share_the_model_never_trained_on(result: Calibration) -> None:
+    assert not set(result.train) & set(result.test)
+    assert len(result.test) == pytest.approx(0.3 * len(result.history.leads), abs=1)
+    share = sum(result.history.outcomes) / len(result.history.outcomes)
+    assert sum(result.holdout_outcomes) / len(result.test) == pytest.approx(share, abs=0.005)
 
 
-def test_the_calibrated_file_keeps_the_hot_gate_and_passes_check(
-    fitted: tuple[Fitted, list[str]], tmp_path: Path
+def test_a_planted_leaky_column_is_named_in_the_warnings_and_left_out_of_the_rules(
+    history: History, mapping: CrmMapping, result: Calibration
 ) -> None:
-    text = scoring_yaml(fitted[0], "history.csv", 3000, 700, 7)
+    found = warnings(leakage(history.leads, history.outcomes, mapping), False, history.outcomes)
+    assert any("column status" in w and "'customer'" in w and "left out" in w for w in found)
+    assert not [r for r in _all(result.rules) if r.attribute == "lead_status"]
+
+
+def test_fewer_than_about_100_conversions_is_warned_as_too_little_data() -> None:
+    assert too_little([1] * 99 + [0] * 500) and "99 conversions" in too_little([1] * 99)[0]
+    assert too_little([1] * 100) == []
+
+
+def test_the_calibrated_file_keeps_the_hot_gate_and_passes_check(result: Calibration, tmp_path: Path) -> None:
+    text = scoring_yaml(result, 7, 0.3)
     rules = validate(ScoringRules, read_yaml(text, "scoring.yaml"), "scoring.yaml")
-    assert rules.qualification.required == load_rules().qualification.required
+    assert rules.qualification.required == CURRENT.qualification.required
+    assert rules.next_actions == CURRENT.next_actions
     for name in ("hubspot.yaml", "salesforce.yaml"):
         (tmp_path / name).write_text((PACKAGED / name).read_text())
     (tmp_path / "scoring.yaml").write_text(text)
     assert CliRunner().invoke(app, ["check", "--mappings", str(tmp_path)]).exit_code == 0
 
 
-def test_the_same_file_and_seed_give_the_same_rules(history_file: Path, tmp_path: Path) -> None:
-    outputs = []
-    for n in range(2):
-        out = tmp_path / f"run{n}.yaml"
-        result = CliRunner().invoke(
-            app, ["calibrate", str(history_file), "--mapping", str(PACKAGED / "hubspot.yaml"), "--outcome", "converted",
-                  "--seed", "3", "--out", str(out), "--as-of", "2026-11-01T00:00:00",
-                  "--report", str(tmp_path / "r.html")],
-        )  # fmt: skip
-        assert result.exit_code == 0, result.output
-        outputs.append(out.read_bytes())
-    assert outputs[0] == outputs[1]
-    assert b"data:image/png;base64," in (tmp_path / "r.html").read_bytes()
+def test_the_written_file_is_commented_in_the_default_style(result: Calibration) -> None:
+    text = scoring_yaml(result, 7, 0.3)
+    assert text.startswith("# leadtherm scoring rules, calibrated by `leadtherm calibrate` from history.csv")
+    assert "  - label: 'Seniority: executive'    # coefficient +" in text
+    assert "  required: [need, budget, authority, timeline]" in text
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda text: text.replace("converted", "outcome", 1), "no outcome column 'converted'"),
-        (lambda text: text.replace(",1\n", ",0\n"), "column converted: every lead did not convert"),
-        (lambda text: text.replace(",25,", ",lots,", 1), "column hs_analytics_num_page_views: expected a number"),
-    ],
-    ids=["no-outcome-column", "single-class", "not-a-number"],
-)
-def test_bad_input_gets_a_clear_error_naming_the_column(
-    history_file: Path, tmp_path: Path, edit: object, message: str
+def test_behaviour_goes_to_engagement_and_negative_evidence_to_penalties(result: Calibration) -> None:
+    rules = result.rules
+    assert {r.label for r in rules.engagement} >= {"Demo requested", "Webinars: 1 or more"}
+    assert "Free-mail address" in {r.label for r in rules.penalties}
+    assert all(r.points > 0 and r.below is None for r in rules.engagement)
+    assert all(r.points < 0 for r in rules.penalties)
+
+
+def test_every_score_a_lead_can_reach_lies_in_0_to_100_without_clamping(result: Calibration) -> None:
+    features = [p.feature for p in result.placed]
+    low, high = reach([p.points for p in result.placed], features)
+    assert result.baseline + low >= 0 and result.baseline + high <= 100
+    assert result.baseline + high >= 95  # the points use the range
+
+
+def test_bands_raise_conversion_from_cold_to_hot_on_the_holdout(result: Calibration) -> None:
+    filled = [b for b in result.bands if b.leads]
+    assert len(filled) >= 3
+    assert [b.rate for b in filled] == sorted(b.rate for b in filled)
+    t = result.rules.temperature
+    assert result.rules.stage.mql_score == t.warm
+
+
+def test_band_edges_are_chosen_for_rising_conversion_and_hot_needs_qualification() -> None:
+    scores = [s for s in range(100) for _ in range(30)]
+    outcomes = [int((n * 7919) % 100 < s) for n, s in enumerate(scores)]  # conversion grows with the score
+    qualified = [s % 2 == 0 for s in scores]
+    cool, warm, hot = choose(scores, qualified, outcomes)
+    assert 0 < cool < warm < hot <= 100
+    assert temperature(hot + 1, False, (cool, warm, hot)) is Temperature.WARM
+
+
+def test_nested_thresholds_and_one_hot_values_reach_only_what_one_lead_can() -> None:
+    def feature(group: str, combine: Group) -> Feature:
+        return Feature(Rule(label=group, attribute="visits", at_least=1, points=0), group, combine, True)
+
+    features = [feature("a", Group.EXCLUSIVE), feature("a", Group.EXCLUSIVE), feature("n", Group.NESTED),
+                feature("n", Group.NESTED), feature("i", Group.INDEPENDENT)]  # fmt: skip
+    assert reach([5, -3, 4, -6, 2], features) == (-5.0, 11.0)
+    points, baseline = to_points([0.5, -0.3, 0.4, -0.6, 0.2], features)
+    low, high = reach(points, features)
+    assert baseline == -low and high - low <= 100
+
+
+def test_engagement_decays_as_of_each_leads_outcome_date(history: History) -> None:
+    decay = Decay(half_life_days=30, grace_days=7)
+    closed = datetime(2026, 1, 31, tzinfo=UTC)
+    assert decay_factor(closed - timedelta(days=37), closed, decay) == pytest.approx(0.5)
+    assert decay_factor(None, closed, decay) == 1.0
+    assert len(set(history.as_of)) > 100  # one moment per lead, from its closed_at
+
+
+def test_without_dates_the_as_of_default_is_the_latest_engagement_not_the_clock(
+    files: tuple[Path, Path], mapping: CrmMapping
 ) -> None:
-    broken = tmp_path / "broken.csv"
-    broken.write_text(edit(history_file.read_text()))  # type: ignore[operator]
-    with pytest.raises(CalibrationError, match=message):
-        read_history(broken, MAPPING, "converted")
+    undated = read_history(files[0], mapping, "won")
+    latest = max(lead.last_engagement_at for lead in undated.leads if lead.last_engagement_at)
+    assert set(undated.as_of) == {latest}
 
 
-def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import random
-
-    from adapters.hubspot.sandbox import HubSpotSandbox
-
-    portal = HubSpotSandbox(access_token="calibrate-token", rate_limit=(10_000, 10.0))
-    portal.start()
-    try:
-        rng = random.Random(9)
-        for n in range(400):
-            chief = n % 3 == 0
-            contact = portal.create_contact({"email": f"p{n}@acme.example", "jobtitle": "CEO" if chief else "Analyst"})
-            if rng.random() < (0.6 if chief else 0.1):
-                deal = portal.create_deal({"dealname": f"Deal {n}", "amount": "9000"}, [contact])
-                portal.update_deal(deal, {"dealstage": "closedwon"})
-        monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "calibrate-token")
-        monkeypatch.setenv("HUBSPOT_API_BASE", portal.base_url)
-        monkeypatch.setenv("LEADTHERM_DB", str(tmp_path / "leadtherm.db"))
-        out = tmp_path / "from-hubspot.yaml"
-        result = CliRunner().invoke(app, ["calibrate", "hubspot", "--out", str(out), "--as-of", "2026-11-01T00:00:00"])
-        assert result.exit_code == 0, result.output
-        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
-        assert _points(rules, "Seniority: executive") > 0
-    finally:
-        portal.stop()
+def test_a_leak_that_never_converts_is_named_too() -> None:
+    leads = [Lead("t", str(n), lead_status="disqualified" if n < 60 else "open") for n in range(300)]
+    outcomes = [0 if n < 60 else int(n % 3 == 0) for n in range(300)]
+    mapping = load_file(CrmMapping, PACKAGED / "hubspot.yaml")
+    [leak] = leakage(leads, outcomes, mapping)
+    assert (leak.column, leak.value, leak.leads) == ("hs_lead_status", "disqualified", 60)

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import heapq
+import hmac
 import io
 import itertools
 import json
@@ -138,6 +140,7 @@ class SalesforceSandbox:
         self.writes: list[tuple[str, dict[str, Any]]] = []  # record id, fields written through the API
         self.write_times: list[tuple[float, str]] = []  # time.monotonic() of each write, record id
         self.fault_rate = 0.0
+        self.faults_served = 0
         self._scripted: list[tuple[int, str]] = []
         self._cursors: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}  # Bulk API 2.0 jobs
@@ -222,6 +225,14 @@ class SalesforceSandbox:
     ) -> None:
         with self.lock:
             self.outbound_url, self.outbound_fields, self.time_scale = url, fields, time_scale
+
+    def send_flow_callout(self, url: str, secret: str, records: list[tuple[str, str]]) -> int:
+        """What a record-triggered flow's HTTP callout (or Apex) sends: signed JSON; returns the status."""
+        body = json.dumps({"records": [{"object": kind, "id": record_id} for kind, record_id in records]}).encode()
+        stamp = int(time.time())
+        signature = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+        headers = {"Content-Type": "application/json", "X-Leadtherm-Signature": f"t={stamp},v1={signature}"}
+        return requests.post(url, data=body, headers=headers, timeout=5).status_code
 
     def create_record(self, object_type: str, fields: dict[str, Any], by_user: str | None = None) -> str:
         with self.lock:
@@ -504,8 +515,10 @@ class SalesforceSandbox:
             scripted = self._scripted.pop(0) if self._scripted else None
             roll = self.rng.random()
         if scripted is not None:
+            self.faults_served += 1
             return _errors(scripted[0], scripted[1], "injected fault")
         if roll < self.fault_rate:
+            self.faults_served += 1
             return _errors(503, "SERVER_UNAVAILABLE", "Service temporarily unavailable")
         return None
 

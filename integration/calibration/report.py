@@ -1,112 +1,113 @@
-"""What calibration found: AUCs, conversion per band, lift, the points, and the warnings."""
+"""The calibration report: an HTML page with embedded charts, and the same figures as terminal tables."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 
-from integration.calibration.learn import Fitted
-from integration.model import Lead, Temperature
-from integration.scoring import assess, rule_matches
-from mappings.schema import CrmMapping, Rule
+from rich.console import Console
+from rich.table import Table
 
-LEAK_MIN_ROWS = 50
+from integration.calibration.calibrate import Calibration
+from integration.calibration.charts import bands_chart, gains_chart, lift_chart
 
-
-@dataclass(frozen=True)
-class Band:
-    temperature: Temperature
-    leads: int
-    conversions: int
-
-    @property
-    def rate(self) -> float:
-        return self.conversions / self.leads if self.leads else 0.0
+_AXIS_NAMES = {"fit": "fit", "engagement": "engagement (decays)", "penalties": "penalty"}
 
 
-def bands(fitted: Fitted, leads: Sequence[Lead], outcomes: Sequence[int], as_of: datetime) -> list[Band]:
-    counts: Counter[Temperature] = Counter()
-    wins: Counter[Temperature] = Counter()
-    for i in fitted.test:
-        temperature = assess(leads[i], fitted.rules, as_of).temperature
-        counts[temperature] += 1
-        wins[temperature] += outcomes[i]
-    return [Band(t, counts[t], wins[t]) for t in Temperature]
+def auc_rows(result: Calibration) -> list[tuple[str, str]]:
+    """The three holdout ROC AUCs, as (what, value) rows."""
+    return [
+        ("integer points (calibrated scoring.yaml)", f"{result.points_auc:.3f}"),
+        ("raw model (logistic regression)", f"{result.model_auc:.3f}"),
+        ("current rules", f"{result.current_auc:.3f}"),
+    ]
 
 
-def warnings(
-    leads: Sequence[Lead], outcomes: Sequence[int], candidates: Sequence[Rule], mapping: CrmMapping
-) -> list[str]:
-    found = []
-    for rule in candidates:
-        if rule.is_ is None or isinstance(rule.is_, bool):
-            continue
-        hits = [o for lead, o in zip(leads, outcomes, strict=True) if rule_matches(rule, getattr(lead, rule.attribute))]
-        if len(hits) >= LEAK_MIN_ROWS:
-            rate = sum(hits) / len(hits)
-            if rate > 0.95 or rate < 0.02:
-                column = (
-                    ", ".join(mapping.attributes[rule.attribute].sources)
-                    if rule.attribute in mapping.attributes
-                    else rule.attribute
-                )
-                found.append(
-                    f"possible leakage: column {column} = {rule.is_!r} converts at {rate:.0%} over {len(hits)} leads "
-                    "(a status set after the fact?) - check before trusting its points"
-                )
-    conversions = sum(outcomes)
-    if conversions < 100:
-        found.append(f"too little data: {conversions} conversions; points from fewer than about 100 are noisy")
-    return found
+def point_rows(result: Calibration) -> list[tuple[str, str, str, str, str, str]]:
+    """(axis, rule, points, coefficient, share of leads, their conversion), strongest first within each axis."""
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    if result.baseline:
+        rows.append(("fit", "Starting points (every lead)", f"{result.baseline:+d}", "", "100%", ""))
+    for axis in ("fit", "engagement", "penalties"):
+        for rule in sorted((p for p in result.placed if p.axis == axis), key=lambda p: -abs(p.points)):
+            seen = result.support[rule.feature.rule.label]
+            rows.append((
+                _AXIS_NAMES[axis], rule.feature.rule.label, f"{rule.points:+d}", f"{rule.coefficient:+.2f}",
+                f"{seen.share:.1%}", f"{seen.rate:.1%}",
+            ))  # fmt: skip
+    return rows
 
 
-def _chart(fitted: Fitted, leads: Sequence[Lead], outcomes: Sequence[int], as_of: datetime) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scored = sorted(((assess(leads[i], fitted.rules, as_of).score, outcomes[i]) for i in fitted.test), reverse=True)
-    total = sum(o for _, o in scored) or 1
-    xs, ys, found = [0.0], [0.0], 0
-    for n, (_, outcome) in enumerate(scored, start=1):
-        found += outcome
-        xs.append(n / len(scored))
-        ys.append(found / total)
-    figure, axis = plt.subplots(figsize=(5, 4))
-    axis.plot(xs, ys, label="calibrated points")
-    axis.plot([0, 1], [0, 1], linestyle="--", label="random")
-    axis.set_xlabel("share of leads, highest score first")
-    axis.set_ylabel("share of conversions found")
-    axis.set_title("Cumulative gains (holdout)")
-    axis.legend()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
-def html_report(
-    fitted: Fitted, leads: Sequence[Lead], outcomes: Sequence[int], found: list[str], as_of: datetime
-) -> str:
-    band_rows = "".join(
-        f"<tr><td>{b.temperature.value}</td><td>{b.leads}</td><td>{b.conversions}</td><td>{b.rate:.1%}</td></tr>"
-        for b in bands(fitted, leads, outcomes, as_of)
+def print_summary(console: Console, result: Calibration) -> None:
+    """The plain-text summary: AUCs, bands, points."""
+    history = result.history
+    console.print(
+        f"{history.source}: {len(history.leads)} leads, {sum(history.outcomes)} conversions; "
+        f"trained on {len(result.train)}, measured on {len(result.test)} held out"
     )
-    rules = [*fitted.rules.fit, *fitted.rules.engagement, *fitted.rules.penalties]
-    point_rows = "".join(f"<tr><td>{html.escape(r.label)}</td><td>{r.points:+.0f}</td></tr>" for r in rules)
-    warn = "".join(f"<li>{html.escape(w)}</li>" for w in found) or "<li>none</li>"
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>leadtherm calibration</title></head><body>
+    aucs = Table("holdout ROC AUC", "value", header_style="bold")
+    for what, value in auc_rows(result):
+        aucs.add_row(what, value)
+    console.print(aucs)
+    t = result.rules.temperature
+    bands = Table("band (holdout)", "from score", "leads", "conversions", "rate", header_style="bold")
+    edges = {"cold": "0", "cool": str(t.cool), "warm": str(t.warm), "hot": f"{t.hot} + qualified"}
+    for band in result.bands:
+        bands.add_row(
+            band.temperature.value,
+            edges[band.temperature.value],
+            str(band.leads),
+            str(band.conversions),
+            f"{band.rate:.1%}",
+        )
+    console.print(bands)
+    points = Table("axis", "rule", "points", "coef", "fires", "converts", header_style="bold", title="learned points")
+    for cells in point_rows(result):
+        points.add_row(*cells)
+    console.print(points)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _image(alt: str, png: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
+
+
+def html_report(result: Calibration, warnings: Sequence[str], seed: int) -> str:
+    """A self-contained HTML page: figures, embedded PNG charts, the points table and the warnings."""
+    history, truth = result.history, result.holdout_outcomes
+    t = result.rules.temperature
+    curves = [
+        ("calibrated points", [float(s) for s in result.holdout_points]),
+        ("raw model", result.holdout_model),
+        ("current rules", [float(s) for s in result.holdout_current]),
+    ]
+    band_rows = [(b.temperature.value, str(b.leads), str(b.conversions), f"{b.rate:.1%}") for b in result.bands]
+    warned = "".join(f"<li>{html.escape(w)}</li>" for w in warnings) or "<li>none</li>"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>leadtherm calibration: {html.escape(history.source)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}.warn li{{color:#a35200}}</style></head><body>
 <h1>leadtherm calibration</h1>
-<h2>Holdout ROC AUC</h2><ul><li>integer points: {fitted.points_auc:.3f}</li><li>raw model: {fitted.model_auc:.3f}</li>
-<li>current rules: {fitted.current_auc:.3f}</li></ul>
+<p>{html.escape(history.source)}: {len(history.leads)} leads, {sum(history.outcomes)} conversions.
+Learned on a stratified {len(result.train)}-lead training split (seed {seed}); every figure below is
+measured on the {len(result.test)} leads held out.</p>
+<h2>Warnings</h2><ul class="warn">{warned}</ul>
+<h2>Holdout ROC AUC</h2>{_table(("scoring", "ROC AUC"), auc_rows(result))}
 <h2>Conversion per temperature (holdout)</h2>
-<table border="1"><tr><th>band</th><th>leads</th><th>conversions</th><th>rate</th></tr>{band_rows}</table>
-<h2>Gains</h2><img alt="cumulative gains" src="data:image/png;base64,{_chart(fitted, leads, outcomes, as_of)}">
-<h2>Points</h2><table border="1"><tr><th>rule</th><th>points</th></tr>{point_rows}</table>
-<h2>Warnings</h2><ul>{warn}</ul></body></html>"""
+<p>Bands from score: cool {t.cool}, warm {t.warm}, hot {t.hot} (hot also needs
+{html.escape(", ".join(result.rules.qualification.required))} confirmed).</p>
+{_table(("band", "leads", "conversions", "rate"), band_rows)}
+{_image("conversion by temperature", bands_chart(result.bands))}
+<h2>Gains and lift (holdout)</h2>
+{_image("cumulative gains", gains_chart(truth, curves))}
+{_image("lift by decile", lift_chart(truth, [float(s) for s in result.holdout_points]))}
+<h2>Points</h2>
+<p>Coefficients are the model's log-odds; "fires" and "converts" are measured on the training split.</p>
+{_table(("axis", "rule", "points", "coefficient", "fires", "converts"), point_rows(result))}
+</body></html>
+"""

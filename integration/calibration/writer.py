@@ -1,28 +1,101 @@
-"""Write calibrated rules as a readable scoring.yaml that `leadtherm check` accepts."""
+"""Write calibrated rules as a readable, commented scoring.yaml in the default file's style."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from integration.calibration.learn import Fitted
+from integration.calibration.calibrate import Calibration
+from integration.calibration.points import BASELINE_LABEL
 from mappings.loader import read_yaml, validate
-from mappings.schema import ScoringRules
+from mappings.schema import Rule, ScoringRules
+
+_CONDITIONS = ("is", "in", "matches", "at_least", "below", "present", "each", "max_points")
 
 
-def scoring_yaml(fitted: Fitted, source: str, leads: int, conversions: int, seed: int) -> str:
-    data = fitted.rules.model_dump(by_alias=True, exclude_none=True, mode="json")
-    header = (
-        f"# Calibrated by `leadtherm calibrate` from {source}: {leads} leads, {conversions} conversions, seed {seed}.\n"
-        f"# Holdout ROC AUC - these points: {fitted.points_auc:.3f}, the raw model: {fitted.model_auc:.3f}, "
-        f"the rules before: {fitted.current_auc:.3f}.\n"
-        "# Edit freely: it is an ordinary scoring.yaml. The hot gate (qualification) is kept as it was.\n"
+def _scalar(value: Any) -> str:
+    """One YAML value on one line, quoted only where YAML needs it (labels with ': ', '123', regexes)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1_000_000).strip()
+    return text.removesuffix("...").strip()
+
+
+def _rule(rule: Rule, note: str) -> list[str]:
+    data = rule.model_dump(by_alias=True, exclude_none=True)
+    lines = [
+        f"  - label: {_scalar(data['label'])}" + (f"    # {note}" if note else ""),
+        f"    attribute: {data['attribute']}",
+    ]
+    lines += [f"    {key}: {_scalar(data[key])}" for key in _CONDITIONS if key in data]
+    lines.append(f"    points: {_scalar(data['points'])}")
+    return lines
+
+
+def _note(result: Calibration, rule: Rule) -> str:
+    if rule.label == BASELINE_LABEL:
+        return "so that the penalties cannot take a score below 0"
+    placed = next((p for p in result.placed if p.feature.rule.label == rule.label), None)
+    seen = result.support.get(rule.label)
+    if placed is None or seen is None:
+        return ""
+    return (
+        f"coefficient {placed.coefficient:+.2f}; fires for {seen.share:.0%} of leads, {seen.rate:.0%} of them converted"
     )
-    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
-    validate(ScoringRules, read_yaml(text, "calibrated scoring.yaml"), "calibrated scoring.yaml")
+
+
+def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
+    """The calibrated rules as YAML text, validated against the schema before anyone writes it."""
+    rules, history = result.rules, result.history
+    t, d = rules.temperature, rules.decay
+    lines = [
+        f"# leadtherm scoring rules, calibrated by `leadtherm calibrate` from {history.source}",
+        f"# ({len(history.leads)} leads, {sum(history.outcomes)} conversions; seed {seed}, {holdout:.0%} held out).",
+        "# `leadtherm check` validates this file. It is an ordinary scoring.yaml: edit it freely.",
+        "#",
+        f"# Holdout ROC AUC: these points {result.points_auc:.3f}, the raw model {result.model_auc:.3f}, "
+        f"the rules before {result.current_auc:.3f}.",
+        "# Points are proportional to a logistic regression's coefficients (log-odds of converting),",
+        "# sized so that every score a lead can reach lies in 0-100 without clamping.",
+        "#",
+        "# score = weights.fit * fit + weights.engagement * engagement (decayed) + penalties, 0-100.",
+        "version: 1",
+        "",
+        "weights:",
+        "  fit: 1.0          # the learned points are already on the score's 0-100 scale",
+        "  engagement: 1.0",
+        "",
+        "decay:                # kept from the current rules; engagement was decayed this way when learning",
+        f"  half_life_days: {_scalar(d.half_life_days)}",
+        f"  grace_days: {_scalar(d.grace_days)}",
+        "",
+        "temperature:          # chosen on the training split so that conversion rises band by band",
+        f"  cool: {t.cool}",
+        f"  warm: {t.warm}",
+        f"  hot: {t.hot}",
+        "",
+        "qualification:        # kept from the current rules: all must be confirmed for `hot` and `sql`",
+        f"  required: {_scalar(list(rules.qualification.required))}",
+        "",
+        "stage:",
+        f"  mql_score: {rules.stage.mql_score}       # marketing-qualified from the warm band on",
+    ]
+    for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalties", rules.penalties)):
+        lines += ["", f"{axis}:" if group else f"{axis}: []"]
+        for rule in group:
+            lines += _rule(rule, _note(result, rule))
+    lines += ["", "next_actions:          # kept from the current rules"]
+    lines += [f"  {band}: {_scalar(text)}" for band, text in rules.next_actions.model_dump().items()]
+    text = "\n".join(lines) + "\n"
+    written = validate(ScoringRules, read_yaml(text, "calibrated scoring.yaml"), "calibrated scoring.yaml")
+    if written != rules:
+        # The text must say exactly what was learned; a formatting slip is a bug, not the admin's problem.
+        raise AssertionError("calibrated scoring.yaml does not read back as the learned rules")
     return text
 
 
 def write(path: Path, text: str) -> None:
+    """Write the rules file (UTF-8, as `leadtherm check` reads it)."""
     path.write_text(text, encoding="utf-8")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,8 @@ from integration.inbound import InboundRequest
 from integration.pipeline import PipelineSettings
 from integration.runtime import Runtime, build_runtime
 from integration.waiting import wait_until as wait_for
-from integration.worker import run_worker
+from integration.worker import drain, run_worker
+from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
@@ -27,30 +31,44 @@ HOT_LEAD = {
     "Industry": "Software", "Country": "Sweden", "LeadSource": "Employee Referral", "Rating": "Hot",
     "Status": "Working - Contacted", "LastActivityDate": time.strftime("%Y-%m-%d"),
 }  # fmt: skip
+CALLOUT_SECRET = "flow-secret"
 BANT = {"BANT_Need__c": True, "BANT_Budget__c": True, "BANT_Authority__c": True, "BANT_Timeline__c": True}
 
 
+@dataclass
+class Served:
+    runtime: Runtime
+    app_url: str
+    stop: threading.Event
+
+    def start_worker(self) -> None:
+        threading.Thread(target=run_worker, args=(self.runtime.pipeline, self.stop, 0.02), daemon=True).start()
+
+
 @pytest.fixture
-def live(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Runtime]:
-    env = {**password_env(sandbox), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10"}
-    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))
-    runtime.plugins["salesforce"].setup(runtime.mappings["salesforce"], env)
+def served(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Served]:
+    """The app receiving the org's outbound messages, with no worker yet."""
+    env = {**password_env(sandbox), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10",
+           "SALESFORCE_CALLOUT_SECRET": CALLOUT_SECRET}  # fmt: skip
+    build_runtime(env, ["salesforce"]).plugins["salesforce"].setup(load_mapping("salesforce"), env)
     runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))  # sees the new fields
     server: Any = waitress.create_server(
         create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
     )
     threading.Thread(target=server.run, daemon=True).start()
-    stop = threading.Event()
-    threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.02), daemon=True).start()
-    sandbox.configure_outbound(
-        f"http://127.0.0.1:{server.effective_port}/webhooks/salesforce",
-        fields=("Id", "LastModifiedById"),
-        time_scale=0.001,
-    )
-    yield runtime
+    app_url = f"http://127.0.0.1:{server.effective_port}"
+    sandbox.configure_outbound(f"{app_url}/webhooks/salesforce", fields=("Id", "LastModifiedById"), time_scale=0.001)
+    served = Served(runtime, app_url, threading.Event())
+    yield served
     sandbox.outbound_url = None
-    stop.set()
+    served.stop.set()
     server.close()
+
+
+@pytest.fixture
+def live(served: Served) -> Runtime:
+    served.start_worker()
+    return served.runtime
 
 
 def test_a_lead_whose_changes_make_it_hot_is_written_within_two_seconds(
@@ -98,18 +116,18 @@ def test_the_same_notification_delivered_twice_causes_one_write(sandbox: Salesfo
 def test_with_ten_percent_injected_faults_a_5000_notification_run_converges(
     sandbox: SalesforceSandbox, live: Runtime
 ) -> None:
-    import random
-
     from adapters.salesforce.normalize import flatten
     from integration.normalize import Normalizer
     from integration.outputs import assessment_outputs
     from integration.scoring import assess
-    from mappings.loader import load_mapping, load_rules
+    from mappings.loader import load_rules
 
     sandbox.outbound_url, target = None, sandbox.outbound_url  # seed quietly
     leads = [sandbox.create_lead({**HOT_LEAD, "Email": f"p{n}@acme.example"}) for n in range(300)]
     sandbox.outbound_url = target
     sandbox.set_faults(rate=0.10)
+    # Coalescing turns 5,000 notifications into a handful of calls: make sure some of them fail.
+    sandbox.fail_next(503, "SERVER_UNAVAILABLE", times=3)
     rng = random.Random(6)
     ratings = ["Hot", "Warm", "Cold", ""]
     for n in range(5000):
@@ -127,4 +145,34 @@ def test_with_ten_percent_injected_faults_a_5000_notification_run_converges(
             wrong.append(lead)
     assert wrong == []
     assert live.queue.dead_letters() == []
-    assert live.clients["salesforce"].stats.retries > 0  # the faults really happened
+    assert sandbox.faults_served >= 3  # the faults really happened, and were retried through
+
+
+def test_a_signed_flow_callout_rescores_the_lead(sandbox: SalesforceSandbox, served: Served) -> None:
+    served.start_worker()
+    sandbox.outbound_url = None  # the org uses a flow callout instead of an outbound message
+    lead = sandbox.create_lead(HOT_LEAD)
+    url = f"{served.app_url}/webhooks/salesforce/flow"
+    assert sandbox.send_flow_callout(url, CALLOUT_SECRET, [("Lead", lead)]) == 202
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "warm", 5)
+    assert sandbox.send_flow_callout(url, "wrong-secret", [("Lead", lead)]) == 401
+
+
+def test_a_thousand_notifications_over_300_leads_cost_the_minimum_calls(
+    sandbox: SalesforceSandbox, served: Served
+) -> None:
+    target, sandbox.outbound_url = sandbox.outbound_url, None
+    leads = [sandbox.create_lead({**HOT_LEAD, "Email": f"p{n}@acme.example"}) for n in range(300)]
+    sandbox.outbound_url = target
+    rng = random.Random(4)
+    for n in range(1000):
+        sandbox.update_record(
+            "Lead", leads[n] if n < 300 else rng.choice(leads), {"Rating": "Warm" if n % 2 else "Hot"}
+        )
+    assert sandbox.flush_outbound(30)
+    report = drain(served.runtime.pipeline)  # the whole burst is queued: process it now
+    stats = served.runtime.clients["salesforce"].stats
+    assert report.records == 300
+    assert stats.calls["fetch"] + stats.calls["write"] - stats.retries <= math.ceil(300 / 200) + math.ceil(
+        report.written / 200
+    )

@@ -1,0 +1,80 @@
+"""Warnings about a history: columns that look like leakage, and too little data to trust the points."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from integration.calibration.features import CATEGORIES
+from integration.model import Lead
+from mappings.schema import CrmMapping
+
+LEAK_MIN_ROWS = 50  # "many rows": fewer and an extreme rate is plausibly chance
+LEAK_HIGH = 0.95
+LEAK_LOW = 0.02
+LEAK_LOW_BASE = 0.10  # a value converting under 2% is only odd when leads usually convert more
+MIN_CONVERSIONS = 100
+# Values set during or after the sale (lifecycle, status) leak the outcome into the features.
+CHECKED = (*CATEGORIES, "lifecycle")
+
+
+def _column(mapping: CrmMapping, attribute: str) -> str:
+    found = mapping.attributes.get(attribute)
+    return ", ".join(found.sources) if found is not None else attribute
+
+
+@dataclass(frozen=True)
+class Leak:
+    """A category value whose conversion rate is too extreme to be evidence known before the outcome."""
+
+    attribute: str
+    column: str
+    value: str
+    rate: float
+    leads: int
+
+    def __str__(self) -> str:
+        return (
+            f"possible leakage: column {self.column} ({self.attribute}) = {self.value!r} converts at "
+            f"{self.rate:.1%} over {self.leads} leads - a value set after the outcome?"
+        )
+
+
+def leakage(leads: Sequence[Lead], outcomes: Sequence[int], mapping: CrmMapping) -> list[Leak]:
+    """Category values that convert almost always or almost never over many rows: set after the fact?"""
+    base = sum(outcomes) / len(outcomes) if outcomes else 0.0
+    found = []
+    for attribute in CHECKED:
+        counts: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for lead, outcome in zip(leads, outcomes, strict=True):
+            value = getattr(lead, attribute)
+            if value is not None and value != "":
+                cell = counts[str(value).casefold()]
+                cell[0] += 1
+                cell[1] += outcome
+        for value, (n, k) in sorted(counts.items()):
+            rate = k / n
+            if n >= LEAK_MIN_ROWS and (rate > LEAK_HIGH or (rate < LEAK_LOW and base >= LEAK_LOW_BASE)):
+                found.append(Leak(attribute, _column(mapping, attribute), value, rate, n))
+    return found
+
+
+def too_little(outcomes: Sequence[int]) -> list[str]:
+    """A warning when there are fewer conversions than points can be learned from reliably."""
+    conversions = sum(outcomes)
+    if conversions >= MIN_CONVERSIONS:
+        return []
+    return [
+        f"too little data: {conversions} conversions; points learned from fewer than about {MIN_CONVERSIONS} are noisy"
+    ]
+
+
+def warnings(leaks: Sequence[Leak], kept: bool, outcomes: Sequence[int]) -> list[str]:
+    """Every warning about the history, leakage first, saying what was done with the leaky values."""
+    action = (
+        "the column is kept in the rules as asked (--keep-leaky): check it before trusting its points"
+        if kept
+        else "the column is left out of the rules (pass --keep-leaky to learn from it)"
+    )
+    return [*(f"{leak}; {action}" for leak in leaks), *too_little(outcomes)]
