@@ -176,3 +176,16 @@ def test_the_jwt_bearer_flow_signs_in_with_a_connected_apps_key(sandbox: Salesfo
     )
     with pytest.raises(AuthError):
         connect(env)  # an assertion signed with another key is refused
+
+
+def test_setup_reports_a_field_of_a_conflicting_type_and_leaves_it(sandbox: SalesforceSandbox) -> None:
+    mapping = load_mapping("salesforce")
+    sf = connect(password_env(sandbox))
+    sf.toolingexecute(
+        "sobjects/CustomField", method="POST",
+        data={"FullName": "Lead.Lead_Score__c", "Metadata": {"type": "Text", "label": "Score", "length": 10}},
+    )  # fmt: skip
+    report = setup(sf, mapping, SalesforceClient(mapping, sf).user_id)
+    assert any(c.startswith("Lead.Lead_Score__c exists as string") for c in report.conflicts)
+    assert sandbox.custom_fields["Lead.Lead_Score__c"]["type"] == "Text"  # not changed
+    assert "Contact.Lead_Score__c" not in " ".join(report.conflicts)
