@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -14,3 +15,11 @@ def wait_until(condition: Callable[[], bool], timeout: float, step: float = 0.02
             return True
         time.sleep(step)
     return condition()
+
+
+def run_until_interrupted(stop: Callable[[], None]) -> None:
+    """Block until Ctrl-C, then call `stop` (for the sandboxes run as programs)."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stop()

@@ -31,7 +31,7 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from integration.waiting import wait_until
+from integration.waiting import run_until_interrupted, wait_until
 
 BATCH_LIMIT = 100
 STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -815,10 +815,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.webhook_url:
         sandbox.configure_webhooks(args.webhook_url, args.client_secret)
     _seed(sandbox, args.seed_contacts, random.Random(1))
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        sandbox.stop()
+    run_until_interrupted(sandbox.stop)
 
 
 if __name__ == "__main__":

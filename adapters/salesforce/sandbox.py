@@ -40,7 +40,7 @@ from defusedxml.ElementTree import fromstring
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from integration.waiting import wait_until
+from integration.waiting import run_until_interrupted, wait_until
 
 API = "59.0"
 COLLECTION_LIMIT = 200
@@ -825,10 +825,7 @@ def main(argv: list[str] | None = None) -> None:
     for n in range(args.seed_leads):
         sandbox.create_lead({"Email": f"lead{n}@example.com", "Title": "CEO", "LeadSource": "Web"})
     print(f"Salesforce sandbox on {base}\nCA bundle: {sandbox.ca_bundle_path}\nsession: {token}", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        sandbox.stop()
+    run_until_interrupted(sandbox.stop)
 
 
 if __name__ == "__main__":
