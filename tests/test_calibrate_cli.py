@@ -128,3 +128,42 @@ def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
         assert next(r.points for r in rules.fit if r.label == "Seniority: executive") > 0
     finally:
         portal.stop()
+
+
+def test_calibrating_from_salesforce_learns_from_converted_leads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    from adapters.salesforce.sandbox import SalesforceSandbox
+
+    org = SalesforceSandbox()
+    org.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle_path)
+    try:
+        rng = random.Random(5)
+        for n in range(400):
+            chief = n % 3 == 0
+            lead = org.create_lead({"Email": f"p{n}@acme.example", "Title": "CEO" if chief else "Analyst",
+                                    "LeadSource": rng.choice(["Web", "Purchased List"])})  # fmt: skip
+            if rng.random() < (0.6 if chief else 0.1):
+                org.convert_lead(lead)
+        login = {
+            "SALESFORCE_USERNAME": org.username,
+            "SALESFORCE_PASSWORD": org.password,
+            "SALESFORCE_SECURITY_TOKEN": org.security_token,
+            "SALESFORCE_DOMAIN": org.login_domain,
+        }
+        for name, value in login.items():
+            monkeypatch.setenv(name, value)
+        out = tmp_path / "from-salesforce.yaml"
+        result = CliRunner().invoke(
+            app, ["calibrate", "salesforce", "--out", str(out), "--as-of", "2026-11-01T00:00:00"]
+        )
+        assert result.exit_code == 0, result.output
+        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
+        learned = {r.label: r.points for r in [*rules.fit, *rules.engagement, *rules.penalties]}
+        executive = [p for label, p in learned.items() if "executive" in label.casefold()]
+        assert executive and executive[0] > 0, learned
+    finally:
+        org.stop()
