@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
 from integration.ports import ChangeEvent
@@ -23,7 +22,6 @@ class InboundRequest:
     url: str  # the public URL the CRM called (what HubSpot signs)
     headers: Mapping[str, str]  # case-insensitive lookups are the route's job: use `header`
     body: bytes
-    received_at: datetime
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

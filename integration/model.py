@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from mappings.attributes import QUALIFICATION
+
 
 class Temperature(StrEnum):
     """The thermometer, coldest first; order matters (see `rank`)."""
@@ -47,7 +49,7 @@ class Stage(StrEnum):
 _STAGE_ORDER = list(Stage)
 
 # Qualification answers a rep records (BANT; HubSpot's "fit" and "influence" map onto these).
-QUALIFICATION_CRITERIA = ("need", "budget", "authority", "timeline")
+QUALIFICATION_CRITERIA = QUALIFICATION
 
 # Engagement counters a Lead carries; scoring rules refer to them by these names.
 ENGAGEMENT_COUNTERS = (

@@ -7,7 +7,7 @@ errors so that a typo cannot pass silently.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -229,9 +229,6 @@ class SeniorityPattern(Strict):
     value: str = Field(min_length=1)
 
     _check = field_validator("pattern")(_valid_regex)
-
-
-OutputFields = Annotated[dict[str, str | None], Field()]
 
 
 class CrmMapping(Strict):

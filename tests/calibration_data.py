@@ -69,7 +69,8 @@ def write_history(path: Path, rows: int = 4000, seed: int = 1, leak: bool = True
             demo = rng.random() < 0.3
             webinars = rng.choice([1, 2]) if rng.random() < 0.35 else 0
             free = rng.random() < 0.2
-            logit = INTERCEPT + 2.0 * executive + 1.2 * demo + 0.8 * (webinars > 0) - 1.5 * free + rng.gauss(0, 0.3)
+            evidence = {"executive": executive, "demo_requested": demo, "webinar": webinars > 0, "free_mail": free}
+            logit = INTERCEPT + sum(WEIGHTS[name] * bool(hit) for name, hit in evidence.items()) + rng.gauss(0, 0.3)
             won = rng.random() < 1 / (1 + math.exp(-logit))
             closed = CLOSED - timedelta(days=rng.randrange(0, 300))
             # Engagement recorded shortly before the outcome, so decay as of the outcome date barely bites.

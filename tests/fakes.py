@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +36,6 @@ class FakeCrm:
     records: dict[RecordRef, dict[str, Any]] = field(default_factory=dict)
     fetch_calls: list[list[RecordRef]] = field(default_factory=list)
     write_calls: list[list[FieldWrite]] = field(default_factory=list)
-    page_calls: int = 0
     # Exceptions raised by the next requests, in order (a 429, a 5xx...).
     failures: list[Exception] = field(default_factory=list)
     # Related objects (a deal) -> the records they concern (its contacts).
@@ -101,7 +100,6 @@ class FakeCrm:
 
     def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
         with self._lock:
-            self.page_calls += 1
             self._request()
             refs = sorted((r for r in self.records if r.object_type == object_type), key=lambda r: int(r.record_id))
         start = int(cursor) if cursor else 0
@@ -128,8 +126,3 @@ class FakeCrm:
 
     def fail_next(self, times: int = 1) -> None:
         self.failures.extend(RetriableCrmError("503 Service Unavailable") for _ in range(times))
-
-    def written_values(self) -> Iterable[tuple[RecordRef, dict[str, Any]]]:
-        for call in self.write_calls:
-            for write in call:
-                yield write.ref, dict(write.values)

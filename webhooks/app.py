@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -63,7 +62,6 @@ def _webhooks(routes: Sequence[InboundRoute], queue: WorkQueue) -> Blueprint:
             url=request.url,
             headers=dict(request.headers),
             body=request.get_data(cache=False),
-            received_at=datetime.now(UTC),
         )
         answer = route.handle(inbound, enqueue)
         return Response(answer.body, status=answer.status, content_type=answer.content_type)

@@ -82,10 +82,6 @@ def field_specs(mapping: CrmMapping) -> list[FieldSpec]:
     return specs
 
 
-def _developer_name(api_name: str) -> str:
-    return api_name.removesuffix("__c")
-
-
 def _existing_fields(sf: Salesforce, object_type: str) -> set[str]:
     soql = f"SELECT DeveloperName FROM CustomField WHERE TableEnumOrId = {soql_literal(object_type)}"
     answer = call(lambda: sf.toolingexecute(f"query/?q={soql}"))

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from adapters.hubspot.normalize import flatten
 from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.normalize import Normalizer
-from integration.outputs import assessment_outputs
-from integration.scoring import assess
-from mappings.loader import load_mapping, load_rules
+from mappings.loader import load_mapping
+from tests.expected import expected_outputs as expected
 
 OUTPUT_KEYS = ("score", "fit", "engagement", "temperature", "stage", "reasons", "next_action")
 
@@ -18,8 +14,7 @@ OUTPUT_KEYS = ("score", "fit", "engagement", "temperature", "stage", "reasons", 
 def expected_outputs(sandbox: HubSpotSandbox, contact_id: str) -> dict[str, Any]:
     """What leadtherm should have written for a contact as it stands now."""
     mapping = load_mapping("hubspot")
-    _, flat = flatten({"id": contact_id, "properties": sandbox.contact(contact_id)})
-    values = assessment_outputs(assess(Normalizer(mapping).lead(flat), load_rules(), datetime.now(UTC)))
+    values = expected("hubspot", {"id": contact_id, "properties": sandbox.contact(contact_id)})
     return {mapping.output_field(k): str(values[k]) for k in OUTPUT_KEYS}
 
 
