@@ -236,7 +236,7 @@ def setup(
     plugin = load_crm(crm)
     report = plugin.setup(load_mapping(crm, mappings), _env())
     print_setup(out, crm, report)
-    if report.conflicts:
+    if report.conflicts or report.missing:
         raise typer.Exit(1)
 
 

@@ -7,11 +7,13 @@ of every webhook, backfill and sweep.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from mappings.attributes import QUALIFICATION
+from mappings.catalogue import ATTRIBUTES, EMPTY, QUALIFICATION
 
 
 class Temperature(StrEnum):
@@ -51,67 +53,39 @@ _STAGE_ORDER = list(Stage)
 # Qualification answers a rep records (BANT; HubSpot's "fit" and "influence" map onto these).
 QUALIFICATION_CRITERIA = QUALIFICATION
 
-# Engagement counters a Lead carries; scoring rules refer to them by these names.
-ENGAGEMENT_COUNTERS = (
-    "page_views",
-    "visits",
-    "pricing_page_views",
-    "form_submissions",
-    "downloads",
-    "webinars",
-    "email_opens",
-    "email_clicks",
-    "email_replies",
-    "social_follows",
-)
-
 
 @dataclass(frozen=True, slots=True)
 class Lead:
-    """One contact or lead, whatever CRM it came from."""
+    """One contact or lead, whatever CRM it came from: its attributes by catalogue name.
+
+    `values` holds every built-in attribute (empty ones at their catalogue default) and the
+    admin's own attributes; `lead.title` reads a built-in by name.
+    """
 
     crm: str
     record_id: str
     object_type: str = "contact"
-    # who they are (fit)
-    has_contact_data: bool = False
-    title: str | None = None
-    seniority: str | None = None
-    company_size: int | None = None
-    annual_revenue: float | None = None
-    industry: str | None = None
-    country: str | None = None
-    email_domain: str | None = None
-    origin: str | None = None
-    # qualification recorded by a rep: True confirmed, False ruled out, None unknown
-    need: bool | None = None
-    budget: bool | None = None
-    authority: bool | None = None
-    timeline: bool | None = None
-    # behaviour (engagement)
-    page_views: int = 0
-    visits: int = 0
-    pricing_page_views: int = 0
-    form_submissions: int = 0
-    downloads: int = 0
-    webinars: int = 0
-    email_opens: int = 0
-    email_clicks: int = 0
-    email_replies: int = 0
-    social_follows: int = 0
-    demo_requested: bool = False
-    newsletter: bool = False
-    last_engagement_at: datetime | None = None
-    # lifecycle and status
-    lifecycle: Stage | None = None
-    lead_status: str | None = None
-    rep_rating: str | None = None
-    has_open_deal: bool = False
-    has_won_deal: bool = False
-    converted: bool = False
-    # negative evidence
-    opted_out: bool = False
-    bounced: bool = False
+    values: Mapping[str, Any] = field(default_factory=lambda: dict(EMPTY))
+
+    @classmethod
+    def of(cls, crm: str, record_id: str, object_type: str = "contact", **values: Any) -> Lead:
+        """A lead with the given attributes and every other built-in at its default."""
+        return cls(crm, record_id, object_type, {**EMPTY, **values})
+
+    def get(self, name: str) -> Any:
+        """An attribute's value, built-in or the admin's own; None when the lead has none."""
+        return self.values.get(name)
+
+    def replace(self, **values: Any) -> Lead:
+        return Lead(self.crm, self.record_id, self.object_type, {**self.values, **values})
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when no slot matches: built-ins read like fields (lead.last_engagement_at).
+        if name in ATTRIBUTES:
+            return self.values.get(name)
+        raise AttributeError(f"Lead has no attribute {name!r}")
+
+    __hash__ = None  # type: ignore[assignment]  # values is a dict
 
 
 @dataclass(frozen=True, slots=True)

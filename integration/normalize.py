@@ -1,11 +1,13 @@
 """Turn a flat CRM record into a Lead through an admin's mapping (CRM-neutral).
 
 A mapping is compiled once into one small function per attribute; each raises
-MappingError naming the CRM field, the attribute and the offending value.
+MappingError naming the CRM field, the attribute and the kind of problem. Never the
+value: it may be personal data, and the error reaches logs, dead letters and the audit.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +17,7 @@ from typing import Any
 from integration.errors import MappingError
 from integration.model import Lead, Stage
 from integration.ports import RawRecord
-from mappings.attributes import LEAD_ATTRIBUTES
+from mappings.catalogue import EMPTY, Attribute
 from mappings.schema import AttributeMapping, CrmMapping
 
 Convert = Callable[[Any], Any]
@@ -37,11 +39,14 @@ def to_number(value: Any) -> float | None:
     if _empty(value):
         return None
     if isinstance(value, bool):
-        raise ValueError(f"expected a number, got {value!r}")
+        raise ValueError("expected a number, got true/false")
     try:
-        return float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"expected a number, got {value!r}") from None
+        number = float(str(value).strip().replace(",", "")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError("expected a number") from None
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number (got infinity or NaN)")
+    return number
 
 
 def to_integer(value: Any) -> int | None:
@@ -49,7 +54,7 @@ def to_integer(value: Any) -> int | None:
     if number is None:
         return None
     if number < 0:
-        raise ValueError(f"expected a count (0 or more), got {value!r}")
+        raise ValueError("expected a count (0 or more), got a negative number")
     return int(number)
 
 
@@ -63,7 +68,16 @@ def to_boolean(value: Any) -> bool | None:
         return True
     if text in _FALSE:
         return False
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError("expected true or false")
+
+
+def to_checkbox(value: Any) -> bool | None:
+    """A checkbox a rep ticks once something is confirmed: ticked is True, unticked is not known yet.
+
+    A Salesforce checkbox is never null, so false cannot mean "ruled out"; that only comes from
+    explicit evidence an admin maps (a picklist answer, a status such as Unqualified).
+    """
+    return True if to_boolean(value) else None
 
 
 def to_datetime(value: Any) -> datetime | None:
@@ -72,18 +86,21 @@ def to_datetime(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
     text = str(value).strip()
-    if _EPOCH_MS.match(text):
-        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return datetime.fromtimestamp(value / 1000, tz=UTC)
+        if _EPOCH_MS.match(text):
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError("expected a date: epoch milliseconds out of range") from None
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"expected an ISO 8601 date or epoch milliseconds, got {value!r}") from None
+            raise ValueError("expected an ISO 8601 date or epoch milliseconds") from None
         parsed = datetime(day.year, day.month, day.day)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -105,7 +122,12 @@ def _lower(value: Any) -> str | None:
 
 def _stage(value: Any) -> Stage | None:
     text = to_text(value)
-    return None if text is None else Stage(text)
+    if text is None:
+        return None
+    try:
+        return Stage(text)
+    except ValueError:
+        raise ValueError("expected a stage") from None
 
 
 _BY_TRANSFORM: dict[str, Convert] = {
@@ -118,6 +140,7 @@ _BY_TRANSFORM: dict[str, Convert] = {
     "email_domain": to_email_domain,
     "present": lambda v: not _empty(v),
     "positive": lambda v: (to_number(v) or 0.0) > 0,
+    "checkbox": to_checkbox,
 }
 _BY_KIND: dict[str, Convert] = {
     "text": to_text,
@@ -173,6 +196,13 @@ def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
     return lambda record: next((v for n in sources if not _empty(v := record.get(n))), None)
 
 
+class Unmapped(ValueError):
+    """A value the attribute's `map` does not list: read as the default, and counted."""
+
+
+_UNMAPPED = object()
+
+
 def _mapper(spec: AttributeMapping) -> Convert | None:
     if spec.map is None:
         return None
@@ -186,7 +216,8 @@ def _mapper(spec: AttributeMapping) -> Convert | None:
         key = str(value).strip()
         if key in exact:
             return exact[key]
-        return folded.get(key.casefold(), default)
+        found = folded.get(key.casefold(), _UNMAPPED)
+        return found if found is not _UNMAPPED else Unmapped(default)
 
     return lookup
 
@@ -205,18 +236,28 @@ class _Field:
     default: Any
 
 
-def _compile_field(attribute: str, spec: AttributeMapping, mapping: CrmMapping) -> _Field:
-    kind = LEAD_ATTRIBUTES[attribute]
+def _compile_field(attribute: Attribute, spec: AttributeMapping, mapping: CrmMapping) -> _Field:
     if spec.transform == "seniority":
         convert = _seniority(mapping)
     elif spec.transform is not None:
         transform = _BY_TRANSFORM[spec.transform]
-        final = _BY_KIND[kind]
+        final = _BY_KIND[attribute.kind]
         convert = transform if transform is final else _then(transform, final)
+    elif attribute.role == "criterion" and spec.map is None:
+        # A rep's checkbox: unticked is "not confirmed yet", never "ruled out" (see to_checkbox).
+        convert = to_checkbox
     else:
-        convert = _BY_KIND[kind]
+        convert = _BY_KIND[attribute.kind]
     default = None if spec.map is not None else spec.default
-    return _Field(attribute, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default)
+    return _Field(attribute.name, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A lead read from a record, and the fields whose value the mapping's `map` did not list."""
+
+    lead: Lead
+    unmapped: tuple[str, ...] = ()
 
 
 class Normalizer:
@@ -224,19 +265,26 @@ class Normalizer:
 
     def __init__(self, mapping: CrmMapping) -> None:
         self.mapping = mapping
-        self._fields = [_compile_field(a, s, mapping) for a, s in mapping.attributes.items()]
+        self._fields = [
+            _compile_field(attribute, mapping.sources()[attribute.name], mapping)
+            for attribute in mapping.attributes_in_use
+        ]
 
-    def lead(self, record: RawRecord, object_type: str | None = None) -> Lead:
+    def read(self, record: RawRecord, object_type: str | None = None) -> Reading:
         """Build the Lead; raises MappingError naming the first field that cannot be read."""
         record_id = to_text(record.get(self.mapping.id_field))
         if record_id is None:
             raise MappingError(self.mapping.id_field, "record_id", "missing record id")
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(EMPTY)
+        unmapped: list[str] = []
         for spec in self._fields:
             try:
                 raw = spec.pick(record)
                 if spec.map is not None:
                     raw = spec.map(raw)
+                    if raw.__class__ is Unmapped:
+                        unmapped.append(spec.source)
+                        raw = raw.args[0]
                 value = spec.convert(raw)
             except SourceError as exc:
                 raise MappingError(exc.field, spec.attribute, str(exc)) from None
@@ -246,9 +294,8 @@ class Normalizer:
                 value = spec.default
             if value is not None:
                 values[spec.attribute] = value
-        return Lead(
-            crm=self.mapping.crm,
-            record_id=record_id,
-            object_type=object_type or self.mapping.objects[0],
-            **values,
-        )
+        lead = Lead(self.mapping.crm, record_id, object_type or self.mapping.objects[0], values)
+        return Reading(lead, tuple(unmapped))
+
+    def lead(self, record: RawRecord, object_type: str | None = None) -> Lead:
+        return self.read(record, object_type).lead

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integration.model import Assessment
+from integration.normalize import to_datetime
 from integration.ports import RawRecord
+from mappings.catalogue import OUTPUTS
 from mappings.schema import CrmMapping
 
 REASONS_MAX_CHARS = 1000  # HubSpot text properties shown on a record; Salesforce takes more
-NUMERIC_OUTPUTS = frozenset({"score", "fit", "engagement"})
+NUMERIC_OUTPUTS = frozenset(o.key for o in OUTPUTS if o.value in ("percent", "rating"))
+_EVERY_ASSESSMENT = tuple(o.key for o in OUTPUTS if not o.on_temperature_change)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = REASONS_MAX_CHARS) -> str:
@@ -24,13 +28,30 @@ def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = REASON
 
 
 def format_datetime(moment: datetime) -> str:
-    """ISO 8601 in UTC to the second, which both CRMs accept for date-time fields."""
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 in UTC to the millisecond, which both CRMs accept for date-time fields."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def change_moment(now: datetime, held: Any) -> datetime:
+    """When a temperature changed: `now` to the millisecond, and always after the change the CRM holds.
+
+    Two changes within one millisecond (or a clock that stepped back) still write distinct, rising
+    values, so a workflow keyed on the field sees each change.
+    """
+    moment = now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
+    try:
+        before = to_datetime(held)
+    except ValueError:
+        before = None
+    if before is not None and moment <= before:
+        moment = before.astimezone(UTC) + _MILLISECOND
+    return moment
 
 
 def assessment_outputs(assessment: Assessment) -> dict[str, Any]:
     """The values every assessment yields, by output key (before field names)."""
-    return {
+    every: dict[str, Any] = {
         "score": assessment.score,
         "fit": assessment.fit,
         "engagement": assessment.engagement,
@@ -38,7 +59,9 @@ def assessment_outputs(assessment: Assessment) -> dict[str, Any]:
         "stage": assessment.stage.value,
         "reasons": reasons_text(assessment),
         "next_action": assessment.next_action,
+        "rating": assessment.rating,
     }
+    return {key: every[key] for key in _EVERY_ASSESSMENT}
 
 
 def canonical(key: str, value: Any) -> Any:
@@ -88,6 +111,7 @@ def changed_outputs(
             changes["previous_temperature"] = (canonical("x", record.get(previous_field)), old)
         changed_at_field = mapping.output_field("temperature_changed_at")
         if changed_at_field is not None:
-            values[changed_at_field] = format_datetime(now)
-            changes["temperature_changed_at"] = (None, values[changed_at_field])
+            held_at = record.get(changed_at_field)
+            values[changed_at_field] = format_datetime(change_moment(now, held_at))
+            changes["temperature_changed_at"] = (canonical("x", held_at), values[changed_at_field])
     return values, changes

@@ -30,6 +30,8 @@ class SetupReport:
     created: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    # Fields the mapping reads that the CRM does not have: a typo, or a custom field not created yet.
+    missing: list[str] = field(default_factory=list)
     instructions: list[str] = field(default_factory=list)
 
 

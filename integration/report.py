@@ -125,6 +125,8 @@ def print_setup(console: Console, crm: str, report: SetupReport) -> None:
         console.print(f"[dim]exists[/]    {name}")
     for problem in report.conflicts:
         console.print(f"[red]conflict[/]  {problem}")
+    for name in report.missing:
+        console.print(f"[red]missing[/]   {name}: read by the mapping but not in {crm}; fix the mapping or create it")
     if report.instructions:
         console.print(f"\n[bold]Still to do by hand in {crm}:[/]")
         for line in report.instructions:

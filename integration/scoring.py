@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from integration.model import Assessment, Lead, Reason, Stage, Temperature
-from mappings.attributes import LEAD_ATTRIBUTES
+from mappings.catalogue import the_one
 from mappings.schema import Rule, ScoringRules
 
 _SECOND = timedelta(seconds=1)
@@ -25,6 +25,13 @@ _SETTLE_STEPS = 1000
 Fire = Callable[[Any], Reason | None]
 _AXES = ("fit", "engagement", "penalty")
 _AXIS_INDEX = {axis: i for i, axis in enumerate(_AXES)}
+# The attributes the core reads beyond the rules, by the role the catalogue gives them.
+_LAST_ENGAGEMENT = the_one("last_engagement")
+_LIFECYCLE = the_one("lifecycle")
+_WON_DEAL = the_one("won_deal")
+_OPEN_DEAL = the_one("open_deal")
+_CONVERTED = the_one("converted")
+_CONTACT_DATA = the_one("contact_data")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,22 +51,26 @@ class _Compiled:
     engagement_weight: float
     half_life_days: float
     grace_days: float
-    thresholds: tuple[tuple[Temperature, int], ...]  # hottest first
+    bands: tuple[int, int, int]  # cool, warm, hot
     floors: dict[Temperature, int]
+    starting_points: float
     required: tuple[str, ...]
     mql_score: int
     next_actions: dict[Temperature, str]
 
 
 def _exact_keys(rule: Rule) -> list[Any] | None:
-    """The attribute values an equality rule matches, when a dict lookup can stand for it."""
-    kind = LEAD_ATTRIBUTES[rule.attribute]
+    """The attribute values an equality rule matches, when a dict lookup can stand for it.
+
+    Kinds were checked at load (a text attribute holds str, a boolean one bool), so the rule's own
+    values say which lookup applies, for built-ins and the admin's attributes alike.
+    """
     values = [rule.is_] if rule.is_ is not None else rule.in_
     if values is None:
         return None
-    if kind == "text" and all(isinstance(v, str) for v in values):
+    if all(isinstance(v, str) for v in values):
         return [str(v).casefold() for v in values]
-    if kind == "boolean" and all(isinstance(v, bool) for v in values):
+    if all(isinstance(v, bool) for v in values):
         return list(values)
     return None
 
@@ -78,11 +89,6 @@ def _condition(rule: Rule) -> Callable[[Any], bool]:
     low = -math.inf if rule.at_least is None else rule.at_least
     high = math.inf if rule.below is None else rule.below
     return lambda v: v is not None and low <= v < high
-
-
-def rule_matches(rule: Rule, value: Any) -> bool:
-    """Whether a non-`each` rule's condition holds for an attribute value (calibration uses it)."""
-    return _condition(rule)(value)
 
 
 def _fire(axis: str, rule: Rule) -> Fire:
@@ -127,6 +133,52 @@ def _group(attribute: str, rules: list[tuple[str, Rule]]) -> _AttributeRules:
     )
 
 
+def _fires(group: _AttributeRules, value: Any, reasons: list[Reason]) -> None:
+    """Append the reasons one attribute value earns under a group of rules (the hot path of `assess`)."""
+    if value is None and not group.fires_on_none:
+        return
+    if group.exact:
+        hit = group.exact.get(value.casefold() if value.__class__ is str else value)
+        if hit:
+            reasons.extend(hit)
+    for fire in group.general:
+        reason = fire(value)
+        if reason is not None:
+            reasons.append(reason)
+
+
+_ONE_RULE: dict[int, tuple[Rule, _AttributeRules]] = {}
+
+
+def rule_matches(rule: Rule, value: Any) -> bool:
+    """Whether a rule earns points for an attribute value, exactly as `assess` decides (calibration uses it)."""
+    hit = _ONE_RULE.get(id(rule))
+    if hit is None or hit[0] is not rule:
+        if len(_ONE_RULE) >= 4096:
+            _ONE_RULE.clear()
+        hit = _ONE_RULE[id(rule)] = (rule, _group(rule.attribute, [("fit", rule)]))
+    reasons: list[Reason] = []
+    _fires(hit[1], value, reasons)
+    return bool(reasons)
+
+
+def decay_factor(last: datetime | None, now: datetime, half_life_days: float, grace_days: float) -> float:
+    """The share of engagement left after the silence since `last`: 1 within the grace period, then halving."""
+    if last is None:
+        return 1.0
+    silent_days = (_utc(now) - _utc(last)).total_seconds() / _DAY_SECONDS
+    return float(0.5 ** (max(0.0, silent_days - grace_days) / half_life_days))
+
+
+def temperature_of(score: int, qualified: bool, cool: int, warm: int, hot: int) -> Temperature:
+    """The band of a score; hot also needs every qualification criterion confirmed."""
+    if score >= hot and qualified:
+        return Temperature.HOT
+    if score >= warm:
+        return Temperature.WARM
+    return Temperature.COOL if score >= cool else Temperature.COLD
+
+
 def _compile(rules: ScoringRules) -> _Compiled:
     by_attribute: dict[str, list[tuple[str, Rule]]] = {}
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
@@ -140,8 +192,9 @@ def _compile(rules: ScoringRules) -> _Compiled:
         engagement_weight=rules.weights.engagement,
         half_life_days=rules.decay.half_life_days,
         grace_days=rules.decay.grace_days,
-        thresholds=thresholds,
+        bands=(t.cool, t.warm, t.hot),
         floors=dict(thresholds),
+        starting_points=float(rules.starting_points),
         required=tuple(rules.qualification.required),
         mql_score=rules.stage.mql_score,
         next_actions={Temperature(k): v for k, v in rules.next_actions.model_dump().items()},
@@ -168,10 +221,7 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _decay_factor(c: _Compiled, last: datetime | None, now: datetime) -> float:
-    if last is None:
-        return 1.0
-    silent_days = (_utc(now) - _utc(last)).total_seconds() / _DAY_SECONDS
-    return float(0.5 ** (max(0.0, silent_days - c.grace_days) / c.half_life_days))
+    return decay_factor(last, now, c.half_life_days, c.grace_days)
 
 
 def _clamp(value: float) -> float:
@@ -184,27 +234,25 @@ def _round(value: float) -> int:
 
 
 def _temperature(c: _Compiled, score: int, qualified: bool) -> Temperature:
-    for temperature, threshold in c.thresholds:
-        if score >= threshold and (temperature is not Temperature.HOT or qualified):
-            return temperature
-    return Temperature.COLD
+    return temperature_of(score, qualified, *c.bands)
 
 
-def _stage(c: _Compiled, lead: Lead, score: int, qualified: bool) -> Stage:
+def _stage(c: _Compiled, values: Mapping[str, Any], score: int, qualified: bool) -> Stage:
     evidence = Stage.SUSPECT
-    if lead.has_won_deal:
+    if values.get(_WON_DEAL):
         evidence = Stage.CUSTOMER
-    elif lead.has_open_deal or lead.converted:
+    elif values.get(_OPEN_DEAL) or values.get(_CONVERTED):
         evidence = Stage.OPPORTUNITY
     elif qualified:
         evidence = Stage.SQL
     elif score >= c.mql_score:
         evidence = Stage.MQL
-    elif lead.has_contact_data:
+    elif values.get(_CONTACT_DATA):
         evidence = Stage.LEAD
     # The CRM's own lifecycle never moves backwards because of us.
-    if lead.lifecycle is not None and lead.lifecycle.rank > evidence.rank:
-        return lead.lifecycle
+    lifecycle: Stage | None = values.get(_LIFECYCLE)
+    if lifecycle is not None and lifecycle.rank > evidence.rank:
+        return lifecycle
     return evidence
 
 
@@ -217,20 +265,11 @@ class _Axes:
 
 
 def _axes(c: _Compiled, lead: Lead) -> _Axes:
-    totals = [0.0, 0.0, 0.0]
+    totals = [c.starting_points, 0.0, 0.0]
     reasons: list[Reason] = []
+    values = lead.values
     for group in c.groups:
-        value = getattr(lead, group.attribute)
-        if value is None and not group.fires_on_none:
-            continue
-        if group.exact:
-            hit = group.exact.get(value.casefold() if value.__class__ is str else value)
-            if hit:
-                reasons.extend(hit)
-        for fire in group.general:
-            reason = fire(value)
-            if reason is not None:
-                reasons.append(reason)
+        _fires(group, values.get(group.attribute), reasons)
     for reason in reasons:
         totals[_AXIS_INDEX[reason.axis]] += reason.points
     return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)
@@ -244,33 +283,36 @@ def _raw_score(c: _Compiled, axes: _Axes, factor: float) -> float:
 def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     """Score, classify and explain one lead as of `now`."""
     c = _compiled(rules)
+    values = lead.values
+    last: datetime | None = values.get(_LAST_ENGAGEMENT)
     axes = _axes(c, lead)
-    factor = _decay_factor(c, lead.last_engagement_at, now)
+    factor = _decay_factor(c, last, now)
     score = _round(_raw_score(c, axes, factor))
-    missing = tuple(name for name in c.required if getattr(lead, name) is not True)
+    missing = tuple(name for name in c.required if values.get(name) is not True)
     temperature = _temperature(c, score, not missing)
     reasons = axes.reasons
     lost = axes.engagement_full * (1.0 - factor)
-    if lost >= 0.5 and lead.last_engagement_at is not None:
-        days = int((_utc(now) - _utc(lead.last_engagement_at)).total_seconds() // _DAY_SECONDS)
+    if lost >= 0.5 and last is not None:
+        days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS)
         reasons = [*reasons, Reason("engagement", f"No activity for {days} days", -lost)]
     return Assessment(
         score=score,
         fit=_round(axes.fit),
         engagement=_round(axes.engagement_full * factor),
         temperature=temperature,
-        stage=_stage(c, lead, score, not missing),
+        stage=_stage(c, values, score, not missing),
         reasons=tuple(reasons),
         next_action=c.next_actions[temperature],
         assessed_at=now,
-        next_drop_at=_next_drop(c, lead, axes, temperature, now),
+        next_drop_at=_next_drop(c, last, axes, temperature, now),
         missing_for_hot=missing,
     )
 
 
-def _next_drop(c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, now: datetime) -> datetime | None:
+def _next_drop(
+    c: _Compiled, last: datetime | None, axes: _Axes, temperature: Temperature, now: datetime
+) -> datetime | None:
     """The first whole second after `now` at which decay takes the score below the band."""
-    last = lead.last_engagement_at
     decaying = c.engagement_weight * axes.engagement_full
     if temperature is Temperature.COLD or last is None or decaying <= 0:
         return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,8 +13,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from mappings.crosscheck import complete_outputs, rules_against
 from mappings.errors import ConfigError, Problem
 from mappings.schema import CrmMapping, ScoringRules
+
+log = logging.getLogger("leadtherm.mappings")
 
 PACKAGED = Path(__file__).resolve().parent
 Model = TypeVar("Model", bound=BaseModel)
@@ -119,32 +124,92 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def load_file(model: type[Model], path: Path) -> Model:
+def _read(path: Path) -> tuple[str, Located]:
     file = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from exc
-    return validate(model, read_yaml(text, file), file)
+    return file, read_yaml(text, file)
+
+
+def load_file(model: type[Model], path: Path) -> Model:
+    file, located = _read(path)
+    return validate(model, located, file)
 
 
 def load_rules(folder: str | os.PathLike[str] | None = None) -> ScoringRules:
     return load_file(ScoringRules, mappings_dir(folder) / "scoring.yaml")
 
 
+def _mapping_with_notices(crm: str, folder: str | os.PathLike[str] | None) -> tuple[CrmMapping, list[Problem]]:
+    path = mappings_dir(folder) / f"{crm}.yaml"
+    mapping = load_file(CrmMapping, path)
+    packaged = PACKAGED / f"{crm}.yaml"
+    defaults = load_file(CrmMapping, packaged) if packaged.exists() and packaged != path.resolve() else None
+    mapping, notices = complete_outputs(mapping, defaults)
+    return mapping, [Problem(_display(path), None, "outputs", n) for n in notices]
+
+
 def load_mapping(crm: str, folder: str | os.PathLike[str] | None = None) -> CrmMapping:
-    return load_file(CrmMapping, mappings_dir(folder) / f"{crm}.yaml")
+    """One CRM's mapping; an output the file lacks falls back to its default field, with a notice in the log."""
+    mapping, notices = _mapping_with_notices(crm, folder)
+    for notice in notices:
+        log.warning("%s", notice)
+    return mapping
+
+
+def load_config(
+    crms: Iterable[str], folder: str | os.PathLike[str] | None = None
+) -> tuple[ScoringRules, dict[str, CrmMapping]]:
+    """The rules and the mappings of the CRMs in use, checked against each other; every problem at once."""
+    problems: list[Problem] = []
+    mappings: dict[str, CrmMapping] = {}
+    for crm in crms:
+        try:
+            mappings[crm] = load_mapping(crm, folder)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    path = mappings_dir(folder) / "scoring.yaml"
+    try:
+        file, located = _read(path)
+        rules = validate(ScoringRules, located, file)
+    except ConfigError as exc:
+        raise ConfigError([*problems, *exc.problems]) from exc
+    problems.extend(rules_against(rules, file, located.lines, mappings))
+    if problems:
+        raise ConfigError(problems)
+    return rules, mappings
 
 
 def check_folder(folder: str | os.PathLike[str] | None = None) -> list[Problem]:
     """Every problem in every file of a mapping folder (empty when all are valid)."""
     base = mappings_dir(folder)
     problems: list[Problem] = []
-    files: list[tuple[type[BaseModel], Path]] = [(ScoringRules, base / "scoring.yaml")]
-    files += [(CrmMapping, p) for p in sorted(base.glob("*.yaml")) if p.name != "scoring.yaml"]
-    for model, path in files:
+    crms = [p.stem for p in sorted(base.glob("*.yaml")) if p.name != "scoring.yaml"]
+    mappings: dict[str, CrmMapping] = {}
+    for crm in crms:
         try:
-            load_file(model, path)
+            mappings[crm], _ = _mapping_with_notices(crm, base)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    try:
+        file, located = _read(base / "scoring.yaml")
+        rules = validate(ScoringRules, located, file)
+        problems.extend(rules_against(rules, file, located.lines, mappings))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     return problems
+
+
+def check_notices(folder: str | os.PathLike[str] | None = None) -> list[Problem]:
+    """What `check` mentions without failing: outputs a copied mapping lacks, filled from the defaults."""
+    base = mappings_dir(folder)
+    notices: list[Problem] = []
+    for path in sorted(base.glob("*.yaml")):
+        if path.name != "scoring.yaml":
+            try:
+                notices.extend(_mapping_with_notices(path.stem, base)[1])
+            except ConfigError:
+                continue
+    return notices

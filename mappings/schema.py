@@ -11,11 +11,17 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mappings.attributes import (
-    LEAD_ATTRIBUTES,
-    OUTPUT_KEYS,
+from mappings.catalogue import (
+    ATTRIBUTES,
+    CUSTOM_KINDS,
+    NUMERIC_KINDS,
+    OUTPUT_BY_KEY,
+    QUALIFICATION,
     STAGES,
     TEMPERATURES,
+    Attribute,
+    Kind,
+    custom_attribute,
 )
 
 Scalar = str | int | float | bool
@@ -25,9 +31,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _known_attribute(name: str) -> str:
-    if name not in LEAD_ATTRIBUTES:
-        raise ValueError(f"unknown Lead attribute {name!r} (known: {', '.join(LEAD_ATTRIBUTES)})")
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+def _builtin_attribute(name: str) -> str:
+    if name not in ATTRIBUTES:
+        raise ValueError(
+            f"unknown attribute {name!r} (built-in: {', '.join(ATTRIBUTES)}; declare your own under custom_attributes)"
+        )
+    return name
+
+
+def _attribute_name(name: str) -> str:
+    if not re.match(_NAME, name):
+        raise ValueError(f"attribute {name!r}: use lower-case letters, digits and _ (like product_interest)")
     return name
 
 
@@ -62,7 +79,7 @@ class Rule(Strict):
     max_points: float | None = None
     points: float
 
-    _check_attribute = field_validator("attribute")(_known_attribute)
+    _check_attribute = field_validator("attribute")(_attribute_name)
 
     @field_validator("matches")
     @classmethod
@@ -88,15 +105,32 @@ class Rule(Strict):
                 "needs exactly one condition of is, in, matches, at_least/below, present, each"
                 + (f" (has {', '.join(given)})" if given else "")
             )
-        kind = LEAD_ATTRIBUTES[self.attribute]
-        numeric = kind in ("integer", "number")
-        if (self.at_least is not None or self.below is not None or self.each) and not numeric:
-            raise ValueError(f"at_least, below and each need a numeric attribute; {self.attribute} is {kind}")
         if self.at_least is not None and self.below is not None and self.at_least >= self.below:
             raise ValueError("at_least must be smaller than below")
         if self.max_points is not None and self.each is None:
             raise ValueError("max_points goes with each")
+        # A built-in's kind is known here; an admin's own attribute is checked against its mapping.
+        builtin = ATTRIBUTES.get(self.attribute)
+        if builtin is not None and (problem := self.kind_problem(builtin.kind)):
+            raise ValueError(problem)
         return self
+
+    def kind_problem(self, kind: Kind) -> str | None:
+        """Why this rule's condition cannot test an attribute of `kind`, or None when it can."""
+        numeric = kind in NUMERIC_KINDS
+        if (self.at_least is not None or self.below is not None or self.each) and not numeric:
+            return f"at_least, below and each need a numeric attribute; {self.attribute} is {kind}"
+        if self.matches is not None and kind != "text":
+            return f"matches needs a text attribute; {self.attribute} is {kind}"
+        values = [self.is_] if self.is_ is not None else list(self.in_ or [])
+        if kind == "text" and any(isinstance(v, bool) for v in values):
+            # YAML reads a bare no/yes/on/off as a boolean: `country in: [no]` would never match Norway.
+            return f"{self.attribute} is text but a value reads as true/false: quote it ('no', 'yes')"
+        if kind == "boolean" and any(not isinstance(v, bool) for v in values):
+            return f"{self.attribute} is boolean: test it with is: true or is: false"
+        if numeric and any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+            return f"{self.attribute} is {kind}: is/in need numbers (or use at_least/below)"
+        return None
 
 
 class Weights(Strict):
@@ -126,17 +160,18 @@ class Thresholds(Strict):
         return self
 
 
-Criterion = Literal["need", "budget", "authority", "timeline"]
-
-
-def _all_criteria() -> list[Criterion]:
-    return ["need", "budget", "authority", "timeline"]
-
-
 class Qualification(Strict):
     """Criteria a rep must confirm: all of them gate `hot` and make a lead an SQL."""
 
-    required: list[Criterion] = Field(default_factory=_all_criteria, min_length=1)
+    required: list[str] = Field(default_factory=lambda: list(QUALIFICATION), min_length=1)
+
+    @field_validator("required")
+    @classmethod
+    def _criteria(cls, value: list[str]) -> list[str]:
+        unknown = [c for c in value if c not in QUALIFICATION]
+        if unknown:
+            raise ValueError(f"unknown criterion {unknown[0]!r} (known: {', '.join(QUALIFICATION)})")
+        return value
 
 
 class StageRules(Strict):
@@ -159,6 +194,8 @@ class ScoringRules(Strict):
     temperature: Thresholds = Thresholds()
     qualification: Qualification = Qualification()
     stage: StageRules = StageRules()
+    # Added to fit before its rules and never shown as a reason (calibrate sets it so no score clamps).
+    starting_points: int = Field(default=0, ge=-100, le=100)
     fit: list[Rule] = Field(default_factory=list)
     engagement: list[Rule] = Field(default_factory=list)
     penalties: list[Rule] = Field(default_factory=list)
@@ -197,6 +234,7 @@ Transform = Literal[
     "seniority",
     "present",
     "positive",
+    "checkbox",
 ]
 Pick = Literal["first", "latest", "sum", "any"]
 
@@ -231,14 +269,37 @@ class SeniorityPattern(Strict):
     _check = field_validator("pattern")(_valid_regex)
 
 
+class CustomAttribute(AttributeMapping):
+    """An attribute of the admin's own: where it comes from, its kind, and whether it is decaying behaviour."""
+
+    kind: Kind
+    decays: bool = False
+    label: str | None = Field(default=None, min_length=1, max_length=80)
+
+    @field_validator("kind")
+    @classmethod
+    def _custom_kind(cls, value: Kind) -> Kind:
+        if value not in CUSTOM_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(CUSTOM_KINDS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _decays_on_behaviour(self) -> Self:
+        if self.decays and self.kind not in ("integer", "number", "boolean"):
+            raise ValueError(f"decays: true needs a count or a yes/no (integer, number, boolean), not {self.kind}")
+        return self
+
+
 class CrmMapping(Strict):
     """The whole of a CRM mapping file (`hubspot.yaml`, `salesforce.yaml`)."""
 
-    crm: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    crm: str = Field(pattern=_NAME)
     objects: list[str] = Field(min_length=1)
     id_field: str
     attributes: dict[str, AttributeMapping]
+    custom_attributes: dict[str, CustomAttribute] = Field(default_factory=dict)
     seniority: list[SeniorityPattern] = Field(default_factory=list)
+    # Output key -> CRM field (null skips it). The loader fills an output a copied file lacks.
     outputs: dict[str, str | None]
     options: dict[str, Any] = Field(default_factory=dict)
 
@@ -246,9 +307,8 @@ class CrmMapping(Strict):
     @classmethod
     def _attributes_known(cls, value: dict[str, AttributeMapping]) -> dict[str, AttributeMapping]:
         for name, mapping in value.items():
-            _known_attribute(name)
-            kind = LEAD_ATTRIBUTES[name]
-            if kind == "stage":
+            _builtin_attribute(name)
+            if ATTRIBUTES[name].kind == "stage":
                 bad = [v for v in (mapping.map or {}).values() if v is not None and v not in STAGES]
                 if mapping.map is None or bad:
                     raise ValueError(
@@ -257,15 +317,23 @@ class CrmMapping(Strict):
                     )
         return value
 
+    @field_validator("custom_attributes")
+    @classmethod
+    def _custom_names(cls, value: dict[str, CustomAttribute]) -> dict[str, CustomAttribute]:
+        for name in value:
+            _attribute_name(name)
+            if name in ATTRIBUTES:
+                raise ValueError(
+                    f"{name!r} is a built-in attribute: map it under attributes, or give yours another name"
+                )
+        return value
+
     @field_validator("outputs")
     @classmethod
     def _outputs_known(cls, value: dict[str, str | None]) -> dict[str, str | None]:
-        unknown = sorted(set(value) - set(OUTPUT_KEYS))
+        unknown = sorted(set(value) - set(OUTPUT_BY_KEY))
         if unknown:
-            raise ValueError(f"unknown output {unknown[0]!r} (known: {', '.join(OUTPUT_KEYS)})")
-        missing = [key for key in OUTPUT_KEYS if key not in value]
-        if missing:
-            raise ValueError(f"missing output {missing[0]!r} (name a field, or null to skip it)")
+            raise ValueError(f"unknown output {unknown[0]!r} (known: {', '.join(OUTPUT_BY_KEY)})")
         return value
 
     @model_validator(mode="after")
@@ -279,18 +347,40 @@ class CrmMapping(Strict):
         return self.outputs.get(key)
 
     @property
+    def missing_outputs(self) -> list[str]:
+        """Outputs this file does not mention (neither a field nor null)."""
+        return [key for key in OUTPUT_BY_KEY if key not in self.outputs]
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The catalogue entry of an attribute this mapping fills (built-in or the admin's own)."""
+        if name in self.attributes:
+            return ATTRIBUTES[name]
+        own = self.custom_attributes.get(name)
+        return None if own is None else custom_attribute(name, own.kind, own.label, own.decays)
+
+    @property
+    def attributes_in_use(self) -> list[Attribute]:
+        """Every attribute this mapping fills, built-ins first."""
+        names = [*self.attributes, *self.custom_attributes]
+        return [a for name in names if (a := self.attribute(name)) is not None]
+
+    def sources(self) -> dict[str, AttributeMapping]:
+        """Attribute name -> where it comes from, built-ins and the admin's own alike."""
+        return {**self.attributes, **self.custom_attributes}
+
+    @property
     def own_fields(self) -> frozenset[str]:
         """CRM fields leadtherm writes: a change to only these is our own echo."""
         return frozenset(v for v in self.outputs.values() if v)
 
     @property
     def read_fields(self) -> list[str]:
-        """Every CRM field to fetch: the sources of the attributes and the current outputs."""
+        """Every CRM field to fetch: the sources of every attribute and the current outputs."""
         names = [self.id_field]
-        for mapping in self.attributes.values():
+        for mapping in self.sources().values():
             names.extend(mapping.sources)
         names.extend(v for v in self.outputs.values() if v)
         return list(dict.fromkeys(names))
 
 
-__all__ = ["TEMPERATURES", "AttributeMapping", "CrmMapping", "Rule", "ScoringRules"]
+__all__ = ["TEMPERATURES", "AttributeMapping", "CrmMapping", "CustomAttribute", "Rule", "ScoringRules"]

@@ -50,6 +50,6 @@ def lead() -> MakeLead:
             "last_engagement_at": NOW - timedelta(days=2),
         }
         values.update(overrides)
-        return Lead(**values)
+        return Lead.of(**values)
 
     return make

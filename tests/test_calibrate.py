@@ -57,8 +57,8 @@ def _all(rules: ScoringRules) -> list[Rule]:
 
 def test_the_learned_points_recover_the_generating_rules_ordering(result: Calibration) -> None:
     rules = result.rules
-    executive, demo = _points(rules, "Seniority: executive"), _points(rules, "Demo requested")
-    webinar, free_mail = _points(rules, "Webinars: 1 or more"), _points(rules, "Free-mail address")
+    executive, demo = _points(rules, "Seniority: executive"), _points(rules, "Requested a demo")
+    webinar, free_mail = _points(rules, "Webinars attended: 1 or more"), _points(rules, "Free-mail address")
     assert executive > demo > webinar > 0 > free_mail
 
 
@@ -108,7 +108,7 @@ def test_the_written_file_is_commented_in_the_default_style(result: Calibration)
 
 def test_behaviour_goes_to_engagement_and_negative_evidence_to_penalties(result: Calibration) -> None:
     rules = result.rules
-    assert {r.label for r in rules.engagement} >= {"Demo requested", "Webinars: 1 or more"}
+    assert {r.label for r in rules.engagement} >= {"Requested a demo", "Webinars attended: 1 or more"}
     assert "Free-mail address" in {r.label for r in rules.penalties}
     assert all(r.points > 0 and r.below is None for r in rules.engagement)
     assert all(r.points < 0 for r in rules.penalties)
@@ -167,7 +167,7 @@ def test_without_dates_the_as_of_default_is_the_latest_engagement_not_the_clock(
 
 
 def test_a_leak_that_never_converts_is_named_too() -> None:
-    leads = [Lead("t", str(n), lead_status="disqualified" if n < 60 else "open") for n in range(300)]
+    leads = [Lead.of("t", str(n), lead_status="disqualified" if n < 60 else "open") for n in range(300)]
     outcomes = [0 if n < 60 else int(n % 3 == 0) for n in range(300)]
     mapping = load_file(CrmMapping, PACKAGED / "hubspot.yaml")
     [leak] = leakage(leads, outcomes, mapping)

@@ -77,7 +77,7 @@ def _single_class(text: str) -> str:
     [
         (lambda t: t.replace(",won", ",outcome", 1), "no column 'won'"),
         (_single_class, "column won: every lead did not convert; a model needs both outcomes"),
-        (lambda t: _csv_edit(t, "page_views", 7, "lots"), "row 8, column page_views: expected a number, got 'lots'"),
+        (lambda t: _csv_edit(t, "page_views", 7, "lots"), "row 8, column page_views: expected a number"),
         (lambda t: _csv_edit(t, "won", 4, "maybe"), "row 5, column won: outcome must be 1/0"),
         (lambda t: t.splitlines()[0] + "\n", "no rows to learn from"),
         (lambda t: "\n".join(t.splitlines()[:15]) + "\n", "lead(s) on one side of the outcome; at least 10"),

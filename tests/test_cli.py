@@ -66,7 +66,8 @@ def test_a_bad_row_is_reported_by_row_and_column_and_the_others_are_scored(tmp_p
     export.write_text("\n".join(lines) + "\n")
     result = runner.invoke(app, ["score", str(export), "--crm", "hubspot", "--format", "csv"])
     assert result.exit_code == 1
-    assert "row 4, column hs_analytics_num_page_views: expected a number, got 'lots'" in result.output
+    assert "row 4, column hs_analytics_num_page_views: expected a number" in result.output
+    assert "lots" not in result.output  # a record's value may be personal data: never echoed
     assert len([line for line in result.stdout.splitlines() if line and line[0].isdigit()]) == 4
 
 

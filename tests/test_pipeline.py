@@ -30,7 +30,7 @@ def test_a_changed_contact_gets_its_fields_written(world: World) -> None:
     assert world.field(ref, "stage") in {"lead", "mql"}
     assert "Director or VP title" in world.field(ref, "reasons")
     assert world.field(ref, "next_action")
-    assert world.field(ref, "temperature_changed_at") == "2026-11-01T09:00:00Z"
+    assert world.field(ref, "temperature_changed_at") == "2026-11-01T09:00:00.000Z"
     assert world.field(ref, "previous_temperature") is None  # nothing held before
 
 
@@ -214,7 +214,7 @@ def test_temperature_history_fields_change_only_with_the_temperature(world: Worl
     drain(world.pipeline)
     assert world.field(ref, "temperature") == "hot"
     assert world.field(ref, "previous_temperature") == "warm"
-    assert world.field(ref, "temperature_changed_at") == "2026-11-01T11:00:00Z"
+    assert world.field(ref, "temperature_changed_at") == "2026-11-01T11:00:00.000Z"
 
 
 def test_sweep_cools_a_warm_lead_that_went_silent_and_writes_once(world: World) -> None:

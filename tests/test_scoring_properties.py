@@ -2,47 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration.model import ENGAGEMENT_COUNTERS, QUALIFICATION_CRITERIA, Lead, Temperature
+from integration.model import Lead, Temperature
 from integration.scoring import assess
+from mappings.catalogue import BUILTIN
 from mappings.loader import load_rules
+from tests.strategies import NOW
+from tests.strategies import leads as lead_strategy
 
 RULES = load_rules()
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
-maybe_bool = st.one_of(st.none(), st.booleans())
-counts = st.integers(min_value=0, max_value=500)
-
-leads = st.builds(
-    Lead,
-    crm=st.just("hubspot"),
-    record_id=st.just("1"),
-    has_contact_data=st.booleans(),
-    seniority=st.sampled_from([None, "executive", "director", "manager", "individual", "student"]),
-    company_size=st.one_of(st.none(), st.integers(0, 100_000)),
-    industry=st.sampled_from([None, "software", "retail", "banking"]),
-    country=st.sampled_from([None, "sweden", "brazil", "germany"]),
-    email_domain=st.sampled_from([None, "acme.example", "gmail.com", "student.uu.se", "competitor.example"]),
-    origin=st.sampled_from([None, "referral", "purchased_list", "demo_request", "webinar", "cold_call", "other"]),
-    need=maybe_bool, budget=maybe_bool, authority=maybe_bool, timeline=maybe_bool,
-    page_views=counts, visits=counts, pricing_page_views=counts, form_submissions=counts, downloads=counts,
-    webinars=counts, email_opens=counts, email_clicks=counts, email_replies=counts, social_follows=counts,
-    demo_requested=st.booleans(), newsletter=st.booleans(),
-    last_engagement_at=st.one_of(st.none(), st.integers(-400, 3).map(lambda d: NOW + timedelta(days=d))),
-    lead_status=st.sampled_from([None, "open", "working", "not_interested"]),
-    rep_rating=st.sampled_from([None, "hot", "warm", "cold"]),
-    has_open_deal=st.booleans(), has_won_deal=st.booleans(), converted=st.booleans(),
-    opted_out=st.booleans(), bounced=st.booleans(),
-)  # fmt: skip
+leads = lead_strategy(RULES)
+COUNTERS = [a.name for a in BUILTIN if a.decays and a.kind == "integer"]
+POSITIVE_FLAGS = [a.name for a in BUILTIN if a.kind == "boolean" and (a.decays or a.role == "criterion")]
 
 
 def _with(lead: Lead, **changes: object) -> Lead:
-    values = {name: getattr(lead, name) for name in Lead.__slots__}
-    values.update(changes)
-    return Lead(**values)
+    return lead.replace(**changes)
 
 
 @settings(max_examples=300)
@@ -58,8 +37,8 @@ def test_score_fit_and_engagement_stay_within_0_and_100(lead: Lead, days: int) -
 @given(
     leads,
     st.one_of(
-        st.tuples(st.sampled_from(ENGAGEMENT_COUNTERS), st.integers(1, 50)),
-        st.tuples(st.sampled_from([*QUALIFICATION_CRITERIA, "demo_requested", "newsletter"]), st.just(True)),
+        st.tuples(st.sampled_from(COUNTERS), st.integers(1, 50)),
+        st.tuples(st.sampled_from(POSITIVE_FLAGS), st.just(True)),
         st.tuples(st.just("last_engagement_at"), st.integers(0, 30)),
     ),
 )
@@ -74,7 +53,7 @@ def test_adding_positive_evidence_never_lowers_the_score(lead: Lead, evidence: t
     elif isinstance(amount, bool):
         better = _with(lead, **{name: True})
     else:
-        better = _with(lead, **{name: getattr(lead, name) + amount})
+        better = _with(lead, **{name: lead.get(name) + amount})
     before, after = assess(lead, RULES, NOW), assess(better, RULES, NOW)
     assert after.score >= before.score
     assert after.temperature.rank >= before.temperature.rank

@@ -10,7 +10,7 @@ from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCre
 
 from adapters.hubspot.errors import call
 from integration.plugins import SetupReport
-from mappings.attributes import QUALIFICATION, STAGES, TEMPERATURES
+from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
 from mappings.schema import CrmMapping
 
 GROUP = "leadtherm"
@@ -48,25 +48,26 @@ class PropertySpec:
         )
 
 
-_OUTPUTS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "score": ("Lead score", "number", "number", ()),
-    "fit": ("Lead fit", "number", "number", ()),
-    "engagement": ("Lead engagement", "number", "number", ()),
-    "temperature": ("Lead temperature", "enumeration", "select", TEMPERATURES),
-    "stage": ("Lead stage", "enumeration", "select", STAGES),
-    "reasons": ("Lead score reasons", "string", "textarea", ()),
-    "next_action": ("Suggested next action", "string", "text", ()),
-    "previous_temperature": ("Previous lead temperature", "enumeration", "select", TEMPERATURES),
-    "temperature_changed_at": ("Lead temperature changed at", "datetime", "date", ()),
+# HubSpot property type and field type for each value type of the catalogue's outputs.
+FIELD_TYPES: dict[ValueType, tuple[str, str]] = {
+    "percent": ("number", "number"),
+    "rating": ("number", "number"),
+    "temperature": ("enumeration", "select"),
+    "stage": ("enumeration", "select"),
+    "long_text": ("string", "textarea"),
+    "short_text": ("string", "text"),
+    "datetime": ("datetime", "date"),
 }
 
 
 def property_specs(mapping: CrmMapping) -> list[PropertySpec]:
     """The output properties the mapping names, and the qualification checkboxes a rep fills in."""
     specs = [
-        PropertySpec(field, label, kind, widget, options, "Written by leadtherm")
-        for key, (label, kind, widget, options) in _OUTPUTS.items()
-        if (field := mapping.output_field(key))
+        PropertySpec(
+            field, o.label, *FIELD_TYPES[o.value], OPTIONS.get(o.value, ()), "Written by leadtherm"
+        )
+        for o in OUTPUTS
+        if (field := mapping.output_field(o.key))
     ]
     for criterion in QUALIFICATION:
         spec = mapping.attributes.get(criterion)
@@ -108,7 +109,12 @@ def setup(api: HubSpot, mapping: CrmMapping) -> SetupReport:
         call(lambda: api.crm.properties.groups_api.create(OBJECT, body))
         report.created.append(f"property group {GROUP}")
     existing = {p.name: p for p in call(lambda: api.crm.properties.core_api.get_all(OBJECT)).results or []}
-    for spec in property_specs(mapping):
+    specs = property_specs(mapping)
+    created = {spec.name for spec in specs}
+    for name in mapping.read_fields:
+        if name not in existing and name not in created:
+            report.missing.append(f"property {name} (read by {_reader(mapping, name)})")
+    for spec in specs:
         found = existing.get(spec.name)
         if found is None:
             _create(api, spec.create_body())
@@ -119,6 +125,13 @@ def setup(api: HubSpot, mapping: CrmMapping) -> SetupReport:
             report.unchanged.append(f"property {spec.name}")
     report.instructions.extend(webhook_instructions(mapping))
     return report
+
+
+def _reader(mapping: CrmMapping, field: str) -> str:
+    """Which attribute or output reads a field, for the admin to find it in the mapping file."""
+    users = [name for name, source in mapping.sources().items() if field in source.sources]
+    users += [f"output {key}" for key, name in mapping.outputs.items() if name == field]
+    return ", ".join(users) or "id_field"
 
 
 def webhook_instructions(mapping: CrmMapping) -> list[str]:

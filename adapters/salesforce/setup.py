@@ -16,7 +16,7 @@ from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
-from mappings.attributes import QUALIFICATION, STAGES, TEMPERATURES
+from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
 from mappings.schema import CrmMapping
 
 PERMISSION_SET = "Leadtherm"
@@ -43,36 +43,29 @@ class FieldSpec:
         return {"FullName": f"{object_type}.{self.name}", "Metadata": {"label": self.label, **self.metadata}}
 
 
-_OUTPUTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "score": ("Lead Score", {"type": "Number", "precision": 3, "scale": 0}, "double"),
-    "fit": ("Lead Fit", {"type": "Number", "precision": 3, "scale": 0}, "double"),
-    "engagement": ("Lead Engagement", {"type": "Number", "precision": 3, "scale": 0}, "double"),
-    "temperature": (
-        "Lead Temperature",
-        {"type": "Picklist", "valueSet": _picklist(TEMPERATURES)},
-        "picklist",
-    ),
-    "stage": ("Lead Stage", {"type": "Picklist", "valueSet": _picklist(STAGES)}, "picklist"),
-    "reasons": (
-        "Lead Score Reasons",
-        {"type": "LongTextArea", "length": 32768, "visibleLines": 5},
-        "textarea",
-    ),
-    "next_action": ("Lead Next Action", {"type": "Text", "length": 255}, "string"),
-    "previous_temperature": (
-        "Lead Previous Temperature",
-        {"type": "Picklist", "valueSet": _picklist(TEMPERATURES)},
-        "picklist",
-    ),
-    "temperature_changed_at": ("Lead Temperature Changed At", {"type": "DateTime"}, "datetime"),
+_NUMBER_3 = {"type": "Number", "precision": 3, "scale": 0}
+# Field metadata (Tooling API) and what describe() reports, for each value type of the catalogue's outputs.
+FIELD_TYPES: dict[ValueType, tuple[dict[str, Any], str]] = {
+    "percent": (_NUMBER_3, "double"),
+    "rating": ({"type": "Number", "precision": 1, "scale": 0}, "double"),
+    "temperature": ({"type": "Picklist", "valueSet": _picklist(OPTIONS["temperature"])}, "picklist"),
+    "stage": ({"type": "Picklist", "valueSet": _picklist(OPTIONS["stage"])}, "picklist"),
+    "long_text": ({"type": "LongTextArea", "length": 32768, "visibleLines": 5}, "textarea"),
+    "short_text": ({"type": "Text", "length": 255}, "string"),
+    "datetime": ({"type": "DateTime"}, "datetime"),
 }
+
+
+def _label(text: str) -> str:
+    # Salesforce labels read in title case: "Lead Score Reasons".
+    return " ".join(w if w[:1].isupper() or "(" in w else w.capitalize() for w in text.split())
 
 
 def field_specs(mapping: CrmMapping) -> list[FieldSpec]:
     specs = [
-        FieldSpec(field, label, metadata, kind)
-        for key, (label, metadata, kind) in _OUTPUTS.items()
-        if (field := mapping.output_field(key)) and field.endswith("__c")
+        FieldSpec(field, _label(output.label), *FIELD_TYPES[output.value])
+        for output in OUTPUTS
+        if (field := mapping.output_field(output.key)) and field.endswith("__c")
     ]
     for criterion in QUALIFICATION:
         spec = mapping.attributes.get(criterion)
@@ -161,9 +154,15 @@ def _ensure_permissions(
         report.created.append(f"assignment of {PERMISSION_SET} to the integration user {user_id}")
 
 
-def _check_types(sf: Salesforce, specs: list[FieldSpec], objects: list[str], report: SetupReport) -> None:
-    for object_type in objects:
-        described = {f["name"]: f for f in _describe(sf, object_type)["fields"]}
+def _check_types(sf: Salesforce, mapping: CrmMapping, specs: list[FieldSpec], report: SetupReport) -> None:
+    """Conflicting types of our fields, and fields the mapping reads that no object has."""
+    described_by_object = {o: {f["name"]: f for f in _describe(sf, o)["fields"]} for o in mapping.objects}
+    ours = {spec.name for spec in specs}
+    for name in mapping.read_fields:
+        # A field on one object only (IsConverted on Lead) is fine; on none, it is a typo or missing.
+        if name not in ours and not any(name in fields for fields in described_by_object.values()):
+            report.missing.append(f"field {name} on none of {', '.join(mapping.objects)}")
+    for object_type, described in described_by_object.items():
         for spec in specs:
             found = described.get(spec.name)
             if found is not None and found["type"] != spec.describe_type:
@@ -181,7 +180,7 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str) -> SetupReport:
     objects = list(mapping.objects)
     _ensure_fields(sf, specs, objects, report)
     _ensure_permissions(sf, specs, objects, user_id, report)
-    _check_types(sf, specs, objects, report)
+    _check_types(sf, mapping, specs, report)
     report.instructions.extend(outbound_instructions(mapping))
     return report
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from itertools import combinations, pairwise
 
 from integration.model import Temperature
+from integration.scoring import temperature_of
 
 GRID = 40  # candidate edges at every 2.5th percentile of the training scores
 MIN_SHARE = 0.02  # a band must hold at least this share of the training leads...
@@ -29,13 +30,8 @@ class Band:
 
 
 def temperature(score: int, qualified: bool, thresholds: tuple[int, int, int]) -> Temperature:
-    """The band `assess` gives a score: hot also needs every qualification criterion confirmed."""
-    cool, warm, hot = thresholds
-    if score >= hot and qualified:
-        return Temperature.HOT
-    if score >= warm:
-        return Temperature.WARM
-    return Temperature.COOL if score >= cool else Temperature.COLD
+    """The band `assess` gives a score (the scorer's own function)."""
+    return temperature_of(score, qualified, *thresholds)
 
 
 Cells = dict[tuple[int, bool], tuple[int, int]]  # (score, qualified) -> (leads, conversions)

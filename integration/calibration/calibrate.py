@@ -113,7 +113,7 @@ def calibrate(
     `leave_out` names attributes not to learn from: columns that leak the outcome. The whole column goes,
     since its other values are the leaky value's complement ("not yet a customer") and leak as much.
     """
-    features = [f for f in candidates(history.leads, current) if f.rule.attribute not in leave_out]
+    features = [f for f in candidates(history.leads, current, history.attributes) if f.rule.attribute not in leave_out]
     if not features:
         raise CalibrationError(
             f"{history.source}: no mapped column varies enough to learn from (each value needs 20+ leads)"

@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from integration.calibration.features import CATEGORIES
 from integration.model import Lead
 from mappings.schema import CrmMapping
 
@@ -14,13 +13,20 @@ LEAK_MIN_ROWS = 50  # "many rows": fewer and an extreme rate is plausibly chance
 LEAK_HIGH = 0.95
 LEAK_LOW = 0.02
 LEAK_LOW_BASE = 0.10  # a value converting under 2% is only odd when leads usually convert more
+# On any amount of data: a value that holds nearly every conversion and almost only conversions
+# separates the outcome (Status = Closed - Converted); that is leakage, not chance.
+SEPARATING_SHARE = 0.9
+SEPARATING_MIN_LEADS = 5
 MIN_CONVERSIONS = 100
-# Values set during or after the sale (lifecycle, status) leak the outcome into the features.
-CHECKED = (*CATEGORIES, "lifecycle")
+
+
+def _checked(mapping: CrmMapping) -> list[str]:
+    # Values set during or after the sale (lifecycle, status) leak the outcome into the features.
+    return [a.name for a in mapping.attributes_in_use if a.calibrate == "category" or a.role == "lifecycle"]
 
 
 def _column(mapping: CrmMapping, attribute: str) -> str:
-    found = mapping.attributes.get(attribute)
+    found = mapping.sources().get(attribute)
     return ", ".join(found.sources) if found is not None else attribute
 
 
@@ -43,19 +49,22 @@ class Leak:
 
 def leakage(leads: Sequence[Lead], outcomes: Sequence[int], mapping: CrmMapping) -> list[Leak]:
     """Category values that convert almost always or almost never over many rows: set after the fact?"""
-    base = sum(outcomes) / len(outcomes) if outcomes else 0.0
+    conversions = sum(outcomes)
+    base = conversions / len(outcomes) if outcomes else 0.0
     found = []
-    for attribute in CHECKED:
+    for attribute in _checked(mapping):
         counts: defaultdict[str, list[int]] = defaultdict(lambda: [0, 0])
         for lead, outcome in zip(leads, outcomes, strict=True):
-            value = getattr(lead, attribute)
+            value = lead.get(attribute)
             if value is not None and value != "":
                 cell = counts[str(value).casefold()]
                 cell[0] += 1
                 cell[1] += outcome
         for value, (n, k) in sorted(counts.items()):
             rate = k / n
-            if n >= LEAK_MIN_ROWS and (rate > LEAK_HIGH or (rate < LEAK_LOW and base >= LEAK_LOW_BASE)):
+            extreme = rate > LEAK_HIGH or (rate < LEAK_LOW and base >= LEAK_LOW_BASE)
+            separating = n >= SEPARATING_MIN_LEADS and rate > LEAK_HIGH and k >= SEPARATING_SHARE * conversions
+            if (n >= LEAK_MIN_ROWS and extreme) or separating:
                 found.append(Leak(attribute, _column(mapping, attribute), value, rate, n))
     return found
 

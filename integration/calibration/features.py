@@ -9,23 +9,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from integration.model import ENGAGEMENT_COUNTERS, QUALIFICATION_CRITERIA, Lead
+from integration.model import Lead
+from integration.scoring import decay_factor as scorer_decay
 from integration.scoring import rule_matches
+from mappings.catalogue import Attribute
 from mappings.schema import Decay, Rule, ScoringRules
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-CATEGORIES = ("seniority", "origin", "industry", "country", "lead_status", "rep_rating")
-FLAGS = ("demo_requested", "newsletter", "opted_out", "bounced")
-SIZES = ("company_size", "annual_revenue")
-# Behaviour decays with silence in `assess`, so the model sees it decayed too; only these may be engagement.
-BEHAVIOUR = frozenset((*ENGAGEMENT_COUNTERS, "demo_requested", "newsletter"))
-COVERED = frozenset((*CATEGORIES, *FLAGS, *SIZES, *QUALIFICATION_CRITERIA, *ENGAGEMENT_COUNTERS))
 MIN_ROWS = 20  # a condition met by fewer leads cannot be learned
 BINS = 4
-_DAY_SECONDS = 86400.0
+
+
+def learnable(attributes: Sequence[Attribute], calibrate: str) -> list[Attribute]:
+    """The attributes in use that calibrate treats one way (category, answer, flag, counter, range)."""
+    return [a for a in attributes if a.calibrate == calibrate]
 
 
 class Group(StrEnum):
@@ -46,36 +46,41 @@ class Feature:
     behaviour: bool
 
 
-def _title(attribute: str) -> str:
-    return attribute.replace("_", " ").capitalize()
-
-
 def _exact(attribute: str, value: Any, label: str) -> Rule:
     return Rule(label=label, attribute=attribute, **{"is": value}, points=0)
 
 
-def _categories(leads: Sequence[Lead]) -> Iterable[Feature]:
-    for attribute in CATEGORIES:
-        counts = Counter(str(v).casefold() for lead in leads if (v := getattr(lead, attribute)))
+def number_label(value: float) -> str:
+    """A cut point as a person writes it: 12, 2,500, 1.5 million (never 1.2e+07)."""
+    if abs(value) >= 1_000_000:
+        return f"{value / 1_000_000:,.3g} million"
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.3g}"
+
+
+def _categories(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[Feature]:
+    for attribute in learnable(attributes, "category"):
+        name = attribute.name
+        counts = Counter(str(v).casefold() for lead in leads if (v := lead.get(name)))
         for value, n in sorted(counts.items()):
             if n >= MIN_ROWS:
-                rule = _exact(attribute, value, f"{_title(attribute)}: {value}")
-                yield Feature(rule, attribute, Group.EXCLUSIVE, behaviour=False)
+                rule = _exact(name, value, f"{attribute.label}: {value}")
+                yield Feature(rule, name, Group.EXCLUSIVE, behaviour=False)
 
 
-def _flags(leads: Sequence[Lead]) -> Iterable[Feature]:
+def _flags(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[Feature]:
     # A rep's answer is yes, no or unknown: both answers are evidence, unknown is the reference.
-    for attribute in QUALIFICATION_CRITERIA:
-        counts = Counter(getattr(lead, attribute) for lead in leads)
+    for attribute in learnable(attributes, "answer"):
+        counts = Counter(lead.get(attribute.name) for lead in leads)
         for value, word in ((True, "confirmed"), (False, "ruled out")):
             if counts[value] >= MIN_ROWS:
-                rule = _exact(attribute, value, f"{_title(attribute)} {word}")
-                yield Feature(rule, attribute, Group.EXCLUSIVE, behaviour=False)
-    for attribute in FLAGS:
-        if sum(1 for lead in leads if getattr(lead, attribute) is True) >= MIN_ROWS:
-            yield Feature(
-                _exact(attribute, True, _title(attribute)), attribute, Group.INDEPENDENT, attribute in BEHAVIOUR
-            )
+                rule = _exact(attribute.name, value, f"{attribute.label} {word}")
+                yield Feature(rule, attribute.name, Group.EXCLUSIVE, behaviour=False)
+    for attribute in learnable(attributes, "flag"):
+        if sum(1 for lead in leads if lead.get(attribute.name) is True) >= MIN_ROWS:
+            rule = _exact(attribute.name, True, attribute.label)
+            yield Feature(rule, attribute.name, Group.INDEPENDENT, attribute.decays)
 
 
 def quantile_edges(values: Sequence[float], bins: int = BINS) -> list[float]:
@@ -87,41 +92,42 @@ def quantile_edges(values: Sequence[float], bins: int = BINS) -> list[float]:
     return sorted(edges)
 
 
-def _numbers(leads: Sequence[Lead]) -> Iterable[Feature]:
-    for attribute in ENGAGEMENT_COUNTERS:
-        values = [float(getattr(lead, attribute) or 0) for lead in leads]
+def _numbers(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[Feature]:
+    for attribute in learnable(attributes, "counter"):
+        name = attribute.name
+        values = [float(lead.get(name) or 0) for lead in leads]
         # Cumulative thresholds: engagement rules may only use at_least, and each step adds to the last.
         for edge in quantile_edges(values):
             if sum(1 for v in values if v >= edge) >= MIN_ROWS:
-                rule = Rule(
-                    label=f"{_title(attribute)}: {edge:g} or more", attribute=attribute, at_least=edge, points=0
-                )
-                yield Feature(rule, attribute, Group.NESTED, behaviour=True)
-    for attribute in SIZES:
-        values = [float(v) for lead in leads if (v := getattr(lead, attribute)) is not None]
+                label = f"{attribute.label}: {number_label(edge)} or more"
+                rule = Rule(label=label, attribute=name, at_least=edge, points=0)
+                yield Feature(rule, name, Group.NESTED, behaviour=attribute.decays)
+    for attribute in learnable(attributes, "range"):
+        name = attribute.name
+        values = [float(v) for lead in leads if (v := lead.get(name)) is not None]
         edges = quantile_edges(values)
         for low, high in zip(edges, [*edges[1:], None][: len(edges)], strict=True):
             if sum(1 for v in values if v >= low and (high is None or v < high)) < MIN_ROWS:
                 continue
-            label = (
-                f"{_title(attribute)}: {low:g} or more" if high is None else f"{_title(attribute)}: {low:g} to {high:g}"
-            )
+            span = f"{number_label(low)} or more" if high is None else f"{number_label(low)} to {number_label(high)}"
             yield Feature(
-                Rule(label=label, attribute=attribute, at_least=low, below=high, points=0),
-                attribute,
+                Rule(label=f"{attribute.label}: {span}", attribute=name, at_least=low, below=high, points=0),
+                name,
                 Group.EXCLUSIVE,
                 behaviour=False,
             )
 
 
-def _current(leads: Sequence[Lead], current: ScoringRules) -> Iterable[Feature]:
+def _current(leads: Sequence[Lead], current: ScoringRules, attributes: Sequence[Attribute]) -> Iterable[Feature]:
     """The admin's own classes on attributes the generic features do not cover (free-mail, student...)."""
+    covered = {a.name for a in attributes if a.calibrate != "none"}
+    in_use = {a.name for a in attributes}
     seen: set[str] = set()
     for rule in [*current.fit, *current.engagement, *current.penalties]:
-        if rule.attribute in COVERED or rule.each is not None or rule.label in seen:
+        if rule.attribute in covered or rule.attribute not in in_use or rule.each is not None or rule.label in seen:
             continue
         seen.add(rule.label)
-        if sum(1 for lead in leads if rule_matches(rule, _folded(getattr(lead, rule.attribute)))) >= MIN_ROWS:
+        if int(fires(leads, rule).sum()) >= MIN_ROWS:
             yield Feature(rule.model_copy(update={"points": 0.0}), rule.attribute, Group.INDEPENDENT, behaviour=False)
 
 
@@ -143,40 +149,40 @@ def _without_reference(leads: Sequence[Lead], features: list[Feature]) -> list[F
     return [f for f in features if id(f) not in dropped]
 
 
-def candidates(leads: Sequence[Lead], current: ScoringRules) -> list[Feature]:
-    """One-hot categories, rep answers, flags, quantile-binned numbers, and the current rules' classes."""
-    found = [*_categories(leads), *_flags(leads), *_numbers(leads), *_current(leads, current)]
+def candidates(leads: Sequence[Lead], current: ScoringRules, attributes: Sequence[Attribute]) -> list[Feature]:
+    """One-hot categories, rep answers, flags, quantile-binned numbers, and the current rules' classes.
+
+    `attributes` are those the mapping fills, the admin's own included (`CrmMapping.attributes_in_use`).
+    """
+    found = [
+        *_categories(leads, attributes),
+        *_flags(leads, attributes),
+        *_numbers(leads, attributes),
+        *_current(leads, current, attributes),
+    ]
     return _without_reference(leads, found)
 
 
-def _folded(value: Any) -> Any:
-    # `assess` looks text up casefolded; matching the same way keeps features and scores in step.
-    return value.casefold() if isinstance(value, str) else value
-
-
 def decay_factor(last: datetime | None, as_of: datetime, decay: Decay) -> float:
-    """The share of engagement left after the silence before `as_of` (the formula `assess` applies)."""
-    if last is None:
-        return 1.0
-    silent_days = (as_of - last).total_seconds() / _DAY_SECONDS
-    return float(0.5 ** (max(0.0, silent_days - decay.grace_days) / decay.half_life_days))
+    """The share of engagement left after the silence before `as_of` (the scorer's own formula)."""
+    return scorer_decay(last, as_of, decay.half_life_days, decay.grace_days)
 
 
 def fires(leads: Sequence[Lead], rule: Rule) -> npt.NDArray[np.bool_]:
-    """Which leads a rule's condition holds for."""
+    """Which leads a rule earns points for, decided by the scorer's own matching (once per distinct value)."""
     import numpy as np
 
-    values = [_folded(getattr(lead, rule.attribute)) for lead in leads]
-    if rule.is_ is not None and not isinstance(rule.is_, bool):
-        wanted = str(rule.is_).casefold()
-        return np.fromiter((v == wanted for v in values), dtype=bool, count=len(values))
-    if rule.at_least is not None or rule.below is not None:
-        numbers = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-        low = -np.inf if rule.at_least is None else rule.at_least
-        high = np.inf if rule.below is None else rule.below
-        with np.errstate(invalid="ignore"):
-            return (numbers >= low) & (numbers < high)
-    return np.fromiter((rule_matches(rule, v) for v in values), dtype=bool, count=len(values))
+    verdicts: dict[Any, bool] = {}
+    out = np.zeros(len(leads), dtype=bool)
+    name = rule.attribute
+    for i, lead in enumerate(leads):
+        value = lead.get(name)
+        key = (value.__class__, value)
+        verdict = verdicts.get(key)
+        if verdict is None:
+            verdict = verdicts[key] = rule_matches(rule, value)
+        out[i] = verdict
+    return out
 
 
 def indicators(leads: Sequence[Lead], features: Sequence[Feature]) -> npt.NDArray[np.float64]:

@@ -13,7 +13,7 @@ from integration.exports import read_export
 from integration.model import Lead
 from integration.normalize import Normalizer, to_datetime
 from integration.ports import CrmClient
-from mappings.attributes import LEAD_ATTRIBUTES
+from mappings.catalogue import ATTRIBUTES, Attribute
 from mappings.schema import CrmMapping
 
 _YES = frozenset({"1", "true", "yes", "y", "won", "converted"})
@@ -39,6 +39,8 @@ class History:
     leads: list[Lead]
     outcomes: list[int]
     as_of: list[datetime]
+    # What the mapping fills, the admin's own attributes included: what calibrate may learn from.
+    attributes: tuple[Attribute, ...] = tuple(ATTRIBUTES.values())
 
 
 def default_as_of(leads: Sequence[Lead]) -> datetime:
@@ -92,7 +94,7 @@ def read_history(
             raise CalibrationError(f"{path}: {row.position}, column {outcome_date}: {exc}") from exc
     _both_classes(str(path), outcome, outcomes)
     fallback = as_of or default_as_of(leads)
-    return History(path.name, leads, outcomes, [d or fallback for d in dates])
+    return History(path.name, leads, outcomes, [d or fallback for d in dates], tuple(mapping.attributes_in_use))
 
 
 def pull_history(
@@ -104,8 +106,9 @@ def pull_history(
     page_size: int = 100,
 ) -> History:
     """Every record of the CRM through its adapter; the outcome is a Lead attribute (has_won_deal, converted)."""
-    if LEAD_ATTRIBUTES.get(outcome) != "boolean":
-        known = ", ".join(a for a, kind in LEAD_ATTRIBUTES.items() if kind == "boolean")
+    found = mapping.attribute(outcome)
+    if found is None or found.kind != "boolean":
+        known = ", ".join(a.name for a in mapping.attributes_in_use if a.kind == "boolean")
         raise CalibrationError(f"{mapping.crm}: outcome {outcome!r} is not a yes/no Lead attribute ({known})")
     normalizer = Normalizer(mapping)
     leads: list[Lead] = []
@@ -122,7 +125,7 @@ def pull_history(
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
-    outcomes = [int(getattr(lead, outcome) is True) for lead in leads]
+    outcomes = [int(lead.get(outcome) is True) for lead in leads]
     _both_classes(mapping.crm, outcome, outcomes)
     moment = as_of or default_as_of(leads)
-    return History(mapping.crm, leads, outcomes, [moment] * len(leads))
+    return History(mapping.crm, leads, outcomes, [moment] * len(leads), tuple(mapping.attributes_in_use))

@@ -8,10 +8,9 @@ from itertools import accumulate
 from typing import Any
 
 from integration.calibration.features import Feature, Group
-from mappings.schema import Rule, ScoringRules
+from mappings.schema import ScoringRules
 
 SCORE_RANGE = 100
-BASELINE_LABEL = "Starting points (every lead)"
 
 
 @dataclass(frozen=True)
@@ -53,11 +52,6 @@ def to_points(coefficients: Sequence[float], features: Sequence[Feature]) -> tup
         scale *= 0.995
 
 
-def _baseline(points: int) -> Rule:
-    # has_contact_data is always true or false, so this rule fires for every lead.
-    return Rule(label=BASELINE_LABEL, attribute="has_contact_data", **{"in": [True, False]}, points=points)
-
-
 def place(
     features: Sequence[Feature], decayed: Sequence[bool], coefficients: Sequence[float], points: Sequence[int]
 ) -> list[Placed]:
@@ -76,8 +70,6 @@ def assemble(
 ) -> ScoringRules:
     """The calibrated rules: learned points and bands; the admin's decay, qualification gate and next actions."""
     by_axis: dict[str, list[dict[str, Any]]] = {"fit": [], "engagement": [], "penalties": []}
-    if baseline:
-        by_axis["fit"].append(_baseline(baseline).model_dump(by_alias=True, exclude_none=True))
     for rule in sorted(placed, key=lambda p: -abs(p.points)):
         by_axis[rule.axis].append(
             rule.feature.rule.model_copy(update={"points": float(rule.points)}).model_dump(
@@ -95,6 +87,8 @@ def assemble(
             # The hot gate is the admin's decision about what "qualified" means: never learned away.
             "qualification": current.qualification.model_dump(),
             "stage": {"mql_score": warm},
+            # Every lead starts here; the scorer never shows it as a reason.
+            "starting_points": baseline,
             **by_axis,
             "next_actions": current.next_actions.model_dump(),
         }

@@ -8,7 +8,6 @@ from typing import Any
 import yaml
 
 from integration.calibration.calibrate import Calibration
-from integration.calibration.points import BASELINE_LABEL
 from mappings.loader import read_yaml, validate
 from mappings.schema import Rule, ScoringRules
 
@@ -35,8 +34,6 @@ def _rule(rule: Rule, note: str) -> list[str]:
 
 
 def _note(result: Calibration, rule: Rule) -> str:
-    if rule.label == BASELINE_LABEL:
-        return "so that the penalties cannot take a score below 0"
     placed = next((p for p in result.placed if p.feature.rule.label == rule.label), None)
     seen = result.support.get(rule.label)
     if placed is None or seen is None:
@@ -81,6 +78,8 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         "",
         "stage:",
         f"  mql_score: {rules.stage.mql_score}       # marketing-qualified from the warm band on",
+        "",
+        f"starting_points: {rules.starting_points}     # every lead starts here, so no score clamps; never a reason",
     ]
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalties", rules.penalties)):
         lines += ["", f"{axis}:" if group else f"{axis}: []"]

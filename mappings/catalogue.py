@@ -1,0 +1,188 @@
+"""The catalogue: every built-in Lead attribute and every output, declared once.
+
+Validation (`mappings.schema`), normalisation and scoring (`integration`), calibration's
+candidate rules, the `setup` field specs of each CRM and the tests' strategies all derive
+from these two tables. Adding a built-in attribute or an output is one entry here plus YAML.
+
+Kept in `mappings` (not the core) so that the schema can validate against it while
+`mappings` still depends on nothing but pydantic and PyYAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Kind = Literal["text", "integer", "number", "boolean", "datetime", "stage"]
+# What the core reads an attribute for, beyond rules testing it.
+Role = Literal[
+    "contact_data",  # stage: identified (lead) rather than a suspect
+    "criterion",  # a qualification answer a rep records (BANT)
+    "last_engagement",  # the moment engagement decays from
+    "lifecycle",  # the CRM's own funnel stage: a floor for ours
+    "open_deal",  # stage: opportunity
+    "won_deal",  # stage: customer
+    "converted",  # stage: opportunity (a converted Salesforce Lead)
+    "opted_out",
+    "bounced",
+]
+# How calibrate turns an attribute into candidate rules.
+Calibration = Literal[
+    "category",  # one rule per frequent value
+    "answer",  # confirmed / ruled out, unknown the reference
+    "flag",  # one rule for true
+    "counter",  # cumulative thresholds at quantiles (behaviour: may be engagement)
+    "range",  # exclusive bins at quantiles
+    "none",  # not learned from (outcomes, dates, identity)
+]
+# Kinds an admin may give an attribute of their own (a stage needs a map; built-in only).
+CUSTOM_KINDS: tuple[Kind, ...] = ("text", "integer", "number", "boolean", "datetime")
+NUMERIC_KINDS: frozenset[Kind] = frozenset({"integer", "number"})
+
+STAGES = ("suspect", "lead", "mql", "sql", "opportunity", "customer")
+TEMPERATURES = ("cold", "cool", "warm", "hot")
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One thing a mapping may fill and a rule may test."""
+
+    name: str
+    kind: Kind
+    label: str  # how reasons and calibration name it
+    role: Role | None = None
+    decays: bool = False  # behaviour: counts on engagement and fades with silence
+    calibrate: Calibration = "none"
+    custom: bool = False  # declared by the admin in a mapping file
+
+    @property
+    def empty(self) -> Any:
+        """The value when a record says nothing: no events is 0, no flag is false, else unknown."""
+        if self.custom or self.role == "criterion":
+            return None
+        if self.kind == "boolean":
+            return False
+        if self.kind == "integer" and self.decays:
+            return 0
+        return None
+
+
+def _counter(name: str, label: str) -> Attribute:
+    return Attribute(name, "integer", label, decays=True, calibrate="counter")
+
+
+def _criterion(name: str, label: str) -> Attribute:
+    return Attribute(name, "boolean", label, role="criterion", calibrate="answer")
+
+
+BUILTIN: tuple[Attribute, ...] = (
+    # who they are (fit)
+    Attribute("has_contact_data", "boolean", "Has contact data", role="contact_data"),
+    Attribute("title", "text", "Job title"),
+    Attribute("seniority", "text", "Seniority", calibrate="category"),
+    Attribute("company_size", "integer", "Company size", calibrate="range"),
+    Attribute("annual_revenue", "number", "Annual revenue", calibrate="range"),
+    Attribute("industry", "text", "Industry", calibrate="category"),
+    Attribute("country", "text", "Country", calibrate="category"),
+    Attribute("email_domain", "text", "E-mail domain"),
+    Attribute("origin", "text", "Origin", calibrate="category"),
+    # qualification recorded by a rep: True confirmed, False ruled out, None not yet known
+    _criterion("need", "Need"),
+    _criterion("budget", "Budget"),
+    _criterion("authority", "Authority"),
+    _criterion("timeline", "Timeline"),
+    # behaviour (engagement)
+    _counter("page_views", "Page views"),
+    _counter("visits", "Site visits"),
+    _counter("pricing_page_views", "Pricing page views"),
+    _counter("form_submissions", "Forms submitted"),
+    _counter("downloads", "Content downloads"),
+    _counter("webinars", "Webinars attended"),
+    _counter("email_opens", "E-mails opened"),
+    _counter("email_clicks", "E-mail clicks"),
+    _counter("email_replies", "E-mail replies"),
+    _counter("social_follows", "Social follows"),
+    Attribute("demo_requested", "boolean", "Requested a demo", decays=True, calibrate="flag"),
+    Attribute("newsletter", "boolean", "Newsletter subscriber", decays=True, calibrate="flag"),
+    Attribute("last_engagement_at", "datetime", "Last engagement", role="last_engagement"),
+    # lifecycle and status
+    Attribute("lifecycle", "stage", "Lifecycle stage", role="lifecycle"),
+    Attribute("lead_status", "text", "Lead status", calibrate="category"),
+    Attribute("rep_rating", "text", "Rep rating", calibrate="category"),
+    Attribute("has_open_deal", "boolean", "Has an open deal", role="open_deal"),
+    Attribute("has_won_deal", "boolean", "Has a won deal", role="won_deal"),
+    Attribute("converted", "boolean", "Converted", role="converted"),
+    # negative evidence
+    Attribute("opted_out", "boolean", "Unsubscribed", role="opted_out", calibrate="flag"),
+    Attribute("bounced", "boolean", "E-mail bounced", role="bounced", calibrate="flag"),
+)
+
+ATTRIBUTES: Mapping[str, Attribute] = {a.name: a for a in BUILTIN}
+EMPTY: Mapping[str, Any] = {a.name: a.empty for a in BUILTIN}
+
+
+def with_role(role: Role) -> tuple[Attribute, ...]:
+    """The built-in attributes the core reads for one purpose, in catalogue order."""
+    return tuple(a for a in BUILTIN if a.role == role)
+
+
+def the_one(role: Role) -> str:
+    """The name of the single built-in attribute with a role (lifecycle, last engagement...)."""
+    (attribute,) = with_role(role)
+    return attribute.name
+
+
+QUALIFICATION: tuple[str, ...] = tuple(a.name for a in with_role("criterion"))
+
+
+def custom_attribute(name: str, kind: Kind, label: str | None = None, decays: bool = False) -> Attribute:
+    """An admin's own attribute, treated by calibrate by its kind."""
+    calibrate: Calibration
+    if kind == "text":
+        calibrate = "category"
+    elif kind in NUMERIC_KINDS:
+        calibrate = "counter" if decays else "range"
+    elif kind == "boolean":
+        calibrate = "flag"
+    else:
+        calibrate = "none"
+    shown = label or name.replace("_", " ").capitalize()
+    return Attribute(name, kind, shown, decays=decays, calibrate=calibrate, custom=True)
+
+
+# ---------------------------------------------------------------------------- outputs
+
+# The value each output holds; each CRM adapter maps a value type onto one field type.
+ValueType = Literal["percent", "temperature", "stage", "long_text", "short_text", "datetime", "rating"]
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One field leadtherm writes back."""
+
+    key: str
+    label: str
+    value: ValueType
+    # Optional outputs may be left out of a mapping without a notice (skipped unless named).
+    optional: bool = False
+    # Written only together with a change of temperature (so a workflow fires once per change).
+    on_temperature_change: bool = False
+
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("score", "Lead score", "percent"),
+    Output("fit", "Lead fit", "percent"),
+    Output("engagement", "Lead engagement", "percent"),
+    Output("temperature", "Lead temperature", "temperature"),
+    Output("stage", "Lead stage", "stage"),
+    Output("reasons", "Lead score reasons", "long_text"),
+    Output("next_action", "Suggested next action", "short_text"),
+    Output("previous_temperature", "Previous lead temperature", "temperature", on_temperature_change=True),
+    Output("temperature_changed_at", "Lead temperature changed at", "datetime", on_temperature_change=True),
+    Output("rating", "Lead rating (1-4)", "rating", optional=True),
+)
+OUTPUT_BY_KEY: Mapping[str, Output] = {o.key: o for o in OUTPUTS}
+OUTPUT_KEYS: tuple[str, ...] = tuple(o.key for o in OUTPUTS)
+# The values of the enumeration-like value types.
+OPTIONS: Mapping[ValueType, tuple[str, ...]] = {"temperature": TEMPERATURES, "stage": STAGES}
