@@ -76,7 +76,7 @@ def test_check_on_broken_files_exits_2_with_one_line_per_problem_and_no_tracebac
         shutil.copy(PACKAGED / name, tmp_path / name)
     scoring = tmp_path / "scoring.yaml"
     scoring.write_text(
-        scoring.read_text().replace("    points: 25\n", "    points: ten\n", 1).replace("  warm: 50", "  warm: 90")
+        scoring.read_text().replace("    points: 25\n", "    points: ten\n", 1).replace("  warm: 40", "  warm: 90")
     )
     done = subprocess.run(
         [*LEADTHERM, "check", "--mappings", str(tmp_path)], capture_output=True, text=True, timeout=60

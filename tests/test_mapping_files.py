@@ -24,7 +24,7 @@ def _line_of(path: Path, text: str) -> int:
 
 def test_the_packaged_files_are_valid() -> None:
     assert check_folder() == []
-    assert load_rules().temperature.hot == 75
+    assert load_rules().temperature.hot == 70
     assert load_mapping("salesforce").objects == ["Lead", "Contact"]
 
 
@@ -32,7 +32,7 @@ def test_every_problem_in_a_file_is_reported_at_once_with_its_line(folder: Path)
     scoring = folder / "scoring.yaml"
     text = scoring.read_text()
     text = text.replace("    points: 25\n", "    points: lots\n", 1)  # wrong type
-    text = text.replace("  hot: 75", "  hot: 40")  # thresholds out of order
+    text = text.replace("  hot: 70", "  hot: 30")  # thresholds out of order
     text = text.replace("    attribute: industry\n", "    attribute: industry\n    colour: blue\n", 1)  # unknown key
     scoring.write_text(text)
     with pytest.raises(ConfigError) as caught:

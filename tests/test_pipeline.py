@@ -237,8 +237,9 @@ def test_sweep_cools_a_warm_lead_that_went_silent_and_writes_once(world: World) 
 
 def test_sweep_touches_only_the_records_that_are_due(world: World) -> None:
     fresh = [world.contact(str(n)) for n in range(1, 401)]
-    twelve_days_ago = (world.clock.now - timedelta(days=12)).isoformat()
-    fading = {world.contact(str(n), hs_analytics_last_visit_timestamp=twelve_days_ago) for n in range(401, 421)}
+    # Silent for 47 days: still (just) warm, and two days later the decay takes them under the band.
+    silent = (world.clock.now - timedelta(days=47)).isoformat()
+    fading = {world.contact(str(n), hs_analytics_last_visit_timestamp=silent) for n in range(401, 421)}
     world.queue.enqueue([world.event(ref, f"e{ref.record_id}") for ref in [*fresh, *fading]])
     drain(world.pipeline)
     assert {world.field(ref, "temperature") for ref in fading} == {"warm"}

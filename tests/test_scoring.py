@@ -98,7 +98,9 @@ def test_someone_without_contact_data_is_a_suspect(lead: MakeLead, rules: Scorin
 def test_a_referral_starts_warmer_than_a_purchased_list_contact_with_the_same_activity(
     lead: MakeLead, rules: ScoringRules, now: datetime
 ) -> None:
-    same_activity = {"seniority": "director", "form_submissions": 2}
+    # One form and one visit: a first sign of interest, from either origin.
+    same_activity = {**NOTHING, "seniority": "director", "form_submissions": 1, "visits": 1,
+                     "last_engagement_at": now}  # fmt: skip
     referral = assess(lead(origin="referral", **same_activity), rules, now)
     bought = assess(lead(origin="purchased_list", **same_activity), rules, now)
     assert referral.score > bought.score
