@@ -11,9 +11,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from integration.errors import LeadthermError
 from integration.ports import ChangeEvent
 
 Enqueue = Callable[[Sequence[ChangeEvent]], None]
+
+
+class WebhookSettingError(LeadthermError):
+    """A webhook setting (an environment variable) is malformed: named, with what it should hold."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(f"environment variable {name}: {problem}")
+
+
+def secrets_setting(value: str | None) -> list[str]:
+    """A comma-separated list of secrets (two during a rotation), blanks dropped."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 @dataclass(frozen=True, slots=True)
