@@ -20,7 +20,7 @@ from typing import Any
 from hubspot.utils.signature import Signature
 
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse, WebhookSettingError
+from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, EventKind, RecordRef
 
 log = logging.getLogger("leadtherm.hubspot.inbound")
@@ -243,12 +243,13 @@ class HubSpotWebhookRoute:
         self.secrets = [s for s in secrets if s]
         self.clock = clock
         self.legacy = legacy  # v1/v2 signatures an operator enabled; none by default
+        self.rejected = RejectionLog(log, "HubSpot webhook(s)")
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:
             verify(request.method, request.url, request.headers, request.body, self.secrets, self.clock(), self.legacy)
         except VerificationError as exc:
-            log.warning("rejected a HubSpot webhook: %s", exc)
+            self.rejected(str(exc))
             return InboundResponse.reject(401, str(exc))
         try:
             events = parse(request.body)

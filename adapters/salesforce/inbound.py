@@ -27,7 +27,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from integration.errors import LeadthermError, PayloadError, VerificationError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse, WebhookSettingError
+from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
 
 log = logging.getLogger("leadtherm.salesforce.inbound")
@@ -195,6 +195,7 @@ class OutboundMessageRoute:
         self.objects = tuple(objects)
         self.secrets = [s for s in secrets if s]
         self.session_check = session_check  # off by default: needs "Send Session ID" ticked
+        self.rejected = RejectionLog(log, "Salesforce outbound message(s)")
 
     def _verified(self, request: InboundRequest) -> list[ChangeEvent]:
         verify_url_secret(request.url, self.secrets)  # before a byte of XML is read
@@ -211,7 +212,7 @@ class OutboundMessageRoute:
         try:
             events = self._verified(request)
         except VerificationError as exc:
-            log.warning("rejected a Salesforce outbound message: %s", exc)
+            self.rejected(str(exc))
             return soap_fault(401, str(exc))
         except PayloadError as exc:
             return soap_fault(400, str(exc))
@@ -310,6 +311,7 @@ class FlowCalloutRoute:
         self.secrets = [s for s in secrets if s]
         self.objects = tuple(objects)
         self.clock = clock
+        self.rejected = RejectionLog(log, "Salesforce callout(s)")
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:
@@ -317,7 +319,7 @@ class FlowCalloutRoute:
                 request.header("X-Leadtherm-Signature"), request.body, self.secrets, self.clock()
             )
         except VerificationError as exc:
-            log.warning("rejected a Salesforce callout: %s", exc)
+            self.rejected(str(exc))
             return InboundResponse.reject(401, str(exc))
         try:
             events = parse_callout(request.body, self.objects, signed_at)

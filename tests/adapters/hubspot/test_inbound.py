@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from adapters.hubspot.inbound import MAX_MERGED_IDS, HubSpotWebhookRoute, legacy
 from adapters.hubspot.plugin import plugin
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import WebhookSettingError
+from integration.inbound import InboundRequest, WebhookSettingError
 from integration.ports import EventKind, RecordRef
 from mappings.loader import load_mapping
 from webhooks.app import AppConfig, create_app
@@ -381,3 +382,20 @@ def test_no_request_of_any_shape_gets_a_500(app_client: Any, body: bytes, header
         headers = {**headers, **sign_v3(body, ms(NOW))}
     answer = _post(client, body, headers)
     assert answer.status_code in {204, 400, 401}
+
+
+def test_a_flood_of_forged_webhooks_costs_one_warning_line_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    minute = [0.0]
+    route = HubSpotWebhookRoute([SECRET], clock=lambda: NOW)
+    route.rejected.clock = lambda: minute[0]
+    forged = InboundRequest("POST", URL, sign_v3(BODY, ms(NOW), secret="guess"), BODY)
+    with caplog.at_level(logging.WARNING, logger="leadtherm.hubspot.inbound"):
+        for _ in range(500):
+            assert route.handle(forged, print).status == 401
+        minute[0] = 61.0
+        route.handle(forged, print)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "rejected HubSpot webhook(s): signature v3 does not match",
+        "rejected 500 HubSpot webhook(s) since the last such line (latest: signature v3 does not match)",
+    ]
