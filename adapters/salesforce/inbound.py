@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 from xml.etree.ElementTree import Element, ParseError
 from xml.sax.saxutils import escape
 
@@ -161,7 +161,9 @@ def verify_url_secret(url: str, secrets: Sequence[str]) -> None:
     """The endpoint URL Salesforce called must carry one of `secrets` as ?key=; constant time."""
     if not secrets:
         raise VerificationError(f"no outbound-message secret configured ({OUTBOUND_SECRET_SETTING})")
-    given = parse_qs(urlsplit(url).query, keep_blank_values=True).get(URL_SECRET_PARAMETER, [])
+    # Not urlsplit: it raises on a host such as "[abc", and the host is the client's to write.
+    query = url.partition("?")[2].partition("#")[0]
+    given = parse_qs(query, keep_blank_values=True).get(URL_SECRET_PARAMETER, [])
     if len(given) != 1:
         raise VerificationError(f"the endpoint URL must carry ?{URL_SECRET_PARAMETER}=<{OUTBOUND_SECRET_SETTING}>")
     presented = given[0].encode("utf-8", "replace")

@@ -79,12 +79,12 @@ def test_a_captured_hubspot_delivery_with_its_v3_headers_stripped_is_refused(ser
     assert server.post("/webhooks/hubspot", body, legacy) == 401  # its v3 stripped: no fallback
 
 
-def _raw_post(server: Served, path: str, headers: list[bytes], body: bytes) -> int:
+def _raw_post(server: Served, path: str, headers: list[bytes], body: bytes, host: bytes | None = None) -> int:
     """A request whose header bytes no well-behaved client library would send."""
-    host, port = server.base_url.removeprefix("http://").split(":")
-    lines = [f"POST {path} HTTP/1.1".encode(), f"Host: {host}:{port}".encode(), f"Content-Length: {len(body)}".encode(),
-             b"Connection: close", *headers]  # fmt: skip
-    with socket.create_connection((host, int(port)), timeout=10) as sock:
+    address, port = server.base_url.removeprefix("http://").split(":")
+    lines = [f"POST {path} HTTP/1.1".encode(), b"Host: " + (host if host is not None else f"{address}:{port}".encode()),
+             f"Content-Length: {len(body)}".encode(), b"Connection: close", *headers]  # fmt: skip
+    with socket.create_connection((address, int(port)), timeout=10) as sock:
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
         answer = b""
         while chunk := sock.recv(65536):
@@ -106,6 +106,15 @@ def test_unreadable_timestamps_get_401_from_the_real_server(server: Served, time
         _raw_post(server, "/webhooks/salesforce/flow", [b"X-Leadtherm-Signature: t=" + timestamp + b",v1=0"], flow)
         == 401
     )
+
+
+@pytest.mark.parametrize("host", [b"[abc", b"a]b", b"\xff\xfe", b"h:99999", b"", b"[::1"])
+def test_a_host_header_no_url_parser_accepts_still_gets_an_answer_not_a_500(server: Served, host: bytes) -> None:
+    body = _outbound()
+    hubspot = json.dumps([_event(5)]).encode()
+    for path, payload in ((outbound_path(), body), ("/webhooks/hubspot", hubspot)):
+        status = _raw_post(server, path, [b"X-Forwarded-Host: " + host], payload, host=host)
+        assert status < 500
 
 
 def test_an_outbound_message_declaring_an_unknown_encoding_gets_400(server: Served) -> None:

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from adapters.hubspot.inbound import MAX_MERGED_IDS, HubSpotWebhookRoute, legacy_versions, parse, signed_uri, verify
 from adapters.hubspot.plugin import plugin
+from adapters.hubspot.setup import webhook_instructions
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
 from integration.inbound import InboundRequest, WebhookSettingError
@@ -399,3 +400,9 @@ def test_a_flood_of_forged_webhooks_costs_one_warning_line_a_minute(caplog: pyte
         "rejected HubSpot webhook(s): signature v3 does not match",
         "rejected 500 HubSpot webhook(s) since the last such line (latest: signature v3 does not match)",
     ]
+
+
+def test_setup_tells_the_admin_only_v3_is_accepted_and_how_to_enable_v1() -> None:
+    lines = "\n".join(webhook_instructions(load_mapping("hubspot")))
+    assert "Only v3 signatures are accepted" in lines
+    assert "HUBSPOT_ALLOW_LEGACY_SIGNATURES=v1" in lines
