@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from adapters.hubspot.inbound import HubSpotWebhookRoute, signed_uri
 from adapters.salesforce.inbound import FlowCalloutRoute, OutboundMessageRoute, callout_signature
 from adapters.sqlite import SqliteWorkQueue
+from integration.inbound import InboundRoute
 from webhooks.app import AppConfig, create_app
 
 HUBSPOT_SECRET = "fuzz-client-secret"
@@ -62,7 +63,7 @@ class Served:
 @contextmanager
 def served(folder: Path, threads: int = 4) -> Iterator[Served]:
     queue = SqliteWorkQueue(folder / "fuzz.db")
-    routes = [
+    routes: list[InboundRoute] = [
         HubSpotWebhookRoute([HUBSPOT_SECRET]),
         OutboundMessageRoute(ORG, OBJECTS, [URL_SECRET]),
         FlowCalloutRoute([CALLOUT_SECRET], OBJECTS),
@@ -350,7 +351,7 @@ def fuzz_route(server: Served, route: str, examples: int, tally: Counter[int], s
     config = settings(
         max_examples=examples,
         deadline=None,
-        database=settings.default.database if strict else None,
+        database=settings().database if strict else None,
         phases=list(Phase) if strict else [Phase.generate],
         suppress_health_check=[
             HealthCheck.too_slow,

@@ -133,3 +133,17 @@ def test_a_merge_of_a_thousand_contacts_queues_the_survivor_and_at_most_the_cap(
         body = json.dumps([merge]).encode()
         assert fresh.post("/webhooks/hubspot", body, hubspot_v3(_hubspot_url(fresh), body)) == 204
         assert len(fresh.queue.lease(5000, 30)) == 1 + MAX_MERGED_IDS
+
+
+def test_through_the_server_three_callouts_after_three_changes_are_three_events_and_a_redelivery_is_none(
+    tmp_path: Path,
+) -> None:
+    with served(tmp_path) as fresh:
+        body = json.dumps({"records": [{"object": "Lead", "id": "00Q5g000001AbCdEAK"}]}).encode()
+        now = int(time.time())
+        for change in range(3):  # the same documented body after each change, signed when sent
+            assert fresh.post("/webhooks/salesforce/flow", body, callout_header(body, now - 2 + change)) == 202
+        assert fresh.post("/webhooks/salesforce/flow", body, callout_header(body, now)) == 202  # redelivered
+        leased = fresh.queue.lease(100, 30)
+        assert len(leased) == 3
+        assert len({item.event.event_id for item in leased}) == 3

@@ -29,7 +29,7 @@ from adapters.salesforce.session_check import UserinfoSessionCheck
 from adapters.salesforce.setup import outbound_instructions
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import InboundRequest, WebhookSettingError
+from integration.inbound import InboundRequest, InboundRoute, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
@@ -174,7 +174,10 @@ def test_bad_or_stale_callout_signatures_are_refused(header: str | None) -> None
 @pytest.fixture
 def app(tmp_path: Path) -> tuple[Any, SqliteWorkQueue]:
     queue = SqliteWorkQueue(tmp_path / "q.db")
-    routes = [OutboundMessageRoute(ORG, OBJECTS, [URL_SECRET]), FlowCalloutRoute([SECRET], OBJECTS, clock=lambda: NOW)]
+    routes: list[InboundRoute] = [
+        OutboundMessageRoute(ORG, OBJECTS, [URL_SECRET]),
+        FlowCalloutRoute([SECRET], OBJECTS, clock=lambda: NOW),
+    ]
     return create_app(AppConfig(queue, routes)).test_client(), queue
 
 
