@@ -39,10 +39,11 @@ def run() -> str:
         [
             "## Webhook fuzzing (real waitress server, signed malformed requests)",
             "",
-            f"{EXAMPLES_PER_ROUTE:,} hypothesis-generated requests per route, signed as the CRM signs them (about one",
-            "in ten carries a malformed signature header instead): wrong types at every level, JSON nested",
+            f"{EXAMPLES_PER_ROUTE:,} hypothesis-generated requests per route, signed as the CRM signs them (one in ten,",
+            "two in ten for HubSpot, carry a malformed or legacy signature header instead): wrong types at every level, JSON nested",
             "1,000-100,000 deep, integers of 5,000 digits, unknown XML encodings, DTDs and entities,",
             "truncated and spliced bodies, timestamps in other scripts' digits or past year 9999.",
+            "requests/s counts generating each request too (one client, sequential): it is no server figure.",
             "",
             "| route | requests | accepted (2xx) | 400 | 401 | other than 2xx/400/401 | 5xx | requests/s |",
             "|---|---|---|---|---|---|---|---|",
