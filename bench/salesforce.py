@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flask import Flask, Response
 
-from adapters.salesforce.inbound import ACK
+from adapters.salesforce.inbound import ACK, outbound_endpoint
 from adapters.salesforce.sandbox import SalesforceSandbox
 from bench.hubspot import ACK_REQUESTS, _load, _quantile, _serve, change_to_write_delays
 from integration.backfill import backfill
@@ -24,6 +24,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
 
 BACKFILL_LEADS = 50_000
+OUTBOUND_SECRET = "bench-outbound-url-secret-0123"
 LEAD = {"Title": "Head of Marketing", "NumberOfEmployees": 300, "Industry": "Software", "Country": "Sweden",
         "LeadSource": "Web", "Status": "Open - Not Contacted"}  # fmt: skip
 
@@ -33,6 +34,7 @@ def _env(sandbox: SalesforceSandbox, folder: Path) -> dict[str, str]:
         "SALESFORCE_USERNAME": sandbox.username, "SALESFORCE_PASSWORD": sandbox.password,
         "SALESFORCE_SECURITY_TOKEN": sandbox.security_token, "SALESFORCE_DOMAIN": sandbox.login_domain,
         "SALESFORCE_ORG_ID": sandbox.org_id, "SALESFORCE_RATE_LIMIT": "100000/10",
+        "SALESFORCE_OUTBOUND_SECRET": OUTBOUND_SECRET,
         "LEADTHERM_DB": str(folder / "leadtherm.db"),
     }  # fmt: skip
 
@@ -60,8 +62,8 @@ def ack_figures(folder: Path) -> dict[str, float]:
     bare = Flask("bare")
     bare.add_url_rule("/webhooks/salesforce", "bare", lambda: Response(ACK, content_type="text/xml"), methods=["POST"])
     bare_url, bare_server = _serve(bare)
-    ours, ours_rps = _load(f"{url}/webhooks/salesforce", bodies, None)
-    base, base_rps = _load(f"{bare_url}/webhooks/salesforce", bodies, None)
+    ours, ours_rps = _load(outbound_endpoint(url, OUTBOUND_SECRET), bodies, None)
+    base, base_rps = _load(outbound_endpoint(bare_url, OUTBOUND_SECRET), bodies, None)
     for closing in (server, bare_server):
         closing.close()  # type: ignore[attr-defined]
     sandbox.stop()
@@ -73,7 +75,7 @@ def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tupl
     sandbox, ids, runtime, url, server = _started(folder, 500)
     stop = threading.Event()
     threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.01), daemon=True).start()
-    sandbox.configure_outbound(f"{url}/webhooks/salesforce")
+    sandbox.configure_outbound(outbound_endpoint(url, OUTBOUND_SECRET))
     rng = random.Random(2)
     changes: list[tuple[float, str]] = []
     start = time.monotonic()
@@ -100,7 +102,7 @@ def propagation(folder: Path, rate: float = 50.0, seconds: float = 20.0) -> tupl
 
 def calls_per_thousand(folder: Path) -> tuple[int, int, int]:
     sandbox, ids, runtime, url, server = _started(folder, 300)
-    sandbox.configure_outbound(f"{url}/webhooks/salesforce")
+    sandbox.configure_outbound(outbound_endpoint(url, OUTBOUND_SECRET))
     rng = random.Random(3)
     for n in range(1000):
         sandbox.update_record("Lead", ids[n] if n < 300 else rng.choice(ids), {"Rating": "Warm" if n % 2 else "Hot"})

@@ -7,13 +7,58 @@ bytes, parses it, calls `enqueue` (durable) and only then renders its acknowledg
 from __future__ import annotations
 
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from integration.errors import LeadthermError
 from integration.ports import ChangeEvent
 
 Enqueue = Callable[[Sequence[ChangeEvent]], None]
+
+
+class WebhookSettingError(LeadthermError):
+    """A webhook setting (an environment variable) is malformed: named, with what it should hold."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        super().__init__(f"environment variable {name}: {problem}")
+
+
+class RejectionLog:
+    """Warnings for refused requests, at most one per `interval` seconds: anyone can send them.
+
+    The first refusal is logged at once; those that follow within the interval are counted
+    and reported in the next line, so a flood of forgeries costs one line a minute.
+    """
+
+    def __init__(
+        self, logger: logging.Logger, what: str, interval: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.logger, self.what, self.interval, self.clock = logger, what, interval, clock
+        self._lock = threading.Lock()
+        self._count = 0
+        self._next_line = float("-inf")
+
+    def __call__(self, reason: str) -> None:
+        with self._lock:
+            self._count += 1
+            now = self.clock()
+            if now < self._next_line:
+                return
+            count, self._count, self._next_line = self._count, 0, now + self.interval
+        if count == 1:
+            self.logger.warning("rejected %s: %s", self.what, reason)
+        else:
+            self.logger.warning("rejected %d %s since the last such line (latest: %s)", count, self.what, reason)
+
+
+def secrets_setting(value: str | None) -> list[str]:
+    """A comma-separated list of secrets (two during a rotation), blanks dropped."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 @dataclass(frozen=True, slots=True)

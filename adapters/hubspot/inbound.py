@@ -1,8 +1,10 @@
 """HubSpot webhooks: signature verification on the raw bytes, and events -> ChangeEvents.
 
-Verification is a pure function of (method, url, headers, body, secrets, now). When the
-v3 headers are present the request is judged by v3 alone: v1 signatures never expire,
-so falling back to them would accept replays.
+Verification is a pure function of (method, url, headers, body, secrets, now, legacy).
+Only v3 is accepted by default: v1/v2 signatures carry no timestamp and never expire, so a
+captured delivery with its v3 headers stripped could be replayed for ever. An operator
+whose app sends nothing newer enables them explicitly (HUBSPOT_ALLOW_LEGACY_SIGNATURES),
+and even then a request that carries v3 headers is judged by v3 alone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,14 +20,23 @@ from typing import Any
 from hubspot.utils.signature import Signature
 
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse
+from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, EventKind, RecordRef
 
 log = logging.getLogger("leadtherm.hubspot.inbound")
 
 CRM = "hubspot"
 MAX_EVENTS = 100
+# A genuine merge names one or two contacts; a longer list is the record's merge history,
+# whose ids were forgotten when their own merge events came. Past the cap nothing is queued
+# for them: one signed event must not become thousands of queue rows.
+MAX_MERGED_IDS = 100
 TOLERANCE = timedelta(minutes=5)
+_TOLERANCE_MS = int(TOLERANCE.total_seconds() * 1000)
+LEGACY_VERSIONS = ("v1", "v2")
+LEGACY_SETTING = "HUBSPOT_ALLOW_LEGACY_SIGNATURES"
+# ASCII digits only: str.isdigit() and int() also accept other scripts' digits ("١٢", "²").
+_EPOCH_MS = re.compile(r"[0-9]{1,15}")
 # HubSpot decodes these in the URI before signing (request-validation docs).
 _URI_DECODE = {
     "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$",
@@ -57,12 +69,13 @@ def _v3(method: str, url: str, headers: Mapping[str, str], body: str, secrets: S
     raw_timestamp = headers.get("x-hubspot-request-timestamp", "")
     if not signature or not raw_timestamp:
         raise VerificationError("X-HubSpot-Signature-v3 needs X-HubSpot-Request-Timestamp")
-    if not raw_timestamp.isdigit() or len(raw_timestamp) > 15:
+    if not _EPOCH_MS.fullmatch(raw_timestamp):
         raise VerificationError("X-HubSpot-Request-Timestamp is not epoch milliseconds")
-    sent = datetime.fromtimestamp(int(raw_timestamp) / 1000, tz=UTC)
-    if now - sent > TOLERANCE:
+    # Integer arithmetic: no datetime can overflow on a far-away timestamp.
+    age_ms = int(now.timestamp() * 1000) - int(raw_timestamp)
+    if age_ms > _TOLERANCE_MS:
         raise VerificationError("timestamp older than 5 minutes (replayed or delayed request)")
-    if sent - now > TOLERANCE:
+    if -age_ms > _TOLERANCE_MS:
         raise VerificationError("timestamp more than 5 minutes in the future")
     uri = signed_uri(url)
     for secret in secrets:
@@ -81,32 +94,52 @@ def _legacy(version: str, method: str, url: str, headers: Mapping[str, str], bod
     raise VerificationError(f"signature {version} does not match")
 
 
+def legacy_versions(setting: str | None) -> frozenset[str]:
+    """HUBSPOT_ALLOW_LEGACY_SIGNATURES ('v1', 'v2', 'v1,v2'; unset: none) -> the versions allowed."""
+    versions = frozenset(v.strip().lower() for v in (setting or "").split(",") if v.strip())
+    unknown = sorted(versions - set(LEGACY_VERSIONS))
+    if unknown:
+        raise WebhookSettingError(LEGACY_SETTING, f"unknown version(s) {', '.join(unknown)}; use v1, v2 or v1,v2")
+    return versions
+
+
 def verify(
-    method: str, url: str, headers: Mapping[str, str], body: bytes, secrets: Sequence[str], now: datetime
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    secrets: Sequence[str],
+    now: datetime,
+    legacy: frozenset[str] = frozenset(),
 ) -> None:
     """Raise VerificationError unless one of `secrets` signed this request; never anything else."""
     lowered = {k.lower(): v for k, v in headers.items()}
     if not secrets:
         raise VerificationError("no client secret configured (HUBSPOT_CLIENT_SECRET)")
     text = _text(body)
-    if "x-hubspot-signature-v3" in lowered:
-        _v3(method.upper(), url, lowered, text, secrets, now)
-        return
-    if "x-hubspot-signature" not in lowered:
-        raise VerificationError("missing X-HubSpot-Signature-v3 (or X-HubSpot-Signature) header")
-    version = lowered.get("x-hubspot-signature-version", "v1").strip().lower()
-    if version not in ("v1", "v2"):
-        raise VerificationError(f"unsupported X-HubSpot-Signature-Version {version!r}")
-    _legacy(version, method.upper(), url, lowered, text, secrets)
+    try:
+        if "x-hubspot-signature-v3" in lowered or "x-hubspot-request-timestamp" in lowered:
+            _v3(method.upper(), url, lowered, text, secrets, now)
+            return
+        if not legacy:
+            raise VerificationError("missing X-HubSpot-Signature-v3 header (v1/v2 signatures are not accepted)")
+        if "x-hubspot-signature" not in lowered:
+            raise VerificationError("missing X-HubSpot-Signature-v3 (or X-HubSpot-Signature) header")
+        version = lowered.get("x-hubspot-signature-version", "v1").strip().lower()
+        if version not in legacy:
+            raise VerificationError(f"signature version {version[:8]!r} is not accepted")
+        _legacy(version, method.upper(), url, lowered, text, secrets)
+    except UnicodeEncodeError as exc:  # a URL or header the signer could not have encoded
+        raise VerificationError("request URL or signature is not encodable text") from exc
 
 
 def _id(value: Any, name: str) -> str:
     if type(value) is int and 0 <= value < 10**18:  # HubSpot's ids are integers: the common, fast case
         return str(value)
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).strip():
+    if type(value) is not str or not value.strip():  # bool, float, huge int, list, object, null
         raise PayloadError(f"{name} must be an id")
-    text = str(value).strip()
-    if len(text) > 64 or not text.replace("-", "").isalnum():
+    text = value.strip()
+    if len(text) > 64 or not text.replace("-", "").isascii() or not text.replace("-", "").isalnum():
         raise PayloadError(f"{name} is not a HubSpot id")
     return text
 
@@ -125,11 +158,14 @@ def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
     event_id = f"hubspot:{_id(raw.get('portalId', 0), 'portalId')}:{_id(raw.get('eventId'), 'eventId')}"
     occurred = _occurred(raw.get("occurredAt"))
     prop = raw.get("propertyName")
-    changed = (prop,) if isinstance(prop, str) else ()
+    if not isinstance(prop, str):  # a list or object here must not reach a set lookup
+        prop = None
+    changed = (prop,) if prop else ()
     source = raw.get("sourceId")
     actor = str(source) if isinstance(source, str | int) else None
     if kind.startswith("object."):
-        object_type = _OBJECT_TYPES.get(str(raw.get("objectTypeId")))
+        type_id = raw.get("objectTypeId")
+        object_type = _OBJECT_TYPES.get(type_id) if isinstance(type_id, str) else None
         if object_type is None:
             return []
         kind = f"{object_type}.{kind.removeprefix('object.')}"
@@ -149,17 +185,24 @@ def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
 
 
 def _merge(raw: Mapping[str, Any], event_id: str, occurred: datetime | None, actor: str | None) -> list[ChangeEvent]:
-    """A merge: re-score the surviving contact, forget the ones merged into it."""
-    primary = raw.get("primaryObjectId", raw.get("objectId"))
+    """A merge: re-score the surviving contact, forget (at most MAX_MERGED_IDS of) those merged into it."""
+    primary = _id(raw.get("primaryObjectId", raw.get("objectId")), "primaryObjectId")
     merged = raw.get("mergedObjectIds") or []
     if not isinstance(merged, list):
         raise PayloadError("mergedObjectIds must be a list")
-    survivor = RecordRef(CRM, "contact", _id(raw.get("newObjectId") or primary, "objectId"))
+    new_object = raw.get("newObjectId")
+    survivor = RecordRef(CRM, "contact", _id(new_object, "newObjectId") if new_object else primary)
     events = [ChangeEvent(event_id, survivor, EventKind.RESCORE, occurred, (), actor)]
-    for gone in merged:
-        if str(gone) != str(primary):
-            ref = RecordRef(CRM, "contact", _id(gone, "mergedObjectIds"))
-            events.append(ChangeEvent(f"{event_id}:merged:{gone}", ref, EventKind.FORGET, occurred, (), actor))
+    gone = dict.fromkeys(_id(value, "mergedObjectIds") for value in merged)  # validated, deduplicated, in order
+    gone.pop(primary, None)
+    gone.pop(survivor.record_id, None)
+    if len(gone) > MAX_MERGED_IDS:
+        log.warning(
+            "merge event %s lists %d merged contacts; forgetting the first %d only", event_id, len(gone), MAX_MERGED_IDS
+        )
+    for record_id in list(gone)[:MAX_MERGED_IDS]:
+        ref = RecordRef(CRM, "contact", record_id)
+        events.append(ChangeEvent(f"{event_id}:merged:{record_id}", ref, EventKind.FORGET, occurred, (), actor))
     return events
 
 
@@ -167,8 +210,10 @@ def parse(body: bytes) -> list[ChangeEvent]:
     """A verified webhook body -> ChangeEvents; PayloadError for anything malformed."""
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except ValueError as exc:  # JSONDecodeError, bad UTF-8, an integer of thousands of digits
         raise PayloadError("body is not JSON") from exc
+    except RecursionError as exc:
+        raise PayloadError("body is nested too deeply") from exc
     if not isinstance(data, list):
         raise PayloadError("body must be a JSON array of events")
     if len(data) > MAX_EVENTS:
@@ -189,15 +234,22 @@ class HubSpotWebhookRoute:
 
     path = "/webhooks/hubspot"
 
-    def __init__(self, secrets: Sequence[str], clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        legacy: frozenset[str] = frozenset(),
+    ) -> None:
         self.secrets = [s for s in secrets if s]
         self.clock = clock
+        self.legacy = legacy  # v1/v2 signatures an operator enabled; none by default
+        self.rejected = RejectionLog(log, "HubSpot webhook(s)")
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:
-            verify(request.method, request.url, request.headers, request.body, self.secrets, self.clock())
+            verify(request.method, request.url, request.headers, request.body, self.secrets, self.clock(), self.legacy)
         except VerificationError as exc:
-            log.warning("rejected a HubSpot webhook: %s", exc)
+            self.rejected(str(exc))
             return InboundResponse.reject(401, str(exc))
         try:
             events = parse(request.body)

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
-from adapters.hubspot.inbound import HubSpotWebhookRoute
+from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
 from adapters.hubspot.normalize import flatten
 from adapters.hubspot.setup import setup
 from integration.errors import MissingSetting
-from integration.inbound import InboundRoute
+from integration.inbound import InboundRoute, secrets_setting
 from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
 from integration.ratelimit import parse_rate_limit
@@ -42,8 +42,8 @@ class HubSpotPlugin:
         return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "HUBSPOT_RATE_LIMIT")
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
-        secrets = [s.strip() for s in env.get("HUBSPOT_CLIENT_SECRET", "").split(",")]
-        return [HubSpotWebhookRoute(secrets)]
+        secrets = secrets_setting(env.get("HUBSPOT_CLIENT_SECRET"))
+        return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         client = HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)

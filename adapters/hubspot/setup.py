@@ -144,6 +144,8 @@ def webhook_instructions(mapping: CrmMapping) -> list[str]:
         "  3. And contact.propertyChange for each property leadtherm reads:",
         *[f"       {name}" for name in watched],
         "  4. Set HUBSPOT_CLIENT_SECRET to the app's client secret (signatures are verified with it).",
+        "     Only v3 signatures are accepted; for an old app that sends nothing newer, set",
+        "     HUBSPOT_ALLOW_LEGACY_SIGNATURES=v1 (or v2): those never expire, so a captured one replays.",
         "  5. Workflows can enrol on 'Lead temperature' changes;",
         "     'Previous lead temperature' tells warming from cooling.",
     ]

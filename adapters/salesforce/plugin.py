@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.errors import call
-from adapters.salesforce.inbound import FlowCalloutRoute, OutboundMessageRoute
+from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
 from adapters.salesforce.normalize import flatten
+from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
 from adapters.salesforce.setup import setup
 from integration.errors import MissingSetting
-from integration.inbound import InboundRoute
+from integration.inbound import InboundRoute, secrets_setting
 from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
 from integration.ratelimit import parse_rate_limit
@@ -60,6 +61,24 @@ def connect(env: Env) -> Salesforce:
     )
 
 
+def instance_url(env: Env) -> str:
+    """The org's own instance (from the configured session or a login): where sessions are checked."""
+    configured = env.get("SALESFORCE_INSTANCE_URL")
+    return configured if configured else f"https://{connect(env).sf_instance}"
+
+
+def _remembered(find: Callable[[], str]) -> Callable[[], str]:
+    """`find`, called once it first succeeds (a login is not repeated per message)."""
+    found: list[str] = []
+
+    def once() -> str:
+        if not found:
+            found.append(find())
+        return found[0]
+
+    return once
+
+
 class SalesforcePlugin:
     name = "salesforce"
 
@@ -77,15 +96,19 @@ class SalesforcePlugin:
         return parse_rate_limit(env.get("SALESFORCE_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "SALESFORCE_RATE_LIMIT")
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
-        secrets = [s.strip() for s in env.get("SALESFORCE_CALLOUT_SECRET", "").split(",")]
+        org_id = env.get("SALESFORCE_ORG_ID", "")
+        session_check = None
+        if enabled(env.get(VERIFY_SESSION_SETTING)):
+            session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id)
         return [
-            OutboundMessageRoute(env.get("SALESFORCE_ORG_ID", ""), mapping.objects),
-            FlowCalloutRoute(secrets, mapping.objects),
+            OutboundMessageRoute(org_id, mapping.objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
+            FlowCalloutRoute(secrets_setting(env.get("SALESFORCE_CALLOUT_SECRET")), mapping.objects),
         ]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         client = SalesforceClient(mapping, connect(env))
-        return setup(client.sf, mapping, client.user_id)
+        secrets = url_secrets(env.get(OUTBOUND_SECRET_SETTING))
+        return setup(client.sf, mapping, client.user_id, secrets[0] if secrets else None)
 
 
 plugin = SalesforcePlugin()

@@ -146,6 +146,7 @@ class SalesforceSandbox:
         self.jobs: dict[str, dict[str, Any]] = {}  # Bulk API 2.0 jobs
         # outbound messages
         self.outbound_url: str | None = None
+        self.outbound_session: str | None = None  # sent as SessionId when "Send Session ID" is ticked
         self.outbound_fields: tuple[str, ...] = ("Id", "LastModifiedById")
         self.time_scale = 0.001
         self.delivered = 0
@@ -221,10 +222,16 @@ class SalesforceSandbox:
             self._scripted.extend((status, code) for _ in range(times))
 
     def configure_outbound(
-        self, url: str, fields: tuple[str, ...] = ("Id", "LastModifiedById"), time_scale: float = 0.001
+        self,
+        url: str,
+        fields: tuple[str, ...] = ("Id", "LastModifiedById"),
+        time_scale: float = 0.001,
+        send_session_id: bool = False,
     ) -> None:
+        """The outbound message as an admin sets it up: `url` is the whole endpoint URL, secret included."""
         with self.lock:
             self.outbound_url, self.outbound_fields, self.time_scale = url, fields, time_scale
+            self.outbound_session = self.issue_session()[0] if send_session_id else None
 
     def send_flow_callout(self, url: str, secret: str, records: list[tuple[str, str]]) -> int:
         """What a record-triggered flow's HTTP callout (or Apex) sends: signed JSON; returns the status."""
@@ -325,11 +332,13 @@ class SalesforceSandbox:
                 f'<Notification><Id>{n["Id"]}</Id><sObject xsi:type="sf:{n["type"]}" '
                 f'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">{fields}</sObject></Notification>'
             )
+        token = self.outbound_session
+        session = f"<SessionId>{escape(token)}</SessionId>" if token else '<SessionId xsi:nil="true"/>'
         return (
             '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
             'xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body>'
             f'<notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{self.org_id}</OrganizationId>'
-            f'<ActionId>04k5g000000XyZaAAK</ActionId><SessionId xsi:nil="true"/><EnterpriseUrl>{self.base_url}/services/Soap/c/{API}/'
+            f"<ActionId>04k5g000000XyZaAAK</ActionId>{session}<EnterpriseUrl>{self.base_url}/services/Soap/c/{API}/"
             f"{self.org_id[:15]}</EnterpriseUrl><PartnerUrl>{self.base_url}/services/Soap/u/{API}/{self.org_id[:15]}</PartnerUrl>"
             + "".join(items)
             + "</notifications></soapenv:Body></soapenv:Envelope>"

@@ -14,6 +14,8 @@ from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
+from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, outbound_endpoint
+from adapters.salesforce.session_check import VERIFY_SESSION_SETTING
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
 from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
@@ -172,7 +174,7 @@ def _check_types(sf: Salesforce, mapping: CrmMapping, specs: list[FieldSpec], re
                 )
 
 
-def setup(sf: Salesforce, mapping: CrmMapping, user_id: str) -> SetupReport:
+def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: str | None = None) -> SetupReport:
     if not user_id:
         raise PermanentCrmError("could not tell the integration user's id (oauth2/userinfo)")
     report = SetupReport()
@@ -181,25 +183,40 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str) -> SetupReport:
     _ensure_fields(sf, specs, objects, report)
     _ensure_permissions(sf, specs, objects, user_id, report)
     _check_types(sf, mapping, specs, report)
-    report.instructions.extend(outbound_instructions(mapping))
+    report.instructions.extend(outbound_instructions(mapping, outbound_secret))
     return report
 
 
-def outbound_instructions(mapping: CrmMapping) -> list[str]:
+def outbound_instructions(mapping: CrmMapping, outbound_secret: str | None = None) -> list[str]:
+    """What the admin does in Salesforce Setup; the endpoint URL carries the outbound secret."""
     watched = sorted(set(mapping.read_fields) - mapping.own_fields - {"Id"})
+    host = "https://<your leadtherm host>"
+    if outbound_secret:
+        endpoint = [f"     Endpoint URL (paste it whole: it carries {OUTBOUND_SECRET_SETTING}):",
+                    f"       {outbound_endpoint(host, outbound_secret)}"]  # fmt: skip
+    else:
+        endpoint = [
+            f"     Endpoint URL {host}/webhooks/salesforce?key=<{OUTBOUND_SECRET_SETTING}>: first set",
+            f"     {OUTBOUND_SECRET_SETTING} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+            "     and run setup again to print the URL to paste. Without it every message is refused.",
+        ]
     return [
         "In Salesforce Setup, for each of " + ", ".join(mapping.objects) + ":",
         "  1. Outbound Message (Setup > Process Automation > Workflow Actions > Outbound Messages):",
-        "     Endpoint URL https://<your leadtherm host>/webhooks/salesforce, send Id and LastModifiedById,",
-        "     user: the integration user. Set SALESFORCE_ORG_ID to your org id.",
+        *endpoint,
+        "     Send Id and LastModifiedById, user: the integration user. Set SALESFORCE_ORG_ID to your org id.",
+        f"     Optionally tick 'Send Session ID' and set {VERIFY_SESSION_SETTING}=true: each message's",
+        "     session is then checked with Salesforce (oauth2/userinfo) before it is accepted.",
         "  2. A record-triggered flow (a record is created or updated), the outbound message as its action,",
         "     entry condition: any of these fields changed (ISCHANGED):",
         *[f"       {name}" for name in watched],
         "     Do NOT include the Lead_* output fields: leadtherm's own writes would re-enter (they are",
         "     recognised and dropped, but they cost a delivery).",
         "  3. Or, from a flow's HTTP callout / Apex: POST https://<host>/webhooks/salesforce/flow with",
-        '     {"records": [{"object": "Lead", "id": "00Q..."}]} and X-Leadtherm-Signature:',
-        "     t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>' with SALESFORCE_CALLOUT_SECRET>.",
+        '     {"records": [{"object": "Lead", "id": "00Q..."}], "callout_id": "{!$Flow.InterviewGuid}"}',
+        "     and X-Leadtherm-Signature: t=<unix>,v1=<hex HMAC-SHA256 of '<t>.<body>' with",
+        "     SALESFORCE_CALLOUT_SECRET>. callout_id (optional, unique per callout) makes every change count;",
+        "     without it a callout is known by its signed timestamp and body.",
         "  4. Flows can react to Lead_Temperature__c changes; Lead_Previous_Temperature__c tells warming",
         "     from cooling.",
     ]

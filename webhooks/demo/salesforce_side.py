@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from adapters.salesforce.inbound import outbound_endpoint
 from adapters.salesforce.sandbox import SalesforceSandbox
 from webhooks.demo.people import Persona
 
@@ -29,6 +31,7 @@ class SalesforceDemo:
         self.clock = clock
         self.sandbox = SalesforceSandbox(seed=seed)
         self.ids: list[str] = []
+        self.outbound_secret = secrets.token_urlsafe(24)  # the demo admin's endpoint-URL secret
 
     def start(self) -> dict[str, str]:
         self.sandbox.start()
@@ -40,10 +43,11 @@ class SalesforceDemo:
             "SALESFORCE_SECURITY_TOKEN": self.sandbox.security_token,
             "SALESFORCE_DOMAIN": self.sandbox.login_domain,
             "SALESFORCE_ORG_ID": self.sandbox.org_id,
+            "SALESFORCE_OUTBOUND_SECRET": self.outbound_secret,
         }
 
     def connect(self, app_url: str) -> None:
-        self.sandbox.configure_outbound(f"{app_url}/webhooks/salesforce", time_scale=0.01)
+        self.sandbox.configure_outbound(outbound_endpoint(app_url, self.outbound_secret), time_scale=0.01)
 
     def seed(self, people: list[Persona]) -> None:
         today = self.clock().strftime("%Y-%m-%d")

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.hubspot.inbound import HubSpotWebhookRoute, parse, signed_uri, verify
+from adapters.hubspot.inbound import MAX_MERGED_IDS, HubSpotWebhookRoute, legacy_versions, parse, signed_uri, verify
+from adapters.hubspot.plugin import plugin
+from adapters.hubspot.setup import webhook_instructions
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
+from integration.inbound import InboundRequest, WebhookSettingError
 from integration.ports import EventKind, RecordRef
+from mappings.loader import load_mapping
 from webhooks.app import AppConfig, create_app
 
 SECRET = "client-secret-1"
@@ -108,13 +113,80 @@ def test_the_signed_uri_has_hubspots_escapes_decoded() -> None:
     verify("POST", called, sign_v3(BODY, ms(NOW), url=signed_uri(called)), BODY, [SECRET], NOW)
 
 
-def test_an_older_app_signing_with_v1_is_accepted() -> None:
-    verify("POST", URL, sign_v1(BODY), BODY, [SECRET], NOW)
+def sign_v2(body: bytes, url: str = URL, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "X-HubSpot-Signature": hashlib.sha256(f"{secret}POST{url}".encode() + body).hexdigest(),
+        "X-HubSpot-Signature-Version": "v2",
+    }
+
+
+V1_ONLY = frozenset({"v1"})
+
+
+def test_a_valid_v1_signature_is_refused_by_default_because_it_never_expires() -> None:
+    with pytest.raises(VerificationError, match="v1/v2 signatures are not accepted"):
+        verify("POST", URL, sign_v1(BODY), BODY, [SECRET], NOW)
+
+
+def test_an_operator_can_enable_v1_for_an_app_that_sends_nothing_newer() -> None:
+    verify("POST", URL, sign_v1(BODY), BODY, [SECRET], NOW, legacy=V1_ONLY)
+
+
+def test_enabling_v2_does_not_let_a_v1_signature_in() -> None:
+    verify("POST", URL, sign_v2(BODY), BODY, [SECRET], NOW, legacy=frozenset({"v2"}))
+    with pytest.raises(VerificationError, match="'v1' is not accepted"):
+        verify("POST", URL, sign_v1(BODY), BODY, [SECRET], NOW, legacy=frozenset({"v2"}))
 
 
 def test_when_v3_headers_are_present_a_valid_v1_signature_cannot_rescue_a_stale_request() -> None:
     headers = {**sign_v3(BODY, ms(NOW - timedelta(hours=1))), **sign_v1(BODY)}
     with pytest.raises(VerificationError, match="older"):
+        verify("POST", URL, headers, BODY, [SECRET], NOW, legacy=V1_ONLY)
+
+
+@pytest.mark.parametrize(
+    ("setting", "allowed"),
+    [(None, frozenset()), ("", frozenset()), ("v1", {"v1"}), (" V1 , v2 ", {"v1", "v2"})],
+)
+def test_the_legacy_setting_names_the_versions_allowed(setting: str | None, allowed: set[str]) -> None:
+    assert legacy_versions(setting) == allowed
+
+
+@pytest.mark.parametrize("setting", ["v3", "yes", "v1,true"])
+def test_a_malformed_legacy_setting_is_an_error_naming_the_variable(setting: str) -> None:
+    with pytest.raises(WebhookSettingError, match="HUBSPOT_ALLOW_LEGACY_SIGNATURES"):
+        legacy_versions(setting)
+
+
+def test_the_plugin_enables_legacy_signatures_only_when_the_operator_says_so() -> None:
+    mapping = load_mapping("hubspot")
+    [default] = plugin.routes(mapping, {"HUBSPOT_CLIENT_SECRET": SECRET})
+    [enabled] = plugin.routes(mapping, {"HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_ALLOW_LEGACY_SIGNATURES": "v1"})
+    assert isinstance(default, HubSpotWebhookRoute) and default.legacy == frozenset()
+    assert isinstance(enabled, HubSpotWebhookRoute) and enabled.legacy == V1_ONLY
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "\u0661\u0667" + "\u0660" * 11,  # Arabic-Indic digits: str.isdigit() and int() accept them
+        "\u00b2",  # superscript two, as a latin-1 header byte arrives: isdigit() but not int()
+        "9" * 15,  # year 33658: datetime cannot hold it
+        "9" * 16,
+        "-1",
+        "+1764000000000",
+        " 1764000000000",
+        "1764000000000\n",
+        "1.7e12",
+        "0x10",
+        "",
+    ],
+    ids=["arabic-indic", "superscript", "year-overflow", "too-long", "negative", "plus", "space", "newline",
+         "float", "hex", "empty"],
+)  # fmt: skip
+def test_every_unreadable_timestamp_is_a_verification_error(timestamp: str) -> None:
+    headers = {"X-HubSpot-Signature-v3": "abc", "X-HubSpot-Request-Timestamp": timestamp}
+    with pytest.raises(VerificationError):
         verify("POST", URL, headers, BODY, [SECRET], NOW)
 
 
@@ -172,16 +244,57 @@ def test_more_than_a_hundred_events_is_malformed() -> None:
         parse(json.dumps([hubspot_event(i, i) for i in range(101)]).encode())
 
 
+def test_a_merge_of_a_thousand_contacts_fans_out_to_at_most_the_cap() -> None:
+    merged = [*range(1000, 2000), 51]
+    raw = hubspot_event(7, 51, "contact.merge", primaryObjectId=51, mergedObjectIds=merged, newObjectId=51)
+    events = parse(json.dumps([raw]).encode())
+    assert len(events) == 1 + MAX_MERGED_IDS
+    assert events[0].ref.record_id == "51" and events[0].kind is EventKind.RESCORE
+    assert [e.ref.record_id for e in events[1:]] == [str(n) for n in range(1000, 1000 + MAX_MERGED_IDS)]
+    assert all(e.kind is EventKind.FORGET for e in events[1:])
+
+
+def test_a_merge_listing_the_same_contact_twice_forgets_it_once() -> None:
+    raw = hubspot_event(8, 51, "contact.merge", primaryObjectId=51, mergedObjectIds=[77, "77", 77])
+    assert [e.ref.record_id for e in parse(json.dumps([raw]).encode())] == ["51", "77"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"mergedObjectIds": [[1]]},
+        {"mergedObjectIds": [1.5]},
+        {"mergedObjectIds": [True]},
+        {"mergedObjectIds": [-3]},
+        {"mergedObjectIds": "77"},
+        {"primaryObjectId": {"id": 1}},
+        {"newObjectId": [51]},
+    ],
+    ids=["list", "float", "bool", "negative", "string-not-list", "object-primary", "list-survivor"],
+)
+def test_a_merge_with_ids_of_the_wrong_type_is_malformed(extra: dict[str, Any]) -> None:
+    raw = {**hubspot_event(9, 51, "contact.merge", primaryObjectId=51, mergedObjectIds=[77]), **extra}
+    with pytest.raises(PayloadError):
+        parse(json.dumps([raw]).encode())
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
 @pytest.mark.parametrize(
     "body",
     [
         b"{}",
         b"not json",
+        b"\xff\xfe[]",
+        nested(100_000).encode(),
+        ("[" + "9" * 5000 + "]").encode(),
         b"[1]",
         json.dumps([{"eventId": 1}]).encode(),
         json.dumps([hubspot_event(1, None)]).encode(),
     ],
-    ids=["object", "not-json", "not-an-event", "no-type", "no-object-id"],
+    ids=["object", "not-json", "bad-utf8", "nested-100000", "huge-integer", "not-an-event", "no-type", "no-object-id"],
 )
 def test_malformed_bodies_are_payload_errors(body: bytes) -> None:
     with pytest.raises(PayloadError):
@@ -210,6 +323,33 @@ def test_the_route_answers_204_after_queueing_and_401_on_a_bad_signature(app_cli
     assert bad.status_code == 401
     assert "does not match" in bad.get_json()["reason"]
     assert [i.event.event_id for i in queue.lease(10, 30)] == ["hubspot:62515:1"]
+
+
+def test_odd_types_in_the_fields_leadtherm_only_reads_are_ignored_not_fatal() -> None:
+    odd = hubspot_event(10, 51, propertyName=["jobtitle"], occurredAt="soon", sourceId=[1])
+    generic = hubspot_event(11, 51, "object.propertyChange", objectTypeId=["0-1"])
+    deal = hubspot_event(12, 9001, "deal.propertyChange", propertyName={"dealstage": 1})
+    events = parse(json.dumps([odd, generic, deal]).encode())
+    assert [(e.ref.record_id, e.changed_fields, e.occurred_at, e.actor) for e in events] == [("51", (), None, None)]
+
+
+def test_a_captured_delivery_with_its_v3_headers_stripped_is_refused_401(app_client: Any) -> None:
+    client, queue = app_client
+    captured = {**sign_v3(BODY, ms(NOW - timedelta(hours=1))), **sign_v1(BODY)}  # HubSpot sends both
+    stripped = {k: v for k, v in captured.items() if k not in ("X-HubSpot-Signature-v3", "X-HubSpot-Request-Timestamp")}
+    for _ in range(3):
+        answer = _post(client, BODY, stripped)
+        assert answer.status_code == 401
+        assert "not accepted" in answer.get_json()["reason"]
+    assert queue.lease(10, 30) == []
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "9" * 15, "\u0661\u0662"], ids=["superscript", "overflow", "arabic"])
+def test_an_unreadable_timestamp_header_gets_401_never_500(app_client: Any, timestamp: str) -> None:
+    client, _ = app_client
+    headers = {"X-HubSpot-Signature-v3": "abc", "X-HubSpot-Request-Timestamp": timestamp}
+    answer = _post(client, BODY, headers)
+    assert answer.status_code == 401
 
 
 def test_a_signed_but_malformed_body_gets_400_and_queues_nothing(app_client: Any) -> None:
@@ -243,3 +383,26 @@ def test_no_request_of_any_shape_gets_a_500(app_client: Any, body: bytes, header
         headers = {**headers, **sign_v3(body, ms(NOW))}
     answer = _post(client, body, headers)
     assert answer.status_code in {204, 400, 401}
+
+
+def test_a_flood_of_forged_webhooks_costs_one_warning_line_a_minute(caplog: pytest.LogCaptureFixture) -> None:
+    minute = [0.0]
+    route = HubSpotWebhookRoute([SECRET], clock=lambda: NOW)
+    route.rejected.clock = lambda: minute[0]
+    forged = InboundRequest("POST", URL, sign_v3(BODY, ms(NOW), secret="guess"), BODY)
+    with caplog.at_level(logging.WARNING, logger="leadtherm.hubspot.inbound"):
+        for _ in range(500):
+            assert route.handle(forged, print).status == 401
+        minute[0] = 61.0
+        route.handle(forged, print)
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines == [
+        "rejected HubSpot webhook(s): signature v3 does not match",
+        "rejected 500 HubSpot webhook(s) since the last such line (latest: signature v3 does not match)",
+    ]
+
+
+def test_setup_tells_the_admin_only_v3_is_accepted_and_how_to_enable_v1() -> None:
+    lines = "\n".join(webhook_instructions(load_mapping("hubspot")))
+    assert "Only v3 signatures are accepted" in lines
+    assert "HUBSPOT_ALLOW_LEGACY_SIGNATURES=v1" in lines

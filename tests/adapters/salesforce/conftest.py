@@ -12,6 +12,8 @@ from adapters.salesforce.sandbox import SalesforceSandbox
 from adapters.salesforce.setup import setup
 from mappings.loader import load_mapping
 
+OUTBOUND_SECRET = "outbound-url-secret-0123456789"  # what the admin put into the endpoint URL
+
 
 @pytest.fixture
 def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SalesforceSandbox]:
@@ -31,6 +33,7 @@ def password_env(sandbox: SalesforceSandbox) -> dict[str, str]:
         "SALESFORCE_SECURITY_TOKEN": sandbox.security_token,
         "SALESFORCE_DOMAIN": sandbox.login_domain,
         "SALESFORCE_ORG_ID": sandbox.org_id,
+        "SALESFORCE_OUTBOUND_SECRET": OUTBOUND_SECRET,
     }
 
 

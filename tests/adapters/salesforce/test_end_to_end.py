@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import waitress
 
+from adapters.salesforce.inbound import outbound_endpoint
 from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.inbound import InboundRequest
 from integration.pipeline import PipelineSettings
@@ -21,7 +22,7 @@ from integration.runtime import Runtime, build_runtime
 from integration.waiting import wait_until as wait_for
 from integration.worker import drain, run_worker
 from mappings.loader import load_mapping
-from tests.adapters.salesforce.conftest import password_env
+from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
 from tests.expected import expected_outputs
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
@@ -57,7 +58,8 @@ def served(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Served]:
     )
     threading.Thread(target=server.run, daemon=True).start()
     app_url = f"http://127.0.0.1:{server.effective_port}"
-    sandbox.configure_outbound(f"{app_url}/webhooks/salesforce", fields=("Id", "LastModifiedById"), time_scale=0.001)
+    endpoint = outbound_endpoint(app_url, OUTBOUND_SECRET)  # as `setup salesforce` prints it
+    sandbox.configure_outbound(endpoint, fields=("Id", "LastModifiedById"), time_scale=0.001)
     served = Served(runtime, app_url, threading.Event())
     yield served
     sandbox.outbound_url = None
@@ -106,7 +108,7 @@ def test_the_same_notification_delivered_twice_causes_one_write(sandbox: Salesfo
     body = sandbox.outbound_body([notification])
     [route] = [r for r in routes_of(live, password_env(sandbox)) if r.path == "/webhooks/salesforce"]
     for _ in range(2):  # Salesforce redelivers until it sees an Ack
-        request = InboundRequest("POST", "http://127.0.0.1/webhooks/salesforce", {}, body)
+        request = InboundRequest("POST", outbound_endpoint("http://127.0.0.1", OUTBOUND_SECRET), {}, body)
         assert route.handle(request, live.queue.enqueue).status == 200
     assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") is not None, 5)
     assert wait_for(lambda: live.queue.stats().depth == 0, 5)
