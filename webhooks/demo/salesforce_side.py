@@ -30,11 +30,12 @@ class SalesforceDemo:
         self.sandbox = SalesforceSandbox(seed=seed)
         self.ids: list[str] = []
 
-    def start(self) -> dict[str, str]:
-        self.sandbox.start()
+    def start(self, port: int = 0) -> dict[str, str]:
+        self.sandbox.start(port)
         # simple-salesforce speaks only HTTPS: trust the sandbox's test CA for this process.
         os.environ["REQUESTS_CA_BUNDLE"] = self.sandbox.ca_bundle_path
         return {
+            "REQUESTS_CA_BUNDLE": self.sandbox.ca_bundle_path,
             "SALESFORCE_USERNAME": self.sandbox.username,
             "SALESFORCE_PASSWORD": self.sandbox.password,
             "SALESFORCE_SECURITY_TOKEN": self.sandbox.security_token,
