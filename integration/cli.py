@@ -29,7 +29,7 @@ from integration.report import (
     print_setup,
     write_rows,
 )
-from integration.runtime import build_runtime, open_backend
+from integration.runtime import NothingConfigured, build_runtime, open_backend
 from integration.scoring import assess
 from integration.sweep import enqueue_due
 from integration.worker import drain
@@ -48,7 +48,14 @@ err = make_console(stderr=True)
 
 # The one exit-code rule (README, DESIGN.md): 0 ok, 1 the job failed, 2 bad usage or invalid
 # configuration. These errors are the second kind: the person must change what they typed or set.
-USAGE_ERRORS: tuple[type[Exception], ...] = (ConfigError, MissingSetting, InvalidSetting, UnknownPlugin, ExportError)
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    MissingSetting,
+    InvalidSetting,
+    NothingConfigured,
+    UnknownPlugin,
+    ExportError,
+)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 ROW_ERRORS_SHOWN = 3  # per column and reason; the rest are counted in one line
@@ -409,7 +416,7 @@ def calibrate(
             history = pull_history(client, crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm], moment)
         else:
             if not file.exists() and not file.suffix and len(file.parts) == 1:
-                raise UnknownPlugin("CRM (and no such file)", str(file), crm_names())
+                raise UnknownPlugin("CRM", str(file), crm_names())  # neither a file nor a CRM: a CRM was meant
             export = _open(file, encoding)  # a missing or undecodable file first: it is the first thing to fix
             if mapping is None or outcome is None:
                 raise CalibrationError(f"{file}: a history file needs --mapping (for its columns) and --outcome COLUMN")

@@ -111,8 +111,13 @@ def demo(
             for side in sides:
                 side.connect(app_url)
                 side.seed(personas(contacts, rng))
-            console.print(f"serving on {app_url}; seeded {contacts} records per CRM; streaming for {duration:.0f} s")
-            _stream(sides, rng, clock, runtime, tally, duration)
+            try:
+                console.print(
+                    f"serving on {app_url}; seeded {contacts} records per CRM; streaming for {duration:.0f} s"
+                )
+                _stream(sides, rng, clock, runtime, tally, duration)
+            except KeyboardInterrupt:  # Ctrl-C ends the streaming early; the summary still comes
+                console.print("interrupted: finishing the queued events, then the summary (Ctrl-C again to quit)")
             try:
                 _drain(runtime, timeout=15.0)
             except KeyboardInterrupt:
@@ -130,10 +135,7 @@ def _stream(
     started = time.monotonic()
     # transient: the final tables are printed once, with the summary, after the last events are in.
     with Live(console=console, refresh_per_second=4, transient=True) as live:
-        try:
-            _frames(live, sides, rng, clock, runtime, tally, duration, started)
-        except KeyboardInterrupt:  # Ctrl-C ends the streaming early; the summary still comes
-            console.print("interrupted: finishing the queued events, then the summary (Ctrl-C again to quit)")
+        _frames(live, sides, rng, clock, runtime, tally, duration, started)
 
 
 def _frames(
