@@ -455,3 +455,56 @@ def test_ctrl_c_ends_the_demo_with_its_summary(tmp_path: Path) -> None:
     rest, _ = demo.communicate(timeout=60)
     assert "leadtherm demo: summary" in rest and TRACEBACK not in rest, (demo.returncode, rest)
     assert rest.count("HubSpot: 10 records") == 1  # the final table once, with the summary
+
+
+# ---------------------------------------------------------------------------- the README, as written
+
+README = (ROOT / "README.md").read_text()
+
+
+def _block_after(marker: str) -> list[str]:
+    """The lines of the first fenced block after `marker`."""
+    rest = README[README.index(marker) :]
+    start = rest.index("```\n") + 4
+    return rest[start : rest.index("```", start)].splitlines()
+
+
+def test_every_leadtherm_line_of_the_quick_start_runs_as_written(tmp_path: Path) -> None:
+    lines = _block_after("## Quick start")
+    assert ". .venv/bin/activate" in lines  # what to type once, before the commands
+    commands = [line for line in lines if line.startswith("leadtherm ")]
+    assert commands
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
+    env["PATH"] = f"{Path(LEADTHERM).parent}{os.pathsep}{env.get('PATH', '')}"  # what `activate` does
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+        )
+        assert done.returncode == 0, (command, done.stderr)
+        assert TRACEBACK not in done.stderr
+
+
+def test_the_readme_check_example_is_what_check_prints(tmp_path: Path) -> None:
+    marker = "$ leadtherm check --mappings ./my-mappings\n"
+    rest = README[README.index(marker) + len(marker) :]
+    block = rest[: rest.index("```")].splitlines()
+    folder = tmp_path / "my-mappings"
+    folder.mkdir()
+    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
+        shutil.copy(PACKAGED / name, folder / name)
+    scoring = (folder / "scoring.yaml").read_text().replace("  warm: 50", "  warm: 80")
+    lines = scoring.splitlines()
+    engagement = lines.index("engagement:")
+    rule_starts = [n for n in range(engagement, len(lines)) if lines[n].startswith("  - label:")]
+    points = next(n for n in range(rule_starts[3], len(lines)) if lines[n].strip().startswith("points:"))
+    lines[points] = "    points: ten"
+    (folder / "scoring.yaml").write_text("\n".join(lines) + "\n")
+    hubspot = (folder / "hubspot.yaml").read_text()
+    first_pattern = next(line for line in hubspot.splitlines() if line.startswith("  - pattern:"))
+    hubspot = hubspot.replace(first_pattern, "  - pattern: '(ceo'").replace("  page_views:", "  page_veiws:")
+    (folder / "hubspot.yaml").write_text(hubspot)
+    ran = leadtherm("check", "--mappings", "./my-mappings", cwd=tmp_path)
+    assert ran.code == 2
+    assert ran.stderr.splitlines() == block[:-2] and block[-2] == "$ leadtherm check"
+    assert leadtherm("check", cwd=ROOT).stdout.strip() == block[-1]

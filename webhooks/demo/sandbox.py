@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shlex
+import signal
 import threading
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,6 +36,10 @@ def _side(name: SandboxName, seed: int) -> Any:
     return SalesforceDemo(now, seed)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def sandbox(
     crm: Annotated[SandboxName, typer.Argument(metavar="CRM", help="hubspot or salesforce")],
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 0,
@@ -52,6 +57,7 @@ def sandbox(
     except OSError as exc:
         console.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", markup=False)
         raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         side.seed(personas(records, random.Random(seed)) if records else [])
         if webhook_url:
