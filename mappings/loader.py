@@ -119,14 +119,28 @@ def _data_loc(error: ErrorDetails) -> Location:
     return tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
 
 
-def _where(error: ErrorDetails, lines: dict[Location, int]) -> Location:
-    """The location a problem is about, down to the key a whole-mapping check names."""
+def _at(data: Any, loc: Location) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _where(error: ErrorDetails, located: Located) -> Location:
+    """The location a problem is about, down to the key or list item a whole-container check names."""
     loc = _data_loc(error)
-    # A check on a whole mapping that names one of its keys ("unknown Lead attribute 'x'") is
-    # about that key: point at its own line, not its parent's.
+    # A check on a whole mapping or list that names one of its members ("unknown Lead attribute
+    # 'x'", "rule 'Webinar': ...") is about that member: point at its own line, not its parent's.
+    container = _at(located.data, loc)
     for name in _QUOTED.findall(error["msg"]):
-        if (*loc, name) in lines:
+        if (*loc, name) in located.lines:
             return (*loc, name)
+        if isinstance(container, list):
+            for index, item in enumerate(container):
+                if isinstance(item, dict) and item.get("label") == name:
+                    return (*loc, index)
     return loc
 
 
@@ -143,9 +157,9 @@ def _message(error: ErrorDetails) -> str:
     return message
 
 
-def _problem(error: ErrorDetails, file: str, lines: dict[Location, int]) -> Problem:
-    loc = _where(error, lines)
-    return Problem(file, _line_for(loc, lines), _field_name(loc), _message(error))
+def _problem(error: ErrorDetails, file: str, located: Located) -> Problem:
+    loc = _where(error, located)
+    return Problem(file, _line_for(loc, located.lines), _field_name(loc), _message(error))
 
 
 def _without(data: Any, loc: Location) -> bool:
@@ -187,14 +201,14 @@ def validate(model: type[Model], located: Located, file: str) -> Model:
             if problems:
                 break
             return result
-        fresh = [e for e in errors if not _related(_where(e, located.lines), removed)]
-        fresh_problems = [p for p in (_problem(e, file, located.lines) for e in fresh) if p not in problems]
+        fresh = [e for e in errors if not _related(_where(e, located), removed)]
+        fresh_problems = [p for p in (_problem(e, file, located) for e in fresh) if p not in problems]
         if not fresh_problems:
             break
         problems.extend(fresh_problems)
         progressed = False
         for error in fresh:
-            loc = _where(error, located.lines)
+            loc = _where(error, located)
             if loc not in removed and _without(data, loc):
                 removed.add(loc)
                 progressed = True

@@ -209,6 +209,12 @@ CASES = [
         r".*hubspot\.yaml:\d+ attributes\.industry\.transform: must be one of .* \(got 'postive'\)",
         also=("attributes.page_veiws: unknown Lead attribute 'page_veiws'", "2 problem(s) found"),
     ),
+    Case(
+        "check-rule-problem-on-the-rule-line",
+        lambda w: ["check", str(w.mappings(_edit("scoring.yaml", "    points: 30\n", "    points: -30\n")))],
+        2,
+        r".*scoring\.yaml:\d+ engagement\[0\]: rule '.*': engagement points must be >= 0",
+    ),
     # exit codes
     Case("setup-without-token", lambda w: ["setup", "hubspot"], 2, r"error: environment variable HUBSPOT_ACCESS_TOKEN"),
     Case(
