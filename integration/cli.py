@@ -33,7 +33,15 @@ from integration.runtime import NothingConfigured, build_runtime, open_backend
 from integration.scoring import assess
 from integration.sweep import enqueue_due
 from integration.worker import drain
-from mappings.loader import CheckReport, check_file, check_folder_report, load_mapping, load_rules, rules_warnings
+from mappings.loader import (
+    CheckReport,
+    check_file,
+    check_folder_report,
+    load_mapping,
+    load_rules,
+    mappings_dir,
+    rules_warnings,
+)
 from mappings.schema import CrmMapping
 
 app = typer.Typer(
@@ -97,11 +105,6 @@ def _root(
     """Score, classify and explain leads in your CRM."""
 
 
-def _crm(name: str) -> CrmPlugin:
-    """The installed adapter of this name; an unknown name is bad usage, listing the known ones."""
-    return load_crm(name)
-
-
 @app.command()
 def check(
     target: Annotated[
@@ -125,6 +128,11 @@ def _print_check(report: CheckReport) -> None:
     for warning in report.warnings:
         typer.echo(f"{warning} (warning)", err=True)
     checked = ", ".join(report.checked)
+    if report.skipped:
+        skipped = ", ".join(report.skipped)
+        typer.echo(
+            f"not checked, leadtherm does not read them: {skipped} (`leadtherm check FILE` checks one)", err=True
+        )
     if report.problems:
         typer.echo(f"{len(report.problems)} problem(s) found; checked {checked}", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -146,12 +154,12 @@ def score(
     mappings: MappingsOption = None,
 ) -> None:
     """Score a CRM export offline through the same mappings the live integration uses."""
-    plugin = _crm(crm)
+    plugin = load_crm(crm)
     rules = load_rules(mappings)
     mapping = load_mapping(crm, mappings)
     export = _open(file, encoding)
-    for warning in rules_warnings(rules, "scoring.yaml"):
-        typer.echo(f"warning: {warning}", err=True)
+    for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
+        typer.echo(f"{warning} (warning)", err=True)
     _check_header(export, crm, plugin, mapping, mappings)
     normalizer = Normalizer(mapping)
     now = _utc(as_of) if as_of else datetime.now(UTC)
@@ -260,7 +268,7 @@ def backfill_command(
     mappings: MappingsOption = None,
 ) -> None:
     """Score every existing record once; resumable after Ctrl-C or a crash."""
-    _crm(crm)
+    load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     runtime = build_runtime(_env(), [crm], mappings)
     objects = runtime.mappings[crm].objects
     if restart:
@@ -300,7 +308,7 @@ def explain(
     mappings: MappingsOption = None,
 ) -> None:
     """Print the last assessment of a record: points per rule, temperature, stage, history."""
-    _crm(crm)
+    load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     mapping = load_mapping(crm, mappings)
     _, state = open_backend(_env())
     refs = [RecordRef(crm, o, record_id) for o in mapping.objects]
@@ -353,7 +361,7 @@ def setup(
     mappings: MappingsOption = None,
 ) -> None:
     """Create the output fields in the CRM (idempotent) and print the webhook setup to do by hand."""
-    plugin = _crm(crm)
+    plugin = load_crm(crm)
     report = plugin.setup(load_mapping(crm, mappings), _env())
     print_setup(out, crm, report)
     if report.conflicts:
@@ -409,7 +417,7 @@ def calibrate(
         history: History
         if not file.exists() and str(file) in CRM_OUTCOMES:
             crm = str(file)
-            plugin = _crm(crm)
+            plugin = load_crm(crm)
             crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
             bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
             client = GuardedClient(plugin.client(crm_mapping, os.environ), bucket)

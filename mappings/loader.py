@@ -259,6 +259,7 @@ class CheckReport:
     checked: list[str]
     problems: list[Problem]
     warnings: list[Problem]
+    skipped: list[str] = field(default_factory=list)  # YAML files beside them that leadtherm does not read
 
 
 def rules_warnings(rules: ScoringRules, file: str) -> list[Problem]:
@@ -303,6 +304,8 @@ def check_folder_report(
         hint = ", ".join(_near_misses(base, name))
         message = f"missing (found {hint}: rename it to {name})" if hint else "missing (no such file)"
         report.problems.append(Problem(_display(path), None, "", message))
+    read = {name for _, name in expected}
+    report.skipped.extend(p.name for p in sorted(base.glob("*.y*ml")) if p.name not in read)
     return report
 
 
