@@ -183,12 +183,10 @@ def _related(loc: Location, removed: set[Location]) -> bool:
 
 
 def validate(model: type[Model], located: Located, file: str) -> Model:
-    """Validate parsed data against a schema, collecting every error as a located problem.
-
-    pydantic stops checking a mapping once one of its values is invalid (a `transform` typo hides
-    an unknown attribute beside it), so the invalid values are set aside and the rest checked
-    again, until no new problem appears.
-    """
+    """Validate parsed data against a schema, collecting every error as a located problem."""
+    # pydantic skips a container's own checks once one of its values is invalid (a `transform`
+    # typo hides an unknown attribute beside it): set the invalid values aside and check the
+    # rest again, until no new problem appears.
     problems: list[Problem] = list(located.duplicates)
     data = copy.deepcopy(located.data)
     removed: set[Location] = set()
