@@ -352,6 +352,8 @@ def test_a_cp1252_history_calibrates_and_says_how_it_was_read(tmp_path: Path) ->
     assert ran.code == 0, ran.stderr
     assert ran.first_line.endswith("history.csv: not UTF-8; read as cp1252 (pass --encoding to choose)")
     assert TRACEBACK not in ran.stderr and out.is_file()
+    checked = leadtherm("check", str(out))  # as the README promises for calibrate's output
+    assert checked.code == 0 and checked.first_line.startswith("valid: ") and "rules.yaml" in checked.first_line
 
 
 # ---------------------------------------------------------------------------- against the sandboxes
