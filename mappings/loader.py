@@ -37,7 +37,9 @@ class Located:
     duplicates: list[Problem] = field(default_factory=list)
 
 
-def _located(node: yaml.Node, path: Location, lines: dict[Location, int], duplicates: list[Location]) -> Any:
+def _located(
+    node: yaml.Node, path: Location, lines: dict[Location, int], duplicates: list[tuple[Location, int]]
+) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
@@ -45,7 +47,7 @@ def _located(node: yaml.Node, path: Location, lines: dict[Location, int], duplic
             key = yaml.safe_load(yaml.serialize(key_node)) if key_node.tag else key_node.value
             if key in result:
                 # YAML keeps the last of two equal keys silently; an admin means one of them.
-                duplicates.append((*path, key, key_node.start_mark.line + 1))
+                duplicates.append(((*path, key), key_node.start_mark.line + 1))
                 continue
             lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = _located(value_node, (*path, key), lines, duplicates)
@@ -65,13 +67,11 @@ def read_yaml(text: str, file: str) -> Located:
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(file, line, "", f"not valid YAML: {reason}")]) from exc
     lines: dict[Location, int] = {}
-    found: list[Location] = []
+    found: list[tuple[Location, int]] = []
     data = _located(node, (), lines, found) if node is not None else {}
-    duplicates = []
-    for *loc, line in found:
-        key = tuple(loc)
-        first = lines.get(key)
-        duplicates.append(Problem(file, int(line), _field_name(key), f"duplicate key (first on line {first})"))
+    duplicates = [
+        Problem(file, line, _field_name(key), f"duplicate key (first on line {lines.get(key)})") for key, line in found
+    ]
     return Located(data, lines, duplicates)
 
 
