@@ -10,10 +10,12 @@ NPM := $(shell command -v npm 2>/dev/null)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
+	@echo "creating $(VENV) and installing leadtherm with its dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,aws,calibrate]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev,aws,calibrate]'
 	@touch $(STAMP)
+	@echo "installed: run the commands as .venv/bin/leadtherm, or type \`. .venv/bin/activate\` once to use leadtherm"
 
 demo: $(STAMP)
 	$(BIN)/leadtherm demo

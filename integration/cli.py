@@ -11,42 +11,72 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from integration import __version__
 from integration.backfill import backfill, cursor_name
-from integration.errors import ConfigError, LeadthermError, MappingError
-from integration.exports import read_export
+from integration.errors import ConfigError, InvalidSetting, LeadthermError, MappingError, MissingSetting
+from integration.exports import Export, ExportError, open_export
 from integration.normalize import Normalizer
-from integration.plugins import extra_commands, load_crm
+from integration.plugins import CrmPlugin, UnknownPlugin, crm_names, extra_commands, load_crm
 from integration.ports import RecordRef
 from integration.report import (
     ScoredRow,
+    make_console,
     print_dead_letters,
     print_distribution,
     print_explanation,
     print_setup,
     write_rows,
 )
-from integration.runtime import build_runtime, open_backend
+from integration.runtime import NothingConfigured, build_runtime, open_backend
 from integration.scoring import assess
 from integration.sweep import enqueue_due
 from integration.worker import drain
-from mappings.loader import check_folder, load_mapping, load_rules
+from mappings.loader import (
+    CheckReport,
+    check_file,
+    check_folder_report,
+    load_mapping,
+    load_rules,
+    mappings_dir,
+    rules_warnings,
+)
+from mappings.schema import CrmMapping
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: `--summary / --no-summary`, not `<bool>` on every flag
     help="Lead qualification for HubSpot and Salesforce.",
 )
-out = Console()
-err = Console(stderr=True)
+out = make_console()
+err = make_console(stderr=True)
+
+# The one exit-code rule (README, DESIGN.md): 0 ok, 1 the job failed, 2 bad usage or invalid
+# configuration. These errors are the second kind: the person must change what they typed or set.
+USAGE_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    MissingSetting,
+    InvalidSetting,
+    NothingConfigured,
+    UnknownPlugin,
+    ExportError,
+)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+ROW_ERRORS_SHOWN = 3  # per column and reason; the rest are counted in one line
 
 MappingsOption = Annotated[
     Path | None,
-    typer.Option("--mappings", help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged)."),
+    typer.Option(
+        "--mappings", metavar="DIR", help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged)."
+    ),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(help="Text encoding of the export (default: UTF-8, else cp1252 as Excel on Windows writes)."),
 ]
 
 
@@ -76,54 +106,136 @@ def _root(
 
 
 @app.command()
-def check(mappings: MappingsOption = None) -> None:
-    """Validate the mapping and scoring files; one line per problem with file, line and field."""
-    problems = check_folder(mappings)
-    for problem in problems:
+def check(
+    target: Annotated[
+        Path | None,
+        typer.Argument(metavar="PATH", help="One file to check, or a folder (default: --mappings)."),
+    ] = None,
+    mappings: MappingsOption = None,
+) -> None:
+    """Validate scoring.yaml and each CRM's mapping file; one line per problem with file, line and field."""
+    crms = crm_names()
+    if target is not None and not target.is_dir():
+        report = check_file(target, crms)
+    else:
+        report = check_folder_report(target or mappings, crms)
+    _print_check(report)
+
+
+def _print_check(report: CheckReport) -> None:
+    for problem in report.problems:
         typer.echo(str(problem), err=True)  # one unwrapped line each: scripts and editors parse them
-    if problems:
-        err.print(f"{len(problems)} problem(s) found", style="red")
-        raise typer.Exit(2)
-    out.print("mapping and scoring files are valid", style="green")
+    for warning in report.warnings:
+        typer.echo(f"{warning} (warning)", err=True)
+    checked = ", ".join(report.checked)
+    if report.skipped:
+        skipped = ", ".join(report.skipped)
+        typer.echo(
+            f"not checked, leadtherm does not read them: {skipped} (`leadtherm check FILE` checks one)", err=True
+        )
+    if report.problems:
+        typer.echo(f"{len(report.problems)} problem(s) found; checked {checked}", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    typer.echo(f"valid: {checked}")
 
 
 @app.command()
 def score(
-    file: Annotated[Path, typer.Argument(help="CRM export: CSV with the CRM's field names, or JSON records.")],
-    crm: Annotated[str, typer.Option(help="Which CRM the export comes from (hubspot, salesforce).")] = "hubspot",
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="CRM export: CSV with the CRM's field names, or JSON records.")
+    ],
+    crm: Annotated[
+        str, typer.Option(metavar="NAME", help="Which CRM the export comes from (hubspot, salesforce).")
+    ] = "hubspot",
     output: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
     as_of: Annotated[datetime | None, typer.Option("--as-of", help="Score as of this time (default: now).")] = None,
     summary: Annotated[bool, typer.Option(help="Print the temperature distribution after the rows.")] = False,
+    encoding: EncodingOption = None,
     mappings: MappingsOption = None,
 ) -> None:
     """Score a CRM export offline through the same mappings the live integration uses."""
+    plugin = load_crm(crm)
     rules = load_rules(mappings)
     mapping = load_mapping(crm, mappings)
-    plugin = load_crm(crm)
+    export = _open(file, encoding)
+    for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
+        typer.echo(f"{warning} (warning)", err=True)
+    _check_header(export, crm, plugin, mapping, mappings)
     normalizer = Normalizer(mapping)
     now = _utc(as_of) if as_of else datetime.now(UTC)
     rows: list[ScoredRow] = []
-    rejected = 0
-    for row in read_export(file):
+    rejected: Counter[tuple[str, str]] = Counter()
+    for row in export.rows():
         object_type, flat = plugin.flatten(row.record)
         try:
             lead = normalizer.lead(flat, object_type)
         except MappingError as exc:
-            rejected += 1
-            typer.echo(f"{file}: {row.position}, column {exc.field}: {exc.reason} (row skipped)", err=True)
+            rejected[(exc.field, exc.reason)] += 1
+            if rejected[(exc.field, exc.reason)] <= ROW_ERRORS_SHOWN:
+                typer.echo(f"{file}: {row.position}, column {exc.field}: {exc.reason} (row skipped)", err=True)
             continue
         rows.append(ScoredRow(lead.record_id, assess(lead, rules, now)))
     write_rows(out, rows, output.value)
     if summary:
         print_distribution(out, Counter(r.assessment.temperature for r in rows), title=f"{crm}: {file.name}")
+    for (column, reason), count in rejected.items():
+        if count > ROW_ERRORS_SHOWN:
+            typer.echo(f"{file}: column {column}: {reason} in {count - ROW_ERRORS_SHOWN} more row(s)", err=True)
     if rejected:
-        err.print(f"{rejected} row(s) skipped, {len(rows)} scored", style="yellow")
-        raise typer.Exit(1)
+        typer.echo(f"{sum(rejected.values())} row(s) skipped, {len(rows)} scored", err=True)
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _open(file: Path, encoding: str | None) -> Export:
+    """Decode an export, saying so when it was not UTF-8 (the person may want to know why ü looks right)."""
+    export = open_export(file, encoding)
+    if export.detected_non_utf8 and encoding is None:
+        typer.echo(f"{file}: not UTF-8; read as {export.encoding} (pass --encoding to choose)", err=True)
+    return export
+
+
+def _fields(plugin: CrmPlugin, export: Export) -> set[str] | None:
+    """The field names of the export's first record as this CRM's adapter reads them (None: no rows)."""
+    for row in export.rows():
+        return set(plugin.flatten(row.record)[1])
+    return None
+
+
+def _check_header(export: Export, crm: str, plugin: CrmPlugin, mapping: CrmMapping, mappings: Path | None) -> None:
+    """A header without the record id, or with none of the mapped fields, is the wrong file: say so once."""
+    fields = _fields(plugin, export)
+    if fields is None:
+        return
+    if mapping.id_field not in fields:
+        message = f"{export.path}: no {mapping.id_field} column (the {crm} record id), so not a {crm} export"
+        for other in crm_names():
+            if other != crm and _looks_like(other, export, mappings):
+                message += f"; its header looks like a {other} export: use --crm {other}"
+                break
+        raise ExportError(message)
+    sources = {source for attribute in mapping.attributes.values() for source in attribute.sources}
+    if not sources & fields:
+        raise ExportError(
+            f"{export.path}: none of the columns the {crm} mapping reads is in the header "
+            f"(expected some of {', '.join(sorted(sources)[:6])}, ...)"
+        )
+
+
+def _looks_like(crm: str, export: Export, mappings: Path | None) -> bool:
+    try:
+        plugin = load_crm(crm)
+        id_field = load_mapping(crm, mappings).id_field
+    except (ConfigError, UnknownPlugin):
+        return False
+    return id_field in (_fields(plugin, export) or set())
 
 
 # ---------------------------------------------------------------------------- live commands
 
-CrmOption = Annotated[list[str] | None, typer.Option("--crm", help="CRM(s) to use (default: every configured one).")]
+CrmOption = Annotated[
+    list[str] | None, typer.Option("--crm", metavar="NAME", help="CRM(s) to use (default: every configured one).")
+]
+CrmArgument = Annotated[str, typer.Argument(metavar="CRM", help="hubspot or salesforce")]
 
 
 def _env() -> dict[str, str]:
@@ -145,17 +257,18 @@ def sweep(
         f"{report.unchanged} unchanged, {report.dead_lettered} dead-lettered"
     )
     if report.dead_lettered:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command(name="backfill")
 def backfill_command(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    crm: CrmArgument,
     page_size: Annotated[int, typer.Option(help="Records per page (the CRM's batch size).")] = 100,
     restart: Annotated[bool, typer.Option(help="Ignore the saved cursor and start from the top.")] = False,
     mappings: MappingsOption = None,
 ) -> None:
     """Score every existing record once; resumable after Ctrl-C or a crash."""
+    load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     runtime = build_runtime(_env(), [crm], mappings)
     objects = runtime.mappings[crm].objects
     if restart:
@@ -190,23 +303,26 @@ def backfill_command(
 
 @app.command()
 def explain(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
-    record_id: Annotated[str, typer.Argument(help="The record's id in the CRM.")],
+    crm: CrmArgument,
+    record_id: Annotated[str, typer.Argument(metavar="RECORD_ID", help="The record's id in the CRM.")],
     mappings: MappingsOption = None,
 ) -> None:
     """Print the last assessment of a record: points per rule, temperature, stage, history."""
+    load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     mapping = load_mapping(crm, mappings)
     _, state = open_backend(_env())
     refs = [RecordRef(crm, o, record_id) for o in mapping.objects]
     found = state.load(refs)
     if not found:
-        err.print(f"no assessment stored for {crm} record {record_id}")
-        raise typer.Exit(1)
+        typer.echo(f"error: no assessment stored for {crm} record {record_id}", err=True)
+        raise typer.Exit(EXIT_FAILED)
     ref, stored = next(iter(found.items()))
     print_explanation(out, ref, stored, state.audit(ref, limit=20))
 
 
-dlq = typer.Typer(help="Inspect and retry what could not be processed.", no_args_is_help=True)
+REPLAY_LOOKUP = 100_000  # dead letters listed to tell a mistyped id from a real one
+
+dlq = typer.Typer(rich_markup_mode=None, help="Inspect and retry what could not be processed.", no_args_is_help=True)
 app.add_typer(dlq, name="dlq")
 
 
@@ -219,17 +335,29 @@ def dlq_list(limit: Annotated[int, typer.Option(help="Show at most this many.")]
 
 @dlq.command("replay")
 def dlq_replay(
-    ids: Annotated[list[str] | None, typer.Argument(help="Dead-letter ids (default: all).")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(metavar="ID", help="Dead-letter ids (default: all).")] = None,
 ) -> None:
     """Put dead letters back on the queue (once the cause is fixed)."""
     queue, _ = open_backend(_env())
+    if ids:
+        listed = {letter.id for letter in queue.dead_letters(REPLAY_LOOKUP)}
+        unknown = [i for i in dict.fromkeys(ids) if i not in listed]
+        if unknown and len(listed) < REPLAY_LOOKUP:  # the listing is complete: these ids do not exist
+            typer.echo(
+                f"error: not in the dead-letter queue: {', '.join(unknown)} (`leadtherm dlq list` shows the ids)",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE)
     count = queue.replay(ids or None)
-    out.print(f"replayed {count} event(s); `leadtherm serve` or `leadtherm sweep` processes them")
+    out.print(f"replayed {count} event(s); `leadtherm serve` or `leadtherm sweep` processes them", markup=False)
+    if ids and count < len(set(ids)):
+        typer.echo(f"error: {len(set(ids)) - count} of the given id(s) were not in the dead-letter queue", err=True)
+        raise typer.Exit(EXIT_USAGE)
 
 
 @app.command()
 def setup(
-    crm: Annotated[str, typer.Argument(help="hubspot or salesforce")],
+    crm: CrmArgument,
     mappings: MappingsOption = None,
 ) -> None:
     """Create the output fields in the CRM (idempotent) and print the webhook setup to do by hand."""
@@ -237,13 +365,16 @@ def setup(
     report = plugin.setup(load_mapping(crm, mappings), _env())
     print_setup(out, crm, report)
     if report.conflicts or report.missing:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
 
 
 @app.command()
 def calibrate(
     file: Annotated[
-        Path, typer.Argument(help="History export (CSV or JSON) with an outcome column, or `hubspot` / `salesforce`.")
+        Path,
+        typer.Argument(
+            metavar="FILE|CRM", help="History export (CSV or JSON) with an outcome column, or `hubspot` / `salesforce`."
+        ),
     ],
     mapping: Annotated[
         Path | None, typer.Option("--mapping", help="Mapping file for the export's columns (a CRM: its own).")
@@ -267,6 +398,7 @@ def calibrate(
     ] = None,
     balanced: Annotated[bool, typer.Option(help="Weigh converters and the rest equally (rare conversions).")] = False,
     keep_leaky: Annotated[bool, typer.Option(help="Learn from columns that look like leakage anyway.")] = False,
+    encoding: EncodingOption = None,
     mappings: MappingsOption = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
@@ -275,11 +407,9 @@ def calibrate(
     from integration.calibration.history import CRM_OUTCOMES, CalibrationError, History, pull_history, read_history
     from integration.calibration.report import html_report, print_summary
     from integration.calibration.writer import scoring_yaml, write
-    from integration.exports import ExportError
     from integration.guard import GuardedClient
     from integration.ratelimit import TokenBucket
     from mappings.loader import load_file
-    from mappings.schema import CrmMapping
 
     moment = _utc(as_of) if as_of else None
     try:
@@ -287,28 +417,27 @@ def calibrate(
         history: History
         if not file.exists() and str(file) in CRM_OUTCOMES:
             crm = str(file)
-            crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
             plugin = load_crm(crm)
+            crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
             bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
             client = GuardedClient(plugin.client(crm_mapping, os.environ), bucket)
             history = pull_history(client, crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm], moment)
         else:
+            if not file.exists() and not file.suffix and len(file.parts) == 1:
+                raise UnknownPlugin("CRM", str(file), crm_names())  # neither a file nor a CRM: a CRM was meant
+            export = _open(file, encoding)  # a missing or undecodable file first: it is the first thing to fix
             if mapping is None or outcome is None:
                 raise CalibrationError(f"{file}: a history file needs --mapping (for its columns) and --outcome COLUMN")
             crm_mapping = load_file(CrmMapping, mapping)
-            history = read_history(file, crm_mapping, outcome, outcome_date, moment)
+            history = read_history(file, crm_mapping, outcome, outcome_date, moment, export.encoding)
         leaks = leakage(history.leads, history.outcomes, crm_mapping)
         result = learn(
             history, current, holdout, seed, balanced, leave_out=set() if keep_leaky else {x.attribute for x in leaks}
         )
         text = scoring_yaml(result, seed, holdout)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        raise typer.Exit(2) from None
-    except (CalibrationError, ExportError) as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(2) from None
+    except CalibrationError as exc:  # bad input, not a failed job: the person must change the file or options
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
     write(output, text)
     found = warnings(leaks, keep_leaky, history.outcomes)
     print_summary(out, result)
@@ -326,15 +455,39 @@ def _register_extra_commands() -> None:
             app.command(name=name)(command)
 
 
+def exit_code(exc: Exception) -> int:
+    """The documented exit code of a typed error: 2 for what the person must change, 1 for a failed job."""
+    return EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED
+
+
+def _report(exc: LeadthermError | ConfigError) -> None:
+    if isinstance(exc, ConfigError):
+        for problem in exc.problems:
+            typer.echo(str(problem), err=True)
+    else:
+        typer.echo(f"error: {exc}", err=True)
+
+
+def _usage(exc: typer.TyperException) -> None:
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `leadtherm` or `leadtherm dlq` alone: the help is the answer
+        typer.echo(exc.format_message(), err=True)
+        return
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", None) or "leadtherm"
+    typer.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
+
+
 def main() -> None:
     """Console-script entry: typed errors become one clear message and the documented exit code."""
     try:
         _register_extra_commands()
-        app()
-    except ConfigError as exc:
-        for problem in exc.problems:
-            typer.echo(str(problem), err=True)
-        sys.exit(2)
-    except LeadthermError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        code = app(standalone_mode=False)
+    except (LeadthermError, ConfigError) as exc:  # ConfigError is the mappings package's own
+        _report(exc)
+        sys.exit(exit_code(exc))
+    except typer.TyperException as exc:  # click's usage errors (unknown option, bad value): one line
+        _usage(exc)
+        sys.exit(EXIT_USAGE)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

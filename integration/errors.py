@@ -8,6 +8,7 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "CrmError",
+    "InvalidSetting",
     "LeadthermError",
     "MappingError",
     "MissingSetting",
@@ -30,6 +31,14 @@ class MissingSetting(LeadthermError):
     def __init__(self, name: str, purpose: str) -> None:
         self.name = name
         super().__init__(f"environment variable {name} is not set ({purpose})")
+
+
+class InvalidSetting(LeadthermError):
+    """An environment variable is set but cannot be used; the message says what it should hold, never its value."""
+
+    def __init__(self, name: str, expected: str) -> None:
+        self.name = name
+        super().__init__(f"environment variable {name} is not valid: expected {expected}")
 
 
 class MappingError(LeadthermError):

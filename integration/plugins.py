@@ -72,8 +72,12 @@ class Backend(Protocol):
 
 
 class UnknownPlugin(LeadthermError):
+    """No installed adapter or backend has this name (bad usage: exit 2)."""
+
     def __init__(self, kind: str, name: str, known: list[str]) -> None:
-        super().__init__(f"no {kind} named {name!r} (installed: {', '.join(known) or 'none'})")
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown {kind} {name!r} (known: {', '.join(known) or 'none installed'})")
 
 
 def _names(group: str) -> list[str]:
@@ -92,7 +96,7 @@ def crm_names() -> list[str]:
 
 
 def load_crm(name: str) -> CrmPlugin:
-    plugin: CrmPlugin = _load(CRM_GROUP, "CRM adapter", name)
+    plugin: CrmPlugin = _load(CRM_GROUP, "CRM", name)
     return plugin
 
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from integration.errors import MissingSetting
+from integration.errors import InvalidSetting
 
 
 def parse_rate_limit(text: str | None, default: tuple[int, float], variable: str) -> tuple[int, float]:
@@ -19,7 +19,7 @@ def parse_rate_limit(text: str | None, default: tuple[int, float], variable: str
     except ValueError:
         parsed = (0, 0.0)
     if parsed[0] < 1 or parsed[1] <= 0:
-        raise MissingSetting(variable, "as requests/seconds, e.g. 190/10")
+        raise InvalidSetting(variable, "requests/seconds, e.g. 190/10")
     return parsed
 
 

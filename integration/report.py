@@ -21,6 +21,7 @@ TEMPERATURE_STYLE = {
     Temperature.WARM: "yellow",
     Temperature.HOT: "bold red",
 }
+UNWRAPPED_WIDTH = 10_000  # tables take only the width they need; text never wraps below this
 COLUMNS = ("id", "score", "fit", "engagement", "temperature", "stage", "reasons")
 
 
@@ -28,6 +29,15 @@ COLUMNS = ("id", "score", "fit", "engagement", "temperature", "stage", "reasons"
 class ScoredRow:
     record_id: str
     assessment: Assessment
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps at the terminal's width, and never when its output goes to a file or pipe."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    # Rich assumes 80 columns off a terminal: one-line errors would split and ids be cut.
+    return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
 
 def _values(row: ScoredRow) -> list[str | int]:

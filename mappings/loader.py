@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,23 +34,30 @@ def mappings_dir(override: str | os.PathLike[str] | None = None) -> Path:
 
 @dataclass(frozen=True)
 class Located:
-    """Parsed YAML data and the line on which each key or list item starts."""
+    """Parsed YAML data, the line on which each key or list item starts, and duplicate keys found."""
 
     data: Any
     lines: dict[Location, int]
+    duplicates: list[Problem] = field(default_factory=list)
 
 
-def _located(node: yaml.Node, path: Location, lines: dict[Location, int]) -> Any:
+def _located(
+    node: yaml.Node, path: Location, lines: dict[Location, int], duplicates: list[tuple[Location, int]]
+) -> Any:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = yaml.safe_load(yaml.serialize(key_node)) if key_node.tag else key_node.value
+            if key in result:
+                # YAML keeps the last of two equal keys silently; an admin means one of them.
+                duplicates.append(((*path, key), key_node.start_mark.line + 1))
+                continue
             lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _located(value_node, (*path, key), lines)
+            result[key] = _located(value_node, (*path, key), lines, duplicates)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_located(item, (*path, i), lines) for i, item in enumerate(node.value)]
+        return [_located(item, (*path, i), lines, duplicates) for i, item in enumerate(node.value)]
     return yaml.safe_load(yaml.serialize(node))
 
 
@@ -62,8 +71,12 @@ def read_yaml(text: str, file: str) -> Located:
         reason = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([Problem(file, line, "", f"not valid YAML: {reason}")]) from exc
     lines: dict[Location, int] = {}
-    data = _located(node, (), lines) if node is not None else {}
-    return Located(data, lines)
+    found: list[tuple[Location, int]] = []
+    data = _located(node, (), lines, found) if node is not None else {}
+    duplicates = [
+        Problem(file, line, _field_name(key), f"duplicate key (first on line {lines.get(key)})") for key, line in found
+    ]
+    return Located(data, lines, duplicates)
 
 
 _FRIENDLY = {
@@ -100,21 +113,110 @@ def _line_for(loc: Location, lines: dict[Location, int]) -> int | None:
     return None
 
 
-def _problem(error: ErrorDetails, file: str, lines: dict[Location, int]) -> Problem:
+_BOUNDS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+_QUOTED = re.compile(r"'([^']+)'")
+MAX_PASSES = 5  # each pass can only reveal problems hidden behind the ones already found
+
+
+def _data_loc(error: ErrorDetails) -> Location:
     # pydantic adds the union member or validator name to some locations; drop what is not data.
-    loc: Location = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-    message = _FRIENDLY.get(error["type"]) or error["msg"].removeprefix("Value error, ")
-    if error["type"] in ("float_parsing", "int_parsing", "bool_parsing"):
+    return tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+
+
+def _at(data: Any, loc: Location) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _where(error: ErrorDetails, located: Located) -> Location:
+    """The location a problem is about, down to the key or list item a whole-container check names."""
+    loc = _data_loc(error)
+    # A check on a whole mapping or list that names one of its members ("unknown Lead attribute
+    # 'x'", "rule 'Webinar': ...") is about that member: point at its own line, not its parent's.
+    container = _at(located.data, loc)
+    for name in _QUOTED.findall(error["msg"]):
+        if (*loc, name) in located.lines:
+            return (*loc, name)
+        if isinstance(container, list):
+            for index, item in enumerate(container):
+                if isinstance(item, dict) and item.get("label") == name:
+                    return (*loc, index)
+    return loc
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"] == "literal_error":
+        expected = str((error.get("ctx") or {}).get("expected", "")).replace("'", "")
+        return f"must be one of {expected} (got {error.get('input')!r})"
+    ctx = error.get("ctx") or {}
+    bounds = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+    bound = next((f"must be {words} {ctx[key]:g}" for key, words in bounds.items() if key in ctx), None)
+    message = bound or _FRIENDLY.get(error["type"]) or error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("float_parsing", "int_parsing", "bool_parsing", *_BOUNDS):
         message += f" (got {error.get('input')!r})"
-    return Problem(file, _line_for(loc, lines), _field_name(loc), message)
+    return message
+
+
+def _problem(error: ErrorDetails, file: str, located: Located) -> Problem:
+    loc = _where(error, located)
+    return Problem(file, _line_for(loc, located.lines), _field_name(loc), _message(error))
+
+
+def _without(data: Any, loc: Location) -> bool:
+    """Remove the value at `loc` from nested dicts (in place); False when there is none."""
+    for part in loc[:-1]:
+        if not isinstance(data, dict | list):
+            return False
+        try:
+            data = data[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if isinstance(data, dict) and loc and loc[-1] in data:
+        del data[loc[-1]]
+        return True
+    return False
+
+
+def _related(loc: Location, removed: set[Location]) -> bool:
+    """Whether a problem at `loc` is an echo of removing a value: at it, or at the mapping that held it."""
+    return any(loc in (gone, gone[:-1]) for gone in removed)
 
 
 def validate(model: type[Model], located: Located, file: str) -> Model:
     """Validate parsed data against a schema, collecting every error as a located problem."""
-    try:
-        return model.model_validate(located.data)
-    except ValidationError as exc:
-        raise ConfigError([_problem(e, file, located.lines) for e in exc.errors()]) from exc
+    # pydantic skips a container's own checks once one of its values is invalid (a `transform`
+    # typo hides an unknown attribute beside it): set the invalid values aside and check the
+    # rest again, until no new problem appears.
+    problems: list[Problem] = list(located.duplicates)
+    data = copy.deepcopy(located.data)
+    removed: set[Location] = set()
+    for _ in range(MAX_PASSES):
+        try:
+            result = model.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+        else:
+            if problems:
+                break
+            return result
+        fresh = [e for e in errors if not _related(_where(e, located), removed)]
+        fresh_problems = [p for p in (_problem(e, file, located) for e in fresh) if p not in problems]
+        if not fresh_problems:
+            break
+        problems.extend(fresh_problems)
+        progressed = False
+        for error in fresh:
+            loc = _where(error, located)
+            if loc not in removed and _without(data, loc):
+                removed.add(loc)
+                progressed = True
+        if not progressed:
+            break
+    raise ConfigError(sorted(problems, key=lambda p: p.line or 0))
 
 
 def _display(path: Path) -> str:
@@ -128,6 +230,10 @@ def _read(path: Path) -> tuple[str, Located]:
     file = _display(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([Problem(file, None, "", "missing (no such file)")]) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError([Problem(file, None, "", "not UTF-8 text; save it as UTF-8")]) from exc
     except OSError as exc:
         raise ConfigError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from exc
     return file, read_yaml(text, file)
@@ -182,34 +288,112 @@ def load_config(
     return rules, mappings
 
 
-def check_folder(folder: str | os.PathLike[str] | None = None) -> list[Problem]:
-    """Every problem in every file of a mapping folder (empty when all are valid)."""
+# ---------------------------------------------------------------------------- leadtherm check
+
+SCORING_FILE = "scoring.yaml"
+# The CRMs whose mapping files are packaged; the CLI passes the installed adapters' names instead.
+PACKAGED_CRMS = tuple(sorted(p.stem for p in PACKAGED.glob("*.yaml") if p.name != SCORING_FILE))
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `leadtherm check` looked at and found."""
+
+    checked: list[str]
+    problems: list[Problem]
+    warnings: list[Problem]
+    skipped: list[str] = field(default_factory=list)  # YAML files beside them that leadtherm does not read
+
+
+def rules_warnings(rules: ScoringRules, file: str) -> list[Problem]:
+    """Valid but surely not meant: no rules at all scores every lead 0 (cold)."""
+    if rules.fit or rules.engagement or rules.penalties:
+        return []
+    return [Problem(file, None, "", "no rules in fit, engagement or penalties: every lead scores 0 (cold)")]
+
+
+def _check(model: type[BaseModel], path: Path, report: CheckReport) -> None:
+    report.checked.append(_display(path))
+    try:
+        loaded = load_file(model, path)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
+        return
+    if isinstance(loaded, ScoringRules):
+        report.warnings.extend(rules_warnings(loaded, _display(path)))
+
+
+def _near_misses(base: Path, expected: str) -> list[str]:
+    stem = Path(expected).stem
+    return sorted(p.name for p in base.glob(f"{stem}.*") if p.name != expected and p.suffix in (".yml", ".YAML"))
+
+
+def check_folder_report(
+    folder: str | os.PathLike[str] | None = None, crms: Sequence[str] = PACKAGED_CRMS
+) -> CheckReport:
+    """Check the files leadtherm reads from a folder: scoring.yaml and one `<crm>.yaml` per CRM."""
     base = mappings_dir(folder)
-    problems: list[Problem] = []
-    crms = [p.stem for p in sorted(base.glob("*.yaml")) if p.name != "scoring.yaml"]
+    report = CheckReport([], [], [])
+    if not base.is_dir():
+        report.problems.append(Problem(_display(base), None, "", "no such folder"))
+        return report
+    expected = [(ScoringRules, SCORING_FILE)] + [(CrmMapping, f"{crm}.yaml") for crm in crms]
+    for model, name in expected:
+        path = base / name
+        if path.is_file():
+            _check(model, path, report)
+            continue
+        report.checked.append(_display(path))
+        hint = ", ".join(_near_misses(base, name))
+        message = f"missing (found {hint}: rename it to {name})" if hint else "missing (no such file)"
+        report.problems.append(Problem(_display(path), None, "", message))
+    read = {name for _, name in expected}
+    report.skipped.extend(p.name for p in sorted(base.glob("*.y*ml")) if p.name not in read)
+    _cross_check(base / SCORING_FILE, base, crms, report)
+    return report
+
+
+def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: CheckReport) -> None:
+    """Rules against the CRM mappings beside them, and the outputs a copied mapping lacks (notices)."""
     mappings: dict[str, CrmMapping] = {}
     for crm in crms:
-        try:
-            mappings[crm], _ = _mapping_with_notices(crm, base)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    try:
-        file, located = _read(base / "scoring.yaml")
-        rules = validate(ScoringRules, located, file)
-        problems.extend(rules_against(rules, file, located.lines, mappings))
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    return problems
-
-
-def check_notices(folder: str | os.PathLike[str] | None = None) -> list[Problem]:
-    """What `check` mentions without failing: outputs a copied mapping lacks, filled from the defaults."""
-    base = mappings_dir(folder)
-    notices: list[Problem] = []
-    for path in sorted(base.glob("*.yaml")):
-        if path.name != "scoring.yaml":
+        if (base / f"{crm}.yaml").is_file():
             try:
-                notices.extend(_mapping_with_notices(path.stem, base)[1])
+                mappings[crm], notices = _mapping_with_notices(crm, base)
             except ConfigError:
-                continue
-    return notices
+                continue  # already reported by the file's own check
+            report.warnings.extend(notices)
+    try:
+        file, located = _read(rules_path)
+        rules = validate(ScoringRules, located, file)
+    except ConfigError:
+        return
+    report.problems.extend(rules_against(rules, file, located.lines, mappings))
+
+
+def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
+    """scoring*.yaml holds rules, `<crm>.yaml` a mapping; otherwise the content decides."""
+    if path.name.startswith("scoring"):
+        return ScoringRules
+    if path.stem in crms:
+        return CrmMapping
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return ScoringRules  # load_file reports why it cannot be read
+    return CrmMapping if isinstance(data, dict) and ("crm" in data or "attributes" in data) else ScoringRules
+
+
+def check_file(path: Path, crms: Sequence[str] = PACKAGED_CRMS) -> CheckReport:
+    """Check one file, a scoring file or a CRM mapping (`leadtherm check FILE`)."""
+    report = CheckReport([], [], [])
+    model = _model_for(path, crms)
+    _check(model, path, report)
+    if model is ScoringRules and not report.problems:
+        _cross_check(path, path.parent, crms, report)
+    return report
+
+
+def check_folder(folder: str | os.PathLike[str] | None = None, crms: Sequence[str] = PACKAGED_CRMS) -> list[Problem]:
+    """Every problem in the files of a mapping folder (empty when all are valid)."""
+    return check_folder_report(folder, crms).problems

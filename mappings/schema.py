@@ -25,6 +25,7 @@ from mappings.catalogue import (
 )
 
 Scalar = str | int | float | bool
+POINTS_BOUND = 100  # a score is 0-100: one rule worth more is a typo (180 for 18)
 
 
 class Strict(BaseModel):
@@ -76,8 +77,8 @@ class Rule(Strict):
     below: float | None = None
     present: bool | None = None
     each: float | None = Field(default=None, gt=0)
-    max_points: float | None = None
-    points: float
+    max_points: float | None = Field(default=None, ge=-POINTS_BOUND, le=POINTS_BOUND)
+    points: float = Field(ge=-POINTS_BOUND, le=POINTS_BOUND)
 
     _check_attribute = field_validator("attribute")(_attribute_name)
 

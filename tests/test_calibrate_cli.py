@@ -76,7 +76,7 @@ def _single_class(text: str) -> str:
     ("edit", "message"),
     [
         (lambda t: t.replace(",won", ",outcome", 1), "no column 'won'"),
-        (_single_class, "column won: every lead did not convert; a model needs both outcomes"),
+        (_single_class, "no lead converted (won is false for all 2500); a model needs both outcomes"),
         (lambda t: _csv_edit(t, "page_views", 7, "lots"), "row 8, column page_views: expected a number"),
         (lambda t: _csv_edit(t, "won", 4, "maybe"), "row 5, column won: outcome must be 1/0"),
         (lambda t: t.splitlines()[0] + "\n", "no rows to learn from"),

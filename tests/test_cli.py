@@ -95,5 +95,5 @@ def test_check_on_the_packaged_files_exits_0() -> None:
 
 def test_a_missing_export_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run([*LEADTHERM, "score", str(tmp_path / "nope.csv")], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert "no such file" in done.stderr and "Traceback" not in done.stderr

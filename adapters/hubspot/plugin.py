@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
 from adapters.hubspot.normalize import flatten
 from adapters.hubspot.setup import setup
-from integration.errors import MissingSetting
+from integration.errors import InvalidSetting, MissingSetting
 from integration.inbound import InboundRoute, secrets_setting
 from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
@@ -17,6 +18,14 @@ from integration.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
+
+
+def _api_base(env: Env) -> str:
+    base = env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSetting("HUBSPOT_API_BASE", f"a URL such as {DEFAULT_API_BASE}")
+    return base
 
 
 def _token(env: Env) -> str:
@@ -36,7 +45,7 @@ class HubSpotPlugin:
         return bool(env.get("HUBSPOT_ACCESS_TOKEN"))
 
     def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
-        return HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)
+        return HubSpotClient(mapping, _token(env), _api_base(env))
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
         return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "HUBSPOT_RATE_LIMIT")
@@ -46,7 +55,7 @@ class HubSpotPlugin:
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
-        client = HubSpotClient(mapping, _token(env), env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE)
+        client = HubSpotClient(mapping, _token(env), _api_base(env))
         return setup(client.api, mapping)
 
 

@@ -37,6 +37,12 @@ def describe(items: list[dict[str, Any]], status: int) -> str:
 
 
 def translate(exc: Exception) -> CrmError:
+    if isinstance(exc, requests.exceptions.SSLError):
+        # Mostly a CA that is not trusted (the sandbox's own, a corporate proxy): say what to set.
+        return RetriableCrmError(
+            "Salesforce's TLS certificate is not trusted (SSLError): set REQUESTS_CA_BUNDLE to the CA bundle "
+            "that signed it (the Salesforce sandbox prints its path)"
+        )
     if isinstance(exc, requests.RequestException):
         return RetriableCrmError(f"Salesforce unreachable or timed out ({type(exc).__name__})")
     if isinstance(exc, SalesforceAuthenticationFailed):

@@ -54,7 +54,22 @@ def connect(env: Env) -> Salesforce:
                 version=API_VERSION,
             )
         )
-    raise MissingSetting(
+    raise _missing(env)
+
+
+def _missing(env: Env) -> MissingSetting:
+    """Name the variable that is missing from the way of logging in the environment started on."""
+    if env.get("SALESFORCE_INSTANCE_URL") and not env.get("SALESFORCE_ACCESS_TOKEN"):
+        return MissingSetting("SALESFORCE_ACCESS_TOKEN", "SALESFORCE_INSTANCE_URL is set: a session needs both")
+    if env.get("SALESFORCE_ACCESS_TOKEN"):
+        return MissingSetting("SALESFORCE_INSTANCE_URL", "SALESFORCE_ACCESS_TOKEN is set: a session needs both")
+    if env.get("SALESFORCE_CONSUMER_KEY") or env.get("SALESFORCE_PRIVATE_KEY_FILE"):
+        for name in ("SALESFORCE_USERNAME", "SALESFORCE_CONSUMER_KEY", "SALESFORCE_PRIVATE_KEY_FILE"):
+            if not env.get(name):
+                return MissingSetting(name, "the JWT bearer login needs it")
+    if env.get("SALESFORCE_USERNAME"):
+        return MissingSetting("SALESFORCE_PASSWORD", "SALESFORCE_USERNAME is set: a password login needs both")
+    return MissingSetting(
         "SALESFORCE_INSTANCE_URL",
         "with SALESFORCE_ACCESS_TOKEN; or SALESFORCE_USERNAME with SALESFORCE_PASSWORD, "
         "or with SALESFORCE_CONSUMER_KEY and SALESFORCE_PRIVATE_KEY_FILE",

@@ -62,8 +62,10 @@ def _both_classes(source: str, column: str, outcomes: list[int]) -> None:
     if not outcomes:
         raise CalibrationError(f"{source}: no rows to learn from")
     if len(set(outcomes)) < 2:
-        only = "converted" if outcomes[0] else "did not convert"
-        raise CalibrationError(f"{source}: column {column}: every lead {only}; a model needs both outcomes")
+        only, value = ("every lead converted", "true") if outcomes[0] else ("no lead converted", "false")
+        raise CalibrationError(
+            f"{source}: {only} ({column} is {value} for all {len(outcomes)}); a model needs both outcomes"
+        )
     rarest = min(sum(outcomes), len(outcomes) - sum(outcomes))
     if rarest < MIN_PER_CLASS:
         raise CalibrationError(
@@ -73,14 +75,19 @@ def _both_classes(source: str, column: str, outcomes: list[int]) -> None:
 
 
 def read_history(
-    path: Path, mapping: CrmMapping, outcome: str, outcome_date: str | None = None, as_of: datetime | None = None
+    path: Path,
+    mapping: CrmMapping,
+    outcome: str,
+    outcome_date: str | None = None,
+    as_of: datetime | None = None,
+    encoding: str | None = None,
 ) -> History:
     """Rows of a CSV/JSON export through the admin's mapping; the outcome is a column of 1/0 (yes/no)."""
     normalizer = Normalizer(mapping)
     leads: list[Lead] = []
     outcomes: list[int] = []
     dates: list[datetime | None] = []
-    for row in read_export(path):
+    for row in read_export(path, encoding):
         for column in (outcome, outcome_date):
             if column is not None and column not in row.record:
                 raise CalibrationError(f"{path}: no column {column!r} (columns: {', '.join(row.record)})")

@@ -18,11 +18,11 @@ from typing import Annotated, Any
 
 import typer
 import waitress
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from integration.pipeline import BatchReport
+from integration.report import make_console
 from integration.runtime import build_runtime
 from integration.sweep import enqueue_due
 from integration.worker import run_worker
@@ -31,7 +31,8 @@ from webhooks.demo.live import Tally, distribution, screen
 from webhooks.demo.people import personas
 from webhooks.serve import routes_of
 
-console = Console()
+console = make_console()
+SANDBOXES = ("hubspot", "salesforce")
 WARP = timedelta(days=45)
 
 
@@ -61,11 +62,23 @@ def _sides(clock: WarpClock, seed: int, crms: list[str]) -> list[Any]:
     return sides
 
 
+def _known_sandboxes(names: list[str] | None) -> list[str] | None:
+    unknown = [n for n in names or [] if n not in SANDBOXES]
+    if unknown:
+        raise typer.BadParameter(f"no demo sandbox for {', '.join(map(repr, unknown))} (known: {', '.join(SANDBOXES)})")
+    return names
+
+
 def demo(
-    duration: Annotated[float, typer.Option(help="Seconds to stream activity before the summary.")] = 60.0,
-    contacts: Annotated[int, typer.Option(help="Records seeded in each CRM.")] = 200,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds to stream activity before the summary.")] = 60.0,
+    contacts: Annotated[int, typer.Option(min=1, max=100_000, help="Records seeded in each CRM.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same story.")] = 7,
-    crm: Annotated[list[str] | None, typer.Option(help="Which sandboxes (default: hubspot and salesforce).")] = None,
+    crm: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME", callback=_known_sandboxes, help="Which sandboxes (default: hubspot and salesforce)."
+        ),
+    ] = None,
 ) -> None:
     """Run the whole product against local HubSpot and Salesforce sandboxes; no account needed."""
     rng = random.Random(seed)
@@ -98,9 +111,17 @@ def demo(
             for side in sides:
                 side.connect(app_url)
                 side.seed(personas(contacts, rng))
-            console.print(f"serving on {app_url}; seeded {contacts} records per CRM; streaming for {duration:.0f} s")
-            _stream(sides, rng, clock, runtime, tally, duration)
-            _drain(runtime, timeout=15.0)
+            try:
+                console.print(
+                    f"serving on {app_url}; seeded {contacts} records per CRM; streaming for {duration:.0f} s"
+                )
+                _stream(sides, rng, clock, runtime, tally, duration)
+            except KeyboardInterrupt:  # Ctrl-C ends the streaming early; the summary still comes
+                console.print("interrupted: finishing the queued events, then the summary (Ctrl-C again to quit)")
+            try:
+                _drain(runtime, timeout=15.0)
+            except KeyboardInterrupt:
+                console.print("not waiting for the last queued events")
             _summary(sides, runtime, tally)
         finally:
             stop.set()
@@ -112,32 +133,46 @@ def _stream(
     sides: list[Any], rng: random.Random, clock: WarpClock, runtime: Any, tally: Tally, duration: float
 ) -> None:
     started = time.monotonic()
+    # transient: the final tables are printed once, with the summary, after the last events are in.
+    with Live(console=console, refresh_per_second=4, transient=True) as live:
+        _frames(live, sides, rng, clock, runtime, tally, duration, started)
+
+
+def _frames(
+    live: Live,
+    sides: list[Any],
+    rng: random.Random,
+    clock: WarpClock,
+    runtime: Any,
+    tally: Tally,
+    duration: float,
+    started: float,
+) -> None:
     warped = False
     note = ""
     seen: dict[tuple[str, str], str | None] = {}
-    with Live(console=console, refresh_per_second=4) as live:
-        while (elapsed := time.monotonic() - started) < duration:
-            if not warped and elapsed > duration * 0.6:
-                warped = True
-                clock.offset += WARP
-                due = enqueue_due(runtime.state, runtime.queue, clock())
-                note = f"time warp +{WARP.days} days: sweep re-scored {len(due)} silent leads"
-            for side in sides:
-                acted = side.act(rng)
-                if acted is not None:
-                    record_id, what = acted
-                    tally.changed(f"{side.name}:{record_id}", time.monotonic(), f"{side.label} {record_id}: {what}")
-            tables = []
-            for side in sides:
-                temperatures = side.temperatures()
-                for record_id, temperature in temperatures.items():
-                    before = seen.get((side.name, record_id))
-                    if temperature is not None and temperature != before:
-                        tally.moved(f"{side.label} {record_id}: {before or 'unscored'} -> {temperature}")
-                    seen[(side.name, record_id)] = temperature
-                tables.append(distribution(side.label, temperatures))
-            live.update(screen(tables, tally, elapsed, duration, note))
-            time.sleep(0.25)
+    while (elapsed := time.monotonic() - started) < duration:
+        if not warped and elapsed > duration * 0.6:
+            warped = True
+            clock.offset += WARP
+            due = enqueue_due(runtime.state, runtime.queue, clock())
+            note = f"time warp +{WARP.days} days: sweep re-scored {len(due)} silent leads"
+        for side in sides:
+            acted = side.act(rng)
+            if acted is not None:
+                record_id, what = acted
+                tally.changed(f"{side.name}:{record_id}", time.monotonic(), f"{side.label} {record_id}: {what}")
+        tables = []
+        for side in sides:
+            temperatures = side.temperatures()
+            for record_id, temperature in temperatures.items():
+                before = seen.get((side.name, record_id))
+                if temperature is not None and temperature != before:
+                    tally.moved(f"{side.label} {record_id}: {before or 'unscored'} -> {temperature}")
+                seen[(side.name, record_id)] = temperature
+            tables.append(distribution(side.label, temperatures))
+        live.update(screen(tables, tally, elapsed, duration, note))
+        time.sleep(0.25)
 
 
 def _drain(runtime: Any, timeout: float) -> None:

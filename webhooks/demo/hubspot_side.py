@@ -40,8 +40,8 @@ class HubSpotDemo:
         self.sandbox = HubSpotSandbox(access_token=TOKEN, seed=seed)
         self.ids: list[str] = []
 
-    def start(self) -> dict[str, str]:
-        base_url = self.sandbox.start()
+    def start(self, port: int = 0) -> dict[str, str]:
+        base_url = self.sandbox.start(port)
         return {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_BASE": base_url}
 
     def connect(self, app_url: str) -> None:

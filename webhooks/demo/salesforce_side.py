@@ -33,11 +33,12 @@ class SalesforceDemo:
         self.ids: list[str] = []
         self.outbound_secret = secrets.token_urlsafe(24)  # the demo admin's endpoint-URL secret
 
-    def start(self) -> dict[str, str]:
-        self.sandbox.start()
+    def start(self, port: int = 0) -> dict[str, str]:
+        self.sandbox.start(port)
         # simple-salesforce speaks only HTTPS: trust the sandbox's test CA for this process.
         os.environ["REQUESTS_CA_BUNDLE"] = self.sandbox.ca_bundle_path
         return {
+            "REQUESTS_CA_BUNDLE": self.sandbox.ca_bundle_path,
             "SALESFORCE_USERNAME": self.sandbox.username,
             "SALESFORCE_PASSWORD": self.sandbox.password,
             "SALESFORCE_SECURITY_TOKEN": self.sandbox.security_token,

@@ -1,0 +1,73 @@
+"""`leadtherm sandbox CRM`: one local CRM sandbox on its own, for trying the commands by hand."""
+
+from __future__ import annotations
+
+import random
+import shlex
+import signal
+import threading
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from integration.report import make_console
+from webhooks.demo.people import personas
+
+console = make_console()
+
+
+class SandboxName(StrEnum):
+    hubspot = "hubspot"
+    salesforce = "salesforce"
+
+
+def _side(name: SandboxName, seed: int) -> Any:
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    if name is SandboxName.hubspot:
+        from webhooks.demo.hubspot_side import HubSpotDemo
+
+        return HubSpotDemo(now, seed)
+    from webhooks.demo.salesforce_side import SalesforceDemo
+
+    return SalesforceDemo(now, seed)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def sandbox(
+    crm: Annotated[SandboxName, typer.Argument(metavar="CRM", help="hubspot or salesforce")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 0,
+    records: Annotated[int, typer.Option(min=0, help="Believable contacts (or leads) to seed.")] = 50,
+    seed: Annotated[int, typer.Option(help="Random seed for the seeded records.")] = 7,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(metavar="URL", help="Deliver changes to this `leadtherm serve`, e.g. http://127.0.0.1:8080."),
+    ] = None,
+) -> None:
+    """Run one local CRM sandbox until Ctrl-C and print the settings that point leadtherm at it."""
+    side = _side(crm, seed)
+    try:
+        env = side.start(port)
+    except OSError as exc:
+        console.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", markup=False)
+        raise typer.Exit(2) from None
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+    try:
+        side.seed(personas(records, random.Random(seed)) if records else [])
+        if webhook_url:
+            side.connect(webhook_url.rstrip("/"))
+        console.print(f"{side.label} sandbox running; in another shell, set:", markup=False)
+        for name, value in env.items():
+            console.print(f"export {name}={shlex.quote(value)}", markup=False, highlight=False)
+        console.print(f"then e.g. `leadtherm setup {crm}`; Ctrl-C stops the sandbox", markup=False)
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print(f"{side.label} sandbox stopped", markup=False)
+    finally:
+        side.stop()
