@@ -177,6 +177,12 @@ class PubSubSandbox:
         """A gap event (no field values: the subscriber must re-fetch), or GAP_OVERFLOW with no ids."""
         self._publish(entity, change_type, record_ids, {}, [], [], self.org.integration_user_id)
 
+    def undelete(self, entity: str, record: dict[str, Any]) -> None:
+        """Restore a deleted record from the Recycle Bin (the org sandbox has no undelete of its own)."""
+        with self.org.lock:
+            self.org.objects[entity][str(record["Id"])] = dict(record)
+            self._observe(entity, str(record["Id"]), self.org.objects[entity][str(record["Id"])])
+
     def latest_replay(self) -> bytes:
         with self.cond:
             return self._replay_bytes(self.log[-1].replay if self.log else self.pruned_through)

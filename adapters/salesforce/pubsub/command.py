@@ -19,7 +19,7 @@ def listen(
     ] = 0,
     mappings: Annotated[str | None, typer.Option(help="Folder of mapping files.")] = None,
 ) -> None:
-    """Subscribe to Salesforce Change Data Capture (Pub/Sub API) and queue the changes, resuming from the stored replay id."""
+    """Subscribe to Salesforce Change Data Capture (Pub/Sub API), queue changes, resume from the stored replay id."""
     # Imported here: every `leadtherm` command loads this module to register it, and grpc is heavy.
     from adapters.salesforce.pubsub.listener import Listener
     from integration.errors import LeadthermError

@@ -39,7 +39,8 @@ def test_kill_9_mid_stream_loses_nothing_and_writes_nothing_twice(world: World, 
         leads: list[str] = []
 
         def create(count: int) -> None:
-            leads.extend(world.org.create_lead({**HOT_LEAD, "Email": f"p{len(leads)}@acme.example"}) for _ in range(count))
+            for _ in range(count):
+                leads.append(world.org.create_lead({**HOT_LEAD, "Email": f"p{len(leads)}@acme.example"}))
 
         creating = threading.Thread(target=create, args=(300,))
         creating.start()

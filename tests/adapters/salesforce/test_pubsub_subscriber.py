@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import threading
+from dataclasses import replace
 
 import pytest
 
+from adapters.salesforce.pubsub.listener import start_listener
 from adapters.salesforce.pubsub.subscriber import cursor_name
 from adapters.salesforce.sandbox import SalesforceSandbox
+from integration.ports import RecordRef
 from integration.waiting import wait_until
 from integration.worker import drain
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, run_in_background, world
@@ -111,3 +115,70 @@ def test_an_expired_replay_id_is_reported_and_caught_up_by_a_backfill(
     assert "no longer retained" in (listener.subscribers[0].stats.last_catchup or "")
     assert world.org.record("Lead", missed)["Lead_Temperature__c"] == "warm"  # the backfill scored it
     assert restarted.state.get_cursor(cursor_name(LEAD_TOPIC)) not in (None, "earliest")
+
+
+def test_a_delete_forgets_the_record_and_an_undelete_scores_it_again(world: World) -> None:
+    runtime = world.runtime()
+    listener = world.listener(runtime)
+    stop, thread = run_in_background(listener)
+    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    lead = world.org.create_lead(HOT_LEAD)
+    assert wait_until(lambda: drain(runtime.pipeline).written == 1, 10)
+    ref = next(iter(runtime.state.load([RecordRef("salesforce", "Lead", lead)])))
+    kept = world.org.record("Lead", lead)
+    world.org.delete_record("Lead", lead)
+    assert wait_until(lambda: drain(runtime.pipeline).forgotten == 1, 10)
+    assert runtime.state.load([ref]) == {}
+    world.pubsub.undelete("Lead", {**kept, "Lead_Temperature__c": None})
+    assert wait_until(lambda: drain(runtime.pipeline).written == 1, 10)
+    stop.set()
+    thread.join(5)
+    assert ref in runtime.state.load([ref])
+
+
+def test_an_expired_session_is_refreshed_and_the_stream_resumes(world: World) -> None:
+    runtime = world.runtime()
+    listener = world.listener(runtime)
+    stop, thread = run_in_background(listener)
+    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    world.org.expire_sessions()
+    assert wait_until(lambda: listener.subscribers[0].stats.session_refreshes >= 1, 5)
+    lead = world.org.create_lead(HOT_LEAD)
+    assert wait_until(lambda: listener.subscribers[0].stats.queued >= 1, 10)
+    runtime = world.runtime()  # the REST session expired too: a new one
+    assert drain(runtime.pipeline).written == 1
+    stop.set()
+    thread.join(5)
+    assert world.org.record("Lead", lead)["Lead_Temperature__c"] == "warm"
+
+
+def test_a_dropped_stream_reconnects_and_resumes_from_the_stored_replay_id(world: World) -> None:
+    runtime = world.runtime()
+    listener = world.listener(runtime)
+    stop, thread = run_in_background(listener)
+    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    world.pubsub.cut_streams()
+    lead = world.org.create_lead(HOT_LEAD)  # made while the stream is down
+    assert wait_until(lambda: listener.subscribers[0].stats.reconnects >= 1, 5)
+    assert wait_until(lambda: listener.subscribers[0].stats.queued == 1, 10)
+    assert drain(runtime.pipeline).written == 1
+    stop.set()
+    thread.join(5)
+    assert world.pubsub.subscribes >= 2
+    assert _writes_to(world.org, lead) == 1
+
+
+def test_health_reports_a_listener_that_cannot_connect(world: World) -> None:
+    runtime = world.runtime()
+    stop = threading.Event()
+    listener = start_listener(runtime, stop, world.env)
+    assert wait_until(lambda: listener.stats()["salesforce_cdc"][0]["connected"], 5)
+    assert listener.health() is None
+    for subscriber in listener.listener.subscribers:
+        subscriber.settings = replace(subscriber.settings, connect_grace=0.2)
+    world.pubsub.stop()
+    assert wait_until(lambda: listener.health() is not None, 10)
+    stop.set()
+    listener.join(5)
+    assert "not connected" in (listener.health() or "")
+    assert listener.stats()["salesforce_cdc"][0]["reconnects"] >= 1
