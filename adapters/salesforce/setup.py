@@ -14,6 +14,7 @@ from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
+from adapters.salesforce.pubsub.setup_steps import cdc_instructions
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
 from mappings.attributes import QUALIFICATION, STAGES, TEMPERATURES
@@ -183,6 +184,7 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str) -> SetupReport:
     _ensure_permissions(sf, specs, objects, user_id, report)
     _check_types(sf, specs, objects, report)
     report.instructions.extend(outbound_instructions(mapping))
+    report.instructions.extend(cdc_instructions(mapping))
     return report
 
 
