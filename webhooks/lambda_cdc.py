@@ -2,7 +2,8 @@
 
 Each invocation subscribes from the replay id kept in DynamoDB, queues what arrived, stores
 the new replay id after each queued batch, and returns when the stream has caught up (an
-empty keep-alive answer) or the invocation's time budget is nearly spent. The SQS worker
+empty keep-alive answer, or no event for IDLE_AFTER seconds) or the invocation's time budget
+is nearly spent. The SQS worker
 does the rest, as for webhooks.
 """
 
@@ -22,6 +23,8 @@ log = logging.getLogger("leadtherm.lambda.cdc")
 # Seconds kept back from the budget: a cancelled stream, the last cursor write, the return.
 SAFETY_MARGIN = 5.0
 DEFAULT_BUDGET = 60.0
+# Salesforce's keep-alive (the sign of being caught up) may take 270 s: this long without an event ends the run.
+IDLE_AFTER = 10.0
 
 
 @cache
@@ -41,7 +44,7 @@ def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
     active = listener()
     before = {s.settings.topic: s.stats.queued for s in active.subscribers}
     started = time.monotonic()
-    active.run(threading.Event(), until=started + _budget(context), until_idle=True)
+    active.run(threading.Event(), until=started + _budget(context), until_idle=True, idle_after=IDLE_AFTER)
     queued = {s.settings.topic: s.stats.queued - before[s.settings.topic] for s in active.subscribers}
     log.info("CDC drain queued %s in %.1f s", queued, time.monotonic() - started)
     problem = active.health()

@@ -71,6 +71,7 @@ class Published:
     schema_id: str
     payload: bytes
     event_id: str
+    published_at: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,11 @@ def _bitmap(positions: list[int]) -> list[str]:
 class PubSubSandbox:
     """The gRPC endpoint, attached to one org sandbox; `start()` returns "127.0.0.1:PORT"."""
 
-    def __init__(self, org: SalesforceSandbox, keepalive: float = 0.5, max_batch: int = 100) -> None:
+    def __init__(
+        self, org: SalesforceSandbox, keepalive: float = 0.5, max_batch: int = 100, retention: float = 72 * 3600.0
+    ) -> None:
         self.org = org
+        self.retention = retention  # seconds an event stays replayable
         self.keepalive = keepalive  # Salesforce: within 270 s; short here so tests see them
         self.max_batch = max_batch
         self.cond = threading.Condition()
@@ -262,7 +266,8 @@ class PubSubSandbox:
             }  # fmt: skip
             out = io.BytesIO()
             fastavro.schemaless_writer(out, schema.parsed, body)
-            self.log.append(Published(next(self._replays), entity, schema.schema_id, out.getvalue(), str(uuid.uuid4())))
+            replay, now = next(self._replays), time.monotonic()
+            self.log.append(Published(replay, entity, schema.schema_id, out.getvalue(), str(uuid.uuid4()), now))
             self.cond.notify_all()
 
     # ------------------------------------------------------------------ serving helpers
@@ -295,9 +300,20 @@ class PubSubSandbox:
             self.schema_requests += 1
             return found.text if found else None
 
+    def _prune(self) -> None:
+        """Drop what is older than the retention (call with `cond` held)."""
+        horizon = time.monotonic() - self.retention
+        expired = 0
+        while expired < len(self.log) and self.log[expired].published_at < horizon:
+            expired += 1
+        if expired:
+            self.pruned_through = self.log[expired - 1].replay
+            del self.log[:expired]
+
     def start_position(self, request: pb2.FetchRequest, context: grpc.ServicerContext) -> int:
         """The replay id after which delivery starts."""
         with self.cond:
+            self._prune()
             tip = self.log[-1].replay if self.log else self.pruned_through
             if request.replay_preset == pb2.ReplayPreset.EARLIEST:
                 return self.pruned_through
@@ -398,7 +414,8 @@ class _Servicer(pb2_grpc.PubSubServicer):
         sandbox = self.sandbox
         sandbox.check_auth(context)
         entities = sandbox.entities_of(request.topic_name, context)
-        schema_id = sandbox._schema(entities[0], {}).schema_id if len(entities) == 1 else ""
+        with sandbox.cond:
+            schema_id = sandbox._schema(entities[0], {}).schema_id if len(entities) == 1 else ""
         return pb2.TopicInfo(
             topic_name=request.topic_name,
             tenant_guid=sandbox.org.org_id,

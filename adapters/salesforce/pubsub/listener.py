@@ -132,10 +132,14 @@ class Listener:
         log.warning("CDC catch-up backfill of %s: %d record(s), %d written", ", ".join(wanted), report.records,
                     report.written)  # fmt: skip
 
-    def run(self, stop: threading.Event, until: float | None = None, until_idle: bool = False) -> None:
+    def run(
+        self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
+    ) -> None:
         """Every topic in its own thread until `stop` (or the deadline, or caught up with `until_idle`)."""
         threads = [
-            threading.Thread(target=s.run, args=(stop, until, until_idle), name=f"cdc{s.settings.topic}", daemon=True)
+            threading.Thread(
+                target=s.run, args=(stop, until, until_idle, idle_after), name=f"cdc{s.settings.topic}", daemon=True
+            )
             for s in self.subscribers
         ]
         for thread in threads:

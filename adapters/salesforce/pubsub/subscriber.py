@@ -116,20 +116,25 @@ class Subscriber:
         self.schemas = SchemaCache(self._get_schema)
 
     # ------------------------------------------------------------------ the loop
-    def run(self, stop: threading.Event, until: float | None = None, until_idle: bool = False) -> None:
-        """Subscribe until `stop` is set (or `until`, a time.monotonic(), passes; or, with
-        `until_idle`, until the stream has nothing more to deliver); reconnect on failures."""
+    def run(
+        self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
+    ) -> None:
+        """Subscribe until `stop` is set, or `until` (a time.monotonic()) passes; reconnect on failures.
+
+        With `until_idle`, also return once the stream has nothing more to deliver: a keep-alive
+        arrived, or no event came for `idle_after` seconds (Salesforce's keep-alive may take 270 s).
+        """
         backoff = self.settings.first_backoff
         auth_failures = 0
         while not stop.is_set() and not _past(until):
             self._responded = False
             try:
                 self._finish_resync()
-                caught_up = self._stream(stop, until, until_idle)
-                backoff = self.settings.first_backoff
-                if caught_up:
+                if self._stream(stop, until, idle_after if until_idle else None):
                     return
-                continue
+                if stop.is_set() or _past(until):
+                    return
+                self._note_error("the stream ended")
             except grpc.RpcError as exc:
                 if stop.is_set() or _past(until):
                     return
@@ -146,6 +151,8 @@ class Subscriber:
                     self._refresh_session()  # still failing: try again, but no faster than the backoff
             except LeadthermError as exc:  # the queue, the state store or the login failed
                 self._note_error(f"{type(exc).__name__}: {exc}")
+            if self._responded:  # the stream worked for a while: this is a new failure, not a repeat
+                backoff = self.settings.first_backoff
             wait = min(self.settings.max_backoff, backoff) * random.uniform(0.8, 1.2)
             backoff = min(self.settings.max_backoff, backoff * 2)
             with self._lock:
@@ -154,8 +161,8 @@ class Subscriber:
             if stop.wait(wait):
                 return
 
-    def _stream(self, stop: threading.Event, until: float | None, until_idle: bool) -> bool:
-        """One Subscribe call; True when it ended because the stream had caught up (`until_idle`)."""
+    def _stream(self, stop: threading.Event, until: float | None, idle_after: float | None) -> bool:
+        """One Subscribe call; True when it ended because the stream had caught up (`idle_after` set)."""
         settings = self.settings
         session = self._current_session()
         translator = Translator(settings.objects, settings.read_fields, session.user_id)
@@ -174,8 +181,13 @@ class Subscriber:
         requests.put(first)
         call = self.stub.Subscribe(_drain(requests), metadata=session.metadata)
         finished = threading.Event()
+        activity = [time.monotonic()]  # when the last event arrived (idle detection)
+        idle = threading.Event()
         threading.Thread(
-            target=_cancel_when, args=(call, stop, until, finished), name="cdc-cancel", daemon=True
+            target=_cancel_when,
+            args=(call, stop, until, finished, (activity, idle_after, idle) if idle_after else None),
+            name="cdc-cancel",
+            daemon=True,
         ).start()
         credit = settings.batch_size
         last = stored
@@ -184,14 +196,18 @@ class Subscriber:
                 self._responded = True
                 self._connected(True)
                 last = self._handle(response, translator, last)
+                if response.events:
+                    activity[0] = time.monotonic()
                 credit -= len(response.events)
                 if credit <= settings.batch_size // 2:
                     more = settings.batch_size - credit
                     requests.put(pb2.FetchRequest(topic_name=settings.topic, num_requested=more))
                     credit = settings.batch_size
-                if until_idle and not response.events:
+                if idle_after and not response.events:
                     return True
         except grpc.RpcError:
+            if idle.is_set():
+                return True
             if stop.is_set() or _past(until):
                 return False
             raise
@@ -355,9 +371,19 @@ def _drain(requests: queues.SimpleQueue[pb2.FetchRequest | None]) -> Iterator[pb
         yield request
 
 
-def _cancel_when(call: Any, stop: threading.Event, until: float | None, finished: threading.Event) -> None:
-    """Cancel the stream when asked to stop or at the deadline (a Lambda's budget)."""
+def _cancel_when(
+    call: Any,
+    stop: threading.Event,
+    until: float | None,
+    finished: threading.Event,
+    idle: tuple[list[float], float, threading.Event] | None,
+) -> None:
+    """Cancel the stream when asked to stop, at the deadline (a Lambda's budget) or once idle."""
     while not finished.wait(0.05):
+        if idle is not None and time.monotonic() - idle[0][0] > idle[1]:
+            idle[2].set()
+            call.cancel()
+            return
         if stop.is_set() or _past(until):
             call.cancel()
             return

@@ -94,4 +94,18 @@ def test_a_run_that_outlives_its_budget_stops_in_time_and_the_next_one_resumes(
     assert answer["queued"] == {TOPIC: 1}
 
 
+def test_without_a_keep_alive_a_run_ends_once_no_event_came_for_a_while(
+    org: tuple[SalesforceSandbox, PubSubSandbox], deployed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox, pubsub = org
+    lambda_cdc.drain({}, _context(15))
+    pubsub.keepalive = 60.0  # as on Salesforce, where it may take 270 s
+    monkeypatch.setattr(lambda_cdc, "IDLE_AFTER", 1.0)
+    sandbox.create_lead({"Email": "late@acme.example"})
+    started = time.monotonic()
+    answer = lambda_cdc.drain({}, _context(30))
+    assert time.monotonic() - started < 5
+    assert answer["queued"] == {TOPIC: 1}
+
+
 SAFETY = lambda_cdc.SAFETY_MARGIN

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -102,7 +103,8 @@ def test_an_expired_replay_id_is_reported_and_caught_up_by_a_backfill(
     stop.set()
     thread.join(5)
     missed = world.org.create_lead(HOT_LEAD)
-    world.pubsub.expire_all()  # 72 hours pass: the change above is gone from the stream
+    world.pubsub.retention = 0.2  # as if 72 hours passed: the change above falls out of the stream
+    time.sleep(0.4)
     restarted = world.runtime()
     listener = world.listener(restarted)
     with caplog.at_level(logging.ERROR, logger="leadtherm.salesforce.cdc"):
@@ -182,3 +184,15 @@ def test_health_reports_a_listener_that_cannot_connect(world: World) -> None:
     listener.join(5)
     assert "not connected" in (listener.health() or "")
     assert listener.stats()["salesforce_cdc"][0]["reconnects"] >= 1
+
+
+def test_a_first_start_from_earliest_replays_what_is_retained(world: World) -> None:
+    lead = world.org.create_lead(HOT_LEAD)  # before leadtherm ever listened
+    runtime = world.runtime()
+    listener = world.listener(runtime, SALESFORCE_CDC_START="EARLIEST")
+    stop, thread = run_in_background(listener)
+    assert wait_until(lambda: listener.subscribers[0].stats.queued == 1, 10)
+    assert drain(runtime.pipeline).written == 1
+    stop.set()
+    thread.join(5)
+    assert world.org.record("Lead", lead)["Lead_Temperature__c"] == "warm"
