@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from simple_salesforce.api import Salesforce
 
+from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.plugin import connect
 from adapters.salesforce.pubsub.session import SalesforceSessions
 from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberSettings
@@ -104,7 +106,15 @@ class Listener:
         self.runtime = runtime
         self.config = ListenerConfig.from_env(env, tuple(mapping.objects))
         self.channel = open_channel(self.config)
-        self.sessions = SalesforceSessions(lambda: connect(env))
+        rest = getattr(runtime.clients.get(CRM), "inner", None)
+        if isinstance(rest, SalesforceClient):  # one session for REST and Pub/Sub, renewed for both
+
+            def share(sf: Salesforce) -> None:
+                rest.sf = sf
+
+            self.sessions = SalesforceSessions(lambda: connect(env), rest.sf, share)
+        else:
+            self.sessions = SalesforceSessions(lambda: connect(env))
         read_fields = frozenset(mapping.read_fields) - mapping.own_fields
         self.subscribers = [
             Subscriber(

@@ -25,10 +25,20 @@ class PubSubSession:
 
 
 class SalesforceSessions:
-    """Logs in through `connect` (the REST client's own login) and again when the session expires."""
+    """The REST client's session to start with; a new login through `connect` once it expires.
 
-    def __init__(self, connect: Callable[[], Salesforce]) -> None:
+    `on_refresh` hands the new session back to the REST client, so both keep sharing one.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Salesforce],
+        shared: Salesforce | None = None,
+        on_refresh: Callable[[Salesforce], None] | None = None,
+    ) -> None:
         self._connect = connect
+        self._shared = shared
+        self._on_refresh = on_refresh
         self._lock = threading.Lock()
         self._session: PubSubSession | None = None
         self.refreshes = 0
@@ -36,7 +46,8 @@ class SalesforceSessions:
     def current(self) -> PubSubSession:
         with self._lock:
             if self._session is None:
-                self._session = self._login()
+                shared, self._shared = self._shared, None
+                self._session = self._describe(shared) if shared is not None else self._login()
             return self._session
 
     def refresh(self, stale: PubSubSession | None = None) -> PubSubSession:
@@ -49,6 +60,13 @@ class SalesforceSessions:
 
     def _login(self) -> PubSubSession:
         sf = call(self._connect)
+        session = self._describe(sf)
+        if self._on_refresh is not None:
+            self._on_refresh(sf)
+        return session
+
+    @staticmethod
+    def _describe(sf: Salesforce) -> PubSubSession:
         info = call(lambda: sf.oauth2("userinfo")) or {}
         return PubSubSession(
             access_token=str(sf.session_id),
