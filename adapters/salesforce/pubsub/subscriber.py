@@ -168,10 +168,15 @@ class Subscriber:
         translator = Translator(settings.objects, settings.read_fields, session.user_id)
         stored = self.state.get_cursor(cursor_name(settings.topic))
         if stored and stored != EARLIEST_MARK:
+            try:
+                replay_id = bytes.fromhex(stored)
+            except ValueError:  # not one we wrote: as good as lost
+                self._catch_up("the stored replay id is not hex")
+                return False
             first = pb2.FetchRequest(
                 topic_name=settings.topic,
                 replay_preset=pb2.ReplayPreset.CUSTOM,
-                replay_id=bytes.fromhex(stored),
+                replay_id=replay_id,
                 num_requested=settings.batch_size,
             )
         else:
