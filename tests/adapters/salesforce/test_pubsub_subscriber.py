@@ -216,3 +216,17 @@ def test_health_reports_a_listener_falling_behind_the_commit_timestamps(world: W
     stop.set()
     thread.join(5)
     assert "behind commitTimestamp" in problems[0]
+
+
+def test_a_stored_replay_id_that_is_not_ours_leads_to_a_reported_catch_up(world: World) -> None:
+    runtime = world.runtime()
+    runtime.state.set_cursor(cursor_name(LEAD_TOPIC), "not-a-replay-id")
+    lead = world.org.create_lead(HOT_LEAD)
+    listener = world.listener(runtime)
+    stop, thread = run_in_background(listener)
+    assert wait_until(lambda: listener.subscribers[0].stats.catchups == 1, 10)
+    assert wait_until(lambda: listener.subscribers[0].stats.connected, 10)
+    stop.set()
+    thread.join(5)
+    assert "not hex" in (listener.subscribers[0].stats.last_catchup or "")
+    assert world.org.record("Lead", lead)["Lead_Temperature__c"] == "warm"
