@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test lint typecheck bench osls lambda-package clean
+.PHONY: demo test lint typecheck bench osls lambda-package clean proto
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
@@ -35,6 +35,12 @@ osls:
 
 test: lint typecheck osls
 	$(BIN)/python -m pytest
+
+# The Pub/Sub API stubs are committed; regenerate them after updating the vendored .proto
+# (grpcio-tools is pinned in the dev extra so the output is reproducible).
+PROTO := adapters/salesforce/pubsub/pubsub_api.proto
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. --grpc_python_out=. $(PROTO)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

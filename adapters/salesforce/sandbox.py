@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +140,8 @@ class SalesforceSandbox:
         self.calls: Counter[str] = Counter()
         self.writes: list[tuple[str, dict[str, Any]]] = []  # record id, fields written through the API
         self.write_times: list[tuple[float, str]] = []  # time.monotonic() of each write, record id
+        # Change Data Capture (pubsub_sandbox): told (object, id, record or None once deleted) after each change
+        self.observers: list[Callable[[str, str, dict[str, Any] | None], None]] = []
         self.fault_rate = 0.0
         self.faults_served = 0
         self._scripted: list[tuple[int, str]] = []
@@ -279,6 +282,8 @@ class SalesforceSandbox:
     def delete_record(self, object_type: str, record_id: str) -> None:
         with self.lock:
             del self.objects[object_type][record_id]
+            for observe in self.observers:
+                observe(object_type, record_id, None)
 
     def record(self, object_type: str, record_id: str) -> dict[str, Any]:
         with self.lock:
@@ -311,6 +316,8 @@ class SalesforceSandbox:
         return visible
 
     def _notify(self, object_type: str, record_id: str) -> None:
+        for observe in self.observers:
+            observe(object_type, record_id, self.objects[object_type][record_id])
         if self.outbound_url is None or object_type not in ("Lead", "Contact"):
             return
         record = self.objects[object_type][record_id]

@@ -16,6 +16,7 @@ from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, outbound_endpoint
 from adapters.salesforce.session_check import VERIFY_SESSION_SETTING
+from adapters.salesforce.pubsub.setup_steps import cdc_instructions
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
 from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
@@ -184,6 +185,7 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: st
     _ensure_permissions(sf, specs, objects, user_id, report)
     _check_types(sf, mapping, specs, report)
     report.instructions.extend(outbound_instructions(mapping, outbound_secret))
+    report.instructions.extend(cdc_instructions(mapping))
     return report
 
 

@@ -1,0 +1,1 @@
+"""Salesforce Change Data Capture through the Pub/Sub API (gRPC, Avro payloads)."""

@@ -1,0 +1,192 @@
+"""The CDC listener: one Subscriber per topic, built from the runtime and the environment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+from simple_salesforce.api import Salesforce
+
+from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.plugin import connect
+from adapters.salesforce.pubsub.session import SalesforceSessions
+from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberSettings
+from adapters.salesforce.pubsub.translate import topic_of
+from integration.backfill import backfill
+from integration.errors import ConfigError, MissingSetting, Problem
+from integration.runtime import Runtime
+
+log = logging.getLogger("leadtherm.salesforce.cdc")
+
+CRM = "salesforce"
+DEFAULT_ENDPOINT = "api.pubsub.salesforce.com:7443"
+Env = Mapping[str, str]
+
+
+def cdc_enabled(env: Env) -> bool:
+    """Whether `serve` should run the listener too (SALESFORCE_CDC=1)."""
+    return env.get("SALESFORCE_CDC", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class ListenerConfig:
+    endpoint: str
+    topics: tuple[str, ...]
+    start_from: str
+    batch_size: int
+    max_lag: float
+    ca_bundle: str | None
+
+    @classmethod
+    def from_env(cls, env: Env, objects: tuple[str, ...]) -> ListenerConfig:
+        """Every problem at once, each naming its variable."""
+        problems: list[Problem] = []
+
+        def number(name: str, default: float, low: float) -> float:
+            text = env.get(name, "").strip()
+            if not text:
+                return default
+            try:
+                value = float(text)
+            except ValueError:
+                value = low - 1
+            if value < low:
+                problems.append(Problem("environment", None, name, f"{text!r} is not a number >= {low:g}"))
+                return default
+            return value
+
+        start = env.get("SALESFORCE_CDC_START", "LATEST").strip().upper() or "LATEST"
+        if start not in ("LATEST", "EARLIEST"):
+            problems.append(Problem("environment", None, "SALESFORCE_CDC_START", f"{start!r}: use LATEST or EARLIEST"))
+        topics = tuple(t.strip() for t in env.get("SALESFORCE_CDC_TOPICS", "").split(",") if t.strip())
+        bad = [t for t in topics if not t.startswith("/data/")]
+        if bad:
+            problems.append(
+                Problem("environment", None, "SALESFORCE_CDC_TOPICS", f"{bad[0]!r} is not a change event channel")
+            )
+        batch = int(number("SALESFORCE_CDC_BATCH", 100, 1))
+        lag = number("SALESFORCE_CDC_MAX_LAG", 300.0, 1)
+        ca = env.get("SALESFORCE_PUBSUB_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or None
+        if ca and not Path(ca).is_file():
+            problems.append(Problem("environment", None, "SALESFORCE_PUBSUB_CA_BUNDLE", f"{ca} is not a file"))
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            endpoint=env.get("SALESFORCE_PUBSUB_ENDPOINT", "").strip() or DEFAULT_ENDPOINT,
+            topics=topics or tuple(topic_of(o) for o in objects),
+            start_from=start,
+            batch_size=min(batch, 1000),
+            max_lag=lag,
+            ca_bundle=ca,
+        )
+
+
+def open_channel(config: ListenerConfig) -> grpc.Channel:
+    roots = Path(config.ca_bundle).read_bytes() if config.ca_bundle else None
+    return grpc.secure_channel(
+        config.endpoint,
+        grpc.ssl_channel_credentials(root_certificates=roots),
+        options=[("grpc.keepalive_time_ms", 60_000), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+    )
+
+
+class Listener:
+    """The subscribers of every configured topic, sharing one channel and one session."""
+
+    def __init__(self, runtime: Runtime, env: Env) -> None:
+        if CRM not in runtime.mappings:
+            raise MissingSetting("SALESFORCE_INSTANCE_URL", "Change Data Capture needs the Salesforce CRM configured")
+        mapping = runtime.mappings[CRM]
+        self.runtime = runtime
+        self.config = ListenerConfig.from_env(env, tuple(mapping.objects))
+        self.channel = open_channel(self.config)
+        rest = getattr(runtime.clients.get(CRM), "inner", None)
+        if isinstance(rest, SalesforceClient):  # one session for REST and Pub/Sub, renewed for both
+
+            def share(sf: Salesforce) -> None:
+                rest.sf = sf
+
+            self.sessions = SalesforceSessions(lambda: connect(env), rest.sf, share)
+        else:
+            self.sessions = SalesforceSessions(lambda: connect(env))
+        read_fields = frozenset(mapping.read_fields) - mapping.own_fields
+        self.subscribers = [
+            Subscriber(
+                SubscriberSettings(
+                    topic=topic,
+                    objects=tuple(mapping.objects),
+                    read_fields=read_fields,
+                    batch_size=self.config.batch_size,
+                    start_from=self.config.start_from,
+                    max_lag=self.config.max_lag,
+                ),
+                self.channel,
+                self.sessions,
+                runtime.queue,
+                runtime.state,
+                self.backfill,
+            )
+            for topic in self.config.topics
+        ]
+
+    def backfill(self, objects: list[str]) -> None:
+        """Score every record of these objects again (what lost change events would have triggered)."""
+        wanted = [o for o in objects if o in self.runtime.mappings[CRM].objects]
+        report = backfill(self.runtime.pipeline, CRM, wanted, self.runtime.state, self.runtime.queue)
+        log.warning("CDC catch-up backfill of %s: %d record(s), %d written", ", ".join(wanted), report.records,
+                    report.written)  # fmt: skip
+
+    def run(
+        self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
+    ) -> None:
+        """Every topic in its own thread until `stop` (or the deadline, or caught up with `until_idle`)."""
+        threads = [
+            threading.Thread(
+                target=s.run, args=(stop, until, until_idle, idle_after), name=f"cdc{s.settings.topic}", daemon=True
+            )
+            for s in self.subscribers
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def health(self) -> str | None:
+        problems = [p for p in (s.health() for s in self.subscribers) if p]
+        return "; ".join(problems) or None
+
+    def stats(self) -> dict[str, Any]:
+        return {"salesforce_cdc": [s.snapshot() for s in self.subscribers]}
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+class ListenerThread(threading.Thread):
+    """The listener in the background of `serve`; `health` and `stats` are for /healthz."""
+
+    def __init__(self, listener: Listener, stop: threading.Event) -> None:
+        super().__init__(name="salesforce-cdc", daemon=True)
+        self.listener = listener
+        self.stop = stop
+        self.health: Callable[[], str | None] = listener.health
+        self.stats: Callable[[], dict[str, Any]] = listener.stats
+
+    def run(self) -> None:
+        try:
+            self.listener.run(self.stop)
+        finally:
+            self.listener.close()
+
+
+def start_listener(runtime: Runtime, stop: threading.Event, env: Env | None = None) -> ListenerThread:
+    """Subscribe to the configured change event channels in a daemon thread until `stop` is set."""
+    thread = ListenerThread(Listener(runtime, dict(os.environ) if env is None else env), stop)
+    thread.start()
+    return thread
