@@ -15,8 +15,8 @@ from simple_salesforce.api import Salesforce
 from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, outbound_endpoint
-from adapters.salesforce.session_check import VERIFY_SESSION_SETTING
 from adapters.salesforce.pubsub.setup_steps import cdc_instructions
+from adapters.salesforce.session_check import VERIFY_SESSION_SETTING
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
 from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
