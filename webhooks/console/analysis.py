@@ -5,9 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from integration.calibration.history import CRM_OUTCOMES, CalibrationError, pull_history
-from integration.errors import LeadthermError
+from integration.errors import ConfigError, LeadthermError
 from integration.rules_provider import SCORING_FILE
 from integration.whatif import what_if
+from mappings.loader import read_yaml, validate
+from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
 from webhooks.console.context import Console
 from webhooks.console.workspace import UploadError, read_uploaded_history
@@ -42,8 +44,14 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("history")
+        own = request.files.get("mapping")
         try:
-            mapping = console.mapping_of(ws.files, crm) or console.mapping_of(console.current_files(), crm)
+            if own is not None and own.filename:
+                # The export's own mapping file, for any CRM or spreadsheet; checked by the same loader.
+                name = own.filename.rsplit("/", 1)[-1]
+                mapping = validate(CrmMapping, read_yaml(own.read().decode("utf-8", "replace"), name), name)
+            else:
+                mapping = console.mapping_of(ws.files, crm) or console.mapping_of(console.current_files(), crm)
             if mapping is None:
                 raise UploadError(f"no valid mapping file for {crm!r}")
             if upload is None or not upload.filename:
@@ -54,6 +62,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             ws.history = read_uploaded_history(
                 upload.read(), upload.filename, mapping, outcome, request.form.get("outcome_date", "").strip()
             )
+        except ConfigError as exc:
+            flash("; ".join(str(p) for p in exc.problems), "error")
+            return back()
         except LeadthermError as exc:
             flash(str(exc), "error")
             return back()
