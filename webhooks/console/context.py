@@ -10,12 +10,13 @@ from functools import lru_cache
 from typing import Any
 
 from flask import session
+from pydantic import BaseModel
 
 from integration.errors import ConfigError, Problem
 from integration.plugins import CrmPlugin, load_crm
 from integration.ports import CrmClient, StateStore, WorkQueue
-from integration.rules_provider import SCORING_FILE, parse_rules
-from integration.rules_store import RulesStore, problems_in
+from integration.rules_provider import SCORING_FILE
+from integration.rules_store import RulesStore
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.security import AttemptLimiter
@@ -42,14 +43,25 @@ class ConsoleConfig:
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
+def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...]]:
+    """One file through the loader `check` uses (the model it picks by file name), cached by its text.
+
+    Each edit re-reads only the file it changed. `store.apply` still checks the whole folder
+    with `check_folder` before anything is written.
+    """
+    model: type[BaseModel] = ScoringRules if name == SCORING_FILE else CrmMapping
+    try:
+        return validate(model, read_yaml(text, name), name), ()
+    except ConfigError as exc:
+        return None, tuple(exc.problems)
+
+
 def _rules(text: str) -> ScoringRules:
-    return parse_rules(text)
-
-
-@lru_cache(maxsize=32)
-def _mapping(text: str, name: str) -> CrmMapping:
-    return validate(CrmMapping, read_yaml(text, name), name)
+    rules, problems = _checked(SCORING_FILE, text)
+    if not isinstance(rules, ScoringRules):
+        raise ConfigError(problems)
+    return rules
 
 
 class Console:
@@ -97,14 +109,19 @@ class Console:
 
     @staticmethod
     def mapping_of(files: Mapping[str, str], crm: str) -> CrmMapping | None:
-        try:
-            return _mapping(files[f"{crm}.yaml"], f"{crm}.yaml")
-        except (ConfigError, KeyError):
+        name = f"{crm}.yaml"
+        if name not in files:
             return None
+        mapping, _ = _checked(name, files[name])
+        return mapping if isinstance(mapping, CrmMapping) else None
 
     @staticmethod
     def problems(files: Mapping[str, str]) -> list[Problem]:
-        return _problems(tuple(sorted(files.items())))
+        """Every problem of the draft, file by file in check's order (scoring.yaml, then the mappings)."""
+        if SCORING_FILE not in files:
+            return [Problem(SCORING_FILE, None, "", "cannot read: no such file")]
+        names = [SCORING_FILE, *sorted(n for n in files if n != SCORING_FILE)]
+        return [p for name in names for p in _checked(name, files[name])[1]]
 
     @staticmethod
     def crms(files: Mapping[str, str]) -> list[str]:
@@ -123,8 +140,3 @@ class Console:
 
     def info(self) -> dict[str, Any]:
         return {"head": self.store.head()}
-
-
-@lru_cache(maxsize=32)
-def _problems(items: tuple[tuple[str, str], ...]) -> list[Problem]:
-    return problems_in(dict(items))

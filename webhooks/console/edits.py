@@ -13,7 +13,10 @@ from typing import Any
 
 import yaml
 
-from mappings.loader import Located, read_yaml
+from mappings.loader import Located
+
+# libyaml where installed: the forms need only where each key starts, not the loader's full parse.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 AXES = ("fit", "engagement", "penalties")
 CONDITIONS = ("is", "in", "matches", "at_least", "below", "present", "each")
@@ -30,6 +33,30 @@ def scalar(value: Any) -> str:
         value = int(value)
     text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1_000_000).strip()
     return text.removesuffix("...").strip()
+
+
+def _index(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str | int, ...], int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            lines[(*path, key.value)] = key.start_mark.line + 1
+            _index(value, (*path, key.value), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index(item, (*path, i), lines)
+
+
+def read_yaml(text: str, file: str) -> Located:
+    """The text's data and the line each key and list item starts on (EditError when it is not YAML)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader) if node is not None else {}
+    except yaml.YAMLError as exc:
+        raise EditError(f"{file}: not valid YAML; fix it in the YAML editor first") from exc
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _index(node, (), lines)
+    return Located(data, lines)
 
 
 def _lines(text: str) -> list[str]:

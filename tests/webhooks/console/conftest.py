@@ -34,7 +34,8 @@ class Served:
 
 
 def serve_app(app: Flask, **options: Any) -> Iterator[str]:
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, **options)
+    # poll, not select: closing the server from the test thread then ends the loop instead of raising EBADF
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True, **options)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
