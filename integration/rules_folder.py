@@ -111,7 +111,8 @@ class FolderRulesStore:
                 # Hand edits (or the files as they were before the first apply) become a version of
                 # their own, so that rolling back can always return to them.
                 head += 1
-                self._record(head, on_disk, recorded, OUTSIDE, "")
+                why = "the files before the first apply" if head == 1 else "changed on disk since the last apply"
+                self._record(head, on_disk, recorded, OUTSIDE, why)
             merged = {**on_disk, **wanted}
             made = self._record(head + 1, merged, on_disk, author, note)
             for name, text in wanted.items():
