@@ -45,6 +45,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         crm = request.form.get("crm", "")
         upload = request.files.get("history")
         own = request.files.get("mapping")
+        mapping: CrmMapping | None
         try:
             if own is not None and own.filename:
                 # The export's own mapping file, for any CRM or spreadsheet; checked by the same loader.

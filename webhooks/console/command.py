@@ -23,6 +23,7 @@ from integration.runtime import Runtime, open_backend
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
 from webhooks.console.app import create_console_app, register_console
 from webhooks.console.context import ConsoleConfig
+from webhooks.console.rescore import Rescorer
 
 log = logging.getLogger("leadtherm.console")
 SECRET = "LEADTHERM_ADMIN_SECRET"
@@ -63,12 +64,16 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
     if not env.get(SECRET):
         return False
     store = runtime.rules_provider.store if runtime.rules_provider else open_rules_store(env, mappings_dir(folder))
-    register_console(
-        app,
-        ConsoleConfig(
-            secret=_secret(env), store=store, queue=runtime.queue, state=runtime.state, clients=runtime.clients
-        ),
+    objects = {crm: mapping.objects for crm, mapping in runtime.mappings.items()}
+    config = ConsoleConfig(
+        secret=_secret(env),
+        store=store,
+        queue=runtime.queue,
+        state=runtime.state,
+        clients=runtime.clients,
+        rescorer=Rescorer(runtime.pipeline, objects, runtime.state, runtime.queue),
     )
+    register_console(app, config)
     return True
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import session
 from pydantic import BaseModel
@@ -21,6 +21,9 @@ from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.security import AttemptLimiter
 from webhooks.console.workspace import Workspace, Workspaces
+
+if TYPE_CHECKING:
+    from webhooks.console.rescore import Rescorer
 
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
@@ -41,6 +44,7 @@ class ConsoleConfig:
     session_seconds: int = 8 * 3600
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
+    rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
 
 
 @lru_cache(maxsize=64)

@@ -60,7 +60,9 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
         for url in serve_app(app):
             sandbox.configure_webhooks(f"{url}/webhooks/hubspot", HUBSPOT_SECRET, time_scale=0.0005, batch_window=0.02)
             contact = sandbox.create_contact(HOT)
+            quiet = sandbox.create_contact({**HOT, "email": "vp@fjord.example"})
             assert wait_until(lambda c=contact: _temperature(sandbox, c) == "warm", 10)
+            assert wait_until(lambda c=quiet: _temperature(sandbox, c) == "warm", 10)
 
             http = requests.Session()
             token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
@@ -75,6 +77,14 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
             sandbox.update_contact(contact, {"hs_analytics_num_page_views": "41"})
             assert wait_until(lambda c=contact: _temperature(sandbox, c) == "cool", 10)
             assert sandbox.contact(contact)["leadtherm_previous_temperature"] == "warm"
+
+            # A record with no new event is re-scored through the backfill path, from the console.
+            assert _temperature(sandbox, quiet) == "warm"
+            http.post(f"{url}/admin/rescore", data={"csrf_token": token}, timeout=10)
+            assert wait_until(lambda c=quiet: _temperature(sandbox, c) == "cool", 20)
+            progress = f"{url}/admin/rescore"
+            assert wait_until(lambda h=http, p=progress: 'id="rescore-done"' in h.get(p, timeout=10).text, 20)
+            assert "1 record(s) written" in http.get(progress, timeout=10).text  # the other was already current
     finally:
         sandbox.webhook_url = None
         stop.set()
