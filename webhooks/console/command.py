@@ -7,7 +7,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import waitress
@@ -111,5 +111,12 @@ def console(
     proxy: dict[str, str] = {}
     if trusted_proxy:
         proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": "x-forwarded-proto x-forwarded-host"}
-    log.info("console on http://%s:%d/admin/ editing %s", host, port, folder)
-    waitress.serve(app, host=host, port=port, threads=4, ident="leadtherm", _quiet=True, **proxy)
+    server: Any = waitress.create_server(app, host=host, port=port, threads=4, ident="leadtherm", **proxy)
+    # The port it really listens on (with --port 0, a free one), for people and scripts.
+    typer.echo(f"console on http://{host}:{server.effective_port}/admin/ editing {folder}", err=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
