@@ -68,6 +68,10 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
             token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
             page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": token}, timeout=10)
             token = csrf_of(page.text)
+            # The preview can read its records from the connected CRM, through the adapter.
+            pulled = http.post(f"{url}/admin/records/crm", data={"crm": "hubspot", "csrf_token": token}, timeout=10)
+            assert "Records: hubspot (2 records)" in pulled.text and "0 of 2 records change" in pulled.text
+            assert "cto@nordlys.example" not in pulled.text
             bands = {"cool": "20", "warm": "95", "hot": "99", "csrf_token": token}
             http.post(f"{url}/admin/rules/settings", data=bands, timeout=10)
             applied = http.post(f"{url}/admin/apply", data={"csrf_token": token}, timeout=10)
