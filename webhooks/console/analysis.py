@@ -24,7 +24,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         draft = console.rules_of(ws.files)
         result = None
         if ws.history is not None and draft is not None:
-            result = ws.whatif = what_if(ws.history, console.current_rules(), draft, HOLDOUT, SEED)
+            current = console.current_rules()
+            key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
+            if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
+                ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
+            result = ws.whatif
         return render_template(
             "whatif.html",
             ws=ws,
@@ -69,7 +73,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except LeadthermError as exc:
             flash(str(exc), "error")
             return back()
-        ws.calibrated, ws.calibrated_yaml = None, ""
+        ws.calibrated, ws.calibrated_yaml, ws.whatif, ws.whatif_key = None, "", None, None
         return back()
 
     @bp.post("/whatif/crm")
@@ -86,7 +90,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except LeadthermError as exc:
             flash(f"{crm}: {exc}", "error")
             return back()
-        ws.calibrated, ws.calibrated_yaml = None, ""
+        ws.calibrated, ws.calibrated_yaml, ws.whatif, ws.whatif_key = None, "", None, None
         return back()
 
     @bp.post("/whatif/calibrate")

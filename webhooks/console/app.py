@@ -18,6 +18,7 @@ from webhooks.console.security import configure_sessions, csrf_ok, csrf_token, h
 
 log = logging.getLogger("leadtherm.console")
 PREFIX = "/admin"
+FORM_BYTES = 1024 * 1024
 OPEN_ENDPOINTS = frozenset({"console.login", "console.login_post", "console.static"})
 UPLOAD_ENDPOINTS = frozenset({"console.upload_records", "console.whatif_upload"})
 
@@ -66,12 +67,12 @@ def _blueprint(console: Console) -> Blueprint:
         client = request.remote_addr or "?"
         wait = console.limiter.retry_after(client)
         if wait is not None:
-            log.warning("console: login attempts from %s rate-limited", client)
+            log.warning("console: login attempts rate-limited")
             message = f"Too many failed attempts; try again in {int(wait) + 1} s."
             return render_template("login.html", next="", error=message), 429, {"Retry-After": str(int(wait) + 1)}
         if not secret_matches(request.form.get("secret", ""), console.config.secret):
             console.limiter.failed(client)
-            log.warning("console: failed login from %s", client)
+            log.warning("console: failed login")
             return render_template("login.html", next=request.form.get("next", ""), error="Wrong secret."), 401, {}
         console.limiter.succeeded(client)
         target = _safe_next(request.form.get("next"))
@@ -80,7 +81,7 @@ def _blueprint(console: Console) -> Blueprint:
         session["admin"] = True
         session["author"] = request.form.get("name", "").strip()[:80] or "admin"
         csrf_token()
-        log.info("console: login from %s", client)
+        log.info("console: login")
         return redirect(target)  # type: ignore[return-value]
 
     @bp.post("/logout")
@@ -122,6 +123,7 @@ def create_console_app(config: ConsoleConfig) -> Flask:
     `request.is_secure` holds and the session cookie is Secure; no client can claim TLS by a header.
     """
     app = Flask("leadtherm.console")
+    app.config["MAX_CONTENT_LENGTH"] = FORM_BYTES  # uploads raise their own limit per request
     register_console(app, config)
 
     @app.get("/")

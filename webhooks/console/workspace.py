@@ -39,6 +39,7 @@ class Workspace:
     skipped: list[str] = field(default_factory=list)
     history: History | None = None
     whatif: WhatIf | None = None
+    whatif_key: tuple[int, str, str] | None = None
     calibrated: WhatIf | None = None
     calibrated_yaml: str = ""
     notes: list[str] = field(default_factory=list)  # calibration warnings and the like
