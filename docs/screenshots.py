@@ -63,7 +63,9 @@ def main() -> None:
                 editor.send_keys("\nstage: {mql_score: lots}\n")
                 wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "li.problem")))
                 driver.save_screenshot(str(DOCS / "console-yaml-error.png"))
+                page = driver.find_element(By.TAG_NAME, "body")
                 driver.find_element(By.ID, "discard").click()  # back to the rules in force
+                wait.until(ec.staleness_of(page))
                 points = driver.find_element(By.ID, "points-fit-0")
                 points.clear()
                 points.send_keys("60", Keys.TAB)
