@@ -6,6 +6,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import waitress
 from selenium.webdriver.common.by import By
@@ -48,7 +49,7 @@ def main() -> None:
                 driver.find_element(By.ID, "secret").send_keys(SECRET)
                 driver.find_element(By.ID, "name").send_keys("Ada")
                 driver.find_element(By.ID, "login").click()
-                wait.until(ec.url_contains("/admin/rules"))
+                wait.until(lambda d: urlsplit(d.current_url).path == "/admin/rules")
                 driver.find_element(By.ID, "export").send_keys(str(EXAMPLES / "hubspot_contacts.csv"))
                 driver.find_element(By.ID, "upload").click()
                 wait.until(ec.presence_of_element_located((By.ID, "preview-summary")))

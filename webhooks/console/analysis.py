@@ -23,8 +23,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         ws = console.workspace()
         draft = console.rules_of(ws.files)
         result = None
-        if ws.history is not None and draft is not None:
-            current = console.current_rules()
+        current = console.current_rules()
+        if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
             if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
                 ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
@@ -103,6 +103,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             flash("Upload a history first.", "error")
             return back()
         current = console.current_rules()
+        if current is None:
+            flash("The rules in force do not load (edited by hand?); fix them in the YAML editor first.", "error")
+            return back()
         try:
             learned = calibrate(ws.history, current, HOLDOUT, SEED)
         except CalibrationError as exc:

@@ -101,8 +101,9 @@ class Console:
     def current_files(self) -> dict[str, str]:
         return self.store.current()
 
-    def current_rules(self) -> ScoringRules:
-        return _rules(self.current_files()[SCORING_FILE])
+    def current_rules(self) -> ScoringRules | None:
+        """The rules in force; None when the files on disk were edited by hand into something invalid."""
+        return self.rules_of(self.current_files())
 
     @staticmethod
     def rules_of(files: Mapping[str, str]) -> ScoringRules | None:

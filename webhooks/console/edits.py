@@ -147,6 +147,21 @@ def remove_rule(text: str, axis: str, index: int) -> str:
     return "".join(lines)
 
 
+def replace_rule(text: str, axis: str, index: int, rule: Mapping[str, Any]) -> str:
+    """Rewrite one rule in place (label, attribute, condition, points); the rest of the file is untouched."""
+    located = read_yaml(text, "edit")
+    items = located.data.get(axis) if isinstance(located.data, dict) else None
+    if not isinstance(items, list) or not 0 <= index < len(items):
+        raise EditError(f"{axis}[{index}]: no such rule")
+    lines = _lines(text)
+    first, end = _item_span(lines, _list_start(located, axis, index))
+    if not lines[first].lstrip().startswith("-"):
+        items[index] = dict(rule)
+        return _dump(located.data)
+    lines[first:end] = _rule_lines(rule, _indent(lines[first]))
+    return "".join(lines)
+
+
 def add_rule(text: str, axis: str, rule: Mapping[str, Any]) -> str:
     """Append a rule at the end of its list (fit, engagement or penalties)."""
     if axis not in AXES:
@@ -233,5 +248,6 @@ __all__ = [
     "add_rule",
     "parse_condition",
     "remove_rule",
+    "replace_rule",
     "set_value",
 ]

@@ -23,6 +23,7 @@ from webhooks.console.edits import (
     add_rule,
     parse_condition,
     remove_rule,
+    replace_rule,
     set_value,
 )
 from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
@@ -61,8 +62,16 @@ def preview_context(console: Console, ws: Workspace) -> dict[str, Any]:
     """The preview's rows: every sample with the rules in force and with the draft."""
     current = console.current_rules()
     draft = console.rules_of(ws.files)
-    if not ws.samples or draft is None:
-        return {"rows": [], "columns": [], "draft_valid": draft is not None, "ws": ws, "moved": 0, "warmer": 0}
+    if not ws.samples or draft is None or current is None:
+        return {
+            "rows": [],
+            "columns": [],
+            "draft_valid": draft is not None,
+            "current_valid": current is not None,
+            "ws": ws,
+            "moved": 0,
+            "warmer": 0,
+        }
     rows = preview(ws.samples, current, draft, samples_as_of(ws.samples))
     rows.sort(key=lambda r: (not r.moved, r.sample.lead.record_id))
     moved = [r for r in rows if r.before.temperature is not r.after.temperature]
@@ -70,6 +79,7 @@ def preview_context(console: Console, ws: Workspace) -> dict[str, Any]:
         "rows": rows,
         "columns": _changed_attributes(current, draft),
         "draft_valid": True,
+        "current_valid": True,
         "ws": ws,
         "moved": sum(1 for r in rows if r.moved),
         "warmer": sum(1 for r in moved if r.after.temperature.rank > r.before.temperature.rank),
@@ -118,7 +128,6 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return render_template(
             "rules.html",
             rules=draft,
-            current=console.current_rules(),
             attributes=attributes_in_use(ws.files),
             axes=AXES,
             conditions=CONDITIONS,
@@ -157,21 +166,34 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
         return edit(to_rules, change)
 
+    def rule_from_form(ws: Workspace) -> dict[str, Any]:
+        attribute = request.form.get("attribute", "")
+        kinds = {a.name: a.kind for a in attributes_in_use(ws.files)}
+        condition = request.form.get("condition", "")
+        rule: dict[str, Any] = {
+            "label": request.form.get("label", "").strip() or f"{attribute} {condition}",
+            "attribute": attribute,
+            condition: parse_condition(condition, request.form.get("value", ""), kinds.get(attribute, "text")),
+            "points": _number("points"),
+        }
+        if condition == "each" and request.form.get("max_points", "").strip():
+            rule["max_points"] = _number("max_points")
+        if condition == "at_least" and request.form.get("below", "").strip():
+            rule["below"] = _number("below")  # a range: at_least <= value < below
+        return rule
+
     @bp.post("/rules/add")
     def rule_add() -> Response:
         def change(ws: Workspace) -> None:
-            attribute = request.form.get("attribute", "")
-            kinds = {a.name: a.kind for a in attributes_in_use(ws.files)}
-            condition = request.form.get("condition", "")
-            rule: dict[str, Any] = {
-                "label": request.form.get("label", "").strip() or f"{attribute} {condition}",
-                "attribute": attribute,
-                condition: parse_condition(condition, request.form.get("value", ""), kinds.get(attribute, "text")),
-                "points": _number("points"),
-            }
-            if condition == "each" and request.form.get("max_points", "").strip():
-                rule["max_points"] = _number("max_points")
-            ws.files[SCORING_FILE] = add_rule(ws.files[SCORING_FILE], request.form.get("axis", ""), rule)
+            ws.files[SCORING_FILE] = add_rule(ws.files[SCORING_FILE], request.form.get("axis", ""), rule_from_form(ws))
+
+        return edit(to_rules, change)
+
+    @bp.post("/rules/edit")
+    def rule_edit() -> Response:
+        def change(ws: Workspace) -> None:
+            axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
+            ws.files[SCORING_FILE] = replace_rule(ws.files[SCORING_FILE], axis, index, rule_from_form(ws))
 
         return edit(to_rules, change)
 

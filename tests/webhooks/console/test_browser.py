@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -38,7 +39,8 @@ def _log_in(driver: WebDriver, served: Served) -> None:
     driver.find_element(By.ID, "secret").send_keys(SECRET)
     driver.find_element(By.ID, "name").send_keys("Grace")
     driver.find_element(By.ID, "login").click()
-    _wait(driver).until(ec.url_contains("/admin/rules"))
+    # The login page's own URL names /admin/rules (?next=): wait for the page itself.
+    _wait(driver).until(lambda d: urlsplit(d.current_url).path == "/admin/rules")
 
 
 def _summary(driver: WebDriver) -> str:

@@ -105,3 +105,13 @@ def test_a_custom_attribute_needs_a_name_and_a_known_kind() -> None:
         add_custom_attribute(HUBSPOT, "Product Interest", {"field": "x", "kind": "text"})
     with pytest.raises(EditError, match="kind"):
         add_custom_attribute(HUBSPOT, "product_interest", {"field": "x", "kind": "colour"})
+
+
+def test_a_rule_rewritten_in_place_keeps_its_position_and_its_neighbours() -> None:
+    from webhooks.console.edits import replace_rule
+
+    rule = {"label": "Founders", "attribute": "title", "matches": "founder", "points": 30}
+    edited = replace_rule(SCORING, "fit", 0, rule)
+    rules = parse_rules(edited)
+    assert rules.fit[0].label == "Founders" and rules.fit[0].matches == "founder"
+    assert [r.label for r in rules.fit[1:]] == [r.label for r in parse_rules(SCORING).fit[1:]]

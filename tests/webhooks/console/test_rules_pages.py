@@ -172,3 +172,36 @@ def test_a_custom_attribute_is_declared_in_the_mapping_file_in_the_catalogue_syn
     assert "product_interest: {field: product_interest, kind: text, decays: false, label: Product interest}" in page
     mappings = http.get(f"{served.url}/admin/mappings", timeout=30).text
     assert "<code>product_interest</code>" in mappings  # offered by attributes_in_use
+
+
+def test_rules_broken_by_hand_on_disk_are_shown_as_problems_not_a_crash(served: Served, log_in: LogIn) -> None:
+    (served.folder / "scoring.yaml").write_text("weights: {fit: lots}\nnext_actions: {}\n")
+    http, _ = log_in()
+    for path in ("/admin/rules", "/admin/whatif", "/admin/yaml/scoring.yaml"):
+        page = http.get(f"{served.url}{path}", timeout=30)
+        assert page.status_code == 200, path
+    assert "weights.fit" in page.text and "must be a number" in page.text
+
+
+def test_a_rules_attribute_and_condition_are_edited_in_place_through_the_form(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    http.post(
+        f"{served.url}/admin/rules/edit",
+        data={
+            "axis": "fit",
+            "index": "3",  # Company size in our sweet spot (50-4,999)
+            "label": "Mid-market (100-2,999)",
+            "attribute": "company_size",
+            "condition": "at_least",
+            "value": "100",
+            "below": "3000",
+            "points": "12",
+            "csrf_token": token,
+        },
+        timeout=30,
+    )
+    page = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
+    assert (
+        "  - label: Mid-market (100-2,999)\n    attribute: company_size\n    at_least: 100\n    below: 3000\n" in page
+    )
+    assert "The draft is valid" in page and "Enterprise company" in page
