@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test lint typecheck bench osls lambda-package clean proto
+.PHONY: demo test lint typecheck bench osls lambda-package clean proto sysdeps
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
@@ -33,7 +33,16 @@ osls:
 		[ node_modules/.bin/osls -nt package.json ] || npm install --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the osls checks will be skipped"; fi
 
-test: lint typecheck osls
+# System packages the tests need, as command:debian-package; apt-get installs only the missing ones.
+SYSDEPS := chromium:chromium chromedriver:chromium-driver
+sysdeps:
+	@missing="$$(for d in $(SYSDEPS); do command -v $${d%%:*} >/dev/null 2>&1 || echo $${d#*:}; done)"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+test: lint typecheck osls sysdeps
 	$(BIN)/python -m pytest
 
 # The Pub/Sub API stubs are committed; regenerate them after updating the vendored .proto

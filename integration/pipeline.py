@@ -31,6 +31,7 @@ from integration.ports import (
     WorkQueue,
     WriteStatus,
 )
+from integration.rules_provider import RulesSource
 from mappings.schema import ScoringRules
 
 log = logging.getLogger("leadtherm.pipeline")
@@ -100,18 +101,27 @@ class Pipeline:
     def __init__(
         self,
         crms: Mapping[str, CrmBinding],
-        rules: ScoringRules,
+        rules: ScoringRules | RulesSource,
         queue: WorkQueue,
         state: StateStore,
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.crms = dict(crms)
-        self.rules = rules
+        self._rules = rules
         self.queue = queue
         self.state = state
         self.settings = settings or PipelineSettings()
         self.clock = clock
+
+    @property
+    def rules(self) -> ScoringRules:
+        """The rules in force: fixed, or the latest applied version (hot reload, read once per batch)."""
+        return self._rules if isinstance(self._rules, ScoringRules) else self._rules.current()
+
+    @rules.setter
+    def rules(self, rules: ScoringRules | RulesSource) -> None:
+        self._rules = rules
 
     # ------------------------------------------------------------------ queue side
 
@@ -272,11 +282,12 @@ class Pipeline:
     def apply(self, records: Mapping[RecordRef, RawRecord | None], report: BatchReport) -> dict[RecordRef, Failure]:
         """Assess fetched records (None: deleted) and write what changed; the failures, by ref."""
         now = self.clock()
+        rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
         for ref, record in records.items():
             binding = self.crms[ref.crm]
-            decisions.append(decide(ref, record, binding.normalizer, self.rules, before.get(ref), now))
+            decisions.append(decide(ref, record, binding.normalizer, rules, before.get(ref), now))
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
         writes: dict[str, list[Write]] = defaultdict(list)

@@ -14,7 +14,8 @@ from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
 from integration.plugins import CrmPlugin, Env, crm_names, load_backend, load_crm
 from integration.ports import StateStore, WorkQueue
 from integration.ratelimit import TokenBucket
-from mappings.loader import load_mapping, load_rules
+from integration.rules_provider import StoreRulesProvider, open_rules_store
+from mappings.loader import load_mapping, load_rules, mappings_dir
 from mappings.schema import CrmMapping, ScoringRules
 
 
@@ -35,6 +36,7 @@ class Runtime:
     mappings: dict[str, CrmMapping]
     clients: dict[str, GuardedClient]
     pipeline: Pipeline
+    rules_provider: StoreRulesProvider | None = None  # the applied rules, reloaded without a restart
 
 
 def open_backend(env: Env) -> tuple[WorkQueue, StateStore]:
@@ -61,5 +63,6 @@ def build_runtime(
         clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
     queue, state = open_backend(env)
     bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
-    pipeline = Pipeline(bindings, rules, queue, state, settings, clock or (lambda: datetime.now(UTC)))
-    return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline)
+    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules)
+    pipeline = Pipeline(bindings, provider, queue, state, settings, clock or (lambda: datetime.now(UTC)))
+    return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

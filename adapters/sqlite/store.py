@@ -426,6 +426,11 @@ class SqliteStateStore:
         rows = self.db.read("SELECT payload FROM audit WHERE ref = ? ORDER BY id DESC LIMIT ?", (str(ref), limit))
         return [load_audit(str(r[0])) for r in rows]
 
+    def recent_audit(self, limit: int = 50) -> list[AuditEntry]:
+        """The latest decisions over every record, newest first (the console's operations page)."""
+        rows = self.db.read("SELECT payload FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+        return [load_audit(str(r[0])) for r in rows]
+
     def get_cursor(self, name: str) -> str | None:
         rows = self.db.read("SELECT value FROM cursors WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None

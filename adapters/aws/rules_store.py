@@ -1,0 +1,149 @@
+"""The rules store on AWS: versions in the DynamoDB table the Lambdas already read, so applying needs no redeploy.
+
+| item | pk | sk | attributes |
+|---|---|---|---|
+| head | `rules` | `head` | `number` |
+| version | `rules` | `v#<number, 6 digits>` | `at`, `author`, `note`, `files` (JSON), `diff` |
+
+An apply is one transaction: the new version is put only if its number is free and the head
+moves only from the number it was read at, so two consoles cannot both win. Before the first
+apply the files in force are those deployed with the functions (the mappings folder).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from integration.errors import MissingSetting
+from integration.rules_store import Files, RulesStoreError, UnknownVersion, Version, unified_diff, validated
+
+PK = "rules"
+
+
+def _sk(number: int) -> str:
+    return f"v#{number:06d}"
+
+
+class DynamoRulesStore:
+    def __init__(
+        self,
+        dynamodb: Any,
+        table: str,
+        deployed: Path,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.dynamodb = dynamodb
+        self.table = table
+        self.deployed = deployed
+        self.clock = clock
+
+    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = getattr(self.dynamodb, operation)(**kwargs)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                raise RulesStoreError("another version was applied at the same time; reload and try again") from exc
+            raise RulesStoreError(f"DynamoDB {operation} failed: {exc}") from exc
+        except BotoCoreError as exc:
+            raise RulesStoreError(f"DynamoDB {operation} failed: {exc}") from exc
+        return answer
+
+    def _deployed_files(self) -> dict[str, str]:
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.deployed.glob("*.yaml"))}
+
+    def head(self) -> int:
+        item = self._call("get_item", TableName=self.table, Key={"pk": {"S": PK}, "sk": {"S": "head"}}).get("Item")
+        return int(item["number"]["N"]) if item else 0
+
+    def version(self, number: int) -> Version:
+        item = self._call("get_item", TableName=self.table, Key={"pk": {"S": PK}, "sk": {"S": _sk(number)}}).get("Item")
+        if not item:
+            raise UnknownVersion(number)
+        return _version(item)
+
+    def current(self) -> dict[str, str]:
+        head = self.head()
+        return self.version(head).files if head else self._deployed_files()
+
+    def history(self, limit: int = 100) -> list[Version]:
+        answer = self._call(
+            "query",
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+            ExpressionAttributeValues={":pk": {"S": PK}, ":v": {"S": "v#"}},
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        return [_version(item) for item in answer.get("Items", [])]
+
+    def apply(self, files: Files, author: str, note: str = "") -> Version:
+        head = self.head()
+        before = self.version(head).files if head else self._deployed_files()
+        merged = validated({**before, **files})
+        made = Version(head + 1, self.clock(), author, note, merged, unified_diff(before, merged))
+        values: dict[str, Any] = {":now": {"N": str(made.number)}}
+        if head:
+            values[":was"] = {"N": str(head)}
+        condition = "#n = :was" if head else "attribute_not_exists(pk)"  # the head moves only from where we read it
+        self._call(
+            "transact_write_items",
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {
+                            "pk": {"S": PK},
+                            "sk": {"S": _sk(made.number)},
+                            "number": {"N": str(made.number)},
+                            "at": {"S": made.at.isoformat()},
+                            "author": {"S": made.author},
+                            "note": {"S": made.note},
+                            "files": {"S": json.dumps(made.files, sort_keys=True)},
+                            "diff": {"S": made.diff},
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": {"pk": {"S": PK}, "sk": {"S": "head"}},
+                        "UpdateExpression": "SET #n = :now",
+                        "ExpressionAttributeNames": {"#n": "number"},
+                        "ExpressionAttributeValues": values,
+                        "ConditionExpression": condition,
+                    }
+                },
+            ],
+        )
+        return made
+
+    def rollback(self, number: int, author: str) -> Version:
+        return self.apply(self.version(number).files, author, f"rollback to version {number}")
+
+
+def _version(item: Mapping[str, Any]) -> Version:
+    return Version(
+        number=int(item["number"]["N"]),
+        at=datetime.fromisoformat(item["at"]["S"]),
+        author=item["author"]["S"],
+        note=item.get("note", {}).get("S", ""),
+        files=json.loads(item["files"]["S"]),
+        diff=item.get("diff", {}).get("S", ""),
+    )
+
+
+def open_dynamodb_store(env: Mapping[str, str], folder: Path) -> DynamoRulesStore:
+    """Entry point `leadtherm.rules_stores: dynamodb`: the table serverless.yml names (LEADTHERM_TABLE)."""
+    import boto3
+
+    table = env.get("LEADTHERM_TABLE")
+    if not table:
+        raise MissingSetting("LEADTHERM_TABLE", "the DynamoDB table that holds the rules versions")
+    return DynamoRulesStore(boto3.client("dynamodb"), table, folder)

@@ -1,0 +1,104 @@
+"""Hot reload: the scoring rules in force, re-read from the rules store when a new version is applied.
+
+The pipeline asks once per batch. The store's `head` is checked at most every `check_every`
+seconds, so a busy worker does not read the store per batch; a version that fails to load
+(edited by hand into something invalid) leaves the rules in force and is logged once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol
+
+from integration.errors import ConfigError, LeadthermError
+from integration.plugins import Env, UnknownPlugin
+from integration.rules_store import RulesStore
+from mappings.loader import read_yaml, validate
+from mappings.schema import ScoringRules
+
+log = logging.getLogger("leadtherm.rules")
+SCORING_FILE = "scoring.yaml"
+STORE_GROUP = "leadtherm.rules_stores"
+
+
+def open_rules_store(env: Env, folder: Path) -> RulesStore:
+    """The store `LEADTHERM_RULES_STORE` names (default `folder`: the mappings folder itself)."""
+    name = env.get("LEADTHERM_RULES_STORE", "folder")
+    for ep in entry_points(group=STORE_GROUP):
+        if ep.name == name:
+            store: RulesStore = ep.load()(env, folder)
+            return store
+    raise UnknownPlugin("rules store", name, sorted(ep.name for ep in entry_points(group=STORE_GROUP)))
+
+
+class RulesSource(Protocol):
+    """What the pipeline reads its rules from, once per batch."""
+
+    def current(self) -> ScoringRules: ...
+
+
+def parse_rules(text: str, file: str = SCORING_FILE) -> ScoringRules:
+    """A scoring.yaml text as rules, through the same loader `check` uses (ConfigError with lines)."""
+    return validate(ScoringRules, read_yaml(text, file), file)
+
+
+class StoreRulesProvider:
+    """The rules of the store's head version, reloaded when the head moves."""
+
+    def __init__(
+        self,
+        store: RulesStore,
+        initial: ScoringRules,
+        check_every: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.check_every = check_every
+        self._monotonic = monotonic
+        self._rules = initial
+        self._head = 0  # the files as found at start; a store that has versions says which is in force
+        self._lock = threading.Lock()
+        self._checked = monotonic()
+        self._reload()
+
+    @property
+    def head(self) -> int:
+        """The version whose rules are in force (0: the files as found at start)."""
+        return self._head
+
+    def current(self) -> ScoringRules:
+        now = self._monotonic()
+        if now - self._checked < self.check_every:
+            return self._rules
+        with self._lock:
+            if now - self._checked >= self.check_every:
+                self._checked = now
+                self._reload()
+        return self._rules
+
+    def _reload(self) -> None:
+        try:
+            head = self.store.head()
+            if head == self._head:
+                return
+            text = self.store.current()[SCORING_FILE]
+            rules = parse_rules(text)
+        except ConfigError as exc:
+            log.error(
+                "rules version %s not loaded, keeping version %s: %d problem(s)", head, self._head, len(exc.problems)
+            )
+            self._head = head
+            return
+        except (LeadthermError, KeyError) as exc:
+            log.error("rules store unreadable, keeping version %s: %s", self._head, exc)
+            return
+        log.info("rules version %d in force (was %d)", head, self._head)
+        self._rules, self._head = rules, head
+
+
+__all__ = ["RulesSource", "StoreRulesProvider", "open_rules_store", "parse_rules"]

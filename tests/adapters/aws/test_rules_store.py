@@ -1,0 +1,47 @@
+"""The DynamoDB rules store passes the same contract as the folder, against moto's server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from adapters.aws.rules_store import DynamoRulesStore
+from integration.rules_store import RulesStoreError
+from mappings.loader import PACKAGED
+from tests.adapters.aws.conftest import Aws
+from tests.contracts.rules_store_contract import RulesStoreContract, warmer
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    target = tmp_path / "mappings"
+    target.mkdir()
+    for source in PACKAGED.glob("*.yaml"):
+        shutil.copy(source, target / source.name)
+    return target
+
+
+@pytest.fixture
+def store(aws: Aws, folder: Path) -> DynamoRulesStore:
+    return DynamoRulesStore(aws.dynamodb, aws.table, folder)
+
+
+class TestDynamoRulesStore(RulesStoreContract):
+    pass
+
+
+def test_two_consoles_applying_from_the_same_head_cannot_both_win(aws: Aws, folder: Path) -> None:
+    first, second = DynamoRulesStore(aws.dynamodb, aws.table, folder), DynamoRulesStore(aws.dynamodb, aws.table, folder)
+    text = warmer(first.current()["scoring.yaml"])
+    first.apply({"scoring.yaml": text}, "ada")
+    stale_head = 0
+
+    class Stale(DynamoRulesStore):
+        def head(self) -> int:
+            return stale_head  # read before the first console applied
+
+    with pytest.raises(RulesStoreError, match="another version was applied"):
+        Stale(aws.dynamodb, aws.table, folder).apply({"scoring.yaml": text.replace("  hot: 75", "  hot: 80")}, "bo")
+    assert second.head() == 1 and second.current()["scoring.yaml"] == text

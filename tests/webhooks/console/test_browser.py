@@ -1,0 +1,123 @@
+"""The console in a real headless Chromium: the admin's whole round, as the acceptance of issue #14 lists it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from integration.ports import ChangeEvent, RecordRef
+from tests.calibration_data import write_history, write_mapping
+from tests.webhooks.console import browser
+from tests.webhooks.console.conftest import EXAMPLES, SECRET, Served
+
+pytestmark = pytest.mark.skipif(not browser.available(), reason="needs chromium and chromedriver: run `make sysdeps`")
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[WebDriver]:
+    with browser.chromium() as made:
+        yield made
+
+
+def _wait(driver: WebDriver, seconds: float = 15) -> WebDriverWait[WebDriver]:
+    return WebDriverWait(driver, seconds)
+
+
+def _log_in(driver: WebDriver, served: Served) -> None:
+    driver.delete_all_cookies()
+    driver.get(f"{served.url}/admin/rules")
+    assert "/admin/login" in driver.current_url  # redirected: not logged in
+    driver.find_element(By.ID, "secret").send_keys(SECRET)
+    driver.find_element(By.ID, "name").send_keys("Grace")
+    driver.find_element(By.ID, "login").click()
+    # The login page's own URL names /admin/rules (?next=): wait for the page itself.
+    _wait(driver).until(lambda d: urlsplit(d.current_url).path == "/admin/rules")
+
+
+def _summary(driver: WebDriver) -> str:
+    return driver.find_element(By.ID, "preview-summary").text
+
+
+def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
+    driver: WebDriver, served: Served, tmp_path: Path
+) -> None:
+    _log_in(driver, served)
+    driver.find_element(By.ID, "export").send_keys(str(EXAMPLES / "hubspot_contacts.csv"))
+    Select(driver.find_element(By.ID, "export-crm")).select_by_visible_text("hubspot")
+    driver.find_element(By.ID, "upload").click()
+    _wait(driver).until(ec.presence_of_element_located((By.ID, "preview-summary")))
+    assert _summary(driver).startswith("0 of 240 records change")
+
+    # Change a rule's points: the preview updates in place, nothing is written yet.
+    points = driver.find_element(By.ID, "points-fit-1")  # Director or VP title
+    points.clear()
+    points.send_keys("60", Keys.TAB)
+    _wait(driver).until(lambda d: not _summary(d).startswith("0 of"))
+    moved = int(_summary(driver).split(" of ")[0])
+    assert moved > 0
+    assert "points: 18" in (served.folder / "scoring.yaml").read_text()
+
+    # What-if on a history: the table and the chart.
+    history, mapping = write_history(tmp_path / "history.csv", rows=1200), write_mapping(tmp_path / "sheet.yaml")
+    driver.get(f"{served.url}/admin/whatif")
+    driver.find_element(By.ID, "history").send_keys(str(history))
+    driver.find_element(By.ID, "history-mapping").send_keys(str(mapping))
+    driver.find_element(By.ID, "outcome").send_keys("won")
+    driver.find_element(By.ID, "history-upload").click()
+    table = _wait(driver, 60).until(ec.presence_of_element_located((By.ID, "whatif-table")))
+    assert "holdout ROC AUC" in table.text and "lift of the top 20%" in table.text
+    assert re.search(r"\d+ warmer, \d+ cooler", table.text)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 4
+
+    # Apply, then find the version in the history.
+    driver.get(f"{served.url}/admin/rules")
+    driver.find_element(By.NAME, "note").send_keys("directors matter more")
+    driver.find_element(By.ID, "apply").click()
+    _wait(driver).until(ec.url_contains("/admin/history"))
+    row = driver.find_element(By.CSS_SELECTOR, 'tr[data-version="2"]')
+    assert "Grace" in row.text and "directors matter more" in row.text and "(in force)" in row.text
+    assert "points: 60" in (served.folder / "scoring.yaml").read_text()
+    row.find_element(By.TAG_NAME, "a").click()
+    assert "+    points: 60" in driver.find_element(By.ID, "version-diff").text
+
+    # Roll back to the files as they were.
+    driver.get(f"{served.url}/admin/history")
+    driver.find_element(By.ID, "rollback-1").click()
+    _wait(driver).until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Rolled back to version 1"))
+    assert "points: 18" in (served.folder / "scoring.yaml").read_text()
+    assert served.store.head() == 3
+
+
+def test_invalid_yaml_typed_in_the_editor_shows_the_error_at_its_line(driver: WebDriver, served: Served) -> None:
+    _log_in(driver, served)
+    driver.get(f"{served.url}/admin/yaml/scoring.yaml")
+    editor = driver.find_element(By.ID, "yaml-text")
+    editor.send_keys(Keys.CONTROL, Keys.END)
+    editor.send_keys("\nstarting_points: lots\n")
+    problem = _wait(driver).until(ec.presence_of_element_located((By.CSS_SELECTOR, "li.problem")))
+    lines = (served.folder / "scoring.yaml").read_text().count("\n")
+    assert f"scoring.yaml:{lines + 2} starting_points must be a whole number (got 'lots')" in problem.text
+    assert "starting_points: lots" in problem.find_element(By.CSS_SELECTOR, "pre .bad").text
+    assert driver.find_element(By.ID, "apply").get_attribute("disabled") is not None
+
+
+def test_the_operations_page_replays_a_dead_letter(driver: WebDriver, served: Served) -> None:
+    served.queue.enqueue([ChangeEvent("evt-9", RecordRef("salesforce", "Lead", "00Q000000000001AAA"))])
+    served.queue.dead_letter(served.queue.lease(10, 30), "write failed: INVALID_FIELD Lead_Score__c")
+    _log_in(driver, served)
+    driver.get(f"{served.url}/admin/operations")
+    assert driver.find_element(By.ID, "dead-count").text == "1"
+    assert "INVALID_FIELD Lead_Score__c" in driver.find_element(By.ID, "dead-letters").text
+    driver.find_element(By.CSS_SELECTOR, "#dead-letters button.replay").click()
+    _wait(driver).until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Replayed 1 event(s)"))
+    assert driver.find_element(By.ID, "dead-count").text == "0"
+    assert served.queue.stats().depth == 1

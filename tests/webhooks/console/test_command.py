@@ -1,0 +1,69 @@
+"""`leadtherm console` as a user runs it: a clear error without its secret, the real server with it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+
+from tests.webhooks.console.conftest import SECRET, csrf_of
+
+LEADTHERM = str(Path(sys.executable).with_name("leadtherm"))
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADTHERM_", "HUBSPOT_", "SALESFORCE_"))}
+    return {**env, **extra}
+
+
+def test_without_the_admin_secret_the_console_refuses_to_start(tmp_path: Path) -> None:
+    done = subprocess.run([LEADTHERM, "console", "--port", "0"], env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "LEADTHERM_ADMIN_SECRET" in done.stderr
+
+
+def test_the_packaged_defaults_are_not_edited_in_place(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [LEADTHERM, "console", "--port", "0"],
+        env=_env(LEADTHERM_ADMIN_SECRET=SECRET),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "--init" in done.stderr
+
+
+def test_init_copies_the_defaults_and_serves_the_login_on_the_port_it_prints(tmp_path: Path) -> None:
+    folder = tmp_path / "my-mappings"
+    process = subprocess.Popen(
+        [LEADTHERM, "console", "--port", "0", "--mappings", str(folder), "--init"],
+        env=_env(LEADTHERM_ADMIN_SECRET=SECRET, LEADTHERM_DB=str(tmp_path / "db.sqlite")),
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        assert process.stderr is not None
+        line = ""
+        while "console on" not in line:
+            line = process.stderr.readline()
+            assert line, "the console exited before serving"
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/admin/", line)
+        assert found
+        url = f"http://127.0.0.1:{found.group(1)}"
+        assert sorted(p.name for p in folder.glob("*.yaml")) == ["hubspot.yaml", "salesforce.yaml", "scoring.yaml"]
+        http = requests.Session()
+        token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
+        page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": token}, timeout=10)
+        assert page.ok and "Scoring rules" in page.text
+        assert SECRET not in page.text
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert SECRET not in (process.stderr.read() if process.stderr else "")

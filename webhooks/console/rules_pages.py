@@ -1,0 +1,357 @@
+"""Rules and mappings: view, edit through forms or as YAML, preview on records, apply, history, roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from integration.errors import ConfigError, LeadthermError
+from integration.rules_provider import SCORING_FILE
+from integration.rules_store import RulesStoreError, unified_diff
+from integration.whatif import attributes_tested, preview
+from mappings.schema import ScoringRules
+from webhooks.console.attributes import attributes_in_use
+from webhooks.console.context import Console
+from webhooks.console.edits import (
+    AXES,
+    CONDITIONS,
+    KINDS,
+    EditError,
+    add_custom_attribute,
+    add_rule,
+    parse_condition,
+    remove_rule,
+    replace_rule,
+    set_value,
+)
+from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
+
+PREVIEW_COLUMNS = 6  # attributes shown per record, besides id, company and title
+SETTINGS = {  # form field -> path in scoring.yaml
+    "weight_fit": ("weights", "fit"),
+    "weight_engagement": ("weights", "engagement"),
+    "half_life_days": ("decay", "half_life_days"),
+    "grace_days": ("decay", "grace_days"),
+    "cool": ("temperature", "cool"),
+    "warm": ("temperature", "warm"),
+    "hot": ("temperature", "hot"),
+    "mql_score": ("stage", "mql_score"),
+}
+CRITERIA = ("need", "budget", "authority", "timeline")
+
+
+def _number(name: str) -> float:
+    raw = request.form.get(name, "").strip()
+    try:
+        return float(raw)
+    except ValueError:
+        raise EditError(f"{name}: must be a number (got {raw!r})") from None
+
+
+def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
+    """Attributes whose rules differ between the two sets, else all tested ones: the preview's columns."""
+    old = {(r.attribute, r.model_dump_json()) for r in [*before.fit, *before.engagement, *before.penalties]}
+    new = {(r.attribute, r.model_dump_json()) for r in [*after.fit, *after.engagement, *after.penalties]}
+    changed = list(dict.fromkeys(a for a, _ in sorted(old ^ new)))
+    return (changed or attributes_tested(after))[:PREVIEW_COLUMNS]
+
+
+def preview_context(console: Console, ws: Workspace) -> dict[str, Any]:
+    """The preview's rows: every sample with the rules in force and with the draft."""
+    current = console.current_rules()
+    draft = console.rules_of(ws.files)
+    if not ws.samples or draft is None or current is None:
+        return {
+            "rows": [],
+            "columns": [],
+            "draft_valid": draft is not None,
+            "current_valid": current is not None,
+            "ws": ws,
+            "moved": 0,
+            "warmer": 0,
+        }
+    rows = preview(ws.samples, current, draft, samples_as_of(ws.samples))
+    rows.sort(key=lambda r: (not r.moved, r.sample.lead.record_id))
+    moved = [r for r in rows if r.before.temperature is not r.after.temperature]
+    return {
+        "rows": rows,
+        "columns": _changed_attributes(current, draft),
+        "draft_valid": True,
+        "current_valid": True,
+        "ws": ws,
+        "moved": sum(1 for r in rows if r.moved),
+        "warmer": sum(1 for r in moved if r.after.temperature.rank > r.before.temperature.rank),
+        "cooler": sum(1 for r in moved if r.after.temperature.rank < r.before.temperature.rank),
+        "as_of": samples_as_of(ws.samples),
+    }
+
+
+def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
+    current = console.current_files()
+    return {
+        "ws": ws,
+        "problems": console.problems(ws.files),
+        "diff": unified_diff(current, ws.files),
+        "head": console.store.head(),
+    }
+
+
+def _answer(console: Console, ws: Workspace, back: str, error: str | None = None) -> Response:
+    """For the page's script: the fragments to swap in; for a plain form post: back to the page."""
+    if request.headers.get("X-Requested-With") == "fetch":
+        draft = draft_context(console, ws)
+        return jsonify(
+            problems=render_template("_problems.html", **draft, error=error),
+            status=render_template("_draft_status.html", **draft),
+            preview=render_template("_preview.html", **preview_context(console, ws)),
+        )
+    if error:
+        flash(error, "error")
+    return redirect(back)  # type: ignore[return-value]
+
+
+def add_routes(bp: Blueprint, console: Console) -> None:
+    def edit(back: Callable[[], str], change: Callable[[Workspace], None]) -> Response:
+        ws = console.workspace()
+        try:
+            change(ws)
+        except (EditError, ConfigError) as exc:
+            return _answer(console, ws, back(), str(exc))
+        return _answer(console, ws, back())
+
+    @bp.get("/rules")
+    def rules() -> str:
+        ws = console.workspace()
+        draft = console.rules_of(ws.files)
+        return render_template(
+            "rules.html",
+            rules=draft,
+            attributes=attributes_in_use(ws.files),
+            axes=AXES,
+            conditions=CONDITIONS,
+            criteria=CRITERIA,
+            crms=console.crms(ws.files),
+            connected=sorted(console.config.clients),
+            **draft_context(console, ws),
+            preview=preview_context(console, ws),
+        )
+
+    def to_rules() -> str:
+        return url_for("console.rules")
+
+    @bp.post("/rules/points")
+    def rule_points() -> Response:
+        def change(ws: Workspace) -> None:
+            axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
+            if axis not in AXES:
+                raise EditError("axis: must be fit, engagement or penalties")
+            ws.files[SCORING_FILE] = set_value(ws.files[SCORING_FILE], (axis, index, "points"), _number("points"))
+
+        return edit(to_rules, change)
+
+    @bp.post("/rules/settings")
+    def rule_settings() -> Response:
+        def change(ws: Workspace) -> None:
+            text = ws.files[SCORING_FILE]
+            for name, path in SETTINGS.items():
+                if request.form.get(name, "").strip():
+                    value = _number(name)
+                    text = set_value(text, path, int(value) if value.is_integer() else value)
+            if request.form.get("criteria_form"):
+                required = [c for c in CRITERIA if request.form.get(f"require_{c}")]
+                text = set_value(text, ("qualification", "required"), required)
+            ws.files[SCORING_FILE] = text
+
+        return edit(to_rules, change)
+
+    def rule_from_form(ws: Workspace) -> dict[str, Any]:
+        attribute = request.form.get("attribute", "")
+        kinds = {a.name: a.kind for a in attributes_in_use(ws.files)}
+        condition = request.form.get("condition", "")
+        rule: dict[str, Any] = {
+            "label": request.form.get("label", "").strip() or f"{attribute} {condition}",
+            "attribute": attribute,
+            condition: parse_condition(condition, request.form.get("value", ""), kinds.get(attribute, "text")),
+            "points": _number("points"),
+        }
+        if condition == "each" and request.form.get("max_points", "").strip():
+            rule["max_points"] = _number("max_points")
+        if condition == "at_least" and request.form.get("below", "").strip():
+            rule["below"] = _number("below")  # a range: at_least <= value < below
+        return rule
+
+    @bp.post("/rules/add")
+    def rule_add() -> Response:
+        def change(ws: Workspace) -> None:
+            ws.files[SCORING_FILE] = add_rule(ws.files[SCORING_FILE], request.form.get("axis", ""), rule_from_form(ws))
+
+        return edit(to_rules, change)
+
+    @bp.post("/rules/edit")
+    def rule_edit() -> Response:
+        def change(ws: Workspace) -> None:
+            axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
+            ws.files[SCORING_FILE] = replace_rule(ws.files[SCORING_FILE], axis, index, rule_from_form(ws))
+
+        return edit(to_rules, change)
+
+    @bp.post("/rules/remove")
+    def rule_remove() -> Response:
+        def change(ws: Workspace) -> None:
+            axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
+            ws.files[SCORING_FILE] = remove_rule(ws.files[SCORING_FILE], axis, index)
+
+        return edit(to_rules, change)
+
+    @bp.get("/yaml/<name>")
+    def yaml_file(name: str) -> str:
+        ws = console.workspace()
+        if name not in ws.files:
+            abort(404, f"no file {name}")
+        return render_template(
+            "yaml.html",
+            name=name,
+            text=ws.files[name],
+            **draft_context(console, ws),
+            preview=preview_context(console, ws),
+        )
+
+    @bp.post("/yaml/<name>")
+    def yaml_save(name: str) -> Response:
+        def change(ws: Workspace) -> None:
+            if name not in ws.files:
+                abort(404, f"no file {name}")
+            ws.files[name] = request.form.get("text", "").replace("\r\n", "\n")
+
+        return edit(lambda: url_for("console.yaml_file", name=name), change)
+
+    @bp.post("/draft/discard")
+    def discard() -> Response:
+        console.reset()
+        flash("Draft discarded: you are editing the rules in force again.", "info")
+        return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    @bp.get("/mappings")
+    def mappings() -> str:
+        ws = console.workspace()
+        crms = console.crms(ws.files)
+        return render_template(
+            "mappings.html",
+            crms=crms,
+            parsed={crm: console.mapping_of(ws.files, crm) for crm in crms},
+            attributes=attributes_in_use(ws.files),
+            kinds=KINDS,
+            **draft_context(console, ws),
+        )
+
+    @bp.post("/mappings/custom")
+    def custom_attribute() -> Response:
+        def change(ws: Workspace) -> None:
+            crm = request.form.get("crm", "")
+            file = f"{crm}.yaml"
+            if file not in ws.files or file == SCORING_FILE:
+                raise EditError(f"crm: no mapping file {file}")
+            spec = {
+                "field": request.form.get("field", "").strip(),
+                "kind": request.form.get("kind", ""),
+                "decays": bool(request.form.get("decays")),
+                "label": request.form.get("label", "").strip(),
+            }
+            if not spec["field"]:
+                raise EditError("field: name the CRM field the attribute is read from")
+            ws.files[file] = add_custom_attribute(ws.files[file], request.form.get("name", "").strip(), spec)
+
+        return edit(lambda: url_for("console.mappings"), change)
+
+    @bp.post("/records")
+    def upload_records() -> Response:
+        ws = console.workspace()
+        crm = request.form.get("crm", "")
+        upload = request.files.get("export")
+        try:
+            mapping = console.mapping_of(ws.files, crm) or console.mapping_of(console.current_files(), crm)
+            if mapping is None:
+                raise UploadError(f"no valid mapping file for {crm!r}")
+            if upload is None or not upload.filename:
+                raise UploadError("choose an export file (CSV or JSON) first")
+            samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)
+        except LeadthermError as exc:
+            flash(f"{getattr(upload, 'filename', '') or 'upload'}: {exc}", "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        ws.samples, ws.samples_crm, ws.skipped = samples, crm, skipped
+        ws.samples_source = f"{upload.filename} ({len(samples)} records)"
+        return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    @bp.post("/records/crm")
+    def pull_records() -> Response:
+        ws = console.workspace()
+        crm = request.form.get("crm", "")
+        client = console.config.clients.get(crm)
+        mapping = console.mapping_of(console.current_files(), crm)
+        if client is None or mapping is None:
+            flash(f"{crm}: not connected", "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        try:
+            page = client.page(mapping.objects[0], None, 200)
+        except LeadthermError as exc:
+            flash(f"{crm}: {exc}", "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        ws.samples, ws.skipped = records_as_samples(page.records, mapping, console.plugin(crm).flatten)
+        ws.samples_crm, ws.samples_source = crm, f"{crm} ({len(ws.samples)} records)"
+        return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    @bp.post("/apply")
+    def apply() -> Response:
+        ws = console.workspace()
+        if console.store.head() != ws.base_head:
+            flash(
+                f"Version {console.store.head()} was applied since you started editing version {ws.base_head}: "
+                "discard your draft (or copy it) and edit the new version.",
+                "error",
+            )
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        current = console.current_files()
+        changed = {n: t for n, t in ws.files.items() if current.get(n) != t}
+        if not changed:
+            flash("Nothing to apply: the draft is the rules in force.", "info")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        try:
+            made = console.store.apply(changed, console.author(), request.form.get("note", "").strip()[:200])
+        except ConfigError as exc:
+            flash(f"Not applied: {len(exc.problems)} problem(s); see them inline.", "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        except RulesStoreError as exc:
+            flash(f"Not applied: {exc}", "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        ws.files, ws.base_head = console.store.current(), made.number
+        if console.config.on_apply is not None:
+            console.config.on_apply(made.number)
+        flash(f"Applied as version {made.number}; the service scores with it from its next batch.", "info")
+        return redirect(url_for("console.history"))  # type: ignore[return-value]
+
+    @bp.get("/history")
+    def history() -> str:
+        return render_template("history.html", versions=console.store.history(), head=console.store.head())
+
+    @bp.get("/history/<int:number>")
+    def version(number: int) -> str:
+        try:
+            found = console.store.version(number)
+        except RulesStoreError as exc:
+            abort(404, str(exc))
+        return render_template("version.html", version=found, head=console.store.head())
+
+    @bp.post("/history/<int:number>/rollback")
+    def rollback(number: int) -> Response:
+        try:
+            made = console.store.rollback(number, console.author())
+        except (RulesStoreError, ConfigError) as exc:
+            flash(f"Not rolled back: {exc}", "error")
+            return redirect(url_for("console.history"))  # type: ignore[return-value]
+        console.reset()
+        if console.config.on_apply is not None:
+            console.config.on_apply(made.number)
+        flash(f"Rolled back to version {number}, applied as version {made.number}.", "info")
+        return redirect(url_for("console.history"))  # type: ignore[return-value]

@@ -1,0 +1,136 @@
+"""Each admin's work in progress: the draft files, the sample records and the history they uploaded.
+
+Held in the console's memory, per login session, until applied or discarded; nothing of it is
+written anywhere until `apply`. Bounded: the least recently used workspaces go first.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from integration.calibration.history import History, default_as_of, read_history
+from integration.errors import LeadthermError, MappingError
+from integration.exports import read_export
+from integration.normalize import Normalizer
+from integration.ports import RawRecord, RecordRef
+from integration.whatif import Sample, WhatIf
+from mappings.schema import CrmMapping
+
+MAX_WORKSPACES = 64
+MAX_SAMPLES = 500
+COMPANY_FIELDS = ("company", "Company", "Account.Name", "account_name")
+
+Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
+
+
+@dataclass
+class Workspace:
+    files: dict[str, str]
+    base_head: int
+    samples: list[Sample] = field(default_factory=list)
+    samples_source: str = ""
+    samples_crm: str = ""
+    skipped: list[str] = field(default_factory=list)
+    history: History | None = None
+    whatif: WhatIf | None = None
+    whatif_key: tuple[int, str, str] | None = None
+    calibrated: WhatIf | None = None
+    calibrated_yaml: str = ""
+    notes: list[str] = field(default_factory=list)  # calibration warnings and the like
+
+
+class Workspaces:
+    """Workspaces by session id."""
+
+    def __init__(self, limit: int = MAX_WORKSPACES) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, Workspace] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sid: str, fresh: Callable[[], Workspace]) -> Workspace:
+        with self._lock:
+            found = self._items.get(sid)
+            if found is None:
+                found = self._items[sid] = fresh()
+            self._items.move_to_end(sid)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+            return found
+
+    def drop(self, sid: str) -> None:
+        with self._lock:
+            self._items.pop(sid, None)
+
+
+class UploadError(LeadthermError):
+    """An uploaded file cannot be used; the message names the file and row."""
+
+
+def _saved(data: bytes, filename: str, folder: str) -> Path:
+    suffix = ".json" if filename.lower().endswith(".json") else ".csv"
+    path = Path(folder) / f"upload{suffix}"
+    path.write_bytes(data)
+    return path
+
+
+def _sample(lead: Any, flat: Mapping[str, Any]) -> Sample:
+    company = next((str(flat[f]) for f in COMPANY_FIELDS if flat.get(f)), None)
+    return Sample(lead, company)
+
+
+def records_as_samples(
+    records: Sequence[tuple[RecordRef, RawRecord]], mapping: CrmMapping, flatten: Flatten
+) -> tuple[list[Sample], list[str]]:
+    """Records read through the CRM adapter as preview samples, and one message per record skipped."""
+    normalizer = Normalizer(mapping)
+    samples: list[Sample] = []
+    skipped: list[str] = []
+    for ref, record in records:
+        _, flat = flatten(record)
+        try:
+            samples.append(_sample(normalizer.lead(flat, ref.object_type), flat))
+        except MappingError as exc:
+            skipped.append(f"record {ref.record_id}, field {exc.field}: {exc.reason}")
+    return samples, skipped
+
+
+def read_samples(
+    data: bytes, filename: str, mapping: CrmMapping, flatten: Flatten, limit: int = MAX_SAMPLES
+) -> tuple[list[Sample], list[str]]:
+    """Records of an uploaded export as preview samples, and one message per row that was skipped."""
+    normalizer = Normalizer(mapping)
+    samples: list[Sample] = []
+    skipped: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
+        for row in read_export(_saved(data, filename, folder)):
+            if len(samples) >= limit:
+                break
+            object_type, flat = flatten(row.record)
+            try:
+                lead = normalizer.lead(flat, object_type)
+            except MappingError as exc:
+                skipped.append(f"{row.position}, column {exc.field}: {exc.reason}")
+                continue
+            samples.append(_sample(lead, flat))
+    return samples, skipped
+
+
+def read_uploaded_history(
+    data: bytes, filename: str, mapping: CrmMapping, outcome: str, outcome_date: str | None
+) -> History:
+    """An uploaded outcome history, read exactly as `leadtherm calibrate FILE --mapping M --outcome COL` reads it."""
+    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
+        path = _saved(data, filename, folder)
+        history = read_history(path, mapping, outcome, outcome_date or None)
+    return History(filename, history.leads, history.outcomes, history.as_of)
+
+
+def samples_as_of(samples: list[Sample]) -> Any:
+    """The moment to preview at: the samples' latest engagement, so a preview never drifts with the clock."""
+    return default_as_of([s.lead for s in samples])
