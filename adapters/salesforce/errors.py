@@ -56,7 +56,7 @@ def translate(exc: Exception) -> CrmError:
         if any("TotalRequests" in str(i.get("message", "")) for i in items):
             # The org's 24-hour allowance is spent: pause Salesforce rather than retry event by event.
             return DailyLimitExhausted(f"Salesforce daily API limit reached ({text})")
-        return RateLimited(f"Salesforce API limit: {text}", retry_after=30.0)  # e.g. concurrent long requests
+        return RateLimited(f"Salesforce API limit: {text}")  # e.g. concurrent long requests: back off
     if status == 401 or "INVALID_SESSION_ID" in codes:
         return AuthError(f"Salesforce session invalid ({text}); check the SALESFORCE_* credentials")
     if status >= 500 or codes & RETRIABLE_CODES:
