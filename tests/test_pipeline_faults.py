@@ -14,7 +14,7 @@ from adapters.sqlite.store import StorageError
 from integration.backfill import backfill, cursor_name
 from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing
 from integration.pause import CrmPauses
-from integration.pipeline import RECOVERED, PipelineSettings
+from integration.pipeline import RECOVERED, BatchReport, PipelineSettings
 from integration.ports import QueueItem, Settlement, StateStore
 from integration.retry import POLICY, RetryPolicy
 from integration.runtime import settings_from_env
@@ -288,3 +288,34 @@ def test_without_a_transaction_the_queue_is_settled_last(world: World) -> None:
     settle_in_order(queue, world.state, batch)
     assert queue.steps == ["dead_letter", "ack"]
     assert world.state.unprocessed(["e1"]) == set()
+
+
+def test_the_worker_outlives_an_unexpected_failure_of_a_whole_pass(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from integration.waiting import wait_until
+    from integration.worker import run_worker
+
+    real = world.pipeline.run_once
+    calls = {"n": 0}
+
+    def flaky() -> BatchReport:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug outside any record")
+        return real()
+
+    monkeypatch.setattr(world.pipeline, "run_once", flaky)
+    ref = world.contact("51")
+    world.queue.enqueue([world.event(ref, "e1")])
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(world.pipeline, stop, 0.01), daemon=True)
+    worker.start()
+    try:
+        assert wait_until(lambda: world.field(ref, "temperature") == "warm", 10)
+        assert worker.is_alive()
+    finally:
+        stop.set()
+        worker.join(5)
