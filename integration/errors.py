@@ -19,6 +19,7 @@ __all__ = [
     "Problem",
     "RateLimited",
     "RetriableCrmError",
+    "RetryBudgetError",
     "UnexpectedAnswer",
     "VerificationError",
 ]
@@ -92,6 +93,10 @@ class OutputFieldsMissing(CrmWideError):
             f"{crm} has no output field(s) {', '.join(sorted(fields))}: run leadtherm setup {crm} "
             "(or fix the field names under outputs in the mapping)"
         )
+
+
+class RetryBudgetError(LeadthermError):
+    """A lease or a Lambda timeout too short to hold the retry policy's worst-case CRM call."""
 
 
 class VerificationError(LeadthermError):

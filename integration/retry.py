@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base
 
-from integration.errors import ConfigError, CrmWideError, Problem, RetriableCrmError
+from integration.errors import CrmWideError, RetriableCrmError, RetryBudgetError
 
 SAFETY_MARGIN = 2.0  # seconds kept free at the end of a lease for the local commit
 
@@ -49,19 +49,13 @@ class RetryPolicy:
         return lease_seconds - SAFETY_MARGIN
 
     def check_fits(self, lease_seconds: float, what: str) -> None:
-        """ConfigError unless at least one worst-case CRM call fits in the pass budget of `what`."""
+        """RetryBudgetError unless at least one worst-case CRM call fits in the pass budget of `what`."""
         if self.call_worst_case() > self.pass_budget(lease_seconds):
-            raise ConfigError(
-                [
-                    Problem(
-                        "retry policy",
-                        None,
-                        what,
-                        f"{lease_seconds:g} s cannot hold one CRM call's worst case "
-                        f"({self.call_worst_case():g} s = {self.call_attempts} tries of {self.request_timeout:g} s "
-                        f"+ waits of {self.max_call_wait:g} s) plus {SAFETY_MARGIN:g} s to commit",
-                    )
-                ]
+            raise RetryBudgetError(
+                f"a {what} of {lease_seconds:g} s cannot hold one CRM call's worst case "
+                f"({self.call_worst_case():g} s: {self.call_attempts} tries of {self.request_timeout:g} s and waits "
+                f"of up to {self.max_call_wait:g} s) plus {SAFETY_MARGIN:g} s to commit; use at least "
+                f"{self.call_worst_case() + SAFETY_MARGIN:.0f} s"
             )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.sqlite.store import StorageError
 from integration.backfill import backfill, cursor_name
-from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing
+from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing, RetryBudgetError
 from integration.pause import CrmPauses
 from integration.pipeline import RECOVERED, BatchReport, PipelineSettings
 from integration.ports import QueueItem, Settlement, StateStore
@@ -151,7 +151,7 @@ def test_a_pass_without_time_for_a_call_defers_its_events_without_spending_an_at
 
 
 def test_the_retry_policy_must_fit_inside_the_lease() -> None:
-    with pytest.raises(ConfigError, match="visibility timeout"):
+    with pytest.raises(RetryBudgetError, match="visibility timeout"):
         PipelineSettings(visibility_timeout=20.0)
     assert POLICY.call_worst_case() + 2 <= PipelineSettings().visibility_timeout
     tight = RetryPolicy(call_attempts=2, request_timeout=3.0, max_call_wait=1.0)
