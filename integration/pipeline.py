@@ -143,7 +143,9 @@ class _Pass:
 
     def may_call(self, crm: str) -> Failure | None:
         """None when a call to `crm` may start now; else why not (paused, or no time for its worst case)."""
-        if not self.admitted.setdefault(crm, self.pipeline.pauses.admit(crm)):
+        if crm not in self.admitted:  # asked once per pass: a due probe admits this pass only
+            self.admitted[crm] = self.pipeline.pauses.admit(crm)
+        if not self.admitted[crm]:
             return Failure(self.pipeline.pauses.reason(crm) or "paused", Outcome.PAUSE)
         if crm in self.crm_wide:
             return Failure(self.crm_wide[crm], Outcome.PAUSE)
@@ -311,7 +313,7 @@ class Pipeline:
         report, batch, policy = run.report, run.batch, self.settings.retry
         if failure.outcome is Outcome.PAUSE:
             report.deferred += len(items)
-            batch.deferred.append((items, policy.probe_every))
+            batch.deferred.append((items, self.pauses.probe_every))  # back when the next probe is due
             return
         if failure.outcome is Outcome.LATER:
             report.deferred += len(items)

@@ -206,3 +206,22 @@ def test_retries_that_never_succeed_are_dead_lettered_by_the_pipeline_with_their
     bridge(aws, deployed["queue_url"], rounds=12)
     [letter] = _dead_letters(aws, deployed["dlq_url"])
     assert "gave up after 3 attempts" in letter["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_a_revoked_token_pauses_hubspot_and_its_messages_wait_in_the_queue_not_the_dlq(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO"})
+    assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(9, contact)]), None)["statusCode"] == 204
+    pipeline = lambda_handlers.runtime().pipeline
+    pipeline.pauses.probe_every = 1.0  # the container probes HubSpot again after a second
+    sandbox.expire_token(TOKEN)
+    bridge(aws, deployed["queue_url"], rounds=4)  # many receives while HubSpot refuses the token
+    assert "hubspot paused" in str(pipeline.health())
+    assert _dead_letters(aws, deployed["dlq_url"]) == []
+    assert sandbox.contact(contact).get("leadtherm_temperature") is None
+    sandbox.expired_tokens.discard(TOKEN)
+    time.sleep(1.1)
+    bridge(aws, deployed["queue_url"], rounds=4)
+    assert sandbox.contact(contact).get("leadtherm_temperature") in {"cold", "cool", "warm", "hot"}
+    assert pipeline.health() is None
