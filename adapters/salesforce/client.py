@@ -87,7 +87,11 @@ class SalesforceClient:
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
         answer = call(lambda: self.sf.query_all(soql, timeout=self.timeout))
-        return list(answer["records"])
+        records = answer.get("records") if isinstance(answer, dict) else None
+        if not isinstance(records, list):
+            # Not Salesforce's query answer: reading it as "no rows" would mark every record deleted.
+            raise UnexpectedAnswer("Salesforce answered a query without its documented records list")
+        return records
 
     @staticmethod
     def _flat(record: dict[str, Any]) -> dict[str, Any]:
