@@ -27,6 +27,7 @@ from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.hubspot.setup import setup
 from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
+from integration.pipeline import RECOVERED
 from integration.ports import RecordRef
 from integration.waiting import wait_until
 from mappings.loader import load_mapping
@@ -102,7 +103,8 @@ class SoakResult:
     paused_logged: bool = False
     resumed_logged: bool = False
     worker_alive: bool = False
-    api_faults: int = 0
+    rate_limited: int = 0  # 429s the sandbox answered
+    recovered: int = 0  # writes found in the CRM after a kill -9 and audited by the next pass
 
     @property
     def ok(self) -> bool:
@@ -205,14 +207,15 @@ def soak(
 def _verify(sandbox: HubSpotSandbox, folder: Path, touched: set[str], poison: set[str]) -> SoakResult:
     db = Database(folder / "leadtherm.db")
     state, queue = SqliteStateStore(db), SqliteWorkQueue(db)
-    result = SoakResult(0, 0, 0, 0, 0.0, crm_writes=len(sandbox.writes), api_faults=sandbox.count_429)
+    result = SoakResult(0, 0, 0, 0, 0.0, crm_writes=len(sandbox.writes), rate_limited=sandbox.count_429)
     healthy = touched - poison
     result.lost = sorted(c for c in healthy if written_outputs(sandbox, c) != expected_outputs(sandbox, c))
     result.duplicate_writes = len(repeated_writes(sandbox))
     for contact in touched:
         received = sum(1 for c, _ in sandbox.writes if c == contact)
-        audited = sum(1 for e in state.audit(RecordRef("hubspot", "contact", contact), 100_000) if e.action == "write")
-        if received != audited:
+        writes = [e for e in state.audit(RecordRef("hubspot", "contact", contact), 100_000) if e.action == "write"]
+        result.recovered += sum(1 for e in writes if e.reasons == [RECOVERED])
+        if received != len(writes):
             result.unaudited.append(contact)
     letters = queue.dead_letters(100_000)
     reasons: dict[str, list[str]] = {}
@@ -241,6 +244,8 @@ the token revoked for 30 s halfway, 1% poison records (`{POISON_FIELD}` = `{POIS
 | contacts not holding what they should (events lost) | **{len(r.lost)}** | 0 |
 | duplicate writes (a value written twice in a row) | **{r.duplicate_writes}** | 0 |
 | CRM writes | {r.crm_writes:,} | |
+| 429s answered by the sandbox (retried) | {r.rate_limited:,} | |
+| writes made just before a kill -9, audited by the next pass from what the CRM held | {r.recovered} | |
 | contacts whose CRM writes and audit entries differ | **{len(r.unaudited)}** | 0 |
 | touched poison records dead-lettered with a reason naming the field | {r.poison - len(r.poison_without_reason)} of {r.poison} | all |
 | other dead letters | {r.other_dead_letters} | 0 |

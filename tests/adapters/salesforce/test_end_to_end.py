@@ -166,6 +166,8 @@ def test_a_thousand_notifications_over_300_leads_cost_the_minimum_calls(
             "Lead", leads[n] if n < 300 else rng.choice(leads), {"Rating": "Warm" if n % 2 else "Hot"}
         )
     assert sandbox.flush_outbound(30)
+    # flush_outbound returns once the last delivery left the sandbox; wait until it is queued too.
+    assert wait_for(lambda: served.runtime.queue.stats().depth >= 1000, 10)
     report = drain(served.runtime.pipeline)  # the whole burst is queued: process it now
     stats = served.runtime.clients["salesforce"].stats
     assert report.records == 300
