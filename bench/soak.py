@@ -169,6 +169,9 @@ def soak(
             # Not the poison field: a poison record stays unreadable whatever else changes.
             sandbox.update_contact(contact, {"hs_email_open": str(n)})
             if n in kill_at:
+                # Right after a CRM write lands: its pass may not have committed yet (the recovery case).
+                landed = len(sandbox.writes)
+                wait_until(lambda landed=landed: len(sandbox.writes) > landed, 5, step=0.001)
                 server.kill()  # mid-burst: some events queued, some leased, some writes not yet committed
                 server.start()
             if n == revoke_at:
