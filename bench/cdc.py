@@ -15,6 +15,7 @@ from adapters.salesforce.pubsub_sandbox import PubSubSandbox
 from adapters.salesforce.sandbox import SalesforceSandbox
 from bench.hubspot import _quantile, change_to_write_delays
 from integration.pipeline import PipelineSettings
+from integration.retry import RetryPolicy
 from integration.runtime import Runtime, build_runtime
 from integration.waiting import wait_until
 from integration.worker import run_worker
@@ -44,7 +45,7 @@ def _world(folder: Path, leads: int, batch: int) -> tuple[SalesforceSandbox, Pub
 
 
 def _runtime(env: dict[str, str]) -> Runtime:
-    return build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))
+    return build_runtime(env, ["salesforce"], settings=PipelineSettings(retry=RetryPolicy(queue_delay=0.05)))
 
 
 def throughput(folder: Path, events: int = 20_000, batch: int = 100) -> tuple[float, float, int]:

@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from flask import Flask, Response
 from adapters.hubspot.sandbox import HubSpotSandbox
 from integration.backfill import backfill
 from integration.pipeline import PipelineSettings
+from integration.retry import POLICY
 from integration.runtime import Runtime, build_runtime
 from integration.worker import drain, run_worker
 from webhooks.app import AppConfig, create_app
@@ -47,7 +49,7 @@ def _env(sandbox: HubSpotSandbox, folder: Path, rate: str = "100000/10") -> dict
 
 def _runtime(sandbox: HubSpotSandbox, folder: Path, rate: str = "100000/10") -> Runtime:
     env = _env(sandbox, folder, rate)
-    runtime = build_runtime(env, ["hubspot"], settings=PipelineSettings(retry_delay=0.05))
+    runtime = build_runtime(env, ["hubspot"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05)))
     runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
     return runtime
 

@@ -8,6 +8,7 @@ import random
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask, Response
@@ -17,6 +18,7 @@ from adapters.salesforce.sandbox import SalesforceSandbox
 from bench.hubspot import ACK_REQUESTS, _load, _quantile, _serve, change_to_write_delays
 from integration.backfill import backfill
 from integration.pipeline import PipelineSettings
+from integration.retry import POLICY
 from integration.runtime import Runtime, build_runtime
 from integration.worker import drain, run_worker
 from mappings.loader import load_mapping
@@ -46,7 +48,7 @@ def _started(folder: Path, leads: int) -> tuple[SalesforceSandbox, list[str], Ru
     ids = [sandbox.create_lead({**LEAD, "Email": f"p{n}@acme.example"}) for n in range(leads)]
     env = _env(sandbox, folder)
     build_runtime(env, ["salesforce"]).plugins["salesforce"].setup(load_mapping("salesforce"), env)
-    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))
+    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05)))
     url, server = _serve(create_app(AppConfig(runtime.queue, routes_of(runtime, env))))
     return sandbox, ids, runtime, url, server
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from integration.pipeline import BatchReport, Pipeline
-from integration.ports import ChangeEvent, StateStore, WorkQueue
+from integration.errors import CrmWideError
+from integration.pipeline import BatchReport, Outcome, Pipeline
+from integration.ports import ChangeEvent, Settlement, StateStore, WorkQueue
 
 DONE = "done"
 
@@ -23,10 +24,13 @@ def backfill(
     page_size: int = 100,
     on_page: Callable[[str, int], None] | None = None,
 ) -> BatchReport:
-    """Assess and write every record; a page's cursor is saved only after its writes settled.
+    """Assess and write every record; a page's cursor commits with its state and audit, in one settlement.
 
-    Records whose write failed are queued as ordinary rescore events, so the worker's
-    retries and dead-letter queue take care of them and nothing is lost.
+    A record that cannot be assessed or written never holds the backfill on its page: it is
+    queued as an ordinary rescore event (the worker's retries and dead-letter queue take it
+    from there) and the page moves on; `report.failed` counts them. A CRM-wide failure
+    (revoked token, daily limit, missing output fields) stops the backfill where it is, with
+    the reason in `report.paused`; rerun it once the cause is fixed and it resumes there.
     """
     report = BatchReport()
     client = pipeline.crms[crm].client
@@ -34,14 +38,29 @@ def backfill(
         name = cursor_name(crm, object_type)
         cursor = state.get_cursor(name)
         while cursor != DONE:
-            page = client.page(object_type, cursor, page_size)
-            failures = pipeline.apply(dict(page.records), report)
+            try:
+                page = client.page(object_type, cursor, page_size)
+            except CrmWideError as exc:
+                report.paused[crm] = str(exc)
+                return report
+            batch = Settlement()
+            failures = pipeline.apply(dict(page.records), report, batch)
+            if any(f.outcome is Outcome.PAUSE for f in failures.values()):
+                # Commit what this page did write (so it is audited), but not the cursor: the page comes again.
+                state_only = Settlement(saved=batch.saved, forgotten=batch.forgotten, audit=batch.audit)
+                queue.settle(state_only, state)
+                report.paused[crm] = next(f.reason for f in failures.values() if f.outcome is Outcome.PAUSE)
+                return report
             if failures:
-                queue.enqueue([ChangeEvent(f"backfill:{ref}:{cursor}", ref) for ref in failures])
-            cursor = page.next_cursor or DONE
-            state.set_cursor(name, cursor)
+                # Queued before the cursor moves past them; the same id on a rerun is the same pending event.
+                queue.enqueue([ChangeEvent(f"backfill:{ref}:{cursor}", ref) for ref in sorted(failures)])
+                report.retried += len(failures)
+            following = page.next_cursor or DONE
+            batch.cursors[name] = following
+            queue.settle(batch, state)
+            cursor = following
             if on_page is not None:
                 on_page(object_type, len(page.records))
-    for object_type in object_types:  # finished: the next backfill starts from the top
-        state.set_cursor(cursor_name(crm, object_type), None)
+    finished = Settlement(cursors={cursor_name(crm, o): None for o in object_types})
+    queue.settle(finished, state)  # finished: the next backfill starts from the top
     return report

@@ -29,7 +29,7 @@ from integration.report import (
     print_setup,
     write_rows,
 )
-from integration.runtime import NothingConfigured, build_runtime, open_backend
+from integration.runtime import NothingConfigured, build_runtime, check_outputs, open_backend
 from integration.scoring import assess
 from integration.sweep import enqueue_due
 from integration.worker import drain
@@ -254,9 +254,11 @@ def sweep(
     report = drain(runtime.pipeline)
     out.print(
         f"sweep: {len(due)} record(s) due, {report.records} assessed, {report.written} written, "
-        f"{report.unchanged} unchanged, {report.dead_lettered} dead-lettered"
+        f"{report.unchanged} unchanged, {report.dead_lettered} dead-lettered, {report.failed} failed"
     )
-    if report.dead_lettered:
+    for name, reason in report.paused.items():
+        err.print(f"sweep: {name} paused: {reason}", markup=False)
+    if report.failed:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -270,6 +272,7 @@ def backfill_command(
     """Score every existing record once; resumable after Ctrl-C or a crash."""
     load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     runtime = build_runtime(_env(), [crm], mappings)
+    check_outputs(runtime, [crm])  # says "run leadtherm setup <crm>" before any page is read
     objects = runtime.mappings[crm].objects
     if restart:
         for object_type in objects:
@@ -296,9 +299,13 @@ def backfill_command(
         report = backfill(runtime.pipeline, crm, objects, runtime.state, runtime.queue, page_size, advance)
     stats = client.stats
     out.print(
-        f"backfill {crm}: {report.records} assessed, {report.written} written, {report.unchanged} unchanged; "
-        f"{stats.total} API calls, {stats.rate_limited} rate-limited"
+        f"backfill {crm}: {report.records} assessed, {report.written} written, {report.unchanged} unchanged, "
+        f"{report.failed} failed (queued for retry); {stats.total} API calls, {stats.rate_limited} rate-limited"
     )
+    for reason in report.paused.values():
+        err.print(f"backfill {crm} stopped: {reason}; run it again once fixed, it resumes there", markup=False)
+    if report.failed or report.paused:
+        raise typer.Exit(1)
 
 
 @app.command()

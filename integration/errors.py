@@ -8,15 +8,20 @@ __all__ = [
     "AuthError",
     "ConfigError",
     "CrmError",
+    "CrmWideError",
+    "DailyLimitExhausted",
     "InvalidSetting",
     "LeadthermError",
     "MappingError",
     "MissingSetting",
+    "OutputFieldsMissing",
     "PayloadError",
     "PermanentCrmError",
     "Problem",
     "RateLimited",
     "RetriableCrmError",
+    "RetryBudgetError",
+    "UnexpectedAnswer",
     "VerificationError",
 ]
 
@@ -64,15 +69,43 @@ class RetriableCrmError(CrmError):
 
 
 class RateLimited(RetriableCrmError):
-    """The CRM answered 429 (or its daily-limit equivalent)."""
+    """The CRM answered 429 for its short window (seconds): wait and go on."""
+
+
+class UnexpectedAnswer(RetriableCrmError):
+    """The CRM answered something other than its documented body (an HTML page from a proxy or an outage)."""
 
 
 class PermanentCrmError(CrmError):
     """Validation error, unknown field, bad option: retrying cannot help until someone fixes it."""
 
 
-class AuthError(CrmError):
-    """The CRM rejected the credentials."""
+class CrmWideError(CrmError):
+    """Every call to this CRM fails until something changes outside leadtherm: pause it, keep its events."""
+
+
+class AuthError(CrmWideError):
+    """The CRM rejected the credentials (revoked or expired token, missing scope)."""
+
+
+class DailyLimitExhausted(CrmWideError):
+    """The CRM's daily API allowance is spent: no request can succeed before it refills."""
+
+
+class OutputFieldsMissing(CrmWideError):
+    """The fields leadtherm writes do not exist in the CRM (setup never ran, or a field was renamed)."""
+
+    def __init__(self, crm: str, fields: list[str]) -> None:
+        self.crm = crm
+        self.fields = fields
+        super().__init__(
+            f"{crm} has no output field(s) {', '.join(sorted(fields))}: run leadtherm setup {crm} "
+            "(or fix the field names under outputs in the mapping)"
+        )
+
+
+class RetryBudgetError(LeadthermError):
+    """A lease or a Lambda timeout too short to hold the retry policy's worst-case CRM call."""
 
 
 class VerificationError(LeadthermError):

@@ -29,7 +29,9 @@ T = TypeVar("T")
 class CallStats:
     """API traffic as the pipeline saw it: for /healthz, the demo summary and the benchmarks."""
 
-    calls: dict[str, int] = field(default_factory=lambda: {"fetch": 0, "write": 0, "page": 0, "count": 0, "related": 0})
+    calls: dict[str, int] = field(
+        default_factory=lambda: {"fetch": 0, "write": 0, "page": 0, "count": 0, "related": 0, "missing_outputs": 0}
+    )
     retries: int = 0
     rate_limited: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -105,3 +107,6 @@ class GuardedClient:
 
     def is_own_write(self, event: ChangeEvent) -> bool:
         return self.inner.is_own_write(event)
+
+    def missing_outputs(self) -> list[str]:
+        return self._call("missing_outputs", self.inner.missing_outputs)

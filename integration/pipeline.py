@@ -2,21 +2,26 @@
 
 Events are deduplicated by the CRM's id, echoes of our own writes dropped, events for
 one record coalesced into one fetch, and every outcome settled exactly once: acked,
-released for a retry, or dead-lettered with the reason a person needs.
+released for a retry, deferred while their CRM is paused, or dead-lettered with the
+reason a person needs. A pass commits its state, audit and settlement together.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from functools import cached_property
 
-from integration.decisions import Decision, Forget, Reject, Unchanged, Write, decide
-from integration.errors import CrmError, RetriableCrmError
+from integration.decisions import Decision, Forget, Reject, Unchanged, Write, decide_safely
+from integration.errors import CrmError, CrmWideError, OutputFieldsMissing, RetriableCrmError
 from integration.normalize import Normalizer
+from integration.pause import CrmPauses
 from integration.ports import (
     AuditEntry,
     ChangeEvent,
@@ -26,11 +31,12 @@ from integration.ports import (
     QueueItem,
     RawRecord,
     RecordRef,
+    Settlement,
     StateStore,
-    StoredAssessment,
     WorkQueue,
     WriteStatus,
 )
+from integration.retry import POLICY, RetryPolicy
 from integration.rules_provider import RulesSource
 from mappings.schema import ScoringRules
 
@@ -54,11 +60,12 @@ class CrmBinding:
 @dataclass(frozen=True)
 class PipelineSettings:
     lease_size: int = 500  # records per lease (each with all its pending events)
-    visibility_timeout: float = 120.0
-    max_attempts: int = 8  # leases before an event is dead-lettered
-    retry_delay: float = 2.0  # first retry delay; doubles per attempt
-    max_retry_delay: float = 600.0
+    visibility_timeout: float = 120.0  # the lease: a pass never outlives it (see RetryPolicy)
+    retry: RetryPolicy = POLICY
     processed_ttl: timedelta = timedelta(days=7)  # longer than any CRM redelivers
+
+    def __post_init__(self) -> None:
+        self.retry.check_fits(self.visibility_timeout, "visibility timeout")
 
 
 @dataclass
@@ -75,21 +82,90 @@ class BatchReport:
     unchanged: int = 0
     forgotten: int = 0
     retried: int = 0
+    deferred: int = 0
     dead_lettered: int = 0
+    recovered: int = 0  # writes found in the CRM that an interrupted pass had not recorded
     written_refs: list[RecordRef] = field(default_factory=list, repr=False)
+    paused: dict[str, str] = field(default_factory=dict)  # CRM -> why, when a CRM-wide failure stopped it
 
     def add(self, other: BatchReport) -> None:
         for f in fields(self):
-            if f.name != "written_refs":
+            if f.name not in ("written_refs", "paused"):
                 setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         self.written_refs.extend(other.written_refs)
+        self.paused.update(other.paused)
+
+    @property
+    def failed(self) -> int:
+        """Events not done by this pass: retried later, deferred while paused, or dead-lettered."""
+        return self.retried + self.deferred + self.dead_lettered
+
+
+class Outcome(Enum):
+    RETRY = "retry"  # transient: back to the queue with a backoff, an attempt spent
+    PERMANENT = "permanent"  # dead-letter now
+    PAUSE = "pause"  # the whole CRM is down for us: keep the event, spend no attempt
+    LATER = "later"  # the pass ran out of time before reaching it: keep it, spend no attempt
 
 
 @dataclass(frozen=True, slots=True)
 class Failure:
     reason: str
-    retriable: bool
+    outcome: Outcome
     retry_after: float | None = None
+
+
+def _failure(exc: CrmError) -> Failure:
+    if isinstance(exc, CrmWideError):
+        return Failure(str(exc), Outcome.PAUSE)
+    if isinstance(exc, RetriableCrmError):
+        return Failure(str(exc), Outcome.RETRY, exc.retry_after)
+    return Failure(f"{type(exc).__name__}: {exc}", Outcome.PERMANENT)
+
+
+RECOVERED = "found in the CRM, not in the stored state: a write whose pass was interrupted (or an edit by hand)"
+OUT_OF_TIME = Failure("the pass ran out of time before this record", Outcome.LATER)
+
+
+class _Pass:
+    """One pass: its deadline, which CRMs it may call, and what it will commit."""
+
+    def __init__(self, pipeline: Pipeline, budget: float | None) -> None:
+        settings = pipeline.settings
+        self.pipeline = pipeline
+        self.deadline = time.monotonic() + (
+            settings.retry.pass_budget(settings.visibility_timeout) if budget is None else budget
+        )
+        self.report = BatchReport()
+        self.batch = Settlement(processed_until=pipeline.clock() + settings.processed_ttl)
+        self.admitted: dict[str, bool] = {}
+        self.reached: set[str] = set()  # CRMs that answered at least one call
+        self.crm_wide: dict[str, str] = {}  # CRMs that failed as a whole in this pass
+
+    def may_call(self, crm: str) -> Failure | None:
+        """None when a call to `crm` may start now; else why not (paused, or no time for its worst case)."""
+        if crm not in self.admitted:  # asked once per pass: a due probe admits this pass only
+            self.admitted[crm] = self.pipeline.pauses.admit(crm)
+        if not self.admitted[crm]:
+            return Failure(self.pipeline.pauses.reason(crm) or "paused", Outcome.PAUSE)
+        if crm in self.crm_wide:
+            return Failure(self.crm_wide[crm], Outcome.PAUSE)
+        if time.monotonic() + self.pipeline.settings.retry.call_worst_case() > self.deadline:
+            return OUT_OF_TIME
+        return None
+
+    def failed(self, crm: str, exc: CrmError) -> Failure:
+        failure = _failure(exc)
+        if failure.outcome is Outcome.PAUSE:
+            self.crm_wide[crm] = failure.reason
+            self.pipeline.pauses.pause(crm, failure.reason)
+        return failure
+
+    def finish(self) -> None:
+        """Resume the CRMs this pass reached without a CRM-wide failure (it was their probe)."""
+        for crm in self.reached - set(self.crm_wide):
+            self.pipeline.pauses.resume(crm)
+        self.report.paused.update(self.crm_wide)
 
 
 def _chunks(items: Sequence[RecordRef], size: int) -> Iterable[Sequence[RecordRef]]:
@@ -106,6 +182,7 @@ class Pipeline:
         state: StateStore,
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pauses: CrmPauses | None = None,
     ) -> None:
         self.crms = dict(crms)
         self._rules = rules
@@ -113,6 +190,19 @@ class Pipeline:
         self.state = state
         self.settings = settings or PipelineSettings()
         self.clock = clock
+        # Shared by every pipeline over the same CRMs (the Lambda builds one per batch).
+        self.pauses = pauses or CrmPauses(self.settings.retry.probe_every)
+
+    def health(self) -> str | None:
+        """For /healthz (`AppConfig.health_checks`): why a CRM is paused, or None."""
+        return self.pauses.health()
+
+    def check_outputs(self, crms: Sequence[str] | None = None) -> None:
+        """Raise OutputFieldsMissing ("run leadtherm setup <crm>") unless every output field exists."""
+        for crm in crms or list(self.crms):
+            missing = self.crms[crm].client.missing_outputs()
+            if missing:
+                raise OutputFieldsMissing(crm, missing)
 
     @property
     def rules(self) -> ScoringRules:
@@ -130,25 +220,30 @@ class Pipeline:
         items = self.queue.lease(self.settings.lease_size, self.settings.visibility_timeout)
         return self.process(items) if items else BatchReport()
 
-    def process(self, items: Sequence[QueueItem]) -> BatchReport:
-        report = BatchReport(events=len(items))
+    def process(self, items: Sequence[QueueItem], budget: float | None = None) -> BatchReport:
+        """Process leased items and commit the outcome at once; `budget`: seconds left (default: the lease's)."""
+        run = _Pass(self, budget)
+        report, batch = run.report, run.batch
+        report.events = len(items)
         done: list[QueueItem] = []
         targets: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         related: list[QueueItem] = []
         deferred: list[QueueItem] = []  # could not even be classified; retried later
         failed: dict[int, Failure] = {}
-        for item in self._drop_duplicates(items, report):
+        for item in self._drop_duplicates(items, report, batch):
             event = item.event
             binding = self.crms.get(event.ref.crm)
-            try:
-                own = binding is not None and binding.client.is_own_write(event)
-            except CrmError as exc:  # telling our own writes apart may need the CRM (who am I?)
-                failed[id(item)] = _failure(exc)
+            if binding is None:
+                failed[id(item)] = Failure(f"no CRM adapter configured for {event.ref.crm!r}", Outcome.PERMANENT)
                 deferred.append(item)
                 continue
-            if binding is None:
-                self._dead_letter([item], f"no CRM adapter configured for {event.ref.crm!r}", report)
-            elif own:
+            try:
+                own = binding.client.is_own_write(event)
+            except CrmError as exc:  # telling our own writes apart may need the CRM (who am I?)
+                failed[id(item)] = run.failed(event.ref.crm, exc)
+                deferred.append(item)
+                continue
+            if own:
                 report.echoes += 1
                 done.append(item)
             elif not _relevant(event, binding):
@@ -160,15 +255,14 @@ class Pipeline:
                 related.append(item)
             else:
                 done.append(item)  # a related object was deleted: its links are gone with it
-        failed.update(self._resolve_related(related, targets))
+        failed.update(self._resolve_related(related, targets, run))
         for ref in [r for r, group in targets.items() if _latest(group).event.kind is EventKind.FORGET]:
-            self._forget(ref, "deleted in the CRM", targets.pop(ref), report)
-        outcomes = self._fetch_and_apply(list(targets), report)
+            self._forget(ref, "deleted in the CRM", targets.pop(ref), run)
+        outcomes = self._fetch_and_apply(list(targets), run)
         for ref, group in targets.items():
             if ref in outcomes:
                 failed.update((id(item), outcomes[ref]) for item in group)
         settled: set[int] = set()
-        succeeded: list[QueueItem] = []
         for group in [*targets.values(), related, deferred, done]:
             for item in group:
                 if id(item) in settled:
@@ -176,14 +270,19 @@ class Pipeline:
                 settled.add(id(item))
                 failure = failed.get(id(item))
                 if failure is None:
-                    succeeded.append(item)
+                    batch.processed.append(item.event.event_id)
+                    batch.acked.append(item)
                 else:
-                    self._fail([item], failure, report)
-        if succeeded:
-            self._settle_ok(succeeded)  # one transaction for the batch, not one per event
+                    self._fail([item], failure, run)
+        self.queue.settle(batch, self.state)  # one commit for the pass, not one per event
+        run.finish()
+        for crm_items, reason in batch.dead:
+            log.warning("dead-lettered %d event(s) for %s: %s", len(crm_items), crm_items[0].event.ref, reason)
         return report
 
-    def _resolve_related(self, items: list[QueueItem], targets: dict[RecordRef, list[QueueItem]]) -> dict[int, Failure]:
+    def _resolve_related(
+        self, items: list[QueueItem], targets: dict[RecordRef, list[QueueItem]], run: _Pass
+    ) -> dict[int, Failure]:
         """Add the records that changed related objects (deals) concern; the items that failed."""
         failed: dict[int, Failure] = {}
         by_crm: dict[str, list[QueueItem]] = defaultdict(list)
@@ -192,75 +291,71 @@ class Pipeline:
         for crm, crm_items in by_crm.items():
             client = self.crms[crm].client
             refs = sorted({i.event.ref for i in crm_items})
+            blocked = run.may_call(crm)
+            if blocked is not None:
+                failed.update((id(i), blocked) for i in crm_items)
+                continue
             try:
                 links = client.related(refs)
             except CrmError as exc:
-                failed.update((id(i), _failure(exc)) for i in crm_items)
+                failure = run.failed(crm, exc)
+                failed.update((id(i), failure) for i in crm_items)
                 continue
+            run.reached.add(crm)
             for item in crm_items:
                 for ref in links.get(item.event.ref, []):
                     targets[ref].append(item)
         return failed
 
-    def _drop_duplicates(self, items: Sequence[QueueItem], report: BatchReport) -> list[QueueItem]:
+    def _drop_duplicates(self, items: Sequence[QueueItem], report: BatchReport, batch: Settlement) -> list[QueueItem]:
         unseen = self.state.unprocessed([i.event.event_id for i in items])
         fresh: list[QueueItem] = []
-        duplicates: list[QueueItem] = []
         for item in items:
             if item.event.event_id in unseen:
                 unseen.discard(item.event.event_id)
                 fresh.append(item)
             else:
-                duplicates.append(item)
-        if duplicates:
-            report.duplicates += len(duplicates)
-            self.queue.ack(duplicates)
+                report.duplicates += 1
+                batch.acked.append(item)
         return fresh
 
-    def _settle_ok(self, items: Sequence[QueueItem]) -> None:
-        expires = self.clock() + self.settings.processed_ttl
-        self.state.mark_processed([i.event.event_id for i in items], expires)
-        self.queue.ack(items)
-
-    def _fail(self, items: Sequence[QueueItem], failure: Failure, report: BatchReport) -> None:
-        attempts = max(i.attempts for i in items)
-        if failure.retriable and attempts < self.settings.max_attempts:
-            backoff = self.settings.retry_delay * 2 ** max(0, attempts - 1)
-            delay = min(self.settings.max_retry_delay, max(backoff, failure.retry_after or 0.0))
-            report.retried += len(items)
-            self.queue.release(items, delay)
+    def _fail(self, items: list[QueueItem], failure: Failure, run: _Pass) -> None:
+        report, batch, policy = run.report, run.batch, self.settings.retry
+        if failure.outcome is Outcome.PAUSE:
+            report.deferred += len(items)
+            batch.deferred.append((items, self.pauses.probe_every))  # back when the next probe is due
             return
-        reason = failure.reason if not failure.retriable else f"gave up after {attempts} attempts: {failure.reason}"
-        self._dead_letter(items, reason, report)
-
-    def _dead_letter(self, items: Sequence[QueueItem], reason: str, report: BatchReport) -> None:
+        if failure.outcome is Outcome.LATER:
+            report.deferred += len(items)
+            batch.deferred.append((items, 0.0))
+            return
+        attempts = max(i.attempts for i in items)
+        if failure.outcome is Outcome.RETRY and attempts < policy.queue_attempts:
+            report.retried += len(items)
+            batch.released.append((items, policy.queue_backoff(attempts, failure.retry_after)))
+            return
+        reason = failure.reason
+        if failure.outcome is Outcome.RETRY:
+            reason = f"gave up after {attempts} attempts: {reason}"
         report.dead_lettered += len(items)
-        self.queue.dead_letter(items, reason)
+        batch.dead.append((items, reason))
         now = self.clock()
-        self.state.append_audit(
-            [AuditEntry(i.event.ref, now, "dead-letter", reasons=[reason], event_ids=[i.event.event_id]) for i in items]
+        batch.audit.extend(
+            AuditEntry(i.event.ref, now, "dead-letter", reasons=[reason], event_ids=[i.event.event_id]) for i in items
         )
-        log.warning("dead-lettered %d event(s) for %s: %s", len(items), items[0].event.ref, reason)
 
-    def _forget(self, ref: RecordRef, why: str, items: Sequence[QueueItem], report: BatchReport) -> None:
-        self.state.forget(ref)
-        self.state.append_audit(
-            [
-                AuditEntry(
-                    ref,
-                    self.clock(),
-                    "forget",
-                    reasons=[why],
-                    event_ids=[i.event.event_id for i in items],
-                )
-            ]
+    def _forget(self, ref: RecordRef, why: str, items: Sequence[QueueItem], run: _Pass) -> None:
+        run.batch.forget(ref)
+        run.batch.audit.append(
+            AuditEntry(ref, self.clock(), "forget", reasons=[why], event_ids=[i.event.event_id for i in items])
         )
-        report.forgotten += 1
-        self._settle_ok(items)
+        run.report.forgotten += 1
+        run.batch.processed.extend(i.event.event_id for i in items)
+        run.batch.acked.extend(items)
 
     # ------------------------------------------------------------------ CRM side
 
-    def _fetch_and_apply(self, refs: list[RecordRef], report: BatchReport) -> dict[RecordRef, Failure]:
+    def _fetch_and_apply(self, refs: list[RecordRef], run: _Pass) -> dict[RecordRef, Failure]:
         """Fetch and assess every ref; the failures, by ref (absent: done)."""
         failures: dict[RecordRef, Failure] = {}
         by_crm: dict[str, list[RecordRef]] = defaultdict(list)
@@ -269,77 +364,101 @@ class Pipeline:
         for crm, crm_refs in by_crm.items():
             client = self.crms[crm].client
             for chunk in _chunks(sorted(crm_refs), client.read_batch_size):
+                blocked = run.may_call(crm)
+                if blocked is not None:
+                    failures.update(dict.fromkeys(chunk, blocked))
+                    continue
                 try:
                     fetched = client.fetch(chunk)
                 except CrmError as exc:
-                    failures.update(dict.fromkeys(chunk, _failure(exc)))
+                    failures.update(dict.fromkeys(chunk, run.failed(crm, exc)))
                     continue
+                run.reached.add(crm)
                 records: dict[RecordRef, RawRecord | None] = dict.fromkeys(fetched.missing)
                 records.update(fetched.records)
-                failures.update(self.apply(records, report))
+                failures.update(self._apply(records, run))
         return failures
 
-    def apply(self, records: Mapping[RecordRef, RawRecord | None], report: BatchReport) -> dict[RecordRef, Failure]:
-        """Assess fetched records (None: deleted) and write what changed; the failures, by ref."""
+    def apply(
+        self, records: Mapping[RecordRef, RawRecord | None], report: BatchReport, batch: Settlement
+    ) -> dict[RecordRef, Failure]:
+        """Assess fetched records (None: deleted) and write what changed, into `batch`; the failures, by ref.
+
+        The caller commits `batch` (backfill does, with its cursor); nothing is stored before that.
+        """
+        run = _Pass(self, math.inf)  # a backfill page has no lease to outlive
+        run.report, run.batch = report, batch
+        failures = self._apply(records, run)
+        run.finish()
+        return failures
+
+    def _apply(self, records: Mapping[RecordRef, RawRecord | None], run: _Pass) -> dict[RecordRef, Failure]:
+        report, batch = run.report, run.batch
         now = self.clock()
         rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
         for ref, record in records.items():
             binding = self.crms[ref.crm]
-            decisions.append(decide(ref, record, binding.normalizer, rules, before.get(ref), now))
+            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now)
+            if isinstance(decision, Reject) and decision.unexpected:
+                log.error("cannot assess %s: %s", ref, decision.reason)
+            decisions.append(decision)
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
         writes: dict[str, list[Write]] = defaultdict(list)
-        unchanged: dict[RecordRef, StoredAssessment] = {}
         for decision in decisions:
+            if isinstance(decision, Write | Unchanged) and decision.recovered:
+                # The CRM holds values of a write whose pass died before its commit: audit it now.
+                report.recovered += 1
+                batch.audit.append(AuditEntry(decision.ref, now, "write", decision.recovered, [RECOVERED]))
             if isinstance(decision, Write):
                 writes[decision.ref.crm].append(decision)
             elif isinstance(decision, Unchanged):
                 report.unchanged += 1
-                unchanged[decision.ref] = decision.state
+                batch.save(decision.ref, decision.state)
             elif isinstance(decision, Forget):
-                self.state.forget(decision.ref)
-                self.state.append_audit([AuditEntry(decision.ref, now, "forget", reasons=[decision.reason])])
+                batch.forget(decision.ref)
+                batch.audit.append(AuditEntry(decision.ref, now, "forget", reasons=[decision.reason]))
                 report.forgotten += 1
             elif isinstance(decision, Reject):
-                failures[decision.ref] = Failure(decision.reason, retriable=False)
-        if unchanged:
-            self.state.save_many(unchanged)
+                failures[decision.ref] = Failure(decision.reason, Outcome.PERMANENT)
         for crm, crm_writes in writes.items():
-            failures.update(self._write(self.crms[crm].client, crm_writes, report, now))
+            failures.update(self._write(crm, crm_writes, run, now))
         return failures
 
-    def _write(
-        self, client: CrmClient, writes: list[Write], report: BatchReport, now: datetime
-    ) -> dict[RecordRef, Failure]:
+    def _write(self, crm: str, writes: list[Write], run: _Pass, now: datetime) -> dict[RecordRef, Failure]:
+        client = self.crms[crm].client
+        report, batch = run.report, run.batch
         failures: dict[RecordRef, Failure] = {}
         size = client.write_batch_size
         for start in range(0, len(writes), size):
             chunk = writes[start : start + size]
+            blocked = run.may_call(crm)
+            if blocked is not None:
+                failures.update(dict.fromkeys((w.ref for w in chunk), blocked))
+                continue
             try:
                 results = client.write([FieldWrite(w.ref, w.values) for w in chunk])
             except CrmError as exc:
-                failures.update(dict.fromkeys((w.ref for w in chunk), _failure(exc)))
+                failure = run.failed(crm, exc)
+                failures.update(dict.fromkeys((w.ref for w in chunk), failure))
                 continue
-            audit: list[AuditEntry] = []
-            saved: dict[RecordRef, StoredAssessment] = {}
+            run.reached.add(crm)
             for write, result in zip(chunk, results, strict=True):
                 if result.status is WriteStatus.OK:
-                    saved[write.ref] = write.state
-                    audit.append(AuditEntry(write.ref, now, "write", write.changes, _reasons(write)))
+                    batch.save(write.ref, write.state)
+                    batch.audit.append(AuditEntry(write.ref, now, "write", write.changes, _reasons(write)))
                     report.written += 1
                     report.fields_written += len(write.values)
                     report.written_refs.append(write.ref)
                 elif result.status is WriteStatus.MISSING:
-                    self.state.forget(write.ref)
-                    audit.append(AuditEntry(write.ref, now, "forget", reasons=[result.reason]))
+                    batch.forget(write.ref)
+                    batch.audit.append(AuditEntry(write.ref, now, "forget", reasons=[result.reason]))
                     report.forgotten += 1
                 else:
-                    retriable = result.status is WriteStatus.RETRY
-                    failures[write.ref] = Failure(f"write failed: {result.reason}", retriable)
-            self.state.save_many(saved)
-            self.state.append_audit(audit)
+                    outcome = Outcome.RETRY if result.status is WriteStatus.RETRY else Outcome.PERMANENT
+                    failures[write.ref] = Failure(f"write failed: {result.reason}", outcome)
         return failures
 
 
@@ -355,14 +474,8 @@ def _latest(items: Sequence[QueueItem]) -> QueueItem:
     return max(items, key=lambda i: i.event.occurred_at or epoch)
 
 
-def _failure(exc: CrmError) -> Failure:
-    if isinstance(exc, RetriableCrmError):
-        return Failure(str(exc), retriable=True, retry_after=exc.retry_after)
-    return Failure(f"{type(exc).__name__}: {exc}", retriable=False)
-
-
 def _reasons(write: Write) -> list[str]:
     return [f"{axis}: {label} ({points:+.0f})" for axis, label, points in write.state.reasons]
 
 
-__all__ = ["BatchReport", "CrmBinding", "Pipeline", "PipelineSettings"]
+__all__ = ["BatchReport", "CrmBinding", "Failure", "Outcome", "Pipeline", "PipelineSettings"]

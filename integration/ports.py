@@ -152,6 +152,10 @@ class CrmClient(Protocol):
         """For changed related objects (a deal), the assessed records (its contacts) to re-score."""
         ...
 
+    def missing_outputs(self) -> list[str]:
+        """The mapped output fields the CRM does not have (empty once `leadtherm setup` ran)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class QueueItem:
@@ -197,6 +201,14 @@ class WorkQueue(Protocol):
         """Give these back to be retried after `delay` seconds."""
         ...
 
+    def defer(self, items: Sequence[QueueItem], delay: float) -> None:
+        """Give these back after `delay` seconds without spending an attempt (their CRM is paused)."""
+        ...
+
+    def settle(self, batch: Settlement, state: StateStore) -> None:
+        """Commit a pass: state, audit and settlement together (one transaction, or an order safe to replay)."""
+        ...
+
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
         """Move these to the dead-letter store with the reason a person needs."""
         ...
@@ -237,6 +249,36 @@ class AuditEntry:
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Settlement:
+    """Everything one pass concluded, committed at once by `WorkQueue.settle`.
+
+    Where the backend has no transaction across queue and state, the order is: audit,
+    state, processed ids, cursors, then the queue; replaying it after a crash repeats
+    only idempotent steps (the audit keys are deterministic).
+    """
+
+    saved: dict[RecordRef, StoredAssessment] = field(default_factory=dict)
+    forgotten: list[RecordRef] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+    processed: list[str] = field(default_factory=list)
+    processed_until: datetime | None = None
+    cursors: dict[str, str | None] = field(default_factory=dict)
+    acked: list[QueueItem] = field(default_factory=list)
+    released: list[tuple[list[QueueItem], float]] = field(default_factory=list)
+    deferred: list[tuple[list[QueueItem], float]] = field(default_factory=list)
+    dead: list[tuple[list[QueueItem], str]] = field(default_factory=list)
+
+    def save(self, ref: RecordRef, state: StoredAssessment) -> None:
+        self.saved[ref] = state
+        if ref in self.forgotten:
+            self.forgotten.remove(ref)
+
+    def forget(self, ref: RecordRef) -> None:
+        self.saved.pop(ref, None)
+        self.forgotten.append(ref)
 
 
 class StateStore(Protocol):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from integration.errors import LeadthermError
+from integration.errors import ConfigError, LeadthermError, Problem
 from integration.guard import GuardedClient
 from integration.normalize import Normalizer
 from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
@@ -39,6 +39,28 @@ class Runtime:
     rules_provider: StoreRulesProvider | None = None  # the applied rules, reloaded without a restart
 
 
+def settings_from_env(env: Env, settings: PipelineSettings | None = None) -> PipelineSettings:
+    """The settings with what the environment fixes: `LEADTHERM_MAX_RECEIVES` (SQS's maxReceiveCount) is the attempts.
+
+    The pipeline then dead-letters an event with its reason on its last receive, before SQS
+    would redrive it without one.
+    """
+    base = settings or PipelineSettings()
+    text = env.get("LEADTHERM_MAX_RECEIVES")
+    if not text:
+        return base
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(
+            [Problem("environment", None, "LEADTHERM_MAX_RECEIVES", f"must be a whole number >= 1, got {text!r}")]
+        )
+    return replace(base, retry=replace(base.retry, queue_attempts=int(text)))
+
+
+def check_outputs(runtime: Runtime, crms: Sequence[str] | None = None) -> None:
+    """For `serve` and `backfill` at start: raise OutputFieldsMissing ("run leadtherm setup <crm>") if any is absent."""
+    runtime.pipeline.check_outputs(crms)
+
+
 def open_backend(env: Env) -> tuple[WorkQueue, StateStore]:
     return load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
 
@@ -64,5 +86,7 @@ def build_runtime(
     queue, state = open_backend(env)
     bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
     provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules)
-    pipeline = Pipeline(bindings, provider, queue, state, settings, clock or (lambda: datetime.now(UTC)))
+    pipeline = Pipeline(
+        bindings, provider, queue, state, settings_from_env(env, settings), clock or (lambda: datetime.now(UTC))
+    )
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

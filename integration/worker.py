@@ -39,6 +39,11 @@ def run_worker(
             log.error("worker pass failed, retrying: %s", exc)
             stop.wait(max(idle_wait, 1.0))
             continue
+        except Exception as exc:  # noqa: BLE001 - a bug outside any one record must not end the worker either
+            # The type only: an unforeseen exception's message may quote a record's value.
+            log.error("worker pass failed unexpectedly (%s), retrying; its events come back", type(exc).__name__)
+            stop.wait(max(idle_wait, 1.0))
+            continue
         if report.events:
             log.info(
                 "processed %d event(s): %d record(s), %d written, %d unchanged, %d retried, %d dead-lettered",

@@ -115,6 +115,9 @@ class FakeCrm:
             self._request()
             return {r: list(self.links.get(r, [])) for r in refs}
 
+    def missing_outputs(self) -> list[str]:
+        return sorted(self.own_fields - self.known_fields) if self.known_fields else []
+
     def is_own_write(self, event: ChangeEvent) -> bool:
         if event.actor == OWN_ACTOR:
             return True

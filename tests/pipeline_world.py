@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
 from integration.normalize import Normalizer
 from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
 from integration.ports import ChangeEvent, CrmClient, EventKind, RecordRef
+from integration.retry import POLICY
 from mappings.loader import load_mapping, load_rules
 from tests.fakes import FakeCrm
 
@@ -76,8 +77,9 @@ def make_world(tmp_path: Path, client: CrmClient | None = None, **settings: Any)
     clock = Clock()
     db = Database(tmp_path / "leadtherm.db", clock=lambda: clock.now.timestamp())  # one clock for all
     queue, state = SqliteWorkQueue(db), SqliteStateStore(db)
-    defaults: dict[str, Any] = {"retry_delay": 0.0, "max_attempts": 3}
-    defaults.update(settings)
+    retry = replace(POLICY, queue_delay=0.0, queue_attempts=3, **settings.pop("retry", {}))
     binding = CrmBinding(client or crm, Normalizer(mapping))
-    pipeline = Pipeline({"hubspot": binding}, load_rules(), queue, state, PipelineSettings(**defaults), clock)
+    pipeline = Pipeline(
+        {"hubspot": binding}, load_rules(), queue, state, PipelineSettings(retry=retry, **settings), clock
+    )
     return World(crm, queue, state, clock, pipeline)

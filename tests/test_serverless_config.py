@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from integration.retry import POLICY
+from integration.runtime import settings_from_env
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "serverless.yml"
 
@@ -74,6 +77,18 @@ def test_poison_messages_are_redriven_to_a_dead_letter_queue(config: dict[str, A
     redrive = config["resources"]["Resources"]["WorkQueue"]["Properties"]["RedrivePolicy"]
     assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
     assert 1 < _resolve(redrive["maxReceiveCount"], custom) <= 10
+
+
+def test_the_retry_policy_fits_the_worker_timeout_and_its_attempts_are_the_redrive_count(
+    config: dict[str, Any], custom: dict[str, Any]
+) -> None:
+    timeout = _resolve(config["functions"]["worker"]["timeout"], custom)
+    POLICY.check_fits(float(timeout), "worker timeout")  # at least one worst-case CRM call, and the commit
+    redrive = config["resources"]["Resources"]["WorkQueue"]["Properties"]["RedrivePolicy"]
+    receives = _resolve(config["provider"]["environment"]["LEADTHERM_MAX_RECEIVES"], custom)
+    settings = settings_from_env({"LEADTHERM_MAX_RECEIVES": str(receives)})
+    # The pipeline dead-letters with its reason on the last receive; SQS never redrives without one.
+    assert settings.retry.queue_attempts == _resolve(redrive["maxReceiveCount"], custom)
 
 
 def test_a_sweep_is_scheduled(config: dict[str, Any]) -> None:

@@ -68,6 +68,14 @@ def batch_items(event: Mapping[str, Any]) -> tuple[list[QueueItem], list[str]]:
     return items, unreadable
 
 
+def _budget(context: Any, pipeline: Pipeline) -> float | None:
+    """Seconds this invocation may spend on CRM calls: what the Lambda has left, less the commit's margin."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None  # invoked outside Lambda (tests): the lease's budget
+    return pipeline.settings.retry.pass_budget(float(remaining()) / 1000)
+
+
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process one SQS batch; report exactly the messages to retry (ReportBatchItemFailures)."""
     from adapters.aws.lambda_batch import LambdaBatchQueue
@@ -77,7 +85,8 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     handles = {str(r["messageId"]): str(r["receiptHandle"]) for r in event.get("Records", [])}
     batch = LambdaBatchQueue(rt.queue, handles)
     shared = rt.pipeline
-    Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock).process(items)
+    pipeline = Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock, shared.pauses)
+    pipeline.process(items, budget=_budget(context, shared))
     return {"batchItemFailures": [{"itemIdentifier": i} for i in [*unreadable, *batch.failed]]}
 
 

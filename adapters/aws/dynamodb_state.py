@@ -4,18 +4,19 @@
 |---|---|---|---|
 | last assessment | `rec#<ref>` | `state` | payload; `due_pk`="due" and `next_drop_at` when a drop is predicted |
 | processed event id | `evt#<id>` | `processed` | `expires_at` (epoch seconds; the table's TTL attribute) |
-| audit entry | `rec#<ref>` | `audit#<iso time>#<uuid>` | payload |
+| audit entry | `rec#<ref>` | `audit#<iso time>#<digest of the entry>` | payload |
 | cursor | `cursor#<name>` | `cursor` | value |
 
 `due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
 records with a predicted drop are in it, so a sweep reads just the due ones. DynamoDB's TTL
-deletes expired items lazily, so expiry is also checked on read.
+deletes expired items lazily, so expiry is also checked on read. An audit entry's key is
+a digest of its content, so replaying a pass's settlement after a crash writes it once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +33,10 @@ DUE_INDEX = "due"
 
 class StateError(LeadthermError):
     """DynamoDB refused or failed a request."""
+
+
+def _digest(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 def _record_key(ref: RecordRef) -> dict[str, Any]:
@@ -127,18 +132,20 @@ class DynamoStateStore:
         )
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        # One request may not put the same key twice: identical entries are one entry.
+        unique = {dump_audit(e): e for e in entries}
         self._batch_write(
             [
                 {
                     "PutRequest": {
                         "Item": {
                             "pk": {"S": f"rec#{e.ref}"},
-                            "sk": {"S": f"audit#{e.at.isoformat()}#{uuid.uuid4().hex}"},
-                            "payload": {"S": dump_audit(e)},
+                            "sk": {"S": f"audit#{e.at.isoformat()}#{_digest(payload)}"},
+                            "payload": {"S": payload},
                         }
                     }
                 }
-                for e in entries
+                for payload, e in unique.items()
             ]
         )
 

@@ -2,15 +2,16 @@
 
 The event source mapping deletes every message the handler does not report as failed,
 so acknowledging is a no-op here; a release is reported as a batch-item failure (after
-its visibility is set to the retry delay); a dead letter goes to the DLQ and is not
-reported, so the mapping deletes the original.
+its visibility is set to the retry delay); a dead letter goes to the DLQ and a deferral
+(a paused CRM) is re-sent with a delay, neither reported, so the mapping deletes the original.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats, WorkQueue
+from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats, Settlement, StateStore, WorkQueue
+from integration.unit_of_work import settle_in_order
 
 
 class LambdaBatchQueue:
@@ -35,8 +36,15 @@ class LambdaBatchQueue:
         self.queue.release(self._as_received(items), delay)
         self.failed.extend(i.receipt for i in items if i.receipt not in self.failed)
 
+    def defer(self, items: Sequence[QueueItem], delay: float) -> None:
+        """Re-sent delayed and the received copy deleted (not reported: nothing is left to redrive)."""
+        self.queue.defer(self._as_received(items), delay)
+
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
         self.queue.dead_letter(self._as_received(items), reason)
+
+    def settle(self, batch: Settlement, state: StateStore) -> None:
+        settle_in_order(self, state, batch)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         return self.queue.dead_letters(limit)

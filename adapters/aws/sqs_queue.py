@@ -15,10 +15,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from integration.errors import LeadthermError
-from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats
+from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats, Settlement, StateStore
+from integration.unit_of_work import settle_in_order
 
 MAX_BATCH = 10  # SQS batch APIs take at most 10 entries
 MAX_VISIBILITY = 43_200
+MAX_DELAY = 900  # SQS DelaySeconds
 
 
 class QueueError(LeadthermError):
@@ -90,6 +92,23 @@ class SqsWorkQueue:
                 for i, item in enumerate(chunk)
             ]
             self._call("change_message_visibility_batch", QueueUrl=self.queue_url, Entries=entries)
+
+    def defer(self, items: Sequence[QueueItem], delay: float) -> None:
+        """A fresh copy of each message, delayed, then the received one deleted: SQS cannot un-count a receive."""
+        for chunk in _chunks(items):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": json.dumps(item.event.to_json()),
+                    "DelaySeconds": min(MAX_DELAY, max(0, math.ceil(delay))),
+                }
+                for i, item in enumerate(chunk)
+            ]
+            self._call("send_message_batch", QueueUrl=self.queue_url, Entries=entries)
+        self.ack(items)
+
+    def settle(self, batch: Settlement, state: StateStore) -> None:
+        settle_in_order(self, state, batch)
 
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
         now = datetime.now(UTC).isoformat()

@@ -19,9 +19,10 @@ from hubspot.crm.contacts import (
 )
 from urllib3.util.retry import Retry
 
-from adapters.hubspot.errors import call, describe
-from integration.errors import CrmError, PermanentCrmError
+from adapters.hubspot.errors import call, describe, missing_properties
+from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import ChangeEvent, FetchResult, FieldWrite, Page, RecordRef, WriteResult, WriteStatus
+from integration.retry import POLICY
 from mappings.schema import CrmMapping
 
 CRM = "hubspot"
@@ -58,7 +59,13 @@ class HubSpotClient:
     read_batch_size = BATCH_LIMIT
     write_batch_size = BATCH_LIMIT
 
-    def __init__(self, mapping: CrmMapping, access_token: str, api_base: str = DEFAULT_API_BASE, timeout: float = 15.0):
+    def __init__(
+        self,
+        mapping: CrmMapping,
+        access_token: str,
+        api_base: str = DEFAULT_API_BASE,
+        timeout: float = POLICY.request_timeout,
+    ):
         # Retries are leadtherm's (tenacity, honouring rate limits), not urllib3's.
         self.api = HubSpot(access_token=access_token, host=api_base.rstrip("/"), retry=Retry(total=0, redirect=0))
         self.properties = [f for f in mapping.read_fields if f != mapping.id_field]
@@ -78,11 +85,19 @@ class HubSpotClient:
         body = BatchReadInputSimplePublicObjectId(
             properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in refs]
         )
-        answer = call(lambda: self.api.crm.contacts.batch_api.read(body, _request_timeout=self.timeout))
-        problem = _unexpected(getattr(answer, "errors", None), _NOT_FOUND)
+        answer = call(
+            lambda: self.api.crm.contacts.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
+        )
+        errors = getattr(answer, "errors", None)
+        problem = _unexpected(errors, _NOT_FOUND)
         if problem:
-            raise CrmError(f"HubSpot batch read failed: {problem}")
-        records = {self._ref(obj.id): self._flat(obj) for obj in answer.results or []}
+            raise UnexpectedAnswer(f"HubSpot batch read failed: {problem}")
+        records = {self._ref(obj.id): self._flat(obj) for obj in answer.results}
+        # Only an explicit OBJECT_NOT_FOUND makes a record missing; an id absent for no stated reason is retried.
+        gone = _error_ids(errors, _NOT_FOUND)
+        unexplained = [r for r in refs if r not in records and r.record_id not in gone]
+        if unexplained:
+            raise UnexpectedAnswer(f"HubSpot batch read left {len(unexplained)} id(s) out without OBJECT_NOT_FOUND")
         return FetchResult(records, frozenset(r for r in refs if r not in records))
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
@@ -95,22 +110,30 @@ class HubSpotClient:
             ]
         )
         try:
-            answer = call(lambda: self.api.crm.contacts.batch_api.update(body, _request_timeout=self.timeout))
+            answer = call(
+                lambda: self.api.crm.contacts.batch_api.update(body, _request_timeout=self.timeout), "status", "results"
+            )
         except PermanentCrmError as exc:
+            absent = sorted(set(missing_properties(exc)) & self.own_fields)
+            if absent:
+                # Our own output properties do not exist: setup never ran; every write would fail alike.
+                raise OutputFieldsMissing(CRM, absent) from exc
             # A 400 (unknown property, bad option) rejects the whole batch: every record carries it.
             return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
         errors = getattr(answer, "errors", None)
         missing = _error_ids(errors, _NOT_FOUND)
         problem = _unexpected(errors, _NOT_FOUND)
-        done = {str(obj.id) for obj in answer.results or []}
+        done = {str(obj.id) for obj in answer.results}
         results = []
         for w in writes:
             if w.ref.record_id in done:
                 results.append(WriteResult(w.ref, WriteStatus.OK))
-            elif w.ref.record_id in missing or problem is None:
+            elif w.ref.record_id in missing:
                 results.append(WriteResult(w.ref, WriteStatus.MISSING, "contact not found"))
             else:
-                results.append(WriteResult(w.ref, WriteStatus.RETRY, problem))
+                results.append(
+                    WriteResult(w.ref, WriteStatus.RETRY, problem or "HubSpot did not say what became of it")
+                )
         return results
 
     def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
@@ -120,14 +143,17 @@ class HubSpotClient:
                 after=cursor,
                 properties=self.properties,
                 _request_timeout=self.timeout,
-            )
+            ),
+            "results",
         )
         after = answer.paging.next.after if answer.paging and answer.paging.next else None
-        return Page([(self._ref(obj.id), self._flat(obj)) for obj in answer.results or []], after)
+        return Page([(self._ref(obj.id), self._flat(obj)) for obj in answer.results], after)
 
     def count(self, object_type: str) -> int | None:
         search = PublicObjectSearchRequest(limit=1, properties=["hs_object_id"])
-        answer = call(lambda: self.api.crm.contacts.search_api.do_search(search, _request_timeout=self.timeout))
+        answer = call(
+            lambda: self.api.crm.contacts.search_api.do_search(search, _request_timeout=self.timeout), "total"
+        )
         return int(answer.total)
 
     def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
@@ -140,13 +166,21 @@ class HubSpotClient:
         answer = call(
             lambda: self.api.crm.associations.v4.batch_api.get_page(
                 "deals", "contacts", body, _request_timeout=self.timeout
-            )
+            ),
+            "status",
         )
         links: dict[RecordRef, list[RecordRef]] = {r: [] for r in deals}
         for result in answer.results or []:
             deal = RecordRef(CRM, "deal", str(result._from.id))
             links.setdefault(deal, []).extend(self._ref(str(to.to_object_id)) for to in result.to or [])
         return links
+
+    def missing_outputs(self) -> list[str]:
+        answer = call(
+            lambda: self.api.crm.properties.core_api.get_all("contacts", _request_timeout=self.timeout), "results"
+        )
+        present = {str(p.name) for p in answer.results}
+        return sorted(self.own_fields - present)
 
     def is_own_write(self, event: ChangeEvent) -> bool:
         """HubSpot names the one property a propertyChange touched: ours means our echo."""

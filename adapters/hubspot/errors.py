@@ -11,7 +11,15 @@ from hubspot.crm.associations.v4.exceptions import ApiException as AssociationsA
 from hubspot.crm.contacts.exceptions import ApiException as ContactsApiException
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
-from integration.errors import AuthError, CrmError, PermanentCrmError, RateLimited, RetriableCrmError
+from integration.errors import (
+    AuthError,
+    CrmError,
+    DailyLimitExhausted,
+    PermanentCrmError,
+    RateLimited,
+    RetriableCrmError,
+    UnexpectedAnswer,
+)
 
 T = TypeVar("T")
 
@@ -67,6 +75,8 @@ def translate(exc: Exception) -> CrmError:
     status = int(getattr(exc, "status", 0) or 0)
     body = error_body(exc)
     text = describe(body, status)
+    if status == 429 and str(body.get("policyName", "")).upper() == "DAILY":
+        return DailyLimitExhausted(f"HubSpot daily API limit reached ({text}); requests resume when it resets")
     if status == 429:
         return RateLimited(f"HubSpot rate limit: {text}", _retry_after(exc))
     if status in (401, 403):
@@ -79,9 +89,30 @@ def translate(exc: Exception) -> CrmError:
 _CAUGHT: tuple[type[Exception], ...] = (*API_EXCEPTIONS, urllib3.exceptions.HTTPError)
 
 
-def call(request: Callable[[], T]) -> T:
-    """Run one SDK request, re-raising its failures as leadtherm's typed errors."""
+def call(request: Callable[[], T], *required: str) -> T:
+    """Run one SDK request, re-raising its failures as leadtherm's typed errors.
+
+    `required`: attributes HubSpot's documented answer always has. The SDK turns a body it
+    cannot parse (a 200 with an HTML page, from a proxy or an outage) into a model whose
+    fields are all None; reading that as "no results" would mark records deleted.
+    """
     try:
-        return request()
+        answer = request()
     except _CAUGHT as exc:
         raise translate(exc) from exc
+    absent = [name for name in required if getattr(answer, name, None) is None]
+    if absent:
+        raise UnexpectedAnswer(f"HubSpot answered without its documented {', '.join(absent)} (not its JSON API body)")
+    return answer
+
+
+def missing_properties(exc: PermanentCrmError) -> list[str]:
+    """The property names of PROPERTY_DOESNT_EXIST errors in a rejected batch (HubSpot's 400 VALIDATION_ERROR)."""
+    cause = exc.__cause__
+    body = error_body(cause) if cause is not None else {}
+    names: list[str] = []
+    for error in body.get("errors") or []:
+        if isinstance(error, dict) and error.get("code") == "PROPERTY_DOESNT_EXIST":
+            context = error.get("context") or {}
+            names.extend(str(n) for n in context.get("propertyName") or [])
+    return names

@@ -190,6 +190,7 @@ class HubSpotSandbox:
         self.expired_tokens: set[str] = set()
         self._window: deque[float] = deque()
         self._scripted: deque[tuple[int, float | None]] = deque()  # forced answers for the next requests
+        self._html_answers = 0  # the next API requests get a 200 HTML page (a proxy's or an outage's)
         # webhooks
         self.webhook_url: str | None = None
         self.client_secret = ""
@@ -257,6 +258,11 @@ class HubSpotSandbox:
         """Answer the next API requests with `status` (429 or 5xx), whatever they ask."""
         with self.lock:
             self._scripted.extend((status, retry_after) for _ in range(times))
+
+    def answer_html_next(self, times: int = 1) -> None:
+        """Answer the next API requests with 200 and an HTML page instead of HubSpot's JSON."""
+        with self.lock:
+            self._html_answers += times
 
     def expire_token(self, token: str | None = None) -> None:
         self.expired_tokens.add(token or self.access_token)
@@ -467,6 +473,9 @@ class HubSpotSandbox:
                 "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
             )
         with self.lock:
+            if self._html_answers:
+                self._html_answers -= 1
+                return Response("<html><body>Service temporarily unavailable</body></html>", 200, mimetype="text/html")
             scripted = self._scripted.popleft() if self._scripted else None
             now = time.monotonic()
             limit, window = self.rate_limit

@@ -11,7 +11,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
-from integration.errors import PermanentCrmError
+from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import (
     ChangeEvent,
     FetchResult,
@@ -22,6 +22,7 @@ from integration.ports import (
     WriteResult,
     WriteStatus,
 )
+from integration.retry import POLICY
 from mappings.schema import CrmMapping
 
 CRM = "salesforce"
@@ -52,7 +53,7 @@ class SalesforceClient:
         self,
         mapping: CrmMapping,
         sf: Salesforce,
-        timeout: float = 30.0,
+        timeout: float = POLICY.request_timeout,
         bulk_threshold: int = BULK_THRESHOLD,
         bulk_poll: float = 1.0,
         bulk_page: int = BULK_PAGE,
@@ -86,7 +87,11 @@ class SalesforceClient:
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
         answer = call(lambda: self.sf.query_all(soql, timeout=self.timeout))
-        return list(answer["records"])
+        records = answer.get("records") if isinstance(answer, dict) else None
+        if not isinstance(records, list):
+            # Not Salesforce's query answer: reading it as "no rows" would mark every record deleted.
+            raise UnexpectedAnswer("Salesforce answered a query without its documented records list")
+        return records
 
     @staticmethod
     def _flat(record: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +143,12 @@ class SalesforceClient:
         except PermanentCrmError as exc:
             # A 400 for the whole request (e.g. an unknown field): every record carries it.
             return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
-        return [_result(w, r) for w, r in zip(writes, answer or [], strict=True)]
+        if not isinstance(answer, list) or len(answer) != len(writes):
+            raise UnexpectedAnswer("Salesforce answered a collections update without one result per record")
+        absent = sorted(_invalid_fields(answer) & self.mapping.own_fields)
+        if absent and not any(r.get("success") for r in answer):
+            raise OutputFieldsMissing(CRM, absent)  # setup never ran (or field-level security hides them)
+        return [_result(w, r) for w, r in zip(writes, answer, strict=True)]
 
     def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
         if (cursor or "").startswith("bulk:") or (
@@ -203,12 +213,24 @@ class SalesforceClient:
             errors.update((row["sf__Id"], row["sf__Error"]) for row in csv.DictReader(io.StringIO(failed)))
         return errors
 
+    def _describe(self, object_type: str) -> dict[str, Any]:
+        described: dict[str, Any] = call(lambda: getattr(self.sf, object_type).describe())
+        return described
+
     def count(self, object_type: str) -> int | None:
         answer = call(lambda: self.sf.query(f"SELECT COUNT() FROM {object_type}", timeout=self.timeout))
         return int(answer["totalSize"])
 
     def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
         return {}
+
+    def missing_outputs(self) -> list[str]:
+        """Output fields absent from, or invisible on, any mapped object (describe, fresh: setup may just have run)."""
+        missing: set[str] = set()
+        for object_type in self.mapping.objects:
+            present = {f["name"] for f in self._describe(object_type)["fields"]}
+            missing.update(self.mapping.own_fields - present)
+        return sorted(missing)
 
     @property
     def user_id(self) -> str:
@@ -234,6 +256,16 @@ def _bulk2(sf: Salesforce, object_type: str) -> Any:
 def _failed_records(handle: Any, job_id: str) -> str:
     failed: str = call(lambda: handle.get_failed_records(job_id))
     return failed
+
+
+def _invalid_fields(answer: list[Any]) -> set[str]:
+    """Fields named by INVALID_FIELD errors in a collections answer."""
+    names: set[str] = set()
+    for result in answer:
+        for error in (result.get("errors") or []) if isinstance(result, dict) else []:
+            if error.get("statusCode") == "INVALID_FIELD":
+                names.update(str(f) for f in error.get("fields") or [])
+    return names
 
 
 def _csv_value(value: Any) -> str:

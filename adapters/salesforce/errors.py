@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 import requests
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
 
-from integration.errors import AuthError, CrmError, PermanentCrmError, RateLimited, RetriableCrmError
+from integration.errors import (
+    AuthError,
+    CrmError,
+    DailyLimitExhausted,
+    PermanentCrmError,
+    RateLimited,
+    RetriableCrmError,
+)
 
 T = TypeVar("T")
 RETRIABLE_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"})
@@ -52,8 +59,10 @@ def translate(exc: Exception) -> CrmError:
     text = describe(items, status)
     codes = {i.get("errorCode") for i in items}
     if "REQUEST_LIMIT_EXCEEDED" in codes:
-        # The daily API allowance is spent: nothing to gain for a while (Salesforce says no more).
-        return RateLimited(f"Salesforce API limit: {text}", retry_after=300.0)
+        if any("TotalRequests" in str(i.get("message", "")) for i in items):
+            # The org's 24-hour allowance is spent: pause Salesforce rather than retry event by event.
+            return DailyLimitExhausted(f"Salesforce daily API limit reached ({text})")
+        return RateLimited(f"Salesforce API limit: {text}")  # e.g. concurrent long requests: back off
     if status == 401 or "INVALID_SESSION_ID" in codes:
         return AuthError(f"Salesforce session invalid ({text}); check the SALESFORCE_* credentials")
     if status >= 500 or codes & RETRIABLE_CODES:

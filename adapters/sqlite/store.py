@@ -27,8 +27,11 @@ from integration.ports import (
     QueueItem,
     QueueStats,
     RecordRef,
+    Settlement,
+    StateStore,
     StoredAssessment,
 )
+from integration.unit_of_work import settle_in_order
 
 Clock = Callable[[], float]
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
@@ -280,26 +283,67 @@ class SqliteWorkQueue:
 
     def ack(self, items: Sequence[QueueItem]) -> None:
         with self.db.write() as db:
-            db.executemany("DELETE FROM queue WHERE seq = ? AND lease_id = ?", self._receipts(items))
+            self._ack(db, items)
 
     def release(self, items: Sequence[QueueItem], delay: float) -> None:
-        visible = self.db.clock() + delay
         with self.db.write() as db:
-            db.executemany(
-                "UPDATE queue SET visible_at = ?, lease_id = NULL WHERE seq = ? AND lease_id = ?",
-                [(visible, seq, lease) for seq, lease in self._receipts(items)],
-            )
+            self._release(db, items, delay, spent=True)
+
+    def defer(self, items: Sequence[QueueItem], delay: float) -> None:
+        with self.db.write() as db:
+            self._release(db, items, delay, spent=False)
 
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
-        now = self.db.clock()
         with self.db.write() as db:
-            for item, (seq, lease) in zip(items, self._receipts(items), strict=True):
-                gone = db.execute("DELETE FROM queue WHERE seq = ? AND lease_id = ?", (seq, lease)).rowcount
-                if gone:
-                    db.execute(
-                        "INSERT INTO dead_letters (event_id, payload, reason, failed_at, attempts) VALUES (?,?,?,?,?)",
-                        (item.event.event_id, json.dumps(item.event.to_json()), reason, now, item.attempts),
-                    )
+            self._dead_letter(db, items, reason)
+
+    def settle(self, batch: Settlement, state: StateStore) -> None:
+        """One transaction for the whole pass when the state lives in the same file; else in a replay-safe order."""
+        if not (isinstance(state, SqliteStateStore) and state.db is self.db):
+            settle_in_order(self, state, batch)
+            return
+        with self.db.write() as db:
+            if batch.audit:
+                state.insert_audit(db, batch.audit)
+            if batch.saved:
+                state.insert_states(db, batch.saved)
+            for ref in batch.forgotten:
+                db.execute("DELETE FROM assessments WHERE ref = ?", (str(ref),))
+            if batch.processed and batch.processed_until is not None:
+                state.insert_processed(db, batch.processed, batch.processed_until)
+            for name, value in batch.cursors.items():
+                state.put_cursor(db, name, value)
+            for items, reason in batch.dead:
+                self._dead_letter(db, items, reason)
+            for items, delay in batch.released:
+                self._release(db, items, delay, spent=True)
+            for items, delay in batch.deferred:
+                self._release(db, items, delay, spent=False)
+            if batch.acked:
+                self._ack(db, batch.acked)
+
+    def _ack(self, db: sqlite3.Connection, items: Sequence[QueueItem]) -> None:
+        db.executemany("DELETE FROM queue WHERE seq = ? AND lease_id = ?", self._receipts(items))
+
+    def _release(self, db: sqlite3.Connection, items: Sequence[QueueItem], delay: float, spent: bool) -> None:
+        visible = self.db.clock() + delay
+        # A deferral hands back the attempt its lease counted: a paused CRM must not dead-letter events.
+        refund = 0 if spent else 1
+        db.executemany(
+            "UPDATE queue SET visible_at = ?, lease_id = NULL, attempts = MAX(0, attempts - ?) "
+            "WHERE seq = ? AND lease_id = ?",
+            [(visible, refund, seq, lease) for seq, lease in self._receipts(items)],
+        )
+
+    def _dead_letter(self, db: sqlite3.Connection, items: Sequence[QueueItem], reason: str) -> None:
+        now = self.db.clock()
+        for item, (seq, lease) in zip(items, self._receipts(items), strict=True):
+            gone = db.execute("DELETE FROM queue WHERE seq = ? AND lease_id = ?", (seq, lease)).rowcount
+            if gone:
+                db.execute(
+                    "INSERT INTO dead_letters (event_id, payload, reason, failed_at, attempts) VALUES (?,?,?,?,?)",
+                    (item.event.event_id, json.dumps(item.event.to_json()), reason, now, item.attempts),
+                )
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         rows = self.db.read(
@@ -370,12 +414,17 @@ class SqliteStateStore:
         self.save_many({ref: state})
 
     def save_many(self, states: Mapping[RecordRef, StoredAssessment]) -> None:
+        with self.db.write() as db:
+            self.insert_states(db, states)
+
+    @staticmethod
+    def insert_states(db: sqlite3.Connection, states: Mapping[RecordRef, StoredAssessment]) -> None:
+        """Within the caller's transaction."""
         rows = [
             (str(ref), dump_assessment(s), s.next_drop_at.timestamp() if s.next_drop_at else None)
             for ref, s in states.items()
         ]
-        with self.db.write() as db:
-            db.executemany("INSERT OR REPLACE INTO assessments (ref, payload, next_drop_at) VALUES (?,?,?)", rows)
+        db.executemany("INSERT OR REPLACE INTO assessments (ref, payload, next_drop_at) VALUES (?,?,?)", rows)
 
     def forget(self, ref: RecordRef) -> None:
         with self.db.write() as db:
@@ -402,25 +451,31 @@ class SqliteStateStore:
         return set(unique) - seen
 
     def mark_processed(self, event_ids: Sequence[str], expires_at: datetime) -> None:
-        expires = expires_at.timestamp()
         with self.db.write() as db:
-            db.executemany(
-                "INSERT OR REPLACE INTO processed (event_id, expires_at) VALUES (?, ?)",
-                [(i, expires) for i in event_ids],
-            )
-            self._marks_since_purge += 1
-            if self._marks_since_purge >= 1000:  # purge expired ids now and then, not on every call
-                db.execute("DELETE FROM processed WHERE expires_at <= ?", (self.db.clock(),))
-                self._marks_since_purge = 0
+            self.insert_processed(db, event_ids, expires_at)
+
+    def insert_processed(self, db: sqlite3.Connection, event_ids: Sequence[str], expires_at: datetime) -> None:
+        """Within the caller's transaction."""
+        expires = expires_at.timestamp()
+        db.executemany(
+            "INSERT OR REPLACE INTO processed (event_id, expires_at) VALUES (?, ?)",
+            [(i, expires) for i in event_ids],
+        )
+        self._marks_since_purge += 1
+        if self._marks_since_purge >= 1000:  # purge expired ids now and then, not on every call
+            db.execute("DELETE FROM processed WHERE expires_at <= ?", (self.db.clock(),))
+            self._marks_since_purge = 0
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         if not entries:
             return
         with self.db.write() as db:
-            db.executemany(
-                "INSERT INTO audit (ref, payload) VALUES (?, ?)",
-                [(str(e.ref), dump_audit(e)) for e in entries],
-            )
+            self.insert_audit(db, entries)
+
+    @staticmethod
+    def insert_audit(db: sqlite3.Connection, entries: Sequence[AuditEntry]) -> None:
+        """Within the caller's transaction."""
+        db.executemany("INSERT INTO audit (ref, payload) VALUES (?, ?)", [(str(e.ref), dump_audit(e)) for e in entries])
 
     def audit(self, ref: RecordRef, limit: int = 50) -> list[AuditEntry]:
         rows = self.db.read("SELECT payload FROM audit WHERE ref = ? ORDER BY id DESC LIMIT ?", (str(ref), limit))
@@ -437,7 +492,12 @@ class SqliteStateStore:
 
     def set_cursor(self, name: str, value: str | None) -> None:
         with self.db.write() as db:
-            if value is None:
-                db.execute("DELETE FROM cursors WHERE name = ?", (name,))
-            else:
-                db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
+            self.put_cursor(db, name, value)
+
+    @staticmethod
+    def put_cursor(db: sqlite3.Connection, name: str, value: str | None) -> None:
+        """Within the caller's transaction."""
+        if value is None:
+            db.execute("DELETE FROM cursors WHERE name = ?", (name,))
+        else:
+            db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))

@@ -13,6 +13,7 @@ from integration.ports import (
     AuditEntry,
     ChangeEvent,
     RecordRef,
+    Settlement,
     StateStore,
     StoredAssessment,
     WorkQueue,
@@ -42,6 +43,37 @@ def stored(temperature: str = "warm", drop: datetime | None = None) -> StoredAss
 
 
 class BackendContract:
+    def test_a_deferred_event_comes_back_without_spending_an_attempt(self, backend: Backend) -> None:
+        queue, _, clock = backend
+        queue.enqueue([event("e1", 1)])
+        [item] = queue.lease(10, 30)
+        queue.defer([item], 1)
+        clock.advance(2)
+        [again] = queue.lease(10, 30)
+        assert again.event == event("e1", 1)
+        assert again.attempts == 1
+
+    def test_a_settlement_stores_audits_marks_dead_letters_with_the_reason_and_acks(self, backend: Backend) -> None:
+        queue, state, _ = backend
+        queue.enqueue([event("e1", 1), event("e2", 2)])
+        items = {i.event.event_id: i for i in queue.lease(10, 30)}
+        entry = AuditEntry(ref(1), NOW, "write", {"temperature": ("cool", "warm")}, ["Decision-maker title (+25)"])
+        batch = Settlement(
+            saved={ref(1): stored()},
+            audit=[entry],
+            processed=["e1"],
+            processed_until=datetime(2100, 1, 1, tzinfo=UTC),
+            acked=[items["e1"]],
+            dead=[([items["e2"]], "cannot read field 'numemployees' (company_size): expected a number")],
+        )
+        queue.settle(batch, state)
+        assert state.load([ref(1)]) == {ref(1): stored()}
+        assert state.audit(ref(1)) == [entry]
+        assert state.unprocessed(["e1", "e2"]) == {"e2"}
+        [letter] = queue.dead_letters()
+        assert letter.event.event_id == "e2" and "numemployees" in letter.reason
+        assert queue.lease(10, 30) == []
+
     def test_an_enqueued_event_is_leased_intact_and_gone_once_acked(self, backend: Backend) -> None:
         queue, _, _ = backend
         queue.enqueue([event("e1", 1)])

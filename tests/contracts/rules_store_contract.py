@@ -11,9 +11,9 @@ from integration.rules_store import RulesStore, UnknownVersion
 
 
 def warmer(text: str) -> str:
-    """scoring.yaml with the warm band lowered from 50 to 45."""
-    assert "  warm: 50" in text
-    return text.replace("  warm: 50", "  warm: 45", 1)
+    """scoring.yaml with the warm band raised from 40 to 45."""
+    assert "  warm: 40 " in text
+    return text.replace("  warm: 40 ", "  warm: 45 ", 1)
 
 
 class RulesStoreContract:
@@ -34,13 +34,13 @@ class RulesStoreContract:
         assert "hubspot.yaml" in store.current()  # untouched files stay
         found = store.version(made.number)
         assert (found.author, found.note, found.changed) == ("ada", "lower warm", ["scoring.yaml"])
-        assert "-  warm: 50" in found.diff and "+  warm: 45" in found.diff
+        assert "-  warm: 40 " in found.diff and "+  warm: 45 " in found.diff
         assert store.history()[0].number == made.number
 
     def test_an_invalid_version_is_refused_with_its_line_and_nothing_changes(self, store: RulesStore) -> None:
         before = store.current()
         with pytest.raises(ConfigError) as refused:
-            store.apply({"scoring.yaml": before["scoring.yaml"].replace("  warm: 50", "  warm: 90", 1)}, "ada")
+            store.apply({"scoring.yaml": before["scoring.yaml"].replace("  warm: 40 ", "  warm: 90 ", 1)}, "ada")
         problem = refused.value.problems[0]
         assert problem.file == "scoring.yaml" and problem.line is not None and "out of order" in problem.message
         assert store.head() == 0 and store.current() == before

@@ -11,6 +11,7 @@ from adapters.aws.dynamodb_state import DynamoStateStore
 from adapters.aws.secrets import resolve_secrets
 from adapters.aws.sqs_queue import SqsWorkQueue
 from integration.errors import MissingSetting
+from integration.ports import AuditEntry, Settlement
 from tests.adapters.aws.conftest import Aws
 from tests.contracts.backend_contract import Backend, BackendContract, event, ref, stored
 
@@ -58,3 +59,13 @@ def test_secrets_come_from_ssm_by_parameter_name(aws: Aws) -> None:
     assert env["HUBSPOT_ACCESS_TOKEN"] == "pat-123"
     with pytest.raises(MissingSetting, match="HUBSPOT_CLIENT_SECRET"):
         resolve_secrets({"SSM_HUBSPOT_CLIENT_SECRET": "/leadtherm/test/missing"}, aws.ssm)
+
+
+def test_replaying_a_settlement_after_a_crash_writes_its_audit_once(aws: Aws) -> None:
+    state = DynamoStateStore(aws.dynamodb, aws.table)
+    entry = AuditEntry(ref(1), datetime(2026, 11, 1, tzinfo=UTC), "write", {"score": (40, 62)}, ["Title (+25)"])
+    queue = SqsWorkQueue(aws.sqs, aws.queue_url, aws.dlq_url)
+    batch = Settlement(saved={ref(1): stored()}, audit=[entry])
+    queue.settle(batch, state)
+    queue.settle(batch, state)  # the pass died after its state, before the queue: the next one replays it
+    assert state.audit(ref(1)) == [entry]

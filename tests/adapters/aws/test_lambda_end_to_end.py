@@ -176,3 +176,52 @@ def test_a_poison_message_reaches_the_dlq_after_max_receives(
         lambda: bool(aws.sqs.receive_message(QueueUrl=deployed["dlq_url"], VisibilityTimeout=0).get("Messages")), 5
     )
     assert not aws.sqs.receive_message(QueueUrl=deployed["queue_url"]).get("Messages")
+
+
+def _dead_letters(aws: Aws, dlq_url: str) -> list[dict[str, Any]]:
+    answer = aws.sqs.receive_message(
+        QueueUrl=dlq_url, VisibilityTimeout=0, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )
+    return list(answer.get("Messages") or [])
+
+
+def test_a_record_that_cannot_be_read_reaches_the_dlq_with_a_reason_naming_the_field_not_the_value(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "hs_analytics_num_page_views": "1e400"})
+    assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(3, contact)]), None)["statusCode"] == 204
+    bridge(aws, deployed["queue_url"], rounds=2)
+    [letter] = _dead_letters(aws, deployed["dlq_url"])
+    reason = letter["MessageAttributes"]["reason"]["StringValue"]
+    assert "hs_analytics_num_page_views" in reason and "1e400" not in reason
+
+
+def test_retries_that_never_succeed_are_dead_lettered_by_the_pipeline_with_their_reason_before_sqs_redrives(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEADTHERM_MAX_RECEIVES", "3")  # as serverless.yml sets it: the queue's maxReceiveCount
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO"})
+    assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(5, contact)]), None)["statusCode"] == 204
+    sandbox.fail_next(502, times=1000)
+    bridge(aws, deployed["queue_url"], rounds=12)
+    [letter] = _dead_letters(aws, deployed["dlq_url"])
+    assert "gave up after 3 attempts" in letter["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_a_revoked_token_pauses_hubspot_and_its_messages_wait_in_the_queue_not_the_dlq(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str]
+) -> None:
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO"})
+    assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(9, contact)]), None)["statusCode"] == 204
+    pipeline = lambda_handlers.runtime().pipeline
+    pipeline.pauses.probe_every = 1.0  # the container probes HubSpot again after a second
+    sandbox.expire_token(TOKEN)
+    bridge(aws, deployed["queue_url"], rounds=4)  # many receives while HubSpot refuses the token
+    assert "hubspot paused" in str(pipeline.health())
+    assert _dead_letters(aws, deployed["dlq_url"]) == []
+    assert sandbox.contact(contact).get("leadtherm_temperature") is None
+    sandbox.expired_tokens.discard(TOKEN)
+    time.sleep(1.1)
+    bridge(aws, deployed["queue_url"], rounds=4)
+    assert sandbox.contact(contact).get("leadtherm_temperature") in {"cold", "cool", "warm", "hot"}
+    assert pipeline.health() is None

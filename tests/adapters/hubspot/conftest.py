@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.hubspot.setup import setup
 from integration.pipeline import PipelineSettings
+from integration.retry import POLICY
 from integration.runtime import Runtime, build_runtime
 from integration.worker import run_worker
 from mappings.loader import load_mapping
@@ -74,7 +75,9 @@ def paused(sandbox: HubSpotSandbox, tmp_path: Path) -> Iterator[Live]:
         "HUBSPOT_RATE_LIMIT": "10000/10",
         "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
     }
-    runtime = build_runtime(env, ["hubspot"], settings=PipelineSettings(retry_delay=0.05, max_attempts=8))
+    runtime = build_runtime(
+        env, ["hubspot"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05, queue_attempts=8))
+    )
     runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
     server: BaseWSGIServer = waitress.create_server(  # type: ignore[assignment]
         create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,9 +11,14 @@ import pytest
 from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.inbound import parse
 from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.errors import AuthError, PermanentCrmError
+from adapters.hubspot.setup import setup
+from integration.errors import AuthError, OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import ChangeEvent, FieldWrite, RecordRef
+from integration.worker import drain
+from mappings.loader import load_mapping
+from tests.adapters.hubspot.conftest import TOKEN
 from tests.contracts.crm_client_contract import CrmClientContract
+from tests.pipeline_world import make_world
 
 
 class HubSpotHarness:
@@ -92,3 +98,43 @@ def test_more_than_a_hundred_records_are_refused_before_calling(client: HubSpotC
     refs = [RecordRef("hubspot", "contact", str(n)) for n in range(101)]
     with pytest.raises(PermanentCrmError, match="at most 100"):
         client.fetch(refs)
+
+
+def test_a_200_html_page_is_a_retriable_error_never_a_deletion(sandbox: HubSpotSandbox, client: HubSpotClient) -> None:
+    ref = RecordRef("hubspot", "contact", sandbox.create_contact({"email": "ana@acme.example"}))
+    sandbox.answer_html_next(4)
+    with pytest.raises(UnexpectedAnswer):
+        client.fetch([ref])
+    with pytest.raises(UnexpectedAnswer):
+        client.write([FieldWrite(ref, {"leadtherm_score": 50})])
+    with pytest.raises(UnexpectedAnswer):
+        client.page("contact", None, 10)
+    with pytest.raises(UnexpectedAnswer):
+        client.count("contact")
+    assert ref in client.fetch([ref]).records  # the next real answer is read as usual
+
+
+def test_through_the_pipeline_an_html_answer_is_retried_and_the_state_is_kept(
+    sandbox: HubSpotSandbox, client: HubSpotClient, tmp_path: Path
+) -> None:
+    world = make_world(tmp_path, client=client)
+    ref = RecordRef("hubspot", "contact", sandbox.create_contact({"email": "ana@acme.example", "jobtitle": "CEO"}))
+    world.queue.enqueue([world.event(ref, "e1")])
+    assert drain(world.pipeline).written == 1
+    sandbox.answer_html_next(1)
+    world.queue.enqueue([world.event(ref, "e2")])
+    report = world.pipeline.run_once()
+    assert report.retried == 1 and report.forgotten == 0
+    assert world.state.load([ref])  # not forgotten
+    assert world.state.unprocessed(["e2"]) == {"e2"}  # not settled
+
+
+def test_without_setup_the_outputs_are_missing_and_a_write_is_a_crm_wide_failure(sandbox: HubSpotSandbox) -> None:
+    mapping = load_mapping("hubspot")
+    bare = HubSpotClient(mapping, TOKEN, sandbox.base_url)
+    assert bare.missing_outputs() == sorted(mapping.own_fields)
+    ref = RecordRef("hubspot", "contact", sandbox.create_contact({"email": "ana@acme.example"}))
+    with pytest.raises(OutputFieldsMissing, match="run leadtherm setup hubspot"):
+        bare.write([FieldWrite(ref, {"leadtherm_score": 50})])
+    setup(bare.api, mapping)
+    assert bare.missing_outputs() == []

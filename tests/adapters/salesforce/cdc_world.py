@@ -14,6 +14,7 @@ from adapters.salesforce.pubsub.listener import Listener
 from adapters.salesforce.pubsub_sandbox import PubSubSandbox
 from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.pipeline import PipelineSettings
+from integration.retry import RetryPolicy
 from integration.runtime import Runtime, build_runtime
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
@@ -33,7 +34,7 @@ class World:
     env: dict[str, str]
 
     def runtime(self) -> Runtime:
-        return build_runtime(self.env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))
+        return build_runtime(self.env, ["salesforce"], settings=PipelineSettings(retry=RetryPolicy(queue_delay=0.05)))
 
     def listener(self, runtime: Runtime, **env: str) -> Listener:
         return Listener(runtime, {**self.env, **env})

@@ -12,7 +12,7 @@ from adapters.salesforce.inbound import parse_outbound
 from adapters.salesforce.plugin import connect
 from adapters.salesforce.sandbox import SalesforceSandbox
 from adapters.salesforce.setup import setup
-from integration.errors import AuthError
+from integration.errors import AuthError, DailyLimitExhausted, OutputFieldsMissing
 from integration.ports import ChangeEvent, FieldWrite, RecordRef, WriteStatus
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
@@ -189,3 +189,21 @@ def test_setup_reports_a_field_of_a_conflicting_type_and_leaves_it(sandbox: Sale
     assert any(c.startswith("Lead.Lead_Score__c exists as string") for c in report.conflicts)
     assert sandbox.custom_fields["Lead.Lead_Score__c"]["type"] == "Text"  # not changed
     assert "Contact.Lead_Score__c" not in " ".join(report.conflicts)
+
+
+def test_before_setup_the_outputs_are_missing_and_a_write_is_a_crm_wide_failure(sandbox: SalesforceSandbox) -> None:
+    mapping = load_mapping("salesforce")
+    sf = connect(password_env(sandbox))
+    bare = SalesforceClient(mapping, sf)
+    assert bare.missing_outputs() == sorted(mapping.own_fields)
+    lead = RecordRef("salesforce", "Lead", sandbox.create_lead({"Email": "p@acme.example"}))
+    with pytest.raises(OutputFieldsMissing, match="run leadtherm setup salesforce"):
+        bare.write([FieldWrite(lead, {"Lead_Score__c": 50})])
+    setup(sf, mapping, bare.user_id)
+    assert SalesforceClient(mapping, sf).missing_outputs() == []
+
+
+def test_a_spent_daily_allowance_is_a_crm_wide_failure(sandbox: SalesforceSandbox, client: SalesforceClient) -> None:
+    sandbox.daily_limit = sandbox.api_usage
+    with pytest.raises(DailyLimitExhausted):
+        client.count("Lead")

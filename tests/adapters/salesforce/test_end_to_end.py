@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from adapters.salesforce.inbound import outbound_endpoint
 from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.inbound import InboundRequest
 from integration.pipeline import PipelineSettings
+from integration.retry import POLICY
 from integration.runtime import Runtime, build_runtime
 from integration.waiting import wait_until as wait_for
 from integration.worker import drain, run_worker
@@ -27,6 +28,7 @@ from tests.expected import expected_outputs
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
 
+FAST_RETRY = PipelineSettings(retry=replace(POLICY, queue_delay=0.05))
 HOT_LEAD = {
     "Email": "cto@nordlys.example", "Title": "Chief Technology Officer", "NumberOfEmployees": 300,
     "Industry": "Software", "Country": "Sweden", "LeadSource": "Employee Referral", "Rating": "Hot",
@@ -52,7 +54,9 @@ def served(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Served]:
     env = {**password_env(sandbox), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10",
            "SALESFORCE_CALLOUT_SECRET": CALLOUT_SECRET}  # fmt: skip
     build_runtime(env, ["salesforce"]).plugins["salesforce"].setup(load_mapping("salesforce"), env)
-    runtime = build_runtime(env, ["salesforce"], settings=PipelineSettings(retry_delay=0.05))  # sees the new fields
+    runtime = build_runtime(
+        env, ["salesforce"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05))
+    )  # sees the new fields
     server: Any = waitress.create_server(
         create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
     )
@@ -164,6 +168,8 @@ def test_a_thousand_notifications_over_300_leads_cost_the_minimum_calls(
             "Lead", leads[n] if n < 300 else rng.choice(leads), {"Rating": "Warm" if n % 2 else "Hot"}
         )
     assert sandbox.flush_outbound(30)
+    # flush_outbound returns once the last delivery left the sandbox; wait until it is queued too.
+    assert wait_for(lambda: served.runtime.queue.stats().depth >= 1000, 10)
     report = drain(served.runtime.pipeline)  # the whole burst is queued: process it now
     stats = served.runtime.clients["salesforce"].stats
     assert report.records == 300

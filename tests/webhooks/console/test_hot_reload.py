@@ -12,6 +12,7 @@ import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from integration.pipeline import PipelineSettings
+from integration.retry import RetryPolicy
 from integration.runtime import build_runtime
 from integration.waiting import wait_until
 from mappings.loader import PACKAGED
@@ -50,7 +51,7 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
         "LEADTHERM_ADMIN_SECRET": SECRET,
     }
     # What `serve` does, with the console mounted under /admin as LEADTHERM_ADMIN_SECRET asks.
-    runtime = build_runtime(env, ["hubspot"], folder, PipelineSettings(retry_delay=0.05))
+    runtime = build_runtime(env, ["hubspot"], folder, PipelineSettings(retry=RetryPolicy(queue_delay=0.05)))
     runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
     app = create_app(AppConfig(runtime.queue, routes_of(runtime, env)))
     assert mount_console(app, runtime, env)
