@@ -6,7 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: demo test lint typecheck bench osls lambda-package clean
+.PHONY: demo test lint typecheck bench osls sysdeps lambda-package clean
+
+# System packages the tests use: nginx is the real TLS-terminating proxy in front of `serve`
+# in tests/webhooks/test_behind_proxy.py. Installed only when missing (Debian/Ubuntu, as root
+# or through sudo); elsewhere the proxy tests say they are skipped and why.
+SYSDEPS := nginx
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
@@ -31,7 +36,16 @@ osls:
 		[ node_modules/.bin/osls -nt package.json ] || npm install --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the osls checks will be skipped"; fi
 
-test: lint typecheck osls
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get: install$$missing yourself; the proxy tests will be skipped"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "not root and no sudo: install$$missing yourself; the proxy tests will be skipped"; exit 0; fi; \
+	echo "installing$$missing (apt-get)"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
+
+test: lint typecheck osls sysdeps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
