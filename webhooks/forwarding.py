@@ -60,10 +60,10 @@ class ProxyPolicy:
 
     def describe(self) -> str:
         if self.public_url is not None:
-            return f"public URL {self.public_url} (forwarded headers ignored)"
+            return f"public URL {self.public_url}, forwarded headers ignored"
         if self.trusted:
-            return "forwarded headers trusted from " + ", ".join(str(n) for n in self.trusted)
-        return "no proxy trusted (forwarded headers ignored)"
+            return "forwarded headers trusted from " + ", ".join(str(n) for n in self.trusted) + " only"
+        return "no proxy trusted, forwarded headers ignored"
 
     def trusts(self, peer: str) -> bool:
         try:

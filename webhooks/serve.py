@@ -173,7 +173,7 @@ def serve(
     supervisor.start()
     _stop_on_sigterm()
     log.info(
-        "serving %s on http://%s:%d (%s)",
+        "serving %s on http://%s:%s; %s",
         ", ".join(runtime.plugins),
         server.effective_host,
         server.effective_port,

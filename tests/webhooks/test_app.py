@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,30 +11,10 @@ from flask.testing import FlaskClient
 
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import LeadthermError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse
 from integration.ports import ChangeEvent, QueueItem, RecordRef, WorkQueue
+from tests.webhooks.routes import EchoRoute
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import ProxyPolicy, parse_public_url, parse_trusted_proxies
-
-
-class EchoRoute:
-    """A minimal adapter route: one event per JSON id, 401 without the shared header."""
-
-    path = "/webhooks/test"
-
-    def __init__(self) -> None:
-        self.seen_urls: list[str] = []
-
-    def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
-        self.seen_urls.append(request.url)
-        if request.header("x-test-secret") != "s3cret":
-            return InboundResponse(401, b"bad signature")
-        try:
-            ids = json.loads(request.body)
-        except ValueError:
-            return InboundResponse(400, b"malformed body")
-        enqueue([ChangeEvent(f"evt-{i}", RecordRef("test", "contact", str(i))) for i in ids])
-        return InboundResponse(204, events=len(ids))
 
 
 class BrokenQueue:
