@@ -128,7 +128,7 @@ def test_requests_share_one_keep_alive_connection_and_every_answer_with_a_body_h
     with serving(app) as url:
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=5)
-        answers = []
+        answers: list[tuple[int, bool]] = []
         first_socket = None
         for method, path, headers, body in [
             ("POST", "/webhooks/test", {"X-Test-Secret": "s3cret"}, b"[1]"),
