@@ -172,10 +172,11 @@ def serve(
         supervisor.add("sweep", lambda: _sweep_loop(runtime, interval, stop))
     supervisor.start()
     _stop_on_sigterm()
+    bound = str(server.effective_host)
     log.info(
         "serving %s on http://%s:%s; %s",
         ", ".join(runtime.plugins),
-        server.effective_host,
+        f"[{bound}]" if ":" in bound else bound,
         server.effective_port,
         policy.describe(),
     )
