@@ -93,6 +93,12 @@ def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:
             log.info("sweep queued %d record(s) whose temperature is due to drop", len(due))
 
 
+def _max_event_age(option: str | None, env: Mapping[str, str]) -> float:
+    if option:
+        return parse_interval(option, "--max-event-age")
+    return parse_interval(env.get(MAX_EVENT_AGE_ENV) or DEFAULT_MAX_EVENT_AGE, MAX_EVENT_AGE_ENV)
+
+
 def _stop_on_sigterm() -> None:
     """SIGTERM (docker stop, systemd) ends serve like Ctrl-C: workers stop, counts are flushed."""
 
@@ -140,26 +146,23 @@ def serve(
     """Run the webhook app (waitress) and the worker on the embedded backend."""
     repeats = logs.configure()
     env = dict(os.environ)
+    stop = threading.Event()
+    supervisor = Supervisor(stop, on_tick=repeats.flush)
     try:
         check_port(port)
         interval = parse_interval(sweep_every, "--sweep-every") if sweep_every else None
-        age_text, age_source = (
-            (max_event_age, "--max-event-age") if max_event_age else (env.get(MAX_EVENT_AGE_ENV), MAX_EVENT_AGE_ENV)
-        )
-        age_limit = parse_interval(age_text or DEFAULT_MAX_EVENT_AGE, age_source)
         policy = proxy_policy(env, trusted_proxy, public_url)
         runtime = build_runtime(env, crm, mappings, PipelineSettings(visibility_timeout=visibility_timeout))
         routes = routes_by_crm(runtime, env)
         unverifiable = check_verification(routes, env)
-        stop = threading.Event()
-        supervisor = Supervisor(stop, on_tick=repeats.flush)
         config = AppConfig(
             runtime.queue,
             [r for crm_routes in routes.values() for r in crm_routes],
             proxy=policy,
             health_checks=[supervisor.health],
-            max_event_age=age_limit,
+            max_event_age=_max_event_age(max_event_age, env),
         )
+        # Bound before anything says "serving": a busy port is one line and exit 2.
         server = create_server(create_app(config), host, port, ServerLimits(threads=threads))
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
