@@ -20,6 +20,7 @@ from integration.runtime import Runtime, build_runtime
 from integration.sweep import enqueue_due
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import proxy_policy
+from webhooks.logs import bound_repeats
 from webhooks.serve import routes_of
 
 log = logging.getLogger("leadtherm.lambda")
@@ -44,6 +45,7 @@ def _http_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
     rt = runtime()
     env = environment()
+    bound_repeats()  # the Lambda runtime's log handler: a flood of forged requests is counted, not copied
     # apig-wsgi takes scheme and host from API Gateway; a proxy or custom domain is configured as for serve
     app = create_app(AppConfig(rt.queue, routes_of(rt, env), proxy=proxy_policy(env)))
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = make_lambda_handler(app, binary_support=True)

@@ -78,10 +78,15 @@ class RepeatFilter(logging.Filter):
             )
 
 
-def configure(level: int = logging.INFO) -> RepeatFilter:
-    """Log to stderr as `serve` does, with repeated warnings bounded; returns the filter to flush."""
-    logging.basicConfig(level=level, format=FORMAT)
+def bound_repeats() -> RepeatFilter:
+    """Bound repeated warnings on every handler of the root logger; returns the filter to flush."""
     repeats = RepeatFilter()
     for handler in logging.getLogger().handlers:
         handler.addFilter(repeats)
     return repeats
+
+
+def configure(level: int = logging.INFO) -> RepeatFilter:
+    """Log to stderr as `serve` does, with repeated warnings bounded."""
+    logging.basicConfig(level=level, format=FORMAT)
+    return bound_repeats()
