@@ -24,7 +24,7 @@ from integration.runtime import Runtime, build_runtime
 from integration.worker import drain, run_worker
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
-from webhooks.server import create_server
+from webhooks.server import create_server, tune_for_serving
 
 TOKEN, SECRET = "bench-token", "bench-secret"
 ACK_REQUESTS = 1000
@@ -33,7 +33,8 @@ HOT = {"jobtitle": "Head of Marketing", "numemployees": "100-500", "industry": "
 
 
 def _serve(app: Any) -> tuple[str, Any]:
-    """The app on the server `serve` runs (its limits and keep-alive), on an ephemeral port."""
+    """The app on the server `serve` runs (its limits, keep-alive and tuning), on an ephemeral port."""
+    tune_for_serving()
     server: Any = create_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.run, daemon=True).start()
     return f"http://127.0.0.1:{server.effective_port}", server

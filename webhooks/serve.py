@@ -23,7 +23,7 @@ from integration.worker import run_worker
 from webhooks import logs
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import proxy_policy
-from webhooks.server import ServerLimits, check_port, create_server
+from webhooks.server import ServerLimits, check_port, create_server, tune_for_serving
 from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
@@ -163,6 +163,7 @@ def serve(
             max_event_age=_max_event_age(max_event_age, env),
         )
         # Bound before anything says "serving": a busy port is one line and exit 2.
+        tune_for_serving()
         server = create_server(create_app(config), host, port, ServerLimits(threads=threads))
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
