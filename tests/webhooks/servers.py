@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ import trustme
 from integration.waiting import wait_until
 from webhooks.server import ServerLimits, create_server
 
+LEADTHERM = str(Path(sys.executable).parent / "leadtherm")  # the installed entry point
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
 
@@ -122,3 +125,39 @@ def _tls_ready(port: int, context: ssl.SSLContext) -> bool:
     except OSError:
         time.sleep(0.05)
         return False
+
+
+class Serve:
+    """A running `leadtherm serve --port 0`, its stderr collected line by line."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.process = subprocess.Popen(
+            [LEADTHERM, "serve", "--port", "0", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        assert wait_until(lambda: self.url is not None or self.process.poll() is not None, 30)
+        assert self.url is not None, f"serve did not start: {self.lines}"
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def url(self) -> str | None:
+        for line in self.lines:
+            if " serving " in line:
+                return "http://" + line.split(" on http://", 1)[1].split(";", 1)[0]
+        return None
+
+    def stop(self) -> list[str]:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(15)
+        self.reader.join(5)
+        return self.lines

@@ -8,10 +8,7 @@ is a handful of log lines and a count.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +20,9 @@ from integration.plugins import load_crm
 from integration.runtime import build_runtime
 from integration.waiting import wait_until
 from mappings.loader import load_mapping
+from tests.webhooks.servers import LEADTHERM, NGINX, Serve, free_port, nginx_in_front
 from webhooks.serve import ServeConfigError, check_verification
 
-LEADTHERM = str(Path(sys.executable).parent / "leadtherm")
 TOKEN, SECRET = "serve-token", "serve-secret"
 
 
@@ -49,42 +46,6 @@ def env(portal: HubSpotSandbox, tmp_path: Path) -> dict[str, str]:
     runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], values)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "LEADTHERM_"))}
     return {**clean, **values}
-
-
-class Serve:
-    """A running `leadtherm serve --port 0`, its stderr collected line by line."""
-
-    def __init__(self, env: dict[str, str], *args: str) -> None:
-        self.process = subprocess.Popen(
-            [LEADTHERM, "serve", "--port", "0", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        assert wait_until(lambda: self.url is not None or self.process.poll() is not None, 30)
-        assert self.url is not None, f"serve did not start: {self.lines}"
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def url(self) -> str | None:
-        for line in self.lines:
-            if " serving " in line:
-                return "http://" + line.split(" on http://", 1)[1].split(";", 1)[0]
-        return None
-
-    def stop(self) -> list[str]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(15)
-        self.reader.join(5)
-        return self.lines
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -169,3 +130,28 @@ def test_a_thousand_forged_requests_write_a_handful_of_log_lines_and_one_count(e
     summary = [line for line in lines if "more like 'rejected a HubSpot webhook: %s' not logged" in line]
     assert len(summary) == 1
     assert f"{1000 - len(rejected)} more like" in summary[0]
+
+
+@pytest.mark.skipif(NGINX is None, reason="nginx is not installed (make sysdeps installs it)")
+@pytest.mark.parametrize("trust", ["--public-url", "--trusted-proxy"])
+def test_serve_behind_nginx_accepts_a_real_change_delivered_by_hubspot_over_https(
+    env: dict[str, str], portal: HubSpotSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trust: str
+) -> None:
+    proxy_port = free_port()
+    value = f"https://127.0.0.1:{proxy_port}/hooks" if trust == "--public-url" else "127.0.0.3"
+    serve = Serve(env, trust, value)
+    try:
+        assert serve.url is not None
+        with nginx_in_front(serve.url.removeprefix("http://"), tmp_path, proxy_port) as proxy:
+            monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(proxy.ca_file))
+            before = portal.failed_attempts
+            contact = portal.create_contact({"email": "p1@acme.example", "jobtitle": "CEO"})
+            portal.configure_webhooks(f"{proxy.url}/webhooks/hubspot", SECRET, batch_window=0.01)
+            portal.update_contact(contact, {"hs_analytics_num_page_views": "12"})
+            assert portal.flush_webhooks(10)
+            assert portal.failed_attempts == before, "a delivery through the proxy was refused"
+            # and the worker behind it wrote the score back
+            assert wait_until(lambda: portal.contact(contact).get("leadtherm_score") is not None, 15)
+    finally:
+        portal.webhook_url = None
+        serve.stop()
