@@ -8,6 +8,11 @@ NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: demo test lint typecheck bench osls lambda-package clean proto sysdeps
 
+# System packages the tests use, as command:debian-package: nginx is the real TLS-terminating
+# proxy in front of `serve` (tests/webhooks/test_behind_proxy.py); chromium and chromedriver
+# drive the console's browser tests. apt-get installs only the missing ones (as root or via sudo).
+SYSDEPS := nginx:nginx chromium:chromium chromedriver:chromium-driver
+
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
 	@echo "creating $(VENV) and installing leadtherm with its dependencies (about a minute the first time)"
@@ -33,14 +38,14 @@ osls:
 		[ node_modules/.bin/osls -nt package.json ] || npm install --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the osls checks will be skipped"; fi
 
-# System packages the tests need, as command:debian-package; apt-get installs only the missing ones.
-SYSDEPS := chromium:chromium chromedriver:chromium-driver
 sysdeps:
-	@missing="$$(for d in $(SYSDEPS); do command -v $${d%%:*} >/dev/null 2>&1 || echo $${d#*:}; done)"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing $$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@missing=""; for d in $(SYSDEPS); do command -v $${d%%:*} >/dev/null 2>&1 || missing="$$missing $${d#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "no apt-get: install$$missing yourself"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; \
+	else echo "not root and no sudo: install$$missing yourself"; exit 0; fi; \
+	echo "installing$$missing (apt-get)"; \
+	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
 test: lint typecheck osls sysdeps
 	$(BIN)/python -m pytest

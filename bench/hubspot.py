@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import waitress
 from flask import Flask, Response
 
 from adapters.hubspot.sandbox import HubSpotSandbox
@@ -27,6 +26,7 @@ from integration.runtime import Runtime, build_runtime
 from integration.worker import drain, run_worker
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
+from webhooks.server import create_server, tune_for_serving
 
 TOKEN, SECRET = "bench-token", "bench-secret"
 ACK_REQUESTS = 1000
@@ -35,7 +35,9 @@ HOT = {"jobtitle": "Head of Marketing", "numemployees": "100-500", "industry": "
 
 
 def _serve(app: Any) -> tuple[str, Any]:
-    server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=8)
+    """The app on the server `serve` runs (its limits, keep-alive and tuning), on an ephemeral port."""
+    tune_for_serving()
+    server: Any = create_server(app, "127.0.0.1", 0)
     threading.Thread(target=server.run, daemon=True).start()
     return f"http://127.0.0.1:{server.effective_port}", server
 

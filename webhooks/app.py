@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from integration.errors import LeadthermError
 from integration.inbound import InboundRequest, InboundRoute
-from integration.ports import ChangeEvent, WorkQueue
+from integration.ports import ChangeEvent, QueueStats, WorkQueue
+from webhooks.forwarding import TRUST_NOTHING, ForwardingMiddleware, ProxyPolicy
 
 log = logging.getLogger("leadtherm.webhooks")
 MAX_BODY_BYTES = 1024 * 1024
+
+# A health check returns why something is degraded, or None when it is fine.
+HealthCheck = Callable[[], str | None]
 
 
 @dataclass(frozen=True)
@@ -23,26 +26,56 @@ class AppConfig:
     queue: WorkQueue
     routes: Sequence[InboundRoute]
     max_body_bytes: int = MAX_BODY_BYTES
-    # Behind API Gateway or a reverse proxy, rebuild the public URL (HubSpot signs the URL it called).
-    behind_proxy: bool = True
+    # Who may say what the public URL is (HubSpot signs the URL it called); by default nobody.
+    proxy: ProxyPolicy = TRUST_NOTHING
+    # Each named reason makes /healthz answer 503 (a worker down, a CRM paused, ...).
+    health_checks: Sequence[HealthCheck] = ()
+    # /healthz is degraded while the oldest pending event has waited longer (seconds; None: never).
+    max_event_age: float | None = None
 
 
 class QueueUnavailable(LeadthermError):
     """The queue could not persist events: answer 503 so the CRM delivers them again."""
 
 
-def _health(queue: WorkQueue) -> Blueprint:
+def degraded_reasons(stats: QueueStats, checks: Sequence[HealthCheck], max_event_age: float | None) -> list[str]:
+    """Every reason the service is degraded right now; empty when healthy."""
+    reasons = []
+    for check in checks:
+        try:
+            reason = check()
+        except LeadthermError as exc:
+            reason = f"a health check failed: {exc}"
+        if reason:
+            reasons.append(reason)
+    age = stats.oldest_age_seconds
+    if max_event_age is not None and age is not None and age > max_event_age:
+        reasons.append(
+            f"the oldest pending event has waited {age:.0f} s, longer than {max_event_age:.0f} s "
+            "(LEADTHERM_MAX_EVENT_AGE)"
+        )
+    return reasons
+
+
+def _health(config: AppConfig) -> Blueprint:
     bp = Blueprint("health", __name__)
 
     @bp.get("/healthz")
-    def healthz() -> Response:
-        stats = queue.stats()
-        return jsonify(
-            status="ok",
+    def healthz() -> tuple[Response, int]:
+        try:
+            stats = config.queue.stats()
+        except LeadthermError as exc:
+            log.error("health: the queue cannot be read: %s", exc)
+            return jsonify(status="degraded", reasons=["the queue cannot be read"]), 503
+        reasons = degraded_reasons(stats, config.health_checks, config.max_event_age)
+        body = jsonify(
+            status="degraded" if reasons else "ok",
+            reasons=reasons,
             queue_depth=stats.depth,
             oldest_pending_age_seconds=stats.oldest_age_seconds,
             dead_letters=stats.dead_letters,
         )
+        return body, 503 if reasons else 200
 
     return bp
 
@@ -74,9 +107,8 @@ def _webhooks(routes: Sequence[InboundRoute], queue: WorkQueue) -> Blueprint:
 def create_app(config: AppConfig) -> Flask:
     app = Flask("leadtherm")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    if config.behind_proxy:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)  # type: ignore[method-assign]
-    app.register_blueprint(_health(config.queue))
+    app.wsgi_app = ForwardingMiddleware(app.wsgi_app, config.proxy)  # type: ignore[method-assign]
+    app.register_blueprint(_health(config))
     app.register_blueprint(_webhooks(config.routes, config.queue))
 
     @app.errorhandler(HTTPException)

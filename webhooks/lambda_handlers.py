@@ -19,6 +19,8 @@ from integration.ports import ChangeEvent, QueueItem
 from integration.runtime import Runtime, build_runtime
 from integration.sweep import enqueue_due
 from webhooks.app import AppConfig, create_app
+from webhooks.forwarding import proxy_policy
+from webhooks.logs import bound_repeats
 from webhooks.serve import routes_of
 
 log = logging.getLogger("leadtherm.lambda")
@@ -42,7 +44,10 @@ def _http_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from apig_wsgi import make_lambda_handler
 
     rt = runtime()
-    app = create_app(AppConfig(rt.queue, routes_of(rt, environment())))
+    env = environment()
+    bound_repeats()  # the Lambda runtime's log handler: a flood of forged requests is counted, not copied
+    # apig-wsgi takes scheme and host from API Gateway; a proxy or custom domain is configured as for serve
+    app = create_app(AppConfig(rt.queue, routes_of(rt, env), proxy=proxy_policy(env)))
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = make_lambda_handler(app, binary_support=True)
     return handler
 

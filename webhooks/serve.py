@@ -1,40 +1,101 @@
-"""`leadtherm serve`: the webhook app on waitress, plus the worker and the periodic sweep."""
+"""`leadtherm serve`: the webhook app on waitress, plus the supervised worker(s) and the sweep."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+import signal
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from types import FrameType
 from typing import Annotated
 
 import typer
-import waitress
 
-from integration.errors import LeadthermError
+from adapters.salesforce.pubsub.listener import cdc_enabled, start_listener
+from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
 from integration.inbound import InboundRoute
 from integration.pipeline import PipelineSettings
-from integration.runtime import Runtime, build_runtime
+from integration.runtime import Runtime, build_runtime, check_outputs
 from integration.sweep import enqueue_due
 from integration.worker import run_worker
+from webhooks import logs
 from webhooks.app import AppConfig, create_app
+from webhooks.console.command import mount_console
+from webhooks.forwarding import proxy_policy
+from webhooks.server import ServerLimits, check_port, create_server, tune_for_serving
+from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
 _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_EVENT_AGE_ENV = "LEADTHERM_MAX_EVENT_AGE"
+DEFAULT_MAX_EVENT_AGE = "15m"
+
+# What each built-in route needs before it can verify anything. A route may instead say so
+# itself with `cannot_verify() -> str | None`, which wins (third-party adapters, new secrets).
+ROUTE_SECRETS: dict[str, tuple[str, ...]] = {
+    "/webhooks/hubspot": ("HUBSPOT_CLIENT_SECRET",),
+    "/webhooks/salesforce": ("SALESFORCE_ORG_ID", "SALESFORCE_OUTBOUND_SECRET"),
+    "/webhooks/salesforce/flow": ("SALESFORCE_CALLOUT_SECRET",),
+}
 
 
-def parse_interval(text: str) -> float:
+class ServeConfigError(LeadthermError):
+    """`serve` was started with settings it cannot run with (exit 2, one line)."""
+
+
+def _check_outputs_at_start(runtime: Runtime) -> None:
+    """Refuse to serve a CRM whose output fields do not exist; an unreachable CRM only warns (it pauses)."""
+    try:
+        check_outputs(runtime)
+    except OutputFieldsMissing:
+        raise
+    except CrmError as exc:
+        log.warning("could not check the output fields at start (%s); processing pauses until the CRM answers", exc)
+
+
+def parse_interval(text: str, source: str = "interval") -> float:
     """'90s', '15m', '1h', '1d' or plain seconds -> seconds."""
     match = _INTERVAL.match(text.strip())
     if not match or float(match.group(1)) <= 0:
-        raise typer.BadParameter(f"{text!r} is not an interval like 30s, 15m, 1h")
+        raise ServeConfigError(f"{source}: {text!r} is not an interval like 30s, 15m, 1h")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-def routes_of(runtime: Runtime, env: dict[str, str]) -> list[InboundRoute]:
-    return [r for name, p in runtime.plugins.items() for r in p.routes(runtime.mappings[name], env)]
+def routes_of(runtime: Runtime, env: Mapping[str, str]) -> list[InboundRoute]:
+    return [r for routes in routes_by_crm(runtime, env).values() for r in routes]
+
+
+def routes_by_crm(runtime: Runtime, env: Mapping[str, str]) -> dict[str, list[InboundRoute]]:
+    return {name: p.routes(runtime.mappings[name], env) for name, p in runtime.plugins.items()}
+
+
+def cannot_verify(route: InboundRoute, env: Mapping[str, str]) -> str | None:
+    """Why `route` would refuse every delivery (its secret is not configured), or None."""
+    own = getattr(route, "cannot_verify", None)
+    if callable(own):
+        answer = own()
+        return str(answer) if answer else None
+    missing = [name for name in ROUTE_SECRETS.get(route.path, ()) if not env.get(name, "").replace(",", "").strip()]
+    return f"{' and '.join(missing)} not set" if missing else None
+
+
+def check_verification(routes: Mapping[str, Sequence[InboundRoute]], env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(path, reason) of routes that cannot verify; ServeConfigError if a CRM has no route that can."""
+    warnings: list[tuple[str, str]] = []
+    for crm, crm_routes in routes.items():
+        problems = {r.path: reason for r in crm_routes if (reason := cannot_verify(r, env))}
+        if crm_routes and len(problems) == len(crm_routes):
+            detail = "; ".join(f"{path}: {reason}" for path, reason in problems.items())
+            raise ServeConfigError(
+                f"{crm}: no webhook route could verify a delivery ({detail}); every delivery would be refused. "
+                f"Set the secret, or serve only the other CRMs with --crm"
+            )
+        warnings += problems.items()
+    return warnings
 
 
 def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:
@@ -44,25 +105,23 @@ def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:
             log.info("sweep queued %d record(s) whose temperature is due to drop", len(due))
 
 
-def start_background(
-    runtime: Runtime, stop: threading.Event, workers: int, sweep_every: float | None
-) -> list[threading.Thread]:
-    """Worker threads (and the sweep) sharing the runtime; they end when `stop` is set."""
-    threads = [
-        threading.Thread(target=run_worker, args=(runtime.pipeline, stop), name=f"worker-{i}", daemon=True)
-        for i in range(workers)
-    ]
-    if sweep_every:
-        threads.append(
-            threading.Thread(target=_sweep_loop, args=(runtime, sweep_every, stop), name="sweep", daemon=True)
-        )
-    for thread in threads:
-        thread.start()
-    return threads
+def _max_event_age(option: str | None, env: Mapping[str, str]) -> float:
+    if option:
+        return parse_interval(option, "--max-event-age")
+    return parse_interval(env.get(MAX_EVENT_AGE_ENV) or DEFAULT_MAX_EVENT_AGE, MAX_EVENT_AGE_ENV)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd) ends serve like Ctrl-C: workers stop, counts are flushed."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def serve(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     crm: Annotated[list[str] | None, typer.Option(help="CRM(s) to serve (default: every configured one).")] = None,
     sweep_every: Annotated[str | None, typer.Option("--sweep-every", help="Run the sweep this often, e.g. 1h.")] = None,
@@ -72,21 +131,84 @@ def serve(
     visibility_timeout: Annotated[
         float, typer.Option(help="Seconds before a batch leased by a worker that died is processed again.")
     ] = 120.0,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trusted-proxy",
+            help="IP or network of the TLS proxy whose X-Forwarded-* headers count (repeatable; "
+            "env LEADTHERM_TRUSTED_PROXIES).",
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="The base URL the CRMs call, e.g. https://hooks.example.com (env LEADTHERM_PUBLIC_URL).",
+        ),
+    ] = None,
+    max_event_age: Annotated[
+        str | None,
+        typer.Option(
+            "--max-event-age",
+            help=f"/healthz is degraded once an event waits longer (env {MAX_EVENT_AGE_ENV}; "
+            f"default {DEFAULT_MAX_EVENT_AGE}).",
+        ),
+    ] = None,
 ) -> None:
     """Run the webhook app (waitress) and the worker on the embedded backend."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    repeats = logs.configure()
     env = dict(os.environ)
-    interval = parse_interval(sweep_every) if sweep_every else None
+    stop = threading.Event()
+    supervisor = Supervisor(stop, on_tick=repeats.flush)
     try:
+        check_port(port)
+        interval = parse_interval(sweep_every, "--sweep-every") if sweep_every else None
+        policy = proxy_policy(env, trusted_proxy, public_url)
         runtime = build_runtime(env, crm, mappings, PipelineSettings(visibility_timeout=visibility_timeout))
+        routes = routes_by_crm(runtime, env)
+        unverifiable = check_verification(routes, env)
+        _check_outputs_at_start(runtime)
+        checks = [supervisor.health, runtime.pipeline.health]
+        listener = start_listener(runtime, stop, env) if "salesforce" in runtime.plugins and cdc_enabled(env) else None
+        if listener is not None:
+            checks.append(listener.health)
+        config = AppConfig(
+            runtime.queue,
+            [r for crm_routes in routes.values() for r in crm_routes],
+            proxy=policy,
+            health_checks=checks,
+            max_event_age=_max_event_age(max_event_age, env),
+        )
+        app = create_app(config)
+        if mount_console(app, runtime, env, mappings):
+            log.info("admin console under /admin")
+        # Bound before anything says "serving": a busy port is one line and exit 2.
+        tune_for_serving()
+        server = create_server(app, host, port, ServerLimits(threads=threads))
     except LeadthermError as exc:
+        stop.set()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    app = create_app(AppConfig(runtime.queue, routes_of(runtime, env)))
-    stop = threading.Event()
-    start_background(runtime, stop, workers, interval)
-    log.info("serving %s on http://%s:%d", ", ".join(runtime.plugins), host, port)
+    for path, reason in unverifiable:
+        log.warning("%s cannot verify deliveries (%s): every delivery to it will be refused with 401", path, reason)
+    for i in range(workers):
+        supervisor.add(f"worker-{i}", lambda: run_worker(runtime.pipeline, stop))
+    if interval:
+        supervisor.add("sweep", lambda: _sweep_loop(runtime, interval, stop))
+    supervisor.start()
+    _stop_on_sigterm()
+    bound = str(server.effective_host)
+    log.info(
+        "serving %s on http://%s:%s; %s",
+        ", ".join(runtime.plugins),
+        f"[{bound}]" if ":" in bound else bound,
+        server.effective_port,
+        policy.describe(),
+    )
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="leadtherm", _quiet=True)
+        server.run()
     finally:
         stop.set()
+        server.close()
+        log.info("stopped")
+        repeats.flush(everything=True)

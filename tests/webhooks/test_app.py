@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,29 +11,10 @@ from flask.testing import FlaskClient
 
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import LeadthermError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse
 from integration.ports import ChangeEvent, QueueItem, RecordRef, WorkQueue
+from tests.webhooks.routes import EchoRoute
 from webhooks.app import AppConfig, create_app
-
-
-class EchoRoute:
-    """A minimal adapter route: one event per JSON id, 401 without the shared header."""
-
-    path = "/webhooks/test"
-
-    def __init__(self) -> None:
-        self.seen_urls: list[str] = []
-
-    def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
-        self.seen_urls.append(request.url)
-        if request.header("x-test-secret") != "s3cret":
-            return InboundResponse(401, b"bad signature")
-        try:
-            ids = json.loads(request.body)
-        except ValueError:
-            return InboundResponse(400, b"malformed body")
-        enqueue([ChangeEvent(f"evt-{i}", RecordRef("test", "contact", str(i))) for i in ids])
-        return InboundResponse(204, events=len(ids))
+from webhooks.forwarding import ProxyPolicy, parse_public_url, parse_trusted_proxies
 
 
 class BrokenQueue:
@@ -102,17 +83,61 @@ def test_a_queue_that_cannot_persist_answers_503_so_the_crm_retries(queue: Sqlit
     assert "retry" in answer.get_json()["reason"]
 
 
-def test_behind_a_proxy_the_route_sees_the_public_url(client: FlaskClient, route: EchoRoute) -> None:
+FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hooks.example.com", "X-Forwarded-Prefix": "/p"}
+
+
+def _seen_url(route: EchoRoute, queue: SqliteWorkQueue, policy: ProxyPolicy, peer: str = "127.0.0.1") -> str:
+    client = create_app(AppConfig(queue, [route], proxy=policy)).test_client()
     client.post(
-        "/webhooks/test",
+        "/webhooks/test?x=1",
         data="[1]",
-        headers={
-            "X-Test-Secret": "s3cret",
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "hooks.example.com",
-        },
+        headers={"X-Test-Secret": "s3cret", **FORWARDED},
+        environ_base={"REMOTE_ADDR": peer},
     )
-    assert route.seen_urls == ["https://hooks.example.com/webhooks/test"]
+    return route.seen_urls[-1]
+
+
+def test_by_default_no_forwarded_header_changes_the_url_the_route_verifies(
+    route: EchoRoute, queue: SqliteWorkQueue
+) -> None:
+    assert _seen_url(route, queue, ProxyPolicy()) == "http://localhost/webhooks/test?x=1"
+
+
+def test_forwarded_headers_count_only_from_a_trusted_proxy(route: EchoRoute, queue: SqliteWorkQueue) -> None:
+    policy = ProxyPolicy(parse_trusted_proxies(["10.0.0.0/8", "127.0.0.3"]))
+    assert _seen_url(route, queue, policy, peer="10.1.2.3") == "https://hooks.example.com/p/webhooks/test?x=1"
+    assert _seen_url(route, queue, policy, peer="127.0.0.3") == "https://hooks.example.com/p/webhooks/test?x=1"
+    assert _seen_url(route, queue, policy, peer="127.0.0.1") == "http://localhost/webhooks/test?x=1"
+
+
+def test_a_public_url_is_used_whatever_is_forwarded(route: EchoRoute, queue: SqliteWorkQueue) -> None:
+    policy = ProxyPolicy(public_url=parse_public_url("https://hooks.example.org:8443/in/"))
+    assert _seen_url(route, queue, policy, peer="10.1.2.3") == "https://hooks.example.org:8443/in/webhooks/test?x=1"
+
+
+def test_healthz_is_503_with_every_reason_while_a_health_check_reports_one(
+    queue: SqliteWorkQueue, route: EchoRoute
+) -> None:
+    paused: list[str] = []
+    checks = [lambda: paused[0] if paused else None, lambda: None]
+    client = create_app(AppConfig(queue, [route], health_checks=checks)).test_client()
+    assert client.get("/healthz").status_code == 200
+    paused.append("hubspot is paused: token revoked")
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.get_json()["status"] == "degraded"
+    assert answer.get_json()["reasons"] == ["hubspot is paused: token revoked"]
+
+
+def test_healthz_is_503_once_the_oldest_event_has_waited_too_long(queue: SqliteWorkQueue, route: EchoRoute) -> None:
+    queue.enqueue([ChangeEvent("e1", RecordRef("test", "contact", "1"))])
+    patient = create_app(AppConfig(queue, [route], max_event_age=3600)).test_client()
+    assert patient.get("/healthz").status_code == 200
+    time.sleep(0.05)
+    impatient = create_app(AppConfig(queue, [route], max_event_age=0.01)).test_client()
+    answer = impatient.get("/healthz")
+    assert answer.status_code == 503
+    assert "oldest pending event has waited" in answer.get_json()["reasons"][0]
 
 
 def test_unknown_routes_and_methods_get_a_json_reason(client: FlaskClient) -> None:

@@ -24,6 +24,7 @@ from integration.inbound import InboundRequest, WebhookSettingError
 from integration.ports import EventKind, RecordRef
 from mappings.loader import load_mapping
 from webhooks.app import AppConfig, create_app
+from webhooks.forwarding import ProxyPolicy, parse_trusted_proxies
 
 SECRET = "client-secret-1"
 URL = "https://hooks.example.com/webhooks/hubspot"
@@ -305,7 +306,9 @@ def test_malformed_bodies_are_payload_errors(body: bytes) -> None:
 def app_client(tmp_path: Path) -> tuple[Any, SqliteWorkQueue]:
     queue = SqliteWorkQueue(tmp_path / "q.db")
     route = HubSpotWebhookRoute([SECRET], clock=lambda: NOW)
-    return create_app(AppConfig(queue, [route], behind_proxy=True)).test_client(), queue
+    return create_app(
+        AppConfig(queue, [route], proxy=ProxyPolicy(parse_trusted_proxies(["127.0.0.1"])))
+    ).test_client(), queue
 
 
 def _post(client: Any, body: bytes, headers: dict[str, str]) -> Any:
