@@ -37,6 +37,7 @@ from mappings.loader import (
     CheckReport,
     check_file,
     check_folder_report,
+    load_config,
     load_mapping,
     load_rules,
     mappings_dir,
@@ -115,10 +116,14 @@ def check(
 ) -> None:
     """Validate scoring.yaml and each CRM's mapping file; one line per problem with file, line and field."""
     crms = crm_names()
+    # Rules are checked against the CRMs configured here (all of them when none is): a HubSpot-only
+    # admin's rule on a HubSpot custom property is no problem of salesforce.yaml's.
+    env = _env()
+    in_use = [n for n in crms if load_crm(n).configured(env)] or crms
     if target is not None and not target.is_dir():
-        report = check_file(target, crms)
+        report = check_file(target, crms, in_use)
     else:
-        report = check_folder_report(target or mappings, crms)
+        report = check_folder_report(target or mappings, crms, in_use)
     _print_check(report)
 
 
@@ -155,8 +160,8 @@ def score(
 ) -> None:
     """Score a CRM export offline through the same mappings the live integration uses."""
     plugin = load_crm(crm)
-    rules = load_rules(mappings)
-    mapping = load_mapping(crm, mappings)
+    rules, by_crm = load_config([crm], mappings)
+    mapping = by_crm[crm]
     export = _open(file, encoding)
     for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
         typer.echo(f"{warning} (warning)", err=True)

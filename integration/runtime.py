@@ -15,7 +15,7 @@ from integration.plugins import CrmPlugin, Env, crm_names, load_backend, load_cr
 from integration.ports import StateStore, WorkQueue
 from integration.ratelimit import TokenBucket
 from integration.rules_provider import StoreRulesProvider, open_rules_store
-from mappings.loader import load_mapping, load_rules, mappings_dir
+from mappings.loader import load_config, mappings_dir
 from mappings.schema import CrmMapping, ScoringRules
 
 
@@ -73,12 +73,12 @@ def build_runtime(
     clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
-    rules = load_rules(mappings)
     names = list(crms) if crms else [n for n in crm_names() if load_crm(n).configured(env)]
     if not names:
         raise NothingConfigured()
     plugins = {name: load_crm(name) for name in names}
-    crm_mappings = {name: load_mapping(name, mappings) for name in names}
+    # Rules and mappings checked against each other: a rule on an attribute a CRM in use lacks fails here.
+    rules, crm_mappings = load_config(names, mappings)
     clients: dict[str, GuardedClient] = {}
     for name, plugin in plugins.items():
         capacity, period = plugin.rate_limit(env)

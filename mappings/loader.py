@@ -329,7 +329,9 @@ def _near_misses(base: Path, expected: str) -> list[str]:
 
 
 def check_folder_report(
-    folder: str | os.PathLike[str] | None = None, crms: Sequence[str] = PACKAGED_CRMS
+    folder: str | os.PathLike[str] | None = None,
+    crms: Sequence[str] = PACKAGED_CRMS,
+    in_use: Sequence[str] | None = None,
 ) -> CheckReport:
     """Check the files leadtherm reads from a folder: scoring.yaml and one `<crm>.yaml` per CRM."""
     base = mappings_dir(folder)
@@ -349,7 +351,7 @@ def check_folder_report(
         report.problems.append(Problem(_display(path), None, "", message))
     read = {name for _, name in expected}
     report.skipped.extend(p.name for p in sorted(base.glob("*.y*ml")) if p.name not in read)
-    _cross_check(base / SCORING_FILE, base, crms, report)
+    _cross_check(base / SCORING_FILE, base, crms if in_use is None else in_use, report)
     return report
 
 
@@ -384,13 +386,13 @@ def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     return CrmMapping if isinstance(data, dict) and ("crm" in data or "attributes" in data) else ScoringRules
 
 
-def check_file(path: Path, crms: Sequence[str] = PACKAGED_CRMS) -> CheckReport:
+def check_file(path: Path, crms: Sequence[str] = PACKAGED_CRMS, in_use: Sequence[str] | None = None) -> CheckReport:
     """Check one file, a scoring file or a CRM mapping (`leadtherm check FILE`)."""
     report = CheckReport([], [], [])
     model = _model_for(path, crms)
     _check(model, path, report)
     if model is ScoringRules and not report.problems:
-        _cross_check(path, path.parent, crms, report)
+        _cross_check(path, path.parent, crms if in_use is None else in_use, report)
     return report
 
 

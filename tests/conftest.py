@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,17 @@ from mappings.schema import ScoringRules
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MakeLead = Callable[..., Lead]
+
+
+@pytest.fixture(autouse=True)
+def _no_repeat_filters_left_behind() -> Iterator[None]:
+    """`serve` and the Lambda handler bound repeated warnings on the root handlers; pytest's persist."""
+    yield
+    from webhooks.logs import RepeatFilter
+
+    for handler in logging.getLogger().handlers:
+        for found in [f for f in handler.filters if isinstance(f, RepeatFilter)]:
+            handler.removeFilter(found)
 
 
 @pytest.fixture(scope="session")

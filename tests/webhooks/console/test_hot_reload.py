@@ -15,6 +15,7 @@ from integration.pipeline import PipelineSettings
 from integration.retry import RetryPolicy
 from integration.runtime import build_runtime
 from integration.waiting import wait_until
+from integration.worker import run_worker
 from mappings.loader import PACKAGED
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN
@@ -22,7 +23,7 @@ from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.webhooks.console.conftest import SECRET, csrf_of, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
-from webhooks.serve import routes_of, start_background
+from webhooks.serve import routes_of
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
     app = create_app(AppConfig(runtime.queue, routes_of(runtime, env)))
     assert mount_console(app, runtime, env)
     stop = threading.Event()
-    start_background(runtime, stop, workers=1, sweep_every=None)
+    threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.02), daemon=True).start()
     try:
         for url in serve_app(app):
             sandbox.configure_webhooks(f"{url}/webhooks/hubspot", HUBSPOT_SECRET, time_scale=0.0005, batch_window=0.02)
