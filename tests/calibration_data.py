@@ -163,3 +163,22 @@ def write_custom_history(path: Path, rows: int = 3000, seed: int = 11) -> Path:
         writer.writeheader()
         writer.writerows(custom_rows(rows, seed))
     return path
+
+
+def raw_columns_auc(rows: list[dict[str, str]], train: list[int], test: list[int]) -> float:
+    """Holdout AUC of scikit-learn on the export's raw columns: numbers as they are, picklist and title one-hot."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    products = sorted({r["product_interest"] for r in rows})
+    titles = sorted({r["job_title"] for r in rows})
+    matrix = np.array([
+        [float(r["trial_logins"]), float(r["page_views"])]
+        + [float(r["product_interest"] == p) for p in products]
+        + [float(r["job_title"] == t) for t in titles]
+        for r in rows
+    ])  # fmt: skip
+    truth = np.array([int(r["won"]) for r in rows])
+    model = LogisticRegression(max_iter=5000).fit(matrix[train], truth[train])
+    return float(roc_auc_score(truth[test], model.decision_function(matrix[test])))

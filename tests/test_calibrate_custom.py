@@ -13,7 +13,7 @@ from integration.calibration.history import History, read_history
 from integration.cli import app
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Rule, ScoringRules
-from tests.calibration_data import custom_rows, write_custom_history, write_custom_mapping
+from tests.calibration_data import custom_rows, raw_columns_auc, write_custom_history, write_custom_mapping
 
 CUSTOM = {"trial_logins", "product_interest"}
 
@@ -31,26 +31,6 @@ def learned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return history, calibrate(history, load_rules(), holdout=0.3, seed=7)
 
 
-def _raw_logistic_regression_auc(result: Calibration) -> float:
-    """scikit-learn on the export's raw columns: numbers as they are, the picklist and the title one-hot."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-
-    rows = custom_rows(3000, seed=11)
-    products = sorted({r["product_interest"] for r in rows})
-    titles = sorted({r["job_title"] for r in rows})
-    matrix = np.array([
-        [float(r["trial_logins"]), float(r["page_views"])]
-        + [float(r["product_interest"] == p) for p in products]
-        + [float(r["job_title"] == t) for t in titles]
-        for r in rows
-    ])  # fmt: skip
-    truth = np.array([int(r["won"]) for r in rows])
-    model = LogisticRegression(max_iter=5000).fit(matrix[result.train], truth[result.train])
-    return float(roc_auc_score(truth[result.test], model.decision_function(matrix[result.test])))
-
-
 def test_the_custom_number_and_picklist_get_the_largest_points(learned: tuple[History, Calibration]) -> None:
     _, result = learned
     ranked = sorted(_all(result.rules), key=lambda r: -abs(r.points))
@@ -64,7 +44,7 @@ def test_integer_points_on_custom_fields_reach_within_002_of_a_raw_logistic_regr
     learned: tuple[History, Calibration],
 ) -> None:
     _, result = learned
-    reference = _raw_logistic_regression_auc(result)
+    reference = raw_columns_auc(custom_rows(3000, seed=11), result.train, result.test)
     assert reference > 0.75
     assert result.points_auc >= reference - 0.02, (result.points_auc, reference)
 
