@@ -126,3 +126,54 @@ def test_calibrate_hubspot_learns_a_custom_contact_property_its_mapping_declares
         assert learned and all(analytics > other for other in others), learned
     finally:
         portal.stop()
+
+
+def test_calibrate_salesforce_learns_a_custom_picklist_its_mapping_declares(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adapters.salesforce.sandbox import SalesforceSandbox
+
+    mapping = tmp_path / "salesforce.yaml"
+    mapping.write_text(
+        (PACKAGED / "salesforce.yaml").read_text()
+        + "\ncustom_attributes:\n"
+        + "  product_interest: {field: Product_Interest__c, kind: text, label: Product interest}\n"
+    )
+    org = SalesforceSandbox()
+    org.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle_path)
+    try:
+        # What the admin does in Setup: the custom picklist, readable by the integration user.
+        field = "Lead.Product_Interest__c"
+        org.custom_fields[field] = {"type": "Picklist", "label": "Product interest"}
+        grants = org.create_record("PermissionSet", {"Name": "Lead_Interest", "Label": "Lead interest"})
+        readable = {"ParentId": grants, "SobjectType": "Lead", "Field": field, "PermissionsRead": True}
+        org.create_record("FieldPermissions", readable)
+        org.create_record("PermissionSetAssignment", {"AssigneeId": org.integration_user_id, "PermissionSetId": grants})
+        rng = random.Random(5)
+        for n in range(400):
+            product = rng.choice(["Analytics Suite", "Training", "Integrations"])
+            lead = org.create_lead({"Email": f"p{n}@acme.example", "Title": "Analyst", "Product_Interest__c": product})
+            if rng.random() < (0.6 if product == "Analytics Suite" else 0.08):
+                org.convert_lead(lead)
+        login = {
+            "SALESFORCE_USERNAME": org.username,
+            "SALESFORCE_PASSWORD": org.password,
+            "SALESFORCE_SECURITY_TOKEN": org.security_token,
+            "SALESFORCE_DOMAIN": org.login_domain,
+        }
+        for name, value in login.items():
+            monkeypatch.setenv(name, value)
+        out = tmp_path / "from-salesforce.yaml"
+        result = CliRunner().invoke(
+            app,
+            ["calibrate", "salesforce", "--mapping", str(mapping), "--out", str(out), "--as-of", "2026-11-01T00:00:00"],
+        )
+        assert result.exit_code == 0, result.output
+        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
+        learned = {r.label: r.points for r in _all(rules) if r.attribute == "product_interest"}
+        analytics = learned.get("Product interest: Analytics Suite", 0.0)
+        others = [learned.get(f"Product interest: {v}", 0.0) for v in ("Training", "Integrations")]
+        assert learned and all(analytics > other for other in others), learned
+    finally:
+        org.stop()
