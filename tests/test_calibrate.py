@@ -253,3 +253,11 @@ def test_the_starting_points_lift_every_score_but_are_never_a_reason(result: Cal
         reasons = assess(history.leads[i], rules, history.as_of[i]).reasons
         assert all(r.label in labels or r.label.startswith("No activity for") for r in reasons)
         assert not any("starting" in r.label.casefold() for r in reasons)
+
+
+def test_a_condition_every_lead_meets_is_not_learned_so_it_is_no_reason_on_every_record(result: Calibration) -> None:
+    history = result.history
+    assert all(lead.last_engagement_at is not None for lead in history.leads)  # "Recent activity" holds for all
+    assert "Recent activity recorded" in {r.label for r in _all(CURRENT)}
+    assert "Recent activity recorded" not in {r.label for r in _all(result.rules)}
+    assert all(seen.share < 0.99 for seen in result.support.values())

@@ -48,6 +48,15 @@ class Feature:
     behaviour: bool
 
 
+def informative(fired: int, leads: int) -> bool:
+    """A condition can be learned when it holds for, and fails for, at least `MIN_ROWS` leads each.
+
+    One that holds for (nearly) everyone says nothing the baseline does not; learned anyway, its points
+    would show as a reason on every record (a penalty "Recent activity recorded" for all).
+    """
+    return fired >= MIN_ROWS and leads - fired >= MIN_ROWS
+
+
 def _exact(attribute: str, value: Any, label: str) -> Rule:
     return Rule(label=label, attribute=attribute, **{"is": value}, points=0)
 
@@ -88,7 +97,7 @@ def _categories(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Itera
         # The label shows the value as the CRM most often spells it (Analytics Suite); matching ignores case.
         shown = {s.casefold(): s for s, _ in sorted(spellings.items(), key=lambda x: (x[1], x[0]))}
         for value, n in sorted(counts.items()):
-            if n >= MIN_ROWS:
+            if informative(n, len(leads)):
                 rule = _exact(name, value, f"{attribute.label}: {shown[value]}")
                 yield Feature(rule, name, Group.EXCLUSIVE, behaviour=False)
 
@@ -98,11 +107,11 @@ def _flags(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[F
     for attribute in learnable(attributes, "answer"):
         counts = Counter(lead.get(attribute.name) for lead in leads)
         for value, word in ((True, "confirmed"), (False, "ruled out")):
-            if counts[value] >= MIN_ROWS:
+            if informative(counts[value], len(leads)):
                 rule = _exact(attribute.name, value, f"{attribute.label} {word}")
                 yield Feature(rule, attribute.name, Group.EXCLUSIVE, behaviour=False)
     for attribute in learnable(attributes, "flag"):
-        if sum(1 for lead in leads if lead.get(attribute.name) is True) >= MIN_ROWS:
+        if informative(sum(1 for lead in leads if lead.get(attribute.name) is True), len(leads)):
             rule = _exact(attribute.name, True, attribute.label)
             yield Feature(rule, attribute.name, Group.INDEPENDENT, attribute.decays)
 
@@ -122,7 +131,7 @@ def _numbers(leads: Sequence[Lead], attributes: Sequence[Attribute], bins: Mappi
         values = [float(lead.get(name) or 0) for lead in leads]
         # Cumulative thresholds: engagement rules may only use at_least, and each step adds to the last.
         for edge in quantile_edges(values, bins.get(name, BINS)):
-            if sum(1 for v in values if v >= edge) >= MIN_ROWS:
+            if informative(sum(1 for v in values if v >= edge), len(leads)):
                 label = f"{attribute.label}: {number_label(edge)} or more"
                 rule = Rule(label=label, attribute=name, at_least=edge, points=0)
                 yield Feature(rule, name, Group.NESTED, behaviour=attribute.decays)
@@ -131,7 +140,7 @@ def _numbers(leads: Sequence[Lead], attributes: Sequence[Attribute], bins: Mappi
         values = [float(v) for lead in leads if (v := lead.get(name)) is not None]
         edges = quantile_edges(values, bins.get(name, BINS))
         for low, high in zip(edges, [*edges[1:], None][: len(edges)], strict=True):
-            if sum(1 for v in values if v >= low and (high is None or v < high)) < MIN_ROWS:
+            if not informative(sum(1 for v in values if v >= low and (high is None or v < high)), len(leads)):
                 continue
             span = f"{number_label(low)} or more" if high is None else f"{number_label(low)} to {number_label(high)}"
             yield Feature(
@@ -151,7 +160,7 @@ def _current(leads: Sequence[Lead], current: ScoringRules, attributes: Sequence[
         if rule.attribute in covered or rule.attribute not in in_use or rule.each is not None or rule.label in seen:
             continue
         seen.add(rule.label)
-        if int(fires(leads, rule).sum()) >= MIN_ROWS:
+        if informative(int(fires(leads, rule).sum()), len(leads)):
             yield Feature(rule.model_copy(update={"points": 0.0}), rule.attribute, Group.INDEPENDENT, behaviour=False)
 
 
