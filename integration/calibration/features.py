@@ -49,11 +49,9 @@ class Feature:
 
 
 def informative(fired: int, leads: int) -> bool:
-    """A condition can be learned when it holds for, and fails for, at least `MIN_ROWS` leads each.
-
-    One that holds for (nearly) everyone says nothing the baseline does not; learned anyway, its points
-    would show as a reason on every record (a penalty "Recent activity recorded" for all).
-    """
+    """Whether a condition holds for, and fails for, at least `MIN_ROWS` leads each: only then can it be learned."""
+    # One that holds for (nearly) everyone says nothing the baseline does not; learned anyway, its points
+    # would show as a reason on every record (a penalty "Recent activity recorded" for all).
     return fired >= MIN_ROWS and leads - fired >= MIN_ROWS
 
 
