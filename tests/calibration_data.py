@@ -93,3 +93,92 @@ def write_history(path: Path, rows: int = 4000, seed: int = 1, leak: bool = True
                 "won": rng.choice(["1", "yes", "true"]) if won else rng.choice(["0", "no", "false"]),
             })  # fmt: skip
     return path
+
+
+# ---------------------------------------------------------------------------- the admin's own fields
+# A history whose outcome depends mostly on two custom fields of the export:
+# logit = -2.6 + 0.09 trial_logins + PRODUCT_WEIGHTS[product_interest] + 0.4 executive + 0.01 page views
+
+PRODUCT_WEIGHTS = {"Analytics Suite": 1.8, "Data Platform": 0.9, "Integrations": 0.0, "Training": -1.2, "": -0.3}
+CUSTOM_INTERCEPT = -2.6
+CUSTOM_COLUMNS = ["lead_id", "email", "job_title", "page_views", "trial_logins", "product_interest", "won"]
+
+
+def custom_mapping_yaml(decays: bool = False) -> str:
+    """A mapping of the export's columns: two built-ins and two attributes of the admin's own."""
+    return f"""\
+crm: sheet
+objects: [lead]
+id_field: lead_id
+seniority:
+  - pattern: '\\b(ceo|cfo|cto|chief|founder|owner|president)\\b'
+    value: executive
+  - pattern: '\\w'
+    value: individual
+attributes:
+  has_contact_data: {{field: email, transform: present}}
+  seniority: {{field: job_title, transform: seniority}}
+  page_views: {{field: page_views}}
+custom_attributes:
+  trial_logins: {{field: trial_logins, kind: integer, decays: {str(decays).lower()}, label: Trial logins}}
+  product_interest: {{field: product_interest, kind: text, label: Product interest}}
+outputs: {{score: null, fit: null, engagement: null, temperature: null, stage: null, reasons: null,
+          next_action: null, previous_temperature: null, temperature_changed_at: null}}
+"""
+
+
+def write_custom_mapping(path: Path, decays: bool = False) -> Path:
+    path.write_text(custom_mapping_yaml(decays), encoding="utf-8")
+    return path
+
+
+def custom_rows(rows: int = 3000, seed: int = 11) -> list[dict[str, str]]:
+    """`rows` leads drawn from the generating rule above (the picklist's spelling as a CRM shows it)."""
+    rng = random.Random(seed)
+    products = list(PRODUCT_WEIGHTS)
+    found = []
+    for n in range(rows):
+        logins = 0 if rng.random() < 0.35 else min(60, int(rng.expovariate(1 / 12)) + 1)
+        product = rng.choices(products, weights=[2, 3, 3, 2, 2])[0]
+        executive = rng.random() < 0.2
+        views = rng.choice([0, 2, 5, 10, 20, 40])
+        logit = CUSTOM_INTERCEPT + 0.09 * logins + PRODUCT_WEIGHTS[product] + 0.4 * executive + 0.01 * views
+        won = rng.random() < 1 / (1 + math.exp(-logit))
+        found.append({
+            "lead_id": f"C{n + 1}",
+            "email": f"p{n}@acme.example",
+            "job_title": "CEO" if executive else rng.choice(TITLES),
+            "page_views": str(views),
+            "trial_logins": str(logins),
+            "product_interest": product,
+            "won": "1" if won else "0",
+        })  # fmt: skip
+    return found
+
+
+def write_custom_history(path: Path, rows: int = 3000, seed: int = 11) -> Path:
+    """The custom-field history as a CSV export."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CUSTOM_COLUMNS)
+        writer.writeheader()
+        writer.writerows(custom_rows(rows, seed))
+    return path
+
+
+def raw_columns_auc(rows: list[dict[str, str]], train: list[int], test: list[int]) -> float:
+    """Holdout AUC of scikit-learn on the export's raw columns: numbers as they are, picklist and title one-hot."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    products = sorted({r["product_interest"] for r in rows})
+    titles = sorted({r["job_title"] for r in rows})
+    matrix = np.array([
+        [float(r["trial_logins"]), float(r["page_views"])]
+        + [float(r["product_interest"] == p) for p in products]
+        + [float(r["job_title"] == t) for t in titles]
+        for r in rows
+    ])  # fmt: skip
+    truth = np.array([int(r["won"]) for r in rows])
+    model = LogisticRegression(max_iter=5000).fit(matrix[train], truth[train])
+    return float(roc_auc_score(truth[test], model.decision_function(matrix[test])))

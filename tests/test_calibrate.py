@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,13 @@ from typer.testing import CliRunner
 from integration.calibration.bands import choose, temperature
 from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.checks import leakage, too_little, warnings
-from integration.calibration.features import Feature, Group, decay_factor
+from integration.calibration.features import Feature, Group, decay_factor, nice, number_label
 from integration.calibration.history import History, read_history
 from integration.calibration.points import reach, to_points
 from integration.calibration.writer import scoring_yaml
 from integration.cli import app
 from integration.model import Lead, Temperature
+from integration.scoring import assess
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Decay, Rule, ScoringRules
 from tests.calibration_data import write_history, write_mapping
@@ -172,3 +174,90 @@ def test_a_leak_that_never_converts_is_named_too() -> None:
     mapping = load_file(CrmMapping, PACKAGED / "hubspot.yaml")
     [leak] = leakage(leads, outcomes, mapping)
     assert (leak.column, leak.value, leak.leads) == ("hs_lead_status", "disqualified", 60)
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="module")
+def salesforce_example() -> tuple[History, CrmMapping]:
+    mapping = load_file(CrmMapping, PACKAGED / "salesforce.yaml")
+    return read_history(EXAMPLES / "salesforce_leads.csv", mapping, "IsConverted"), mapping
+
+
+@pytest.mark.parametrize("rows", [240, 160], ids=["whole-example", "first-160-rows"])
+def test_a_status_that_holds_every_conversion_is_probable_leakage_on_small_data(
+    salesforce_example: tuple[History, CrmMapping], rows: int
+) -> None:
+    history, mapping = salesforce_example
+    leads, outcomes = history.leads[:rows], history.outcomes[:rows]
+    assert 5 <= sum(outcomes) < 50  # far fewer rows than the 50 an extreme rate otherwise needs
+    [leak] = leakage(leads, outcomes, mapping)
+    text = str(leak)
+    assert text.startswith("probable leakage: column Status (lead_status) = 'Closed - Converted' (read as 'qualified')")
+    assert f"holds {sum(outcomes)} of the {sum(outcomes)} conversions" in text
+
+
+def test_calibrating_the_salesforce_example_warns_of_the_leak_and_learns_without_it(tmp_path: Path) -> None:
+    out = tmp_path / "rules.yaml"
+    ran = CliRunner().invoke(
+        app,
+        ["calibrate", str(EXAMPLES / "salesforce_leads.csv"), "--mapping", str(PACKAGED / "salesforce.yaml"),
+         "--outcome", "IsConverted", "--out", str(out)],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    stderr = " ".join(ran.stderr.split())
+    assert "probable leakage: column Status (lead_status) = 'Closed - Converted'" in stderr
+    assert "too little data" in stderr
+    rules = validate(ScoringRules, read_yaml(out.read_text(), "r"), "r")
+    assert not [r for r in _all(rules) if r.attribute == "lead_status"]
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(12_000_000, "12 million"), (45_000_000, "45 million"), (1_500_000, "1.5 million"), (12_345_678, "12.3 million"),
+     (2_000_000_000, "2 billion"), (2_500, "2,500"), (17, "17"), (0.25, "0.25"), (0.00012, "0.00012")],
+)  # fmt: skip
+def test_cut_points_are_labelled_as_a_person_writes_numbers(value: float, label: str) -> None:
+    assert number_label(value) == label
+
+
+@pytest.mark.parametrize(
+    ("value", "rounded"), [(12_345_678, 12_000_000), (2_480, 2_500), (123, 120), (17, 17), (0.374, 0.37), (7.5, 7.5)]
+)
+def test_learned_cut_points_are_rounded_to_two_significant_digits_but_small_counts_stay_exact(
+    value: float, rounded: float
+) -> None:
+    assert nice(value) == rounded
+
+
+def test_no_learned_label_uses_exponent_notation(salesforce_example: tuple[History, CrmMapping]) -> None:
+    history, mapping = salesforce_example
+    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
+    result = calibrate(history, CURRENT, leave_out=leaky)
+    ranges = [r for r in _all(result.rules) if r.at_least is not None]
+    assert any(r.attribute == "annual_revenue" for r in ranges)
+    for rule in ranges:
+        assert not re.search(r"\de[+-]?\d", rule.label), rule.label
+        assert number_label(rule.at_least or 0) in rule.label  # the label says the rule's own edge
+
+
+def test_the_starting_points_lift_every_score_but_are_never_a_reason(result: Calibration) -> None:
+    rules = result.rules
+    assert rules.starting_points == result.baseline > 0
+    nobody = assess(Lead.of("sheet", "empty", "lead"), rules, datetime(2026, 10, 1, tzinfo=UTC))
+    assert (nobody.score, nobody.reasons) == (result.baseline, ())
+    labels = {r.label for r in _all(rules)}
+    history = result.history
+    for i in result.test[:300]:
+        reasons = assess(history.leads[i], rules, history.as_of[i]).reasons
+        assert all(r.label in labels or r.label.startswith("No activity for") for r in reasons)
+        assert not any("starting" in r.label.casefold() for r in reasons)
+
+
+def test_a_condition_every_lead_meets_is_not_learned_so_it_is_no_reason_on_every_record(result: Calibration) -> None:
+    history = result.history
+    assert all(lead.last_engagement_at is not None for lead in history.leads)  # "Recent activity" holds for all
+    assert "Recent activity recorded" in {r.label for r in _all(CURRENT)}
+    assert "Recent activity recorded" not in {r.label for r in _all(result.rules)}
+    assert all(seen.share < 0.99 for seen in result.support.values())

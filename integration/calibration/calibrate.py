@@ -11,6 +11,7 @@ from integration.calibration.features import Feature, candidates, decay_factor, 
 from integration.calibration.history import CalibrationError, History
 from integration.calibration.model import Fit, auc, fit, split
 from integration.calibration.points import Placed, assemble, place, to_points
+from integration.calibration.refine import finer_bins
 from integration.scoring import assess
 from mappings.schema import ScoringRules
 
@@ -100,6 +101,18 @@ def _support(
     return found
 
 
+def _features(
+    history: History, current: ScoringRules, leave_out: Collection[str], bins: dict[str, int]
+) -> list[Feature]:
+    found = candidates(history.leads, current, history.attributes, bins)
+    features = [f for f in found if f.rule.attribute not in leave_out]
+    if not features:
+        raise CalibrationError(
+            f"{history.source}: no mapped column varies enough to learn from (each value needs 20+ leads)"
+        )
+    return features
+
+
 def calibrate(
     history: History,
     current: ScoringRules,
@@ -113,20 +126,22 @@ def calibrate(
     `leave_out` names attributes not to learn from: columns that leak the outcome. The whole column goes,
     since its other values are the leaky value's complement ("not yet a customer") and leak as much.
     """
-    features = [f for f in candidates(history.leads, current, history.attributes) if f.rule.attribute not in leave_out]
-    if not features:
-        raise CalibrationError(
-            f"{history.source}: no mapped column varies enough to learn from (each value needs 20+ leads)"
-        )
     leads, outcomes = history.leads, history.outcomes
     factors = [
         decay_factor(lead.last_engagement_at, moment, current.decay)
         for lead, moment in zip(leads, history.as_of, strict=True)
     ]
     train, test = split(outcomes, holdout, seed)
-    fired = indicators(leads, features)
     train_outcomes = [outcomes[i] for i in train]
+    features = _features(history, current, leave_out, {})
+    fired = indicators(leads, features)
     model, decayed = _fit_signed(fired, factors, features, train, train_outcomes, seed, balanced)
+    # The first fit on coarse bins finds the strong numbers (on the training split only); cut them finer, refit.
+    finer = finer_bins(model.coefficients, features, len(train))
+    if finer:
+        features = _features(history, current, leave_out, finer)
+        fired = indicators(leads, features)
+        model, decayed = _fit_signed(fired, factors, features, train, train_outcomes, seed, balanced)
     points, baseline = to_points(model.coefficients, features)
     placed = place(features, decayed, model.coefficients, points)
 

@@ -30,6 +30,14 @@ def _column(mapping: CrmMapping, attribute: str) -> str:
     return ", ".join(found.sources) if found is not None else attribute
 
 
+def _crm_values(mapping: CrmMapping, attribute: str, value: str) -> tuple[str, ...]:
+    """The CRM's own values the mapping's `map` reads as `value` (Closed - Converted for qualified)."""
+    found = mapping.sources().get(attribute)
+    if found is None or found.map is None:
+        return ()
+    return tuple(str(k) for k, v in found.map.items() if v is not None and str(v).casefold() == value)
+
+
 @dataclass(frozen=True)
 class Leak:
     """A category value whose conversion rate is too extreme to be evidence known before the outcome."""
@@ -39,16 +47,28 @@ class Leak:
     value: str
     rate: float
     leads: int
+    crm_values: tuple[str, ...] = ()  # what the CRM shows, when the mapping maps it onto `value`
+    # Holds (nearly) every conversion, of how many: leakage on any amount of data, not chance.
+    separates: int | None = None
 
     def __str__(self) -> str:
+        shown = " or ".join(repr(v) for v in self.crm_values) or repr(self.value)
+        read_as = f" (read as {self.value!r})" if self.crm_values else ""
+        where = f"column {self.column} ({self.attribute}) = {shown}{read_as}"
+        if self.separates is not None:
+            converted = round(self.rate * self.leads)
+            return (
+                f"probable leakage: {where} holds {converted} of the {self.separates} conversions and converts at "
+                f"{self.rate:.1%} over {self.leads} leads - a value set after the outcome?"
+            )
         return (
-            f"possible leakage: column {self.column} ({self.attribute}) = {self.value!r} converts at "
-            f"{self.rate:.1%} over {self.leads} leads - a value set after the outcome?"
+            f"possible leakage: {where} converts at {self.rate:.1%} over {self.leads} leads"
+            " - a value set after the outcome?"
         )
 
 
 def leakage(leads: Sequence[Lead], outcomes: Sequence[int], mapping: CrmMapping) -> list[Leak]:
-    """Category values that convert almost always or almost never over many rows: set after the fact?"""
+    """Values converting almost always or never over many rows, or holding nearly every conversion on any."""
     conversions = sum(outcomes)
     base = conversions / len(outcomes) if outcomes else 0.0
     found = []
@@ -65,7 +85,17 @@ def leakage(leads: Sequence[Lead], outcomes: Sequence[int], mapping: CrmMapping)
             extreme = rate > LEAK_HIGH or (rate < LEAK_LOW and base >= LEAK_LOW_BASE)
             separating = n >= SEPARATING_MIN_LEADS and rate > LEAK_HIGH and k >= SEPARATING_SHARE * conversions
             if (n >= LEAK_MIN_ROWS and extreme) or separating:
-                found.append(Leak(attribute, _column(mapping, attribute), value, rate, n))
+                found.append(
+                    Leak(
+                        attribute,
+                        _column(mapping, attribute),
+                        value,
+                        rate,
+                        n,
+                        _crm_values(mapping, attribute, value),
+                        conversions if separating else None,
+                    )
+                )
     return found
 
 

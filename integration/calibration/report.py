@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from integration.calibration.bands import Band
 from integration.calibration.calibrate import Calibration
-from integration.calibration.charts import bands_chart, gains_chart, lift_chart
+from integration.calibration.charts import EMPTY_BAND, bands_chart, coinciding, gains_chart, lift_chart
 
 _AXIS_NAMES = {"fit": "fit", "engagement": "engagement (decays)", "penalties": "penalty"}
 
@@ -21,6 +22,11 @@ def auc_rows(result: Calibration) -> list[tuple[str, str]]:
         ("raw model (logistic regression)", f"{result.model_auc:.3f}"),
         ("current rules", f"{result.current_auc:.3f}"),
     ]
+
+
+def rate_text(band: Band) -> str:
+    """A band's conversion rate, or that it holds no leads (an empty band is not a 0% band)."""
+    return f"{band.rate:.1%}" if band.leads else EMPTY_BAND
 
 
 def point_rows(result: Calibration) -> list[tuple[str, str, str, str, str, str]]:
@@ -58,7 +64,7 @@ def print_summary(console: Console, result: Calibration) -> None:
             edges[band.temperature.value],
             str(band.leads),
             str(band.conversions),
-            f"{band.rate:.1%}",
+            rate_text(band),
         )
     console.print(bands)
     points = Table("axis", "rule", "points", "coef", "fires", "converts", header_style="bold", title="learned points")
@@ -86,7 +92,13 @@ def html_report(result: Calibration, warnings: Sequence[str], seed: int) -> str:
         ("raw model", result.holdout_model),
         ("current rules", [float(s) for s in result.holdout_current]),
     ]
-    band_rows = [(b.temperature.value, str(b.leads), str(b.conversions), f"{b.rate:.1%}") for b in result.bands]
+    band_rows = [(b.temperature.value, str(b.leads), str(b.conversions), rate_text(b)) for b in result.bands]
+    same = coinciding(truth, curves)
+    overlap = "".join(
+        f"<p>The {html.escape(a)} and {html.escape(b)} curves coincide: they rank the held-out leads alike, "
+        "so one lies on the other (told apart by line style and markers).</p>"
+        for a, b in same
+    )
     warned = "".join(f"<li>{html.escape(w)}</li>" for w in warnings) or "<li>none</li>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadtherm calibration: {html.escape(history.source)}</title>
@@ -105,6 +117,7 @@ measured on the {len(result.test)} leads held out.</p>
 {_image("conversion by temperature", bands_chart(result.bands))}
 <h2>Gains and lift (holdout)</h2>
 {_image("cumulative gains", gains_chart(truth, curves))}
+{overlap}
 {_image("lift by decile", lift_chart(truth, [float(s) for s in result.holdout_points]))}
 <h2>Points</h2>
 <p>Coefficients are the model's log-odds; "fires" and "converts" are measured on the training split.</p>
