@@ -8,7 +8,7 @@ from adapters.salesforce.client import READ_CHUNK, SalesforceClient
 from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.model import Stage
 from integration.normalize import Normalizer
-from integration.ports import RecordRef
+from integration.ports import RawRecord, RecordRef
 from integration.scoring import assess
 from mappings.loader import load_mapping, load_rules
 
@@ -97,7 +97,7 @@ def test_following_converted_leads_to_their_contacts_costs_no_query_beyond_the_l
     contacts = {_convert(sandbox, lead) for lead in leads[::2]}  # 125 converted, across both chunks
     refs = [RecordRef("salesforce", "Lead", lead) for lead in leads]
     before = _queries(sandbox)
-    seen: dict[RecordRef, object] = {}
+    seen: dict[RecordRef, RawRecord] = {}
     for start in range(0, len(refs), READ_CHUNK):  # as the pipeline reads a batch: 200 ids a call
         seen.update(client.fetch(refs[start : start + READ_CHUNK]).records)
     assert _queries(sandbox) - before == 2  # one per 200 Leads, the Contacts folded in
