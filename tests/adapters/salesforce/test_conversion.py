@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from adapters.salesforce.client import READ_CHUNK, SalesforceClient
+from adapters.salesforce.plugin import connect
 from adapters.salesforce.sandbox import SalesforceSandbox
+from adapters.salesforce.setup import setup
 from integration.model import Stage
 from integration.normalize import Normalizer
 from integration.ports import RawRecord, RecordRef
 from integration.scoring import assess
 from mappings.loader import load_mapping, load_rules
+from mappings.schema import AttributeMapping
+from tests.adapters.salesforce.conftest import password_env
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 RULES = load_rules()
@@ -117,3 +121,22 @@ def test_a_bulk_listing_of_contacts_keeps_their_conversion(
     stages = {ref.record_id: _stage(dict(record)) for ref, record in page.records}
     assert stages[contacts[0]] is Stage.CUSTOMER
     assert {stages[c] for c in contacts[1:]} == {Stage.OPPORTUNITY}
+
+
+def test_setup_knows_a_parent_field_read_through_a_relationship_and_watches_no_such_field(
+    sandbox: SalesforceSandbox,
+) -> None:
+    mapping = load_mapping("salesforce")
+    assert "ConvertedOpportunity.IsWon" in mapping.read_fields
+    sf = connect(password_env(sandbox))
+    report = setup(sf, mapping, SalesforceClient(mapping, sf).user_id)
+    assert report.missing == []
+    assert "ConvertedOpportunity" not in "\n".join(report.instructions)  # no flow on a Lead sees it change
+    typo = mapping.model_copy(
+        update={
+            "attributes": {**mapping.attributes, "has_won_deal": AttributeMapping(field="ConvertedOportunity.IsWon")}
+        }
+    )
+    assert setup(sf, typo, SalesforceClient(typo, sf).user_id).missing == [
+        "field ConvertedOportunity.IsWon on none of Lead, Contact"
+    ]
