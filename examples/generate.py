@@ -1,10 +1,14 @@
 """Generate the example CRM exports: `python -m examples.generate` (fixed seed, stdlib only).
 
-Two believable exports with each CRM's own field names, 240 rows each: purchased-list cold
-leads, newsletter-only readers, webinar attendees, demo requests from decision makers with
-BANT confirmed, referrals, customers, opted-out and bounced contacts, free-mail and student
-addresses. Dates are relative to REFERENCE, so `leadtherm score ... --as-of 2026-11-01` is
-reproducible. Running it twice gives identical bytes.
+The same 240 people in two believable exports, each with its CRM's own field names:
+purchased-list cold leads, newsletter-only readers, webinar attendees, demo requests from
+decision makers with BANT confirmed, referrals, customers, opted-out and bounced contacts,
+free-mail and student addresses. Where a CRM cannot hold a signal, its row carries what that
+CRM's users record instead: Salesforce has no web or e-mail counters, so its rep logs the
+activity (LastActivityDate) and rates the lead (Rating); a customer's Lead was converted into
+an Opportunity that was won (`ConvertedOpportunity.IsWon`). Dates are relative to REFERENCE,
+so `leadtherm score ... --as-of 2026-11-01` is reproducible. Running it twice gives identical
+bytes.
 """
 
 from __future__ import annotations
@@ -85,12 +89,15 @@ def _demo_request(rng: random.Random) -> Person:
 
 
 def _referral(rng: random.Random) -> Person:
-    return Person("referral", rng.choice(["Director of Operations", "Head of Sales", "Manager"]),
-                  rng.choice([40, 80, 300]), rng.choice(["Software", "Telecommunications"]),
-                  rng.choice(["Sweden", "Netherlands"]), "referral", page_views=rng.randint(5, 20),
-                  visits=rng.randint(2, 5), forms=rng.randint(0, 1), opens=rng.randint(1, 6),
-                  last_active_days=rng.randint(0, 15), bant={"need": True} if rng.random() < 0.5 else {},
-                  rating="warm", status="working")  # fmt: skip
+    person = Person("referral", rng.choice(["Director of Operations", "Head of Sales", "Manager"]),
+                    rng.choice([40, 80, 300]), rng.choice(["Software", "Telecommunications"]),
+                    rng.choice(["Sweden", "Netherlands"]), "referral", page_views=rng.randint(5, 20),
+                    visits=rng.randint(2, 5), forms=rng.randint(0, 1), opens=rng.randint(1, 6),
+                    last_active_days=rng.randint(0, 15), bant={"need": True} if rng.random() < 0.5 else {},
+                    status="working")  # fmt: skip
+    # The rep rates what they saw (Salesforce has no counters): warm once the referral came back or wrote in.
+    person.rating = "warm" if person.visits >= 3 or person.forms else ""
+    return person
 
 
 def _customer(rng: random.Random) -> Person:
@@ -141,6 +148,24 @@ def _email(rng: random.Random, person: Person, first: str, last: str, company: s
     return f"{local}@{company.lower().split()[0]}.example"
 
 
+@dataclass(frozen=True)
+class Identity:
+    first: str
+    last: str
+    company: str
+    email: str
+
+
+def identities(seed: int = 20261101) -> list[Identity]:
+    """Who each person is: the same names, company and e-mail address in both CRMs' exports."""
+    rng = random.Random(seed + 1)
+    found = []
+    for person in people(seed):
+        first, last, company = rng.choice(FIRST), rng.choice(LAST), rng.choice(COMPANIES)
+        found.append(Identity(first, last, company, _email(rng, person, first, last, company)))
+    return found
+
+
 def _when(person: Person) -> datetime | None:
     return None if person.last_active_days is None else REFERENCE - timedelta(days=person.last_active_days, hours=3)
 
@@ -160,10 +185,9 @@ def _flag(value: bool | None) -> str:
 
 
 def hubspot_rows(seed: int = 20261101) -> list[dict[str, str]]:
-    rng = random.Random(seed + 1)
+    rng = random.Random(seed + 2)
     rows = []
-    for n, person in enumerate(people(seed)):
-        first, last, company = rng.choice(FIRST), rng.choice(LAST), rng.choice(COMPANIES)
+    for n, (person, who) in enumerate(zip(people(seed), identities(seed), strict=True)):
         when = _when(person)
         stamp = (
             str(int(when.timestamp() * 1000))
@@ -171,8 +195,8 @@ def hubspot_rows(seed: int = 20261101) -> list[dict[str, str]]:
             else (when.strftime("%Y-%m-%dT%H:%M:%SZ") if when else "")
         )
         rows.append({
-            "hs_object_id": str(51 + n), "email": _email(rng, person, first, last, company), "firstname": first,
-            "lastname": last, "jobtitle": person.title,
+            "hs_object_id": str(51 + n), "email": who.email, "firstname": who.first, "lastname": who.last,
+            "jobtitle": person.title,
             "numemployees": next((label for limit, label in _HS_RANGES if person.employees <= limit), "1000+"),
             "industry": person.industry, "country": person.country, "hs_analytics_source": _HS_SOURCE[person.origin],
             "hs_analytics_num_page_views": str(person.page_views), "hs_analytics_num_visits": str(person.visits),
@@ -191,20 +215,21 @@ def hubspot_rows(seed: int = 20261101) -> list[dict[str, str]]:
 
 
 def salesforce_rows(seed: int = 20261101) -> list[dict[str, str]]:
-    rng = random.Random(seed + 2)
     rows = []
-    for n, person in enumerate(people(seed)):
-        first, last, company = rng.choice(FIRST), rng.choice(LAST), rng.choice(COMPANIES)
+    for n, (person, who) in enumerate(zip(people(seed), identities(seed), strict=True)):
         when = _when(person)
         rows.append({
-            "Id": f"00Q5g00000{n:05d}AAA", "FirstName": first, "LastName": last,
-            "Email": _email(rng, person, first, last, company), "Title": person.title, "Company": company,
+            "Id": f"00Q5g00000{n:05d}AAA", "FirstName": who.first, "LastName": who.last,
+            "Email": who.email, "Title": person.title, "Company": who.company,
             "NumberOfEmployees": str(person.employees), "AnnualRevenue": str(person.employees * 150_000),
             "Industry": person.industry, "Country": person.country, "LeadSource": _SF_SOURCE[person.origin],
             "Status": _SF_STATUS[person.status], "Rating": person.rating.capitalize(),
             "HasOptedOutOfEmail": _flag(person.opted_out),
             "EmailBouncedReason": "550 mailbox unavailable" if person.bounced else "",
-            "IsConverted": _flag(person.customer), "LastActivityDate": when.strftime("%Y-%m-%d") if when else "",
+            "IsConverted": _flag(person.customer),
+            # A customer's Lead was converted into an Opportunity that was won (the Lead's relationship).
+            "ConvertedOpportunity.IsWon": "true" if person.customer else "",
+            "LastActivityDate": when.strftime("%Y-%m-%d") if when else "",
             "BANT_Need__c": _flag(person.bant.get("need", False)),
             "BANT_Budget__c": _flag(person.bant.get("budget", False)),
             "BANT_Authority__c": _flag(person.bant.get("authority", False)),

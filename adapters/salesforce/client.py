@@ -11,6 +11,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
+from adapters.salesforce.normalize import dotted
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import (
     ChangeEvent,
@@ -32,6 +33,9 @@ BULK_PAGE = 10_000
 READ_CHUNK = 200  # ids per SOQL IN (...): ~4 KB, far under the 16,384-byte URI limit
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 _CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
+# Conversion is followed whatever the mapping reads (see fetch); the Contact is read in the Lead's query.
+_FOLLOW = ("IsConverted", "ConvertedContactId")
+_CONTACT = "ConvertedContact"
 
 
 def soql_literal(value: str) -> str:
@@ -40,7 +44,12 @@ def soql_literal(value: str) -> str:
 
 
 class SalesforceClient:
-    """Leads and Contacts; a converted Lead is followed to its Contact.
+    """Leads and Contacts; a converted Lead is followed to its Contact, which keeps the conversion.
+
+    A Contact made by converting a Lead carries that Lead's conversion fields (`IsConverted` and
+    the `ConvertedOpportunity.*` fields the mapping reads), however it is reached: through the
+    Lead (whose query selects the Contact's fields too) or by its own id or page (one Lead query
+    per 200 Contacts finds the Leads converted into them).
 
     A full listing of more than `bulk_threshold` records (a backfill) switches to Bulk API 2.0:
     pages come from a query job, and writes of more than 200 records go through an ingest job.
@@ -66,24 +75,46 @@ class SalesforceClient:
         self.bulk_page = bulk_page
         self._bulk = False
         self._fields: dict[str, list[str]] = {}
+        self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._user_id: str | None = None
 
     @property
     def write_batch_size(self) -> int:
         return self.bulk_page if self._bulk else COLLECTION_LIMIT
 
+    def _describe(self, object_type: str) -> dict[str, dict[str, Any]]:
+        if object_type not in self._described:
+            described = call(lambda: getattr(self.sf, object_type).describe())
+            self._described[object_type] = {f["name"]: f for f in described["fields"]}
+        return self._described[object_type]
+
+    def _has(self, object_type: str, name: str) -> bool:
+        """A field of the object, or a parent's field through a relationship (`ConvertedOpportunity.IsWon`)."""
+        described = self._describe(object_type)
+        relationship, dot, parent_field = name.partition(".")
+        if not dot:
+            return name in described
+        reference = next((f for f in described.values() if f.get("relationshipName") == relationship), None)
+        parents = (reference or {}).get("referenceTo") or []
+        return len(parents) == 1 and parent_field in self._describe(str(parents[0]))
+
     def fields(self, object_type: str) -> list[str]:
         """The mapped fields this object really has (describe, once): IsConverted is Lead-only."""
         if object_type not in self._fields:
-            described = call(lambda: getattr(self.sf, object_type).describe())
-            present = {f["name"] for f in described["fields"]}
-            # Conversion is followed whatever the mapping reads (see fetch).
-            wanted = [*self.mapping.read_fields, "IsConverted", "ConvertedContactId"]
-            self._fields[object_type] = [f for f in dict.fromkeys(wanted) if f in present]
+            wanted = [*self.mapping.read_fields, *_FOLLOW]
+            self._fields[object_type] = [f for f in dict.fromkeys(wanted) if self._has(object_type, f)]
         return self._fields[object_type]
 
+    def _conversion_fields(self) -> list[str]:
+        """What a Contact inherits from the Lead converted into it: the Lead's conversion fields."""
+        return [f for f in self.fields("Lead") if f == "IsConverted" or f.startswith("ConvertedOpportunity.")]
+
     def _select(self, object_type: str) -> str:
-        return ", ".join(dict.fromkeys(["Id", *self.fields(object_type)]))
+        names = ["Id", *self.fields(object_type)]
+        if object_type == "Lead" and self._has("Lead", f"{_CONTACT}.Id"):
+            # The Contact a Lead became comes in the same query, so following it costs no request.
+            names += [f"{_CONTACT}.{f}" for f in ["Id", *self.fields("Contact")] if "." not in f]
+        return ", ".join(dict.fromkeys(names))
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
         answer = call(lambda: self.sf.query_all(soql, timeout=self.timeout))
@@ -93,38 +124,62 @@ class SalesforceClient:
             raise UnexpectedAnswer("Salesforce answered a query without its documented records list")
         return records
 
-    @staticmethod
-    def _flat(record: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in record.items() if k != "attributes"}
+    def _followed(self, lead: dict[str, Any]) -> dict[str, Any] | None:
+        """The Contact a converted Lead became, with the Lead's conversion fields; None if not converted."""
+        if not (lead.get("IsConverted") and lead.get("ConvertedContactId")):
+            return None
+        contact = {k.removeprefix(f"{_CONTACT}."): v for k, v in lead.items() if k.startswith(f"{_CONTACT}.")}
+        if not contact.get("Id"):
+            return {}  # converted into a Contact we cannot see (deleted, or no access)
+        return contact | {f: lead.get(f) for f in self._conversion_fields()}
+
+    def _with_conversions(self, contacts: Sequence[dict[str, Any]]) -> None:
+        """Give each Contact the conversion fields of the Leads converted into it (one query per 200)."""
+        wanted = self._conversion_fields()
+        if not contacts or not wanted:
+            return
+        select = ", ".join(dict.fromkeys(["ConvertedContactId", *wanted]))
+        by_15 = {str(c["Id"])[:15]: c for c in contacts}
+        ids = list(by_15)
+        for start in range(0, len(ids), READ_CHUNK):
+            chunk = ", ".join(soql_literal(i) for i in ids[start : start + READ_CHUNK])
+            soql = f"SELECT {select} FROM Lead WHERE ConvertedContactId IN ({chunk})"  # set once converted
+            for lead in self._query(soql):
+                contact = by_15.get(str(lead["ConvertedContactId"])[:15])
+                if contact is None:
+                    continue
+                flat = dotted(lead)
+                for name in wanted:
+                    # Several Leads merged into one Contact: converted if any was, won if any was.
+                    contact[name] = contact.get(name) or flat.get(name)
 
     def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
         if len(refs) > READ_CHUNK:
             raise PermanentCrmError(f"read at most {READ_CHUNK} ids per query, got {len(refs)}")
         records: dict[RecordRef, RawRecord] = {}
         missing: set[RecordRef] = set()
-        converted_to: list[str] = []
         by_type: dict[str, list[RecordRef]] = {}
         for ref in refs:
             by_type.setdefault(ref.object_type, []).append(ref)
         for object_type, typed in by_type.items():
             ids = ", ".join(soql_literal(r.record_id) for r in typed)
             found = {
-                r["Id"]: self._flat(r)
+                r["Id"]: dotted(r)
                 for r in self._query(f"SELECT {self._select(object_type)} FROM {object_type} WHERE Id IN ({ids})")
             }
+            if object_type == "Contact":
+                self._with_conversions(list(found.values()))
             for ref in typed:
                 record = found.get(ref.record_id) or _by_15(found, ref.record_id)
+                contact = None if record is None or object_type != "Lead" else self._followed(record)
                 if record is None:
                     missing.add(ref)
-                elif record.get("IsConverted") and record.get("ConvertedContactId"):
+                elif contact is not None:
                     missing.add(ref)  # read-only now: its Contact carries the assessment on
-                    converted_to.append(str(record["ConvertedContactId"]))
+                    if contact:
+                        records[RecordRef(CRM, "Contact", str(contact["Id"]))] = contact
                 else:
-                    records[ref] = record
-        if converted_to:
-            ids = ", ".join(soql_literal(i) for i in converted_to)
-            for contact in self._query(f"SELECT {self._select('Contact')} FROM Contact WHERE Id IN ({ids})"):
-                records[RecordRef(CRM, "Contact", contact["Id"])] = self._flat(contact)
+                    records[ref] = _own(record)
         return FetchResult(records, frozenset(missing))
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
@@ -159,9 +214,15 @@ class SalesforceClient:
         where = f" WHERE Id > {soql_literal(cursor)}" if cursor else ""
         soql = f"SELECT {self._select(object_type)} FROM {object_type}{where} ORDER BY Id LIMIT {int(limit)}"
         answer = call(lambda: self.sf.query(soql, timeout=self.timeout))
-        rows = [self._flat(r) for r in answer["records"]]
+        rows = [dotted(r) for r in answer["records"]]
         next_cursor = rows[-1]["Id"] if len(rows) == limit else None
-        return Page([(RecordRef(CRM, object_type, r["Id"]), r) for r in rows], next_cursor)
+        return self._listed(object_type, rows, next_cursor)
+
+    def _listed(self, object_type: str, rows: list[dict[str, Any]], next_cursor: str | None) -> Page:
+        """A page's records: a Contact with the conversion it came from, a Lead without its Contact's fields."""
+        if object_type == "Contact":
+            self._with_conversions(rows)
+        return Page([(RecordRef(CRM, object_type, str(r["Id"])), _own(r)) for r in rows], next_cursor)
 
     def _bulk_page(self, object_type: str, cursor: str | None, limit: int) -> Page:
         """One chunk of a Bulk API 2.0 query job; the cursor names the job and its locator."""
@@ -181,7 +242,7 @@ class SalesforceClient:
             for row in csv.DictReader(io.StringIO(answer["records"]))
         ]
         following = f"bulk:{job_id}:{answer['locator']}" if answer["locator"] else None
-        return Page([(RecordRef(CRM, object_type, str(r["Id"])), r) for r in rows], following)
+        return self._listed(object_type, rows, following)
 
     def _bulk_write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         """An ingest (update) job per object type; per-record failures from its failedResults."""
@@ -270,6 +331,11 @@ def _invalid_fields(answer: list[Any]) -> set[str]:
 
 def _csv_value(value: Any) -> str:
     return "true" if value is True else "false" if value is False else "#N/A" if value is None else str(value)
+
+
+def _own(record: dict[str, Any]) -> dict[str, Any]:
+    """A Lead's own fields, without those of the Contact it was converted into."""
+    return {k: v for k, v in record.items() if not k.startswith(f"{_CONTACT}.")}
 
 
 def _by_15(found: dict[str, dict[str, Any]], record_id: str) -> dict[str, Any] | None:

@@ -52,7 +52,8 @@ STANDARD: dict[str, dict[str, str]] = {
         "Company": "string", "NumberOfEmployees": "int", "AnnualRevenue": "currency", "Industry": "picklist",
         "Country": "string", "LeadSource": "picklist", "Status": "picklist", "Rating": "picklist",
         "HasOptedOutOfEmail": "boolean", "EmailBouncedReason": "string", "IsConverted": "boolean",
-        "ConvertedContactId": "reference", "LastActivityDate": "date", "CreatedDate": "datetime",
+        "ConvertedContactId": "reference", "ConvertedOpportunityId": "reference", "LastActivityDate": "date",
+        "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
     "Contact": {
@@ -60,6 +61,11 @@ STANDARD: dict[str, dict[str, str]] = {
         "AccountId": "reference", "LeadSource": "picklist", "HasOptedOutOfEmail": "boolean",
         "EmailBouncedReason": "string", "LastActivityDate": "date", "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
+    },
+    "Opportunity": {
+        "Id": "id", "Name": "string", "StageName": "picklist", "IsClosed": "boolean", "IsWon": "boolean",
+        "CloseDate": "date", "CreatedDate": "datetime", "LastModifiedDate": "datetime",
+        "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
     "PermissionSet": {"Id": "id", "Name": "string", "Label": "string"},
     "FieldPermissions": {
@@ -69,7 +75,12 @@ STANDARD: dict[str, dict[str, str]] = {
     "PermissionSetAssignment": {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference"},
     "User": {"Id": "id", "Username": "string"},
 }  # fmt: skip
-PREFIX = {"Lead": "00Q", "Contact": "003", "PermissionSet": "0PS", "FieldPermissions": "01k",
+# Parent relationships a SELECT may traverse (`ConvertedContact.Email`): (object, name) -> (reference, parent)
+RELATIONSHIPS = {
+    ("Lead", "ConvertedContact"): ("ConvertedContactId", "Contact"),
+    ("Lead", "ConvertedOpportunity"): ("ConvertedOpportunityId", "Opportunity"),
+}
+PREFIX = {"Lead": "00Q", "Contact": "003", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
           "PermissionSetAssignment": "0Pa", "User": "005", "CustomField": "00N"}  # fmt: skip
 _SOQL = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
@@ -269,15 +280,31 @@ class SalesforceSandbox:
             record.update(fields, LastModifiedDate=_now(), LastModifiedById=by_user or "0055g00000PersonAAA")
             self._notify(object_type, record_id)
 
-    def convert_lead(self, lead_id: str) -> str:
+    def convert_lead(self, lead_id: str, create_opportunity: bool = True) -> str:
+        """Convert as the Convert button does: a Contact, and an open Opportunity unless told not to."""
         with self.lock:
             lead = self.objects["Lead"][lead_id]
             keep = {k: lead.get(k) for k in STANDARD["Contact"] if k in lead and k not in ("Id", "CreatedDate")}
             contact_id = self.create_record("Contact", keep)
+            opportunity_id = None
+            if create_opportunity:
+                opportunity_id = self.create_record(
+                    "Opportunity",
+                    {"Name": f"{lead.get('Company') or 'Unknown'}-", "StageName": "Prospecting", "IsClosed": False,
+                     "IsWon": False},
+                )  # fmt: skip
             self.update_record(
-                "Lead", lead_id, {"IsConverted": True, "ConvertedContactId": contact_id, "Status": "Closed - Converted"}
-            )
+                "Lead",
+                lead_id,
+                {"IsConverted": True, "ConvertedContactId": contact_id, "ConvertedOpportunityId": opportunity_id,
+                 "Status": "Closed - Converted"},
+            )  # fmt: skip
             return contact_id
+
+    def close_opportunity(self, opportunity_id: str, won: bool) -> None:
+        """Move an Opportunity to Closed Won or Closed Lost (IsClosed and IsWon follow the stage)."""
+        stage = "Closed Won" if won else "Closed Lost"
+        self.update_record("Opportunity", opportunity_id, {"StageName": stage, "IsClosed": True, "IsWon": won})
 
     def delete_record(self, object_type: str, record_id: str) -> None:
         with self.lock:
@@ -422,8 +449,15 @@ class SalesforceSandbox:
         if selected == ["COUNT()"]:
             rows = self._filter(object_type, self._where(match.group("where")), visible)
             return {"totalSize": len(rows), "done": True, "records": []}
+        parents: dict[str, list[str]] = {}  # relationship -> its fields selected, in order
         for name in selected:
-            if name not in visible:
+            relationship, dot, parent_field = name.partition(".")
+            known = name in visible
+            if dot:
+                parent = RELATIONSHIPS.get((object_type, relationship))
+                known = parent is not None and parent_field in self._visible(parent[1])
+                parents.setdefault(relationship, []).append(parent_field)
+            if not known:
                 raise SoqlError(
                     "INVALID_FIELD",
                     f"\n{', '.join(selected)}\n  ^\nERROR at Row:1:Column:8\nNo such column '{name}' on entity '{object_type}'.",
@@ -434,11 +468,17 @@ class SalesforceSandbox:
         if match.group("limit"):
             rows = rows[: int(match.group("limit"))]
         records = [
-            {"attributes": {"type": object_type, "url": f"/services/data/v{API}/sobjects/{object_type}/{r['Id']}"},
-             **{name: r.get(name) for name in selected}}
+            {**_sobject(object_type, r, [n for n in selected if "." not in n]),
+             **{rel: self._parent(object_type, rel, r, names) for rel, names in parents.items()}}
             for r in rows
         ]  # fmt: skip
         return self._page(records, 0)
+
+    def _parent(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
+        """A parent relationship as the REST API nests it: the parent's selected fields, or null."""
+        reference, parent_type = RELATIONSHIPS[(object_type, relationship)]
+        parent = self.objects[parent_type].get(str(row.get(reference)))
+        return None if parent is None else _sobject(parent_type, parent, names)
 
     def _filter(
         self, object_type: str, conditions: list[tuple[str, str, Any]], visible: set[str]
@@ -451,7 +491,10 @@ class SalesforceSandbox:
             ok = True
             for name, op, value in conditions:
                 held = str(record.get(name))
-                if name in ("Id", "ParentId", "AssigneeId", "PermissionSetId") and len(held) == 18:
+                if (
+                    name in ("Id", "ParentId", "AssigneeId", "PermissionSetId", "ConvertedContactId")
+                    and len(held) == 18
+                ):
                     # Salesforce matches a 15-character id against its 18-character form.
                     if op == "IN":
                         value = {v[:15] for v in value}
@@ -648,6 +691,7 @@ class SalesforceSandbox:
                                        "Text": "string", "DateTime": "datetime", "Checkbox": "boolean"}[meta["type"]]  # fmt: skip
                 fields = [
                     {"name": n, "type": t, "updateable": n not in ("Id", "IsConverted"), "custom": n.endswith("__c")}
+                    | _relationship(object_type, n)
                     for n, t in kinds.items()
                 ]
             return _json({"name": object_type, "fields": fields, "updateable": True, "queryable": True})
@@ -781,7 +825,8 @@ class SalesforceSandbox:
             page = self._page(self._cursors[key][0], int(start))
             rows.extend(page["records"])
             locator = page.get("nextRecordsUrl")
-        return [{k: v for k, v in r.items() if k != "attributes"} for r in rows]
+        selected = [f.strip() for f in (_SOQL.match(soql) or _never()).group("fields").split(",")]
+        return [_dotted(r, selected) for r in rows]
 
     def _ingest(self, job: dict[str, Any]) -> list[tuple[str, str]]:
         """Apply an update job's CSV row by row: (record id, error or "")."""
@@ -809,6 +854,33 @@ class SalesforceSandbox:
             for full in self.custom_fields for obj, _, name in [full.partition(".")] if table in (None, obj)
         ]  # fmt: skip
         return {"size": len(records), "totalSize": len(records), "done": True, "records": records}
+
+
+def _sobject(object_type: str, row: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    url = f"/services/data/v{API}/sobjects/{object_type}/{row['Id']}"
+    return {"attributes": {"type": object_type, "url": url}, **{name: row.get(name) for name in names}}
+
+
+def _relationship(object_type: str, field_name: str) -> dict[str, Any]:
+    """describe's relationshipName and referenceTo of a reference field a SELECT may traverse."""
+    for (owner, name), (reference, parent) in RELATIONSHIPS.items():
+        if owner == object_type and reference == field_name:
+            return {"relationshipName": name, "referenceTo": [parent]}
+    return {}
+
+
+def _never() -> re.Match[str]:
+    raise SoqlError("MALFORMED_QUERY", "unexpected query")
+
+
+def _dotted(record: dict[str, Any], selected: list[str]) -> dict[str, Any]:
+    """A REST record as Bulk API 2.0 writes it: parent fields as `Relationship.Field` columns."""
+    flat: dict[str, Any] = {}
+    for name in selected:
+        relationship, dot, parent_field = name.partition(".")
+        parent = record.get(relationship)
+        flat[name] = (parent.get(parent_field) if isinstance(parent, dict) else None) if dot else record.get(name)
+    return flat
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -163,7 +163,7 @@ def _check_types(sf: Salesforce, mapping: CrmMapping, specs: list[FieldSpec], re
     ours = {spec.name for spec in specs}
     for name in mapping.read_fields:
         # A field on one object only (IsConverted on Lead) is fine; on none, it is a typo or missing.
-        if name not in ours and not any(name in fields for fields in described_by_object.values()):
+        if name not in ours and not any(_has(fields, name) for fields in described_by_object.values()):
             report.missing.append(f"field {name} on none of {', '.join(mapping.objects)}")
     for object_type, described in described_by_object.items():
         for spec in specs:
@@ -173,6 +173,12 @@ def _check_types(sf: Salesforce, mapping: CrmMapping, specs: list[FieldSpec], re
                     f"{object_type}.{spec.name} exists as {found['type']}, leadtherm needs "
                     f"{spec.describe_type}; not changed"
                 )
+
+
+def _has(fields: dict[str, dict[str, Any]], name: str) -> bool:
+    """A field, or a parent's field through one of the object's relationships (`ConvertedOpportunity.IsWon`)."""
+    relationship, dot, _ = name.partition(".")
+    return any(f.get("relationshipName") == relationship for f in fields.values()) if dot else name in fields
 
 
 def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: str | None = None) -> SetupReport:
@@ -191,7 +197,8 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: st
 
 def outbound_instructions(mapping: CrmMapping, outbound_secret: str | None = None) -> list[str]:
     """What the admin does in Salesforce Setup; the endpoint URL carries the outbound secret."""
-    watched = sorted(set(mapping.read_fields) - mapping.own_fields - {"Id"})
+    # A parent's field (`ConvertedOpportunity.IsWon`) changes on the parent, where no Lead flow sees it.
+    watched = sorted(f for f in set(mapping.read_fields) - mapping.own_fields - {"Id"} if "." not in f)
     host = "https://<your leadtherm host>"
     if outbound_secret:
         endpoint = [f"     Endpoint URL (paste it whole: it carries {OUTBOUND_SECRET_SETTING}):",

@@ -92,6 +92,18 @@ def test_a_lead_whose_changes_make_it_hot_is_written_within_two_seconds(
     assert held["Lead_Next_Action__c"].startswith("Hand to sales")
 
 
+def test_a_converted_leads_contact_is_written_as_an_opportunity_then_as_a_customer_once_won(
+    sandbox: SalesforceSandbox, live: Runtime
+) -> None:
+    lead = sandbox.create_lead({**HOT_LEAD, **BANT})
+    assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Stage__c") == "sql", 5)
+    contact = sandbox.convert_lead(lead)  # the Lead's change is delivered: leadtherm follows it
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "opportunity", 5)
+    sandbox.close_opportunity(str(sandbox.record("Lead", lead)["ConvertedOpportunityId"]), won=True)
+    sandbox.update_record("Contact", contact, {"Title": "CTO and co-founder"})  # the Contact's next change
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "customer", 5)
+
+
 def test_the_echo_of_its_own_update_causes_no_second_write(sandbox: SalesforceSandbox, live: Runtime) -> None:
     lead = sandbox.create_lead(HOT_LEAD)
     assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "warm", 5)
