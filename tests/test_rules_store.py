@@ -65,10 +65,10 @@ def test_the_provider_serves_a_new_version_once_its_check_interval_has_passed(
 ) -> None:
     clock = Clock()
     provider = StoreRulesProvider(store, load_rules(folder), check_every=1.0, monotonic=clock)
-    assert provider.current().temperature.warm == 50
+    assert provider.current().temperature.warm == 40
     store.apply({"scoring.yaml": warmer((folder / "scoring.yaml").read_text())}, "ada")
     clock.now = 0.5
-    assert provider.current().temperature.warm == 50  # not checked yet: no store read per batch
+    assert provider.current().temperature.warm == 40  # not checked yet: no store read per batch
     clock.now = 1.5
     assert provider.current().temperature.warm == 45 and provider.head == 2
 
@@ -85,4 +85,4 @@ def test_a_head_whose_files_do_not_load_leaves_the_rules_in_force(store: FolderR
     store.apply({"scoring.yaml": warmer((folder / "scoring.yaml").read_text())}, "ada")
     (folder / "scoring.yaml").write_text("weights: [broken\n")  # edited by hand after the apply
     clock.now = 2.0
-    assert provider.current().temperature.warm == 50
+    assert provider.current().temperature.warm == 40

@@ -22,10 +22,12 @@ def test_top_lift_is_the_top_fifths_conversion_over_the_overall_rate() -> None:
 
 
 def test_preview_assesses_each_sample_with_both_rule_sets(rules: ScoringRules, lead: MakeLead) -> None:
-    edited = rules.model_copy(update={"temperature": rules.temperature.model_copy(update={"cool": 5, "warm": 10})})
+    # Both samples are warm by the defaults (scores in the 40s); a warm band from 50 makes them cool.
+    edited = rules.model_copy(update={"temperature": rules.temperature.model_copy(update={"warm": 50, "hot": 75})})
     rows = preview([Sample(lead(), "Acme"), Sample(lead(record_id="52", page_views=0), None)], rules, edited, NOW)
     assert [r.moved for r in rows] == [True, True]
-    assert rows[0].after.temperature is Temperature.WARM and rows[0].before.score == rows[0].after.score
+    assert rows[0].before.temperature is Temperature.WARM and rows[0].after.temperature is Temperature.COOL
+    assert rows[0].before.score == rows[0].after.score
 
 
 def test_identical_rules_move_nothing_and_score_the_same(rules: ScoringRules, tmp_path: Path) -> None:
