@@ -27,10 +27,10 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check integration mappings
+	$(BIN)/ruff format --check integration mappings adapters webhooks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy integration mappings
+	$(BIN)/mypy integration mappings adapters webhooks
 
 # The deploy CLI, only where node is installed; `osls print` is then part of the tests.
 osls:

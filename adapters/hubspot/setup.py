@@ -63,9 +63,7 @@ FIELD_TYPES: dict[ValueType, tuple[str, str]] = {
 def property_specs(mapping: CrmMapping) -> list[PropertySpec]:
     """The output properties the mapping names, and the qualification checkboxes a rep fills in."""
     specs = [
-        PropertySpec(
-            field, o.label, *FIELD_TYPES[o.value], OPTIONS.get(o.value, ()), "Written by leadtherm"
-        )
+        PropertySpec(field, o.label, *FIELD_TYPES[o.value], OPTIONS.get(o.value, ()), "Written by leadtherm")
         for o in OUTPUTS
         if (field := mapping.output_field(o.key))
     ]

@@ -274,7 +274,7 @@ class SalesforceClient:
             errors.update((row["sf__Id"], row["sf__Error"]) for row in csv.DictReader(io.StringIO(failed)))
         return errors
 
-    def _describe(self, object_type: str) -> dict[str, Any]:
+    def _describe_fresh(self, object_type: str) -> dict[str, Any]:
         described: dict[str, Any] = call(lambda: getattr(self.sf, object_type).describe())
         return described
 
@@ -289,7 +289,7 @@ class SalesforceClient:
         """Output fields absent from, or invisible on, any mapped object (describe, fresh: setup may just have run)."""
         missing: set[str] = set()
         for object_type in self.mapping.objects:
-            present = {f["name"] for f in self._describe(object_type)["fields"]}
+            present = {f["name"] for f in self._describe_fresh(object_type)["fields"]}
             missing.update(self.mapping.own_fields - present)
         return sorted(missing)
 

@@ -41,9 +41,7 @@ def _raw(text: str) -> object:
 
 def attributes_in_use(files: Files) -> list[AttributeInfo]:
     """Built-in attributes, then every custom attribute declared in a mapping file (by name, first kind wins)."""
-    found: dict[str, AttributeInfo] = {
-        a.name: AttributeInfo(a.name, a.kind, a.decays, a.label) for a in BUILTIN
-    }
+    found: dict[str, AttributeInfo] = {a.name: AttributeInfo(a.name, a.kind, a.decays, a.label) for a in BUILTIN}
     for file_name, text in sorted(files.items()):
         if file_name == SCORING_FILE:
             continue
