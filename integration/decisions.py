@@ -19,10 +19,11 @@ from integration.normalize import Normalizer, to_datetime
 from integration.outputs import canonical, changed_outputs, held_temperature
 from integration.ports import RawRecord, RecordRef, StoredAssessment
 from integration.scoring import assess
+from mappings.catalogue import OUTPUTS
 from mappings.schema import CrmMapping, ScoringRules
 
 # Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules).
-_COMPARABLE = ("score", "fit", "engagement", "temperature", "stage", "next_action")
+_COMPARABLE = tuple(o.key for o in OUTPUTS if not o.on_temperature_change and o.key not in ("reasons", "rating"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from integration.model import Assessment, Temperature
 from integration.outputs import reasons_text
 from integration.plugins import SetupReport
 from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
+from mappings.catalogue import OUTPUTS
 
 TEMPERATURE_STYLE = {
     Temperature.COLD: "blue",
@@ -22,7 +23,11 @@ TEMPERATURE_STYLE = {
     Temperature.HOT: "bold red",
 }
 UNWRAPPED_WIDTH = 10_000  # tables take only the width they need; text never wraps below this
-COLUMNS = ("id", "score", "fit", "engagement", "temperature", "stage", "reasons")
+# The score table shows the outputs a person reads at a glance (the catalogue's order).
+COLUMNS = (
+    "id",
+    *(o.key for o in OUTPUTS if not (o.on_temperature_change or o.optional or o.value == "short_text")),
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,8 +119,20 @@ def _single_id(sf: Salesforce, soql: str) -> str | None:
     return str(records[0]["Id"]) if records else None
 
 
+def _own_custom_fields(sf: Salesforce, mapping: CrmMapping, specs: list[FieldSpec]) -> dict[str, set[str]]:
+    """Object -> the admin's own custom fields the mapping reads that exist there (they need read access)."""
+    ours = {spec.name for spec in specs}
+    wanted = {f for f in mapping.read_fields if f.endswith("__c") and "." not in f and f not in ours}
+    return {o: wanted & _existing_fields(sf, o) for o in mapping.objects} if wanted else {}
+
+
 def _ensure_permissions(
-    sf: Salesforce, specs: list[FieldSpec], objects: list[str], user_id: str, report: SetupReport
+    sf: Salesforce,
+    specs: list[FieldSpec],
+    objects: list[str],
+    user_id: str,
+    report: SetupReport,
+    readable: dict[str, set[str]] | None = None,
 ) -> None:
     ps_id = _single_id(sf, f"SELECT Id FROM PermissionSet WHERE Name = {soql_literal(PERMISSION_SET)}")
     if ps_id is None:
@@ -147,6 +159,14 @@ def _ensure_permissions(
             }
             _create(sf, "FieldPermissions", grant)
             report.created.append(f"read/edit on {name}")
+        # The admin's own fields: read only, so leadtherm sees them and can never change them.
+        for field in sorted((readable or {}).get(object_type, set())):
+            name = f"{object_type}.{field}"
+            if name in granted:
+                continue
+            grant = {"ParentId": ps_id, "SobjectType": object_type, "Field": name, "PermissionsRead": True}
+            _create(sf, "FieldPermissions", {**grant, "PermissionsEdit": False})
+            report.created.append(f"read on {name}")
     assigned = _single_id(
         sf,
         "SELECT Id FROM PermissionSetAssignment WHERE PermissionSetId = "
@@ -188,7 +208,7 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: st
     specs = field_specs(mapping)
     objects = list(mapping.objects)
     _ensure_fields(sf, specs, objects, report)
-    _ensure_permissions(sf, specs, objects, user_id, report)
+    _ensure_permissions(sf, specs, objects, user_id, report, _own_custom_fields(sf, mapping, specs))
     _check_types(sf, mapping, specs, report)
     report.instructions.extend(outbound_instructions(mapping, outbound_secret))
     report.instructions.extend(cdc_instructions(mapping))

@@ -11,6 +11,7 @@ from integration.errors import ConfigError, LeadthermError
 from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStoreError, unified_diff
 from integration.whatif import attributes_tested, preview
+from mappings.catalogue import QUALIFICATION
 from mappings.schema import ScoringRules
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
@@ -39,7 +40,7 @@ SETTINGS = {  # form field -> path in scoring.yaml
     "hot": ("temperature", "hot"),
     "mql_score": ("stage", "mql_score"),
 }
-CRITERIA = ("need", "budget", "authority", "timeline")
+CRITERIA = QUALIFICATION
 
 
 def _number(name: str) -> float:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from adapters.hubspot.sandbox import HubSpotSandbox
+from mappings.catalogue import QUALIFICATION
 from webhooks.demo.people import Persona
 
 TOKEN = "demo-hubspot-token"
@@ -107,7 +108,7 @@ class HubSpotDemo:
             if not warm:
                 return None
             contact_id = rng.choice(warm)
-            changes = {f"leadtherm_{c}": "true" for c in ("need", "budget", "authority", "timeline")}
+            changes = {f"leadtherm_{c}": "true" for c in QUALIFICATION}
             changes["hs_last_sales_activity_timestamp"] = now
             what = "rep confirmed need, budget, authority, timeline"
         self.sandbox.update_contact(contact_id, changes, source="CRM_UI")
