@@ -170,10 +170,13 @@ def score(
     now = _utc(as_of) if as_of else datetime.now(UTC)
     rows: list[ScoredRow] = []
     rejected: Counter[tuple[str, str]] = Counter()
+    unmapped: Counter[str] = Counter()
     for row in export.rows():
         object_type, flat = plugin.flatten(row.record)
         try:
-            lead = normalizer.lead(flat, object_type)
+            reading = normalizer.read(flat, object_type)
+            lead = reading.lead
+            unmapped.update(reading.unmapped)
         except MappingError as exc:
             rejected[(exc.field, exc.reason)] += 1
             if rejected[(exc.field, exc.reason)] <= ROW_ERRORS_SHOWN:
@@ -183,6 +186,13 @@ def score(
     write_rows(out, rows, output.value)
     if summary:
         print_distribution(out, Counter(r.assessment.temperature for r in rows), title=f"{crm}: {file.name}")
+    for column, count in sorted(unmapped.items()):
+        # The field, never the value: it may be personal, and the admin finds it by the column.
+        typer.echo(
+            f"{file}: column {column}: {count} row(s) hold a value its map does not list (read as the default; "
+            "add it to the map)",
+            err=True,
+        )
     for (column, reason), count in rejected.items():
         if count > ROW_ERRORS_SHOWN:
             typer.echo(f"{file}: column {column}: {reason} in {count - ROW_ERRORS_SHOWN} more row(s)", err=True)

@@ -517,3 +517,18 @@ def test_the_readme_check_example_is_what_check_prints(tmp_path: Path) -> None:
     assert ran.code == 2
     assert ran.stderr.splitlines() == block[:-2] and block[-2] == "$ leadtherm check"
     assert leadtherm("check", cwd=ROOT).stdout.strip() == block[-1]
+
+
+def test_values_outside_a_map_are_counted_by_column_never_shown(tmp_path: Path) -> None:
+    lines = (ROOT / "examples" / "hubspot_contacts.csv").read_text().splitlines()[:6]
+    header = lines[0].split(",")
+    for n in (2, 4):
+        cells = lines[n].split(",")
+        cells[header.index("numemployees")] = "5000-10000"
+        lines[n] = ",".join(cells)
+    export = tmp_path / "contacts.csv"
+    export.write_text("\n".join(lines) + "\n")
+    ran = leadtherm("score", str(export), "--crm", "hubspot", "--format", "csv")
+    assert ran.code == 0
+    assert "column numemployees: 2 row(s) hold a value its map does not list" in ran.stderr
+    assert "5000-10000" not in ran.stderr

@@ -251,3 +251,16 @@ def test_sweep_touches_only_the_records_that_are_due(world: World) -> None:
     assert set(due) == fading
     assert fetched == fading
     assert {world.field(ref, "temperature") for ref in fading} == {"cool"}
+
+
+def test_a_value_outside_its_map_is_logged_by_field_never_by_value(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    ref = world.contact("77", numemployees="5000-10000")
+    world.queue.enqueue([world.event(ref, "e77")])
+    with caplog.at_level("WARNING", logger="leadtherm.pipeline"):
+        drain(world.pipeline)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("numemployees held a value its map does not list" in line for line in lines)
+    assert not any("5000-10000" in line for line in lines)
+    assert world.field(ref, "temperature") is not None  # still scored, as if the field were empty
