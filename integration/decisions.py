@@ -75,6 +75,7 @@ def stored_from(
     temperature_changed: bool,
     held: str | None,
     before: StoredAssessment | None,
+    unmapped: tuple[str, ...] = (),
 ) -> StoredAssessment:
     """The state to keep: the assessment, plus when and from what its temperature last changed."""
     changed_at: datetime | None
@@ -96,6 +97,7 @@ def stored_from(
         temperature_changed_at=changed_at,
         previous_temperature=previous,
         next_drop_at=assessment.next_drop_at,
+        unmapped=unmapped,
     )
 
 
@@ -131,7 +133,7 @@ def decide(
         changed = before is None or before.temperature != assessment.temperature.value
     else:
         changed = "temperature" in changes
-    state = stored_from(assessment, changed, held, before)
+    state = stored_from(assessment, changed, held, before, reading.unmapped)
     return Write(ref, values, changes, state, recovered) if values else Unchanged(ref, state, recovered)
 
 

@@ -237,6 +237,8 @@ class StoredAssessment:
     temperature_changed_at: datetime | None = None
     previous_temperature: str | None = None
     next_drop_at: datetime | None = None
+    # CRM fields whose value the mapping's `map` did not list (read as the default): names only.
+    unmapped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,11 @@ def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment
         rules.add_row(axis, label, f"{points:+.1f}")
     console.print(rules)
     console.print(f"next action: {stored.next_action}")
+    if stored.unmapped:
+        console.print(
+            f"[yellow]read as the default[/]: {', '.join(stored.unmapped)} held a value its map does not list "
+            "(add it to the map in the mapping file)"
+        )
     if history:
         table = Table("when", "action", "changes / reason", title="history", header_style="bold")
         for entry in history:

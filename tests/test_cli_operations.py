@@ -58,3 +58,22 @@ def test_explain_prints_points_per_rule_temperature_stage_and_history(db: Databa
 def test_explain_for_an_unknown_record_says_so_and_exits_1(db: Database) -> None:
     shown = runner.invoke(app, ["explain", "hubspot", "999"])
     assert shown.exit_code == 1 and "no assessment stored" in shown.output
+
+
+def test_explain_says_which_field_held_a_value_outside_its_map(tmp_path: Path, db: Database) -> None:
+    # Through the pipeline, so the stored assessment is what a real pass keeps.
+    from integration.worker import drain
+    from tests.pipeline_world import make_world
+
+    (tmp_path / "world").mkdir()
+    world = make_world(tmp_path / "world")
+    ref = world.contact("88", numemployees="5000-10000")
+    world.queue.enqueue([world.event(ref, "e88")])
+    drain(world.pipeline)
+    [stored] = world.state.load([ref]).values()
+    assert stored.unmapped == ("numemployees",)
+    SqliteStateStore(db).save(RecordRef("hubspot", "contact", "88"), stored)
+    shown = runner.invoke(app, ["explain", "hubspot", "88"])
+    assert shown.exit_code == 0, shown.output
+    assert "numemployees held a value its map does not list" in shown.stdout
+    assert "5000-10000" not in shown.stdout

@@ -31,6 +31,7 @@ def dump_assessment(state: StoredAssessment) -> str:
             "temperature_changed_at": _time(state.temperature_changed_at),
             "previous_temperature": state.previous_temperature,
             "next_drop_at": _time(state.next_drop_at),
+            "unmapped": list(state.unmapped),
         }
     )
 
@@ -51,6 +52,7 @@ def load_assessment(text: str) -> StoredAssessment:
         temperature_changed_at=_parse_time(data.get("temperature_changed_at")),
         previous_temperature=data.get("previous_temperature"),
         next_drop_at=_parse_time(data.get("next_drop_at")),
+        unmapped=tuple(str(f) for f in data.get("unmapped", ())),
     )
 
 
