@@ -72,6 +72,7 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
         state=runtime.state,
         clients=runtime.clients,
         rescorer=Rescorer(runtime.pipeline, objects, runtime.state, runtime.queue),
+        pauses=runtime.pipeline.pauses,
     )
     register_console(app, config)
     return True

@@ -45,6 +45,7 @@ class ConsoleConfig:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
     rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
+    pauses: Any = None  # in `serve`: the pipeline's paused CRMs (anything with `paused() -> {crm: reason}`)
 
 
 @lru_cache(maxsize=64)

@@ -30,7 +30,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def operations() -> str:
         queue, state = console.config.queue, console.config.state
         writes = state.recent_audit(50) if isinstance(state, RecentAudit) else None
-        paused = state.paused() if isinstance(state, PausedCrms) else None
+        source = console.config.pauses if isinstance(console.config.pauses, PausedCrms) else state
+        paused = source.paused() if isinstance(source, PausedCrms) else None
         return render_template(
             "operations.html",
             connected=queue is not None,

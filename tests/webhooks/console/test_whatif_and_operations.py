@@ -7,9 +7,14 @@ from pathlib import Path
 
 import requests
 
+from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
+from integration.pause import CrmPauses
 from integration.ports import ChangeEvent, RecordRef
+from integration.rules_folder import FolderRulesStore
 from tests.calibration_data import write_history, write_mapping
-from tests.webhooks.console.conftest import LogIn, Served, csrf_of
+from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serve_app
+from webhooks.console.app import create_console_app
+from webhooks.console.context import ConsoleConfig
 
 
 def _upload_history(http: requests.Session, served: Served, token: str, tmp_path: Path) -> str:
@@ -74,3 +79,17 @@ def test_the_operations_page_shows_the_queue_and_replays_a_dead_letter(served: S
     ).text
     assert "Replayed 1 event(s)" in after and "No dead letters." in after
     assert served.queue.stats().depth == 1
+
+
+def test_the_operations_page_names_a_paused_crm_and_why(folder: Path, tmp_path: Path) -> None:
+    pauses = CrmPauses(probe_every=15.0)
+    pauses.pause("hubspot", "HubSpot rejected the token (401): run with a valid HUBSPOT_ACCESS_TOKEN")
+    queue, state = SqliteWorkQueue(tmp_path / "db.sqlite"), SqliteStateStore(tmp_path / "db.sqlite")
+    config = ConsoleConfig(secret=SECRET, store=FolderRulesStore(folder), queue=queue, state=state, pauses=pauses)
+    for url in serve_app(create_console_app(config)):
+        with requests.Session() as http:
+            login = http.get(f"{url}/admin/login", timeout=30).text
+            form = {"secret": SECRET, "name": "Ada", "csrf_token": csrf_of(login)}
+            http.post(f"{url}/admin/login", data=form, timeout=30)
+            page = http.get(f"{url}/admin/operations", timeout=30).text
+        assert "hubspot: HubSpot rejected the token (401)" in page
