@@ -329,7 +329,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         ws.files, ws.base_head = console.store.current(), made.number
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
-        flash(f"Applied as version {made.number}; the service scores with it from its next batch.", "info")
+        message = f"Applied as version {made.number}; the service scores with it from its next batch."
+        if any(name != "scoring.yaml" for name in changed):
+            # Mappings decide which fields are fetched: the service reads them once, at start.
+            message += " Mapping changes take effect when serve is restarted."
+        flash(message, "info")
         return redirect(url_for("console.history"))  # type: ignore[return-value]
 
     @bp.get("/history")
