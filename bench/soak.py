@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
 
 from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.sandbox import HubSpotSandbox
@@ -32,58 +26,12 @@ from integration.ports import RecordRef
 from integration.waiting import wait_until
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
+from tests.serve_process import LEASE_SECONDS, ServeProcess
+from tests.webhooks.servers import free_port
 
-LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 TOKEN, SECRET = "soak-token", "soak-secret"
-LEASE_SECONDS = 45  # the shortest lease the retry policy fits in
 POISON_FIELD, POISON_VALUE = "hs_analytics_num_page_views", "1e400"
 SECRET_MARK = "soak-private"  # in every e-mail address: must never reach the log
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`leadtherm serve` as a real child process, its log in a file."""
-
-    def __init__(self, port: int, env: dict[str, str], log: Path) -> None:
-        self.port, self.env, self.log = port, env, log
-        self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        command = [*LEADTHERM, "serve", "--port", str(self.port), "--visibility-timeout", str(LEASE_SECONDS)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.starts += 1
-        if not wait_until(self.healthy, 30, step=0.1):
-            raise RuntimeError("serve did not come up")
-
-    def healthy(self) -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def depth(self) -> int:
-        return int(requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).json()["queue_depth"])
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.alive():
-            assert self.process is not None
-            self.process.terminate()
-            self.process.wait(10)
 
 
 @dataclass
@@ -145,7 +93,7 @@ def soak(
             properties[POISON_FIELD] = POISON_VALUE
         ids.append(sandbox.create_contact(properties))
     poison = set(ids[:poison_count])
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUBSPOT_ACCESS_TOKEN": TOKEN,
@@ -154,7 +102,7 @@ def soak(
         "HUBSPOT_RATE_LIMIT": "100000/10",
         "LEADTHERM_DB": str(folder / "leadtherm.db"),
     }
-    server = Server(port, env, folder / "serve.log")
+    server = ServeProcess(port, env, folder / "serve.log")
     server.start()
     try:
         # Creations were made before anyone listened: only the changes below are delivered.

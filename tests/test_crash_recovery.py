@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.sqlite import Database, SqliteStateStore
@@ -21,49 +17,11 @@ from integration.ports import RecordRef
 from integration.waiting import wait_until as wait_for
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
+from tests.serve_process import LEADTHERM, LEASE_SECONDS, ServeProcess
+from tests.webhooks.servers import free_port
 
-LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 TOKEN = "crash-token"
 SECRET = "crash-secret"
-LEASE_SECONDS = 45  # the shortest lease the retry policy fits in: events leased by the killed serve wait this long
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """`leadtherm serve` as a real child process."""
-
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        self.port, self.env = port, env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [*LEADTHERM, "serve", "--port", str(self.port), "--visibility-timeout", str(LEASE_SECONDS)]
-        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert wait_for(self.healthy, 30, step=0.1), "serve did not come up"
-
-    def healthy(self) -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    def depth(self) -> int:
-        return int(requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=5).json()["queue_depth"])
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
 
 
 @pytest.fixture
@@ -95,9 +53,7 @@ def stale_history(sandbox: HubSpotSandbox, state: SqliteStateStore, contacts: se
     for contact in contacts:
         held = sandbox.contact(contact)
         [stored] = state.load([RecordRef("hubspot", "contact", contact)]).values()
-        changed_at = (
-            format_datetime(stored.temperature_changed_at) if stored.temperature_changed_at else None
-        )
+        changed_at = format_datetime(stored.temperature_changed_at) if stored.temperature_changed_at else None
         ours = (stored.temperature, stored.previous_temperature, changed_at)
         theirs = tuple(
             canonical(key, held.get(str(mapping.output_field(key))))
@@ -116,7 +72,7 @@ def test_kill_9_mid_burst_then_restart_assesses_every_record_once(sandbox: HubSp
         sandbox.create_contact({"email": f"p{n}@acme.example", "jobtitle": rng.choice(["CEO", "Manager", "Analyst"])})
         for n in range(400)
     ]
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "HUBSPOT_ACCESS_TOKEN": TOKEN,
@@ -126,7 +82,7 @@ def test_kill_9_mid_burst_then_restart_assesses_every_record_once(sandbox: HubSp
         "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
     }
     assert subprocess.run([*LEADTHERM, "setup", "hubspot"], env=env, capture_output=True, timeout=60).returncode == 0
-    server = Server(port, env)
+    server = ServeProcess(port, env)
     server.start()
     try:
         # HubSpot's retry schedule, squeezed: a failed delivery is retried within seconds.
