@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,9 +24,6 @@ from mappings.schema import CrmMapping, ScoringRules
 
 # Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules).
 _COMPARABLE = tuple(o.key for o in OUTPUTS if not o.on_temperature_change and o.key not in ("reasons", "rating"))
-
-
-log = logging.getLogger("leadtherm.pipeline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +111,6 @@ def decide(
     try:
         reading = normalizer.read(record, ref.object_type)
         lead = reading.lead
-        if reading.unmapped:
-            # Field names only: the value may be personal data.
-            log.warning(
-                "%s: %s held a value its map does not list (read as the default)", ref, ", ".join(reading.unmapped)
-            )
     except MappingError as exc:
         return Reject(ref, unreadable(exc, record))
     assessment = assess(lead, rules, now)

@@ -196,11 +196,14 @@ def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
     return lambda record: next((v for n in sources if not _empty(v := record.get(n))), None)
 
 
-class Unmapped(ValueError):
-    """A value the attribute's `map` does not list: read as the default, and counted."""
+@dataclass(frozen=True, slots=True)
+class _Unmapped:
+    """What a `map` lookup returns for a value it does not list: the default to read instead (and counted)."""
+
+    default: Any
 
 
-_UNMAPPED = object()
+_MISSING = object()
 
 
 def _mapper(spec: AttributeMapping) -> Convert | None:
@@ -216,8 +219,8 @@ def _mapper(spec: AttributeMapping) -> Convert | None:
         key = str(value).strip()
         if key in exact:
             return exact[key]
-        found = folded.get(key.casefold(), _UNMAPPED)
-        return found if found is not _UNMAPPED else Unmapped(default)
+        found = folded.get(key.casefold(), _MISSING)
+        return found if found is not _MISSING else _Unmapped(default)
 
     return lookup
 
@@ -282,9 +285,9 @@ class Normalizer:
                 raw = spec.pick(record)
                 if spec.map is not None:
                     raw = spec.map(raw)
-                    if raw.__class__ is Unmapped:
+                    if raw.__class__ is _Unmapped:
                         unmapped.append(spec.source)
-                        raw = raw.args[0]
+                        raw = raw.default
                 value = spec.convert(raw)
             except SourceError as exc:
                 raise MappingError(exc.field, spec.attribute, str(exc)) from None

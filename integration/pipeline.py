@@ -403,6 +403,10 @@ class Pipeline:
             decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
+            elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:
+                # Field names only: the value may be personal data.
+                fields = ", ".join(decision.state.unmapped)
+                log.warning("%s: %s held a value its map does not list (read as the default)", ref, fields)
             decisions.append(decision)
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
