@@ -265,6 +265,13 @@ def load_mapping(crm: str, folder: str | os.PathLike[str] | None = None) -> CrmM
     return mapping
 
 
+def _rules_against(path: Path, mappings: dict[str, CrmMapping]) -> tuple[ScoringRules, list[Problem]]:
+    """A rules file, and its rules that the given CRMs' mappings cannot satisfy (located in that file)."""
+    file, located = _read(path)
+    rules = validate(ScoringRules, located, file)
+    return rules, rules_against(rules, file, located.lines, mappings)
+
+
 def load_config(
     crms: Iterable[str], folder: str | os.PathLike[str] | None = None
 ) -> tuple[ScoringRules, dict[str, CrmMapping]]:
@@ -276,13 +283,11 @@ def load_config(
             mappings[crm] = load_mapping(crm, folder)
         except ConfigError as exc:
             problems.extend(exc.problems)
-    path = mappings_dir(folder) / "scoring.yaml"
     try:
-        file, located = _read(path)
-        rules = validate(ScoringRules, located, file)
+        rules, crossed = _rules_against(mappings_dir(folder) / "scoring.yaml", mappings)
     except ConfigError as exc:
         raise ConfigError([*problems, *exc.problems]) from exc
-    problems.extend(rules_against(rules, file, located.lines, mappings))
+    problems.extend(crossed)
     if problems:
         raise ConfigError(problems)
     return rules, mappings
@@ -366,11 +371,9 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
                 continue  # already reported by the file's own check
             report.warnings.extend(notices)
     try:
-        file, located = _read(rules_path)
-        rules = validate(ScoringRules, located, file)
+        report.problems.extend(_rules_against(rules_path, mappings)[1])
     except ConfigError:
-        return
-    report.problems.extend(rules_against(rules, file, located.lines, mappings))
+        return  # already reported by the file's own check
 
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
