@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from integration.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
@@ -147,18 +147,30 @@ def _fires(group: _AttributeRules, value: Any, reasons: list[Reason]) -> None:
             reasons.append(reason)
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _memo(cache: dict[int, tuple[K, V]], key: K, build: Callable[[K], V], bound: int) -> V:
+    """What `build` makes of an immutable object, once per object: keyed by identity, kept alive here."""
+    hit = cache.get(id(key))
+    if hit is not None and hit[0] is key:
+        return hit[1]
+    if len(cache) >= bound:
+        cache.clear()
+    made = build(key)
+    cache[id(key)] = (key, made)
+    return made
+
+
 _ONE_RULE: dict[int, tuple[Rule, _AttributeRules]] = {}
 
 
 def rule_matches(rule: Rule, value: Any) -> bool:
     """Whether a rule earns points for an attribute value, exactly as `assess` decides (calibration uses it)."""
-    hit = _ONE_RULE.get(id(rule))
-    if hit is None or hit[0] is not rule:
-        if len(_ONE_RULE) >= 4096:
-            _ONE_RULE.clear()
-        hit = _ONE_RULE[id(rule)] = (rule, _group(rule.attribute, [("fit", rule)]))
+    group = _memo(_ONE_RULE, rule, lambda r: _group(r.attribute, [("fit", r)]), 4096)
     reasons: list[Reason] = []
-    _fires(hit[1], value, reasons)
+    _fires(group, value, reasons)
     return bool(reasons)
 
 
@@ -206,14 +218,7 @@ _CACHE: dict[int, tuple[ScoringRules, _Compiled]] = {}
 
 
 def _compiled(rules: ScoringRules) -> _Compiled:
-    hit = _CACHE.get(id(rules))
-    if hit is not None and hit[0] is rules:
-        return hit[1]
-    if len(_CACHE) >= 64:
-        _CACHE.clear()
-    compiled = _compile(rules)
-    _CACHE[id(rules)] = (rules, compiled)
-    return compiled
+    return _memo(_CACHE, rules, _compile, 64)
 
 
 def _utc(moment: datetime) -> datetime:
