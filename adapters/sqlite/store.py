@@ -12,13 +12,13 @@ import json
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
+from adapters.sqlite.lease_holders import holder_is_gone, new_lease_id
 from integration.errors import LeadthermError
 from integration.ports import (
     AuditEntry,
@@ -35,6 +35,7 @@ from integration.unit_of_work import settle_in_order
 
 Clock = Callable[[], float]
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit
+RECLAIM_EVERY = 10.0  # seconds between looks for leases of processes that died
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -207,6 +208,7 @@ class SqliteWorkQueue:
     def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
         self.db = _database(source, clock)
         self._commits = GroupCommit(self.db)
+        self._reclaimed_at: float | None = None  # time.monotonic() of the last look; None: not yet
 
     def enqueue(self, events: Sequence[ChangeEvent]) -> None:
         """Commit the batch as one compact inbox row (the acknowledgement waits for this, so keep it small).
@@ -247,9 +249,10 @@ class SqliteWorkQueue:
 
     def lease(self, max_items: int, visibility_timeout: float) -> list[QueueItem]:
         now = self.db.clock()
-        lease_id = uuid.uuid4().hex
+        lease_id = new_lease_id()
         with self.db.write() as db:
             self._absorb(db)
+            self._reclaim(db, now)
             refs = [
                 r[0]
                 for r in db.execute(
@@ -272,6 +275,15 @@ class SqliteWorkQueue:
             QueueItem(ChangeEvent.from_json(json.loads(payload)), f"{seq}:{lease_id}", attempts + 1)
             for seq, payload, attempts in rows
         ]
+
+    def _reclaim(self, db: sqlite3.Connection, now: float) -> None:
+        """Make the events leased by dead processes of this host visible again (first lease, then every 10 s)."""
+        if self._reclaimed_at is not None and time.monotonic() - self._reclaimed_at < RECLAIM_EVERY:
+            return
+        self._reclaimed_at = time.monotonic()
+        held = db.execute("SELECT DISTINCT lease_id FROM queue WHERE visible_at > ? AND lease_id IS NOT NULL", (now,))
+        gone = [(now, lease) for (lease,) in held if holder_is_gone(str(lease))]
+        db.executemany("UPDATE queue SET visible_at = ?, lease_id = NULL WHERE lease_id = ?", gone)
 
     @staticmethod
     def _receipts(items: Sequence[QueueItem]) -> list[tuple[int, str]]:

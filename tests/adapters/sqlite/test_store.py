@@ -76,6 +76,69 @@ def test_an_enqueue_that_returned_survives_kill_9(tmp_path: Path) -> None:
     assert len(SqliteWorkQueue(path).lease(1000, 30)) == 100
 
 
+def _lease_in_child(path: Path, then: str) -> subprocess.Popen[str]:
+    """A child process that leases every event of the file for an hour, says so, then does `then`."""
+    child = textwrap.dedent(
+        f"""
+        import os, signal, sys, time
+        from adapters.sqlite import SqliteWorkQueue
+        print(len(SqliteWorkQueue({str(path)!r}).lease(1000, 3600)), flush=True)
+        {then}
+        """
+    )
+    return subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True)
+
+
+def test_events_leased_by_a_process_killed_with_sigkill_come_back_at_once_not_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "q.db"
+    SqliteWorkQueue(path).enqueue([event(f"e{n}", n) for n in range(20)])
+    child = _lease_in_child(path, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert child.stdout is not None and child.stdout.readline().strip() == "20"
+    assert child.wait(30) == -9
+    again = SqliteWorkQueue(path).lease(1000, 30)
+    assert sorted(i.event.event_id for i in again) == sorted(f"e{n}" for n in range(20))
+    assert {i.attempts for i in again} == {2}  # the dead process's lease counted, as a receive does on SQS
+
+
+def test_events_leased_by_a_running_process_stay_invisible(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    SqliteWorkQueue(path).enqueue([event(f"e{n}", n) for n in range(5)])
+    child = _lease_in_child(path, "time.sleep(60)")
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "5"
+        assert SqliteWorkQueue(path).lease(1000, 30) == []
+    finally:
+        child.kill()
+        child.wait(30)
+
+
+def test_a_killed_child_not_yet_reaped_counts_as_gone(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    SqliteWorkQueue(path).enqueue([event("e1", 1)])
+    child = _lease_in_child(path, "os.kill(os.getpid(), signal.SIGKILL)")
+    assert child.stdout is not None and child.stdout.readline().strip() == "1"
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child never died"
+        time.sleep(0.02)
+    try:
+        assert [i.event.event_id for i in SqliteWorkQueue(path).lease(10, 30)] == ["e1"]
+    finally:
+        child.wait(30)
+
+
+def test_a_lease_held_on_another_host_is_left_to_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    queue = SqliteWorkQueue(path)
+    queue.enqueue([event("e1", 1)])
+    assert queue.lease(10, 3600)
+    with queue.db.write() as db:
+        db.execute("UPDATE queue SET lease_id = 'another-host/1/abc'")  # pid 1 there, not ours: cannot tell
+    assert SqliteWorkQueue(path).lease(10, 30) == []
+
+
 def test_due_over_a_hundred_thousand_records_returns_exactly_the_due(tmp_path: Path) -> None:
     state = SqliteStateStore(tmp_path / "s.db")
     now = datetime(2026, 11, 1, tzinfo=UTC)
