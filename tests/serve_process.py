@@ -13,7 +13,7 @@ import requests
 from integration.waiting import wait_until
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
-LEASE_SECONDS = 45  # the shortest lease the retry policy fits in: events leased by a killed serve wait this long
+LEASE_SECONDS = 45  # the shortest lease the retry policy fits in (a killed serve's leases come back at its restart)
 
 
 class ServeProcess:

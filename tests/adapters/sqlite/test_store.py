@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
@@ -129,13 +130,23 @@ def test_a_killed_child_not_yet_reaped_counts_as_gone(tmp_path: Path) -> None:
         child.wait(30)
 
 
-def test_a_lease_held_on_another_host_is_left_to_its_timeout(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "holder",
+    [
+        "another-host@pid:[4026531836]/{pid}/abc",  # another machine: its pids are not ours to look up
+        "{host}@pid:[1]/{pid}/abc",  # this host, another container's PID namespace
+        "0123456789abcdef0123456789abcdef",  # written before leases named their holder
+    ],
+)
+def test_a_lease_whose_holder_cannot_be_seen_from_here_is_left_to_its_timeout(tmp_path: Path, holder: str) -> None:
     path = tmp_path / "q.db"
     queue = SqliteWorkQueue(path)
     queue.enqueue([event("e1", 1)])
     assert queue.lease(10, 3600)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lease_id = holder.format(host=socket.gethostname(), pid=finished.stdout.strip())  # a pid that no longer runs
     with queue.db.write() as db:
-        db.execute("UPDATE queue SET lease_id = 'another-host/1/abc'")  # pid 1 there, not ours: cannot tell
+        db.execute("UPDATE queue SET lease_id = ?", (lease_id,))
     assert SqliteWorkQueue(path).lease(10, 30) == []
 
 
