@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ALL = ["scoring", "pipeline", "hubspot", "salesforce", "aws", "calibrate", "fuzz_routes", "cdc", "console", "soak", "slow_clients"]
+ALL = ["scoring", "pipeline", "hubspot", "salesforce", "aws", "calibrate", "fuzz_routes", "cdc", "console", "soak",
+       "slow_clients", "multiprocess"]  # fmt: skip
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = (
     "# Benchmarks\n\n"
