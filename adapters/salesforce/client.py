@@ -12,6 +12,7 @@ from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
 from adapters.salesforce.normalize import dotted
+from adapters.salesforce.related import RELATED_OBJECTS
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import (
     ChangeEvent,
@@ -283,7 +284,22 @@ class SalesforceClient:
         return int(answer["totalSize"])
 
     def related(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
-        return {}
+        """A changed Opportunity -> the Contacts converted with it (one Lead query per 200 Opportunities)."""
+        opportunities = [r for r in refs if r.object_type in RELATED_OBJECTS]
+        links: dict[RecordRef, list[RecordRef]] = {r: [] for r in opportunities}
+        if not opportunities or "Contact" not in self.mapping.objects or not self._conversion_fields():
+            return links  # nothing assessed reads an Opportunity: its change changes no score
+        by_15 = {r.record_id[:15]: r for r in opportunities}  # outbound messages send 18 characters, admins 15
+        ids = [r.record_id for r in by_15.values()]
+        for start in range(0, len(ids), READ_CHUNK):
+            chunk = ", ".join(soql_literal(i) for i in ids[start : start + READ_CHUNK])
+            select = "SELECT ConvertedContactId, ConvertedOpportunityId FROM Lead"
+            soql = f"{select} WHERE ConvertedOpportunityId IN ({chunk})"
+            for lead in self._query(soql):
+                opportunity = by_15.get(str(lead.get("ConvertedOpportunityId") or "")[:15])
+                if opportunity is not None and lead.get("ConvertedContactId"):
+                    links[opportunity].append(RecordRef(CRM, "Contact", str(lead["ConvertedContactId"])))
+        return links
 
     def missing_outputs(self) -> list[str]:
         """Output fields absent from, or invisible on, any mapped object (describe, fresh: setup may just have run)."""

@@ -26,6 +26,7 @@ from xml.sax.saxutils import escape
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from adapters.salesforce.related import accepted_objects
 from integration.errors import LeadthermError, PayloadError, VerificationError
 from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
@@ -110,6 +111,7 @@ def read_outbound(body: bytes, objects: Sequence[str]) -> OutboundMessage:
     items = notifications.findall(f"{{{OUTBOUND_NS}}}Notification")
     if len(items) > MAX_NOTIFICATIONS:
         raise PayloadError(f"{len(items)} notifications; Salesforce sends at most {MAX_NOTIFICATIONS}")
+    accepted = accepted_objects(objects)
     events = []
     for index, item in enumerate(items):
         notification_id = _salesforce_id(_child_text(item, "Id", OUTBOUND_NS), f"notification {index} Id")
@@ -117,7 +119,7 @@ def read_outbound(body: bytes, objects: Sequence[str]) -> OutboundMessage:
         if sobject is None:
             raise PayloadError(f"notification {index} has no sObject")
         object_type = (sobject.get(f"{{{XSI_NS}}}type") or "").removeprefix("sf:")
-        if object_type not in objects:
+        if object_type not in accepted:
             raise PayloadError(f"notification {index}: sObject type {object_type[:40]!r} is not mapped")
         record_id = _salesforce_id(_child_text(sobject, "Id", SOBJECT_NS), f"notification {index} sObject Id")
         actor = _child_text(sobject, "LastModifiedById", SOBJECT_NS)
@@ -288,11 +290,12 @@ def parse_callout(body: bytes, objects: Sequence[str], signed_at: int) -> list[C
     if len(records) > MAX_FLOW_RECORDS:
         raise PayloadError(f"at most {MAX_FLOW_RECORDS} records per callout")
     key = _callout_key(data, body, signed_at)
+    accepted = accepted_objects(objects)
     events = []
     for index, record in enumerate(records):
         kind = record.get("object") if isinstance(record, dict) else None
-        if not isinstance(kind, str) or kind not in objects:
-            raise PayloadError(f"records[{index}].object must be one of {', '.join(objects)}")
+        if not isinstance(kind, str) or kind not in accepted:
+            raise PayloadError(f"records[{index}].object must be one of {', '.join(accepted)}")
         raw_id = record.get("id")
         record_id = _salesforce_id(raw_id if isinstance(raw_id, str) else None, f"records[{index}].id")
         events.append(ChangeEvent(f"{CRM}:flow:{key}:{index}", RecordRef(CRM, kind, record_id)))

@@ -162,6 +162,7 @@ class SalesforceSandbox:
         self.outbound_url: str | None = None
         self.outbound_session: str | None = None  # sent as SessionId when "Send Session ID" is ticked
         self.outbound_fields: tuple[str, ...] = ("Id", "LastModifiedById")
+        self.outbound_objects: tuple[str, ...] = ("Lead", "Contact")  # one outbound message rule per object
         self.time_scale = 0.001
         self.delivered = 0
         self.failed_attempts = 0
@@ -241,10 +242,12 @@ class SalesforceSandbox:
         fields: tuple[str, ...] = ("Id", "LastModifiedById"),
         time_scale: float = 0.001,
         send_session_id: bool = False,
+        objects: tuple[str, ...] = ("Lead", "Contact"),
     ) -> None:
-        """The outbound message as an admin sets it up: `url` is the whole endpoint URL, secret included."""
+        """The outbound messages as an admin sets them up (one per object): `url` is the endpoint URL, secret included."""
         with self.lock:
             self.outbound_url, self.outbound_fields, self.time_scale = url, fields, time_scale
+            self.outbound_objects = objects
             self.outbound_session = self.issue_session()[0] if send_session_id else None
 
     def send_flow_callout(self, url: str, secret: str, records: list[tuple[str, str]]) -> int:
@@ -345,7 +348,7 @@ class SalesforceSandbox:
     def _notify(self, object_type: str, record_id: str) -> None:
         for observe in self.observers:
             observe(object_type, record_id, self.objects[object_type][record_id])
-        if self.outbound_url is None or object_type not in ("Lead", "Contact"):
+        if self.outbound_url is None or object_type not in self.outbound_objects:
             return
         record = self.objects[object_type][record_id]
         values = {f: record.get(f) for f in self.outbound_fields if f in record}
@@ -491,10 +494,7 @@ class SalesforceSandbox:
             ok = True
             for name, op, value in conditions:
                 held = str(record.get(name))
-                if (
-                    name in ("Id", "ParentId", "AssigneeId", "PermissionSetId", "ConvertedContactId")
-                    and len(held) == 18
-                ):
+                if name.endswith("Id") and len(held) == 18:  # Id and every reference field
                     # Salesforce matches a 15-character id against its 18-character form.
                     if op == "IN":
                         value = {v[:15] for v in value}

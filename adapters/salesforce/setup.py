@@ -16,6 +16,7 @@ from adapters.salesforce.client import soql_literal
 from adapters.salesforce.errors import call
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, outbound_endpoint
 from adapters.salesforce.pubsub.setup_steps import cdc_instructions
+from adapters.salesforce.related import opportunity_fields
 from adapters.salesforce.session_check import VERIFY_SESSION_SETTING
 from integration.errors import PermanentCrmError
 from integration.plugins import SetupReport
@@ -248,4 +249,18 @@ def outbound_instructions(mapping: CrmMapping, outbound_secret: str | None = Non
         "     without it a callout is known by its signed timestamp and body.",
         "  4. Flows can react to Lead_Temperature__c changes; Lead_Previous_Temperature__c tells warming",
         "     from cooling.",
+        *_opportunity_instructions(mapping),
+    ]
+
+
+def _opportunity_instructions(mapping: CrmMapping) -> list[str]:
+    """A Contact reads its converted Opportunity: tell leadtherm when that Opportunity's read fields change."""
+    fields = sorted(opportunity_fields(mapping.read_fields))
+    if not fields or "Contact" not in mapping.objects:
+        return []
+    watched = fields[0] if len(fields) == 1 else "any of " + ", ".join(fields)
+    return [
+        '  5. Also on Opportunity: the same outbound message (or a callout naming object "Opportunity")',
+        f"     when {watched} changes: leadtherm then re-scores the Contacts converted with it (winning",
+        "     it makes them customers). With CDC, add /data/OpportunityChangeEvent to SALESFORCE_CDC_TOPICS.",
     ]

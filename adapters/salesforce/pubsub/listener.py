@@ -18,6 +18,7 @@ from adapters.salesforce.plugin import connect
 from adapters.salesforce.pubsub.session import SalesforceSessions
 from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberSettings
 from adapters.salesforce.pubsub.translate import topic_of
+from adapters.salesforce.related import opportunity_fields
 from integration.backfill import backfill
 from integration.errors import ConfigError, MissingSetting, Problem
 from integration.runtime import Runtime
@@ -122,6 +123,7 @@ class Listener:
                     topic=topic,
                     objects=tuple(mapping.objects),
                     read_fields=read_fields,
+                    opportunity_fields=opportunity_fields(mapping.read_fields),
                     batch_size=self.config.batch_size,
                     start_from=self.config.start_from,
                     max_lag=self.config.max_lag,

@@ -47,6 +47,7 @@ class SubscriberSettings:
     topic: str
     objects: tuple[str, ...]
     read_fields: frozenset[str]
+    opportunity_fields: frozenset[str] = frozenset()  # read through conversions: an Opportunity topic's relevance
     batch_size: int = 100  # num_requested: events in flight at most
     start_from: str = "LATEST"  # with no stored replay id: LATEST or EARLIEST (a catch-up)
     first_backoff: float = 0.5
@@ -165,7 +166,7 @@ class Subscriber:
         """One Subscribe call; True when it ended because the stream had caught up (`idle_after` set)."""
         settings = self.settings
         session = self._current_session()
-        translator = Translator(settings.objects, settings.read_fields, session.user_id)
+        translator = Translator(settings.objects, settings.read_fields, session.user_id, settings.opportunity_fields)
         stored = self.state.get_cursor(cursor_name(settings.topic))
         if stored and stored != EARLIEST_MARK:
             try:

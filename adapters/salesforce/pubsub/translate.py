@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from adapters.salesforce.related import RELATED_OBJECTS
 from integration.ports import ChangeEvent, EventKind, RecordRef
 
 CRM = "salesforce"
@@ -38,11 +39,14 @@ class Translator:
     objects: Collection[str]
     read_fields: frozenset[str]  # without leadtherm's own outputs: a change to only those is an echo
     integration_user: str
+    # Opportunity fields the mapping reads through a conversion (IsWon): their changes re-score its Contacts
+    opportunity_fields: frozenset[str] = frozenset()
 
     def add(self, replay_hex: str, header: Mapping[str, Any], changed: list[str], into: Translation) -> None:
         """Translate one event's ChangeEventHeader (its changed/nulled fields already decoded)."""
         entity = str(header.get("entityName") or "")
-        if entity not in self.objects:
+        related = entity in RELATED_OBJECTS and bool(self.opportunity_fields)
+        if entity not in self.objects and not related:
             into.foreign += 1
             return
         change = str(header.get("changeType") or "")
@@ -66,7 +70,7 @@ class Translator:
             if user and self.integration_user and user[:15] == self.integration_user[:15]:
                 into.own_writes += 1
                 return
-            if changed and self.read_fields.isdisjoint(changed):
+            if changed and (self.opportunity_fields if related else self.read_fields).isdisjoint(changed):
                 into.irrelevant += 1
                 return
             names = tuple(sorted(set(changed)))

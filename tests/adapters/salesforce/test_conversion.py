@@ -109,6 +109,23 @@ def test_following_converted_leads_to_their_contacts_costs_no_query_beyond_the_l
     assert all(_stage(dict(record)) is Stage.OPPORTUNITY for r, record in seen.items() if r.object_type == "Contact")
 
 
+def test_a_changed_opportunity_leads_to_the_contacts_converted_with_it_one_query_per_200(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    leads = [_qualified_lead(sandbox, n) for n in range(210)]
+    contacts = {lead: _convert(sandbox, lead) for lead in leads[:205]}
+    opportunity_of = {lead: str(sandbox.record("Lead", lead)["ConvertedOpportunityId"]) for lead in contacts}
+    lone = sandbox.create_record("Opportunity", {"Name": "Direct", "StageName": "Prospecting"})
+    refs = [RecordRef("salesforce", "Opportunity", o) for o in opportunity_of.values()]
+    refs[0] = RecordRef("salesforce", "Opportunity", refs[0].record_id[:15])  # as an admin pastes an id
+    before = _queries(sandbox)
+    links = client.related([*refs, RecordRef("salesforce", "Opportunity", lone)])
+    assert _queries(sandbox) - before == 2  # 206 Opportunities: two Lead queries
+    assert links[RecordRef("salesforce", "Opportunity", lone)] == []  # no Lead was converted into it
+    for ref, lead in zip(refs, contacts, strict=True):
+        assert links[ref] == [RecordRef("salesforce", "Contact", contacts[lead])]
+
+
 def test_a_bulk_listing_of_contacts_keeps_their_conversion(
     sandbox: SalesforceSandbox, client: SalesforceClient
 ) -> None:

@@ -104,6 +104,48 @@ def test_a_converted_leads_contact_is_written_as_an_opportunity_then_as_a_custom
     assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "customer", 5)
 
 
+def test_winning_the_opportunity_alone_makes_the_converted_contact_a_customer(
+    sandbox: SalesforceSandbox, served: Served
+) -> None:
+    # The admin adds an outbound message on Opportunity (stage changes) to the same endpoint.
+    sandbox.configure_outbound(str(sandbox.outbound_url), objects=("Lead", "Contact", "Opportunity"))
+    served.start_worker()
+    lead = sandbox.create_lead({**HOT_LEAD, **BANT})
+    contact = sandbox.convert_lead(lead)
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "opportunity", 5)
+    assert sandbox.flush_outbound(5) and wait_for(lambda: served.runtime.queue.stats().depth == 0, 5)
+    writes_before = len(sandbox.writes)
+    sandbox.close_opportunity(str(sandbox.record("Lead", lead)["ConvertedOpportunityId"]), won=True)
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "customer", 5)
+    assert [r for r, _ in sandbox.writes[writes_before:]] == [contact]  # that Contact, once
+    assert served.runtime.queue.stats().dead_letters == 0
+
+
+def test_an_opportunity_no_lead_was_converted_into_changes_nothing(sandbox: SalesforceSandbox, served: Served) -> None:
+    sandbox.configure_outbound(str(sandbox.outbound_url), objects=("Lead", "Contact", "Opportunity"))
+    served.start_worker()
+    opportunity = sandbox.create_record("Opportunity", {"Name": "Direct deal", "StageName": "Prospecting"})
+    sandbox.close_opportunity(opportunity, won=True)
+    assert sandbox.flush_outbound(5) and wait_for(lambda: served.runtime.queue.stats().depth == 0, 5)
+    stats = served.runtime.queue.stats()
+    assert sandbox.delivered >= 2 and sandbox.writes == [] and stats.dead_letters == 0
+
+
+def test_a_flow_callout_naming_the_won_opportunity_rescores_its_contact(
+    sandbox: SalesforceSandbox, served: Served
+) -> None:
+    served.start_worker()
+    lead = sandbox.create_lead({**HOT_LEAD, **BANT})
+    contact = sandbox.convert_lead(lead)
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "opportunity", 5)
+    sandbox.outbound_url = None  # from here on only the flow tells leadtherm
+    opportunity = str(sandbox.record("Lead", lead)["ConvertedOpportunityId"])
+    sandbox.close_opportunity(opportunity, won=True)
+    url = f"{served.app_url}/webhooks/salesforce/flow"
+    assert sandbox.send_flow_callout(url, CALLOUT_SECRET, [("Opportunity", opportunity)]) == 202
+    assert wait_for(lambda: sandbox.record("Contact", contact).get("Lead_Stage__c") == "customer", 5)
+
+
 def test_the_echo_of_its_own_update_causes_no_second_write(sandbox: SalesforceSandbox, live: Runtime) -> None:
     lead = sandbox.create_lead(HOT_LEAD)
     assert wait_for(lambda: sandbox.record("Lead", lead).get("Lead_Temperature__c") == "warm", 5)

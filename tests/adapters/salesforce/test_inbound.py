@@ -310,6 +310,18 @@ def test_the_endpoint_url_setup_prints_is_the_one_the_route_accepts() -> None:
     assert "SALESFORCE_OUTBOUND_SECRET" in unset and "run setup again" in unset
 
 
+def test_setup_asks_for_the_opportunity_message_when_contacts_read_their_converted_opportunity() -> None:
+    lines = "\n".join(outbound_instructions(load_mapping("salesforce"), URL_SECRET))
+    assert "Also on Opportunity" in lines and "when IsWon changes" in lines
+    assert "/data/OpportunityChangeEvent" in lines
+
+
+def test_an_outbound_message_about_an_opportunity_is_an_event_on_that_opportunity() -> None:
+    body = outbound_message([("04l5g000000AbCeAAK", "Opportunity", "0065g000001AbCdEAK")])
+    [event] = parse_outbound(body, ORG, OBJECTS)
+    assert event.ref == RecordRef("salesforce", "Opportunity", "0065g000001AbCdEAK")
+
+
 @pytest.mark.parametrize("setting", ["short", "has space in it 0123456789", "ümlaut-0123456789abc", "a" * 15])
 def test_a_weak_or_unpasteable_url_secret_is_a_setting_error_naming_the_variable(setting: str) -> None:
     with pytest.raises(WebhookSettingError, match="SALESFORCE_OUTBOUND_SECRET"):

@@ -11,7 +11,7 @@ from adapters.salesforce.pubsub.listener import ListenerConfig
 from adapters.salesforce.pubsub.setup_steps import cdc_instructions
 from adapters.salesforce.pubsub.translate import Translation, Translator, topic_of
 from integration.errors import ConfigError
-from integration.ports import EventKind
+from integration.ports import EventKind, RecordRef
 from mappings.loader import load_mapping
 
 USER = "0055g0000000001AAA"
@@ -86,3 +86,20 @@ def test_setup_prints_the_change_data_capture_selection_steps() -> None:
     text = "\n".join(cdc_instructions(load_mapping("salesforce")))
     assert "Change Data Capture" in text and "LeadChangeEvent" in text and "ContactChangeEvent" in text
     assert "leadtherm listen salesforce" in text
+
+
+def test_an_opportunity_stage_change_is_queued_for_its_contacts_and_its_other_changes_are_dropped() -> None:
+    translator = Translator(("Lead", "Contact"), frozenset({"Title"}), USER, frozenset({"IsWon"}))
+    into = Translation()
+    won = {**_header("UPDATE", ["0061"]), "entityName": "Opportunity"}
+    renamed = {**_header("UPDATE", ["0062"]), "entityName": "Opportunity"}
+    translator.add("00ac", won, ["StageName", "IsWon", "IsClosed"], into)
+    translator.add("00ad", renamed, ["Name", "Amount"], into)
+    [event] = into.events
+    assert event.ref == RecordRef("salesforce", "Opportunity", "0061") and into.irrelevant == 1
+
+
+def test_opportunity_events_are_foreign_when_the_mapping_reads_nothing_through_a_conversion() -> None:
+    into = Translation()
+    _translator().add("00ae", {**_header("UPDATE", ["0061"]), "entityName": "Opportunity"}, ["IsWon"], into)
+    assert into.events == [] and into.foreign == 1
