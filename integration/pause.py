@@ -3,15 +3,24 @@
 While a CRM is paused its events stay queued (deferred without spending an attempt);
 every `probe_every` seconds one pass is let through as the probe, and the first one
 that gets through without a CRM-wide failure resumes the CRM.
+
+Admission is decided in the process, but each pause is also recorded in the state store
+(`pause:<crm>`, rewritten at every failed probe, cleared on resume), so the operations page
+of a console running elsewhere (or beside Lambda workers) can say which CRM is paused and why.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from integration.errors import LeadthermError
 
 log = logging.getLogger("leadtherm.pause")
 
@@ -25,12 +34,27 @@ class Paused:
     next_probe: float
 
 
+class PauseRecord(Protocol):
+    """Where pauses are recorded for other processes to see (a StateStore is one)."""
+
+    def get_cursor(self, name: str) -> str | None: ...
+
+    def set_cursor(self, name: str, value: str | None) -> None: ...
+
+
+def record_name(crm: str) -> str:
+    return f"pause:{crm}"
+
+
 class CrmPauses:
     """The paused CRMs of one process; thread-safe, shared by every worker of a pipeline."""
 
-    def __init__(self, probe_every: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, probe_every: float, clock: Callable[[], float] = time.monotonic, record: PauseRecord | None = None
+    ) -> None:
         self.probe_every = probe_every
         self.clock = clock
+        self.record = record
         self._paused: dict[str, Paused] = {}
         self._lock = threading.Lock()
 
@@ -43,12 +67,26 @@ class CrmPauses:
             self._paused[crm] = Paused(reason, since, now + self.probe_every)
         if before is None:
             log.error("%s paused, its events stay queued: %s", crm, reason)
+        if self.record is not None:  # rewritten at every failed probe: another process may have cleared it
+            paused_at = datetime.now(UTC) - timedelta(seconds=now - since)
+            record = {"reason": reason, "since": paused_at.isoformat(timespec="seconds")}
+            self._write(crm, json.dumps(record))
 
     def resume(self, crm: str) -> None:
         with self._lock:
             before = self._paused.pop(crm, None)
         if before is not None:
             log.warning("%s resumed after %.0f s paused", crm, self.clock() - before.since)
+            self._write(crm, None)
+
+    def _write(self, crm: str, value: str | None) -> None:
+        """Record for other processes; a store that fails here costs the record, never the pause itself."""
+        if self.record is None:
+            return
+        try:
+            self.record.set_cursor(record_name(crm), value)
+        except LeadthermError as exc:
+            log.warning("could not record %s's pause state (%s)", crm, type(exc).__name__)
 
     def admit(self, crm: str) -> bool:
         """True when a pass may call `crm`: not paused, or paused with its probe due (then only this caller)."""
@@ -78,3 +116,25 @@ class CrmPauses:
         if not paused:
             return None
         return "; ".join(f"{crm} paused: {reason}" for crm, reason in sorted(paused.items()))
+
+
+class RecordedPauses:
+    """The pauses recorded in a state store, as the console of another process reads them."""
+
+    def __init__(self, record: PauseRecord, crms: Iterable[str]) -> None:
+        self.record = record
+        self.crms = tuple(crms)
+
+    def paused(self) -> dict[str, str]:
+        """CRM -> "reason (since ...)", for every CRM a worker recorded as paused."""
+        found: dict[str, str] = {}
+        for crm in self.crms:
+            held = self.record.get_cursor(record_name(crm))
+            if not held:
+                continue
+            try:
+                data = json.loads(held)
+                found[crm] = f"{data['reason']} (since {data['since']})"
+            except (ValueError, KeyError, TypeError):
+                found[crm] = "paused (the record of why is unreadable)"
+        return found

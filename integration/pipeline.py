@@ -191,7 +191,7 @@ class Pipeline:
         self.settings = settings or PipelineSettings()
         self.clock = clock
         # Shared by every pipeline over the same CRMs (the Lambda builds one per batch).
-        self.pauses = pauses or CrmPauses(self.settings.retry.probe_every)
+        self.pauses = pauses or CrmPauses(self.settings.retry.probe_every, record=state)
 
     def health(self) -> str | None:
         """For /healthz (`AppConfig.health_checks`): why a CRM is paused, or None."""

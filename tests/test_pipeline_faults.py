@@ -14,7 +14,7 @@ from adapters.sqlite.store import StorageError
 from integration.backfill import backfill, cursor_name
 from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing, RetryBudgetError
 from integration.outputs import format_datetime
-from integration.pause import CrmPauses
+from integration.pause import CrmPauses, RecordedPauses
 from integration.pipeline import RECOVERED, BatchReport, PipelineSettings
 from integration.ports import QueueItem, Settlement, StateStore
 from integration.retry import POLICY, RetryPolicy
@@ -127,6 +127,35 @@ def test_a_crm_wide_failure_pauses_the_crm_keeps_every_event_and_resumes_on_a_go
     assert report.written == 5
     assert world.pipeline.health() is None
     assert world.queue.stats().depth == 0
+
+
+def test_a_pause_is_recorded_for_a_console_elsewhere_and_cleared_when_the_crm_answers_again(world: World) -> None:
+    clock = ManualClock()
+    world.pipeline.pauses = CrmPauses(probe_every=30.0, clock=clock, record=world.state)
+    elsewhere = RecordedPauses(world.state, ["hubspot", "salesforce"])  # what another process reads
+    assert elsewhere.paused() == {}
+    world.queue.enqueue([world.event(world.contact("61"), "e61")])
+    world.crm.failures.append(AuthError("HubSpot refused the token"))
+    world.pipeline.run_once()
+    [(crm, why)] = elsewhere.paused().items()
+    assert crm == "hubspot" and why.startswith("HubSpot refused the token (since 20")
+    clock.now += 31
+    world.clock.advance(seconds=31)
+    assert drain(world.pipeline).written == 1
+    assert elsewhere.paused() == {}
+
+
+def test_a_state_store_that_cannot_record_a_pause_still_pauses(world: World) -> None:
+    class Unwritable:
+        def get_cursor(self, name: str) -> str | None:
+            return None
+
+        def set_cursor(self, name: str, value: str | None) -> None:
+            raise StorageError("database is locked")
+
+    pauses = CrmPauses(probe_every=30.0, record=Unwritable())
+    pauses.pause("hubspot", "HubSpot refused the token")
+    assert pauses.paused() == {"hubspot": "HubSpot refused the token"} and not pauses.admit("hubspot")
 
 
 def test_missing_output_fields_are_reported_with_the_setup_command(world: World) -> None:

@@ -15,6 +15,7 @@ from flask import Flask
 
 from integration.errors import LeadthermError, MissingSetting
 from integration.guard import GuardedClient
+from integration.pause import RecordedPauses
 from integration.plugins import crm_names, load_crm
 from integration.ports import CrmClient
 from integration.ratelimit import TokenBucket
@@ -104,7 +105,14 @@ def console(
             raise PackagedFolder()
         store = open_rules_store(env, folder)
         queue, state = open_backend(env)
-        config = ConsoleConfig(secret=secret, store=store, queue=queue, state=state, clients=_connected(env, folder))
+        config = ConsoleConfig(
+            secret=secret,
+            store=store,
+            queue=queue,
+            state=state,
+            clients=_connected(env, folder),
+            pauses=RecordedPauses(state, crm_names()),  # as the workers of `serve` or Lambda recorded them
+        )
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
