@@ -56,15 +56,13 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 name = own.filename.rsplit("/", 1)[-1]
                 mapping = validate(CrmMapping, read_yaml(own.read().decode("utf-8", "replace"), name), name)
             else:
-                mapping = console.mapping_of(ws.files, crm) or console.mapping_of(console.current_files(), crm)
-            if mapping is None:
-                raise UploadError(f"no valid mapping file for {crm!r}")
+                mapping = console.upload_mapping(ws, crm)
             if upload is None or not upload.filename:
                 raise UploadError("choose a history file (CSV or JSON) first")
             outcome = request.form.get("outcome", "").strip()
             if not outcome:
                 raise UploadError("name the outcome column (1/0, yes/no, won/lost)")
-            ws.history = read_uploaded_history(
+            history = read_uploaded_history(
                 upload.read(), upload.filename, mapping, outcome, request.form.get("outcome_date", "").strip()
             )
         except ConfigError as exc:
@@ -73,7 +71,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except LeadthermError as exc:
             flash(str(exc), "error")
             return back()
-        ws.calibrated, ws.calibrated_yaml, ws.whatif, ws.whatif_key = None, "", None, None
+        ws.use_history(history)
         return back()
 
     @bp.post("/whatif/crm")
@@ -86,11 +84,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             flash(f"{crm}: not connected", "error")
             return back()
         try:
-            ws.history = pull_history(client, mapping, console.plugin(crm).flatten, CRM_OUTCOMES[crm])
+            history = pull_history(client, mapping, console.plugin(crm).flatten, CRM_OUTCOMES[crm])
         except LeadthermError as exc:
             flash(f"{crm}: {exc}", "error")
             return back()
-        ws.calibrated, ws.calibrated_yaml, ws.whatif, ws.whatif_key = None, "", None, None
+        ws.use_history(history)
         return back()
 
     @bp.post("/whatif/calibrate")

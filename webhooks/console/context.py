@@ -20,7 +20,7 @@ from integration.rules_store import RulesStore
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.security import AttemptLimiter
-from webhooks.console.workspace import Workspace, Workspaces
+from webhooks.console.workspace import UploadError, Workspace, Workspaces
 
 if TYPE_CHECKING:
     from webhooks.console.rescore import Rescorer
@@ -120,6 +120,13 @@ class Console:
             return None
         mapping, _ = _checked(name, files[name])
         return mapping if isinstance(mapping, CrmMapping) else None
+
+    def upload_mapping(self, ws: Workspace, crm: str) -> CrmMapping:
+        """The mapping an uploaded file is read through: the draft's, else the one in force; UploadError if neither."""
+        mapping = self.mapping_of(ws.files, crm) or self.mapping_of(self.current_files(), crm)
+        if mapping is None:
+            raise UploadError(f"no valid mapping file for {crm!r}")
+        return mapping
 
     @staticmethod
     def problems(files: Mapping[str, str]) -> list[Problem]:

@@ -126,14 +126,20 @@ def _list_start(located: Located, axis: str, index: int) -> int:
     return line - 1
 
 
-def remove_rule(text: str, axis: str, index: int) -> str:
-    """Drop one rule; a list left empty becomes `[]` so the file stays valid."""
+def _rule_span(text: str, axis: str, index: int) -> tuple[Located, list[Any], list[str], int, int]:
+    """The file read, the rules of `axis`, the file's lines and where rule `index` starts and ends."""
     located = read_yaml(text, "edit")
     items = located.data.get(axis) if isinstance(located.data, dict) else None
     if not isinstance(items, list) or not 0 <= index < len(items):
         raise EditError(f"{axis}[{index}]: no such rule")
     lines = _lines(text)
     first, end = _item_span(lines, _list_start(located, axis, index))
+    return located, items, lines, first, end
+
+
+def remove_rule(text: str, axis: str, index: int) -> str:
+    """Drop one rule; a list left empty becomes `[]` so the file stays valid."""
+    located, items, lines, first, end = _rule_span(text, axis, index)
     if not lines[first].lstrip().startswith("-"):
         items.pop(index)
         return _dump(located.data)
@@ -149,12 +155,7 @@ def remove_rule(text: str, axis: str, index: int) -> str:
 
 def replace_rule(text: str, axis: str, index: int, rule: Mapping[str, Any]) -> str:
     """Rewrite one rule in place (label, attribute, condition, points); the rest of the file is untouched."""
-    located = read_yaml(text, "edit")
-    items = located.data.get(axis) if isinstance(located.data, dict) else None
-    if not isinstance(items, list) or not 0 <= index < len(items):
-        raise EditError(f"{axis}[{index}]: no such rule")
-    lines = _lines(text)
-    first, end = _item_span(lines, _list_start(located, axis, index))
+    located, items, lines, first, end = _rule_span(text, axis, index)
     if not lines[first].lstrip().startswith("-"):
         items[index] = dict(rule)
         return _dump(located.data)

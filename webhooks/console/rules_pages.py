@@ -272,9 +272,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         crm = request.form.get("crm", "")
         upload = request.files.get("export")
         try:
-            mapping = console.mapping_of(ws.files, crm) or console.mapping_of(console.current_files(), crm)
-            if mapping is None:
-                raise UploadError(f"no valid mapping file for {crm!r}")
+            mapping = console.upload_mapping(ws, crm)
             if upload is None or not upload.filename:
                 raise UploadError("choose an export file (CSV or JSON) first")
             samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)

@@ -44,6 +44,11 @@ class Workspace:
     calibrated_yaml: str = ""
     notes: list[str] = field(default_factory=list)  # calibration warnings and the like
 
+    def use_history(self, history: History) -> None:
+        """A new history: the what-if and calibration computed on the old one no longer hold."""
+        self.history = history
+        self.calibrated, self.calibrated_yaml, self.whatif, self.whatif_key = None, "", None, None
+
 
 class Workspaces:
     """Workspaces by session id."""
