@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from integration.cli import app
-from mappings.loader import PACKAGED
+from tests.packaged_copy import copy_packaged
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -72,8 +71,7 @@ def test_a_bad_row_is_reported_by_row_and_column_and_the_others_are_scored(tmp_p
 
 
 def test_check_on_broken_files_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
-    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-        shutil.copy(PACKAGED / name, tmp_path / name)
+    copy_packaged(tmp_path)
     scoring = tmp_path / "scoring.yaml"
     scoring.write_text(
         scoring.read_text().replace("    points: 25\n", "    points: ten\n", 1).replace("  warm: 40", "  warm: 90")

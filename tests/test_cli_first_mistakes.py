@@ -23,8 +23,8 @@ from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.salesforce.sandbox import SalesforceSandbox
 from adapters.sqlite import Database, SqliteWorkQueue
 from integration.ports import ChangeEvent, RecordRef
-from mappings.loader import PACKAGED
 from tests.calibration_data import write_history, write_mapping
+from tests.packaged_copy import copy_packaged
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADTHERM = str(Path(sys.executable).parent / "leadtherm")
@@ -69,10 +69,7 @@ class World:
     env: dict[str, str] = field(default_factory=dict)
 
     def mappings(self, edit: Callable[[Path], None] | None = None) -> Path:
-        folder = self.tmp / "mappings"
-        folder.mkdir(exist_ok=True)
-        for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-            shutil.copy(PACKAGED / name, folder / name)
+        folder = copy_packaged(self.tmp / "mappings")
         if edit is not None:
             edit(folder)
         return folder
@@ -498,10 +495,7 @@ def test_the_readme_check_example_is_what_check_prints(tmp_path: Path) -> None:
     marker = "$ leadtherm check --mappings ./my-mappings\n"
     rest = README[README.index(marker) + len(marker) :]
     block = rest[: rest.index("```")].splitlines()
-    folder = tmp_path / "my-mappings"
-    folder.mkdir()
-    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-        shutil.copy(PACKAGED / name, folder / name)
+    folder = copy_packaged(tmp_path / "my-mappings")
     scoring = (folder / "scoring.yaml").read_text().replace("  warm: 40", "  warm: 80")
     lines = scoring.splitlines()
     engagement = lines.index("engagement:")

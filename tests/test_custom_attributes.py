@@ -13,6 +13,7 @@ from integration.normalize import Normalizer
 from integration.outputs import changed_outputs
 from integration.scoring import assess
 from mappings.loader import PACKAGED, check_folder_report, load_config, load_mapping
+from tests.packaged_copy import copy_packaged
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HUBSPOT_OWN = """
@@ -44,10 +45,7 @@ TRIAL_RULE = """
 
 
 def _folder(tmp_path: Path, hubspot: str = HUBSPOT_OWN, salesforce: str = SALESFORCE_OWN) -> Path:
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-        shutil.copy(PACKAGED / name, folder / name)
+    folder = copy_packaged(tmp_path / "mappings")
     (folder / "hubspot.yaml").write_text((PACKAGED / "hubspot.yaml").read_text() + hubspot)
     (folder / "salesforce.yaml").write_text((PACKAGED / "salesforce.yaml").read_text() + salesforce)
     scoring = (PACKAGED / "scoring.yaml").read_text()

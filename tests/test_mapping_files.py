@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from mappings.errors import ConfigError
-from mappings.loader import PACKAGED, check_folder, load_mapping, load_rules
+from mappings.loader import check_folder, load_mapping, load_rules
+from tests.packaged_copy import copy_packaged
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-        shutil.copy(PACKAGED / name, tmp_path / name)
-    return tmp_path
+    return copy_packaged(tmp_path)
 
 
 def _line_of(path: Path, text: str) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,15 +10,12 @@ from integration.rules_folder import OUTSIDE, FolderRulesStore
 from integration.rules_provider import StoreRulesProvider, parse_rules
 from mappings.loader import PACKAGED, load_rules
 from tests.contracts.rules_store_contract import RulesStoreContract, warmer
+from tests.packaged_copy import copy_packaged
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    target = tmp_path / "mappings"
-    target.mkdir()
-    for source in PACKAGED.glob("*.yaml"):
-        shutil.copy(source, target / source.name)
-    return target
+    return copy_packaged(tmp_path / "mappings")
 
 
 @pytest.fixture

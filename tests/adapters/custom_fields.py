@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from waitress.server import create_server
 from integration.runtime import Runtime
 from integration.worker import run_worker
 from mappings.loader import PACKAGED
+from tests.packaged_copy import copy_packaged
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
 
@@ -28,10 +28,7 @@ REASON = "Interested in the analytics suite (+20)"
 
 def custom_folder(tmp_path: Path, crm: str, declaration: str) -> Path:
     """The packaged files, plus the admin's own attribute in one CRM's mapping and a rule on it."""
-    folder = tmp_path / "mappings"
-    folder.mkdir()
-    for name in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml"):
-        shutil.copy(PACKAGED / name, folder / name)
+    folder = copy_packaged(tmp_path / "mappings")
     (folder / f"{crm}.yaml").write_text((PACKAGED / f"{crm}.yaml").read_text() + declaration)
     scoring = (PACKAGED / "scoring.yaml").read_text().replace("\nengagement:\n", RULE + "\nengagement:\n", 1)
     (folder / "scoring.yaml").write_text(scoring)

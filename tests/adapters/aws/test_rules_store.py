@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from adapters.aws.rules_store import DynamoRulesStore
 from integration.rules_store import RulesStoreError
-from mappings.loader import PACKAGED
 from tests.adapters.aws.conftest import Aws
 from tests.contracts.rules_store_contract import RulesStoreContract, warmer
+from tests.packaged_copy import copy_packaged
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    target = tmp_path / "mappings"
-    target.mkdir()
-    for source in PACKAGED.glob("*.yaml"):
-        shutil.copy(source, target / source.name)
-    return target
+    return copy_packaged(tmp_path / "mappings")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from flask import Flask
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from integration.rules_folder import FolderRulesStore
-from mappings.loader import PACKAGED
+from tests.packaged_copy import copy_packaged
 from webhooks.console import ConsoleConfig, create_console_app
 
 SECRET = "correct horse battery staple"
@@ -47,11 +46,7 @@ def serve_app(app: Flask, **options: Any) -> Iterator[str]:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    target = tmp_path / "mappings"
-    target.mkdir()
-    for source in PACKAGED.glob("*.yaml"):
-        shutil.copy(source, target / source.name)
-    return target
+    return copy_packaged(tmp_path / "mappings")
 
 
 @pytest.fixture

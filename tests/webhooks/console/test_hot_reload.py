@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,10 @@ from integration.retry import RetryPolicy
 from integration.runtime import build_runtime
 from integration.waiting import wait_until
 from integration.worker import run_worker
-from mappings.loader import PACKAGED
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN
 from tests.adapters.hubspot.test_end_to_end import HOT
+from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import SECRET, csrf_of, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
@@ -41,8 +40,7 @@ def _temperature(sandbox: HubSpotSandbox, contact: str) -> object:
 def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
     sandbox: HubSpotSandbox, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "mappings"
-    shutil.copytree(PACKAGED, folder, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    folder = copy_packaged(tmp_path / "mappings")
     env = {
         "HUBSPOT_ACCESS_TOKEN": TOKEN,
         "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
