@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from integration.cli import app
 from mappings.loader import read_yaml, validate
 from mappings.schema import ScoringRules
+from tests.adapters.salesforce.conftest import password_env
 from tests.calibration_data import write_history, write_mapping
 
 
@@ -148,13 +149,7 @@ def test_calibrating_from_salesforce_learns_from_converted_leads(
                                     "LeadSource": rng.choice(["Web", "Purchased List"])})  # fmt: skip
             if rng.random() < (0.6 if chief else 0.1):
                 org.convert_lead(lead)
-        login = {
-            "SALESFORCE_USERNAME": org.username,
-            "SALESFORCE_PASSWORD": org.password,
-            "SALESFORCE_SECURITY_TOKEN": org.security_token,
-            "SALESFORCE_DOMAIN": org.login_domain,
-        }
-        for name, value in login.items():
+        for name, value in password_env(org).items():
             monkeypatch.setenv(name, value)
         out = tmp_path / "from-salesforce.yaml"
         result = CliRunner().invoke(

@@ -13,6 +13,7 @@ from integration.calibration.history import History, read_history
 from integration.cli import app
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Rule, ScoringRules
+from tests.adapters.salesforce.conftest import password_env
 from tests.calibration_data import custom_rows, raw_columns_auc, write_custom_history, write_custom_mapping
 
 CUSTOM = {"trial_logins", "product_interest"}
@@ -20,6 +21,21 @@ CUSTOM = {"trial_logins", "product_interest"}
 
 def _all(rules: ScoringRules) -> list[Rule]:
     return [*rules.fit, *rules.engagement, *rules.penalties]
+
+
+def _assert_analytics_suite_learned_highest(crm: str, mapping: Path, tmp_path: Path) -> None:
+    """`calibrate CRM` on the sandbox: the product that converts most earns the most points."""
+    out = tmp_path / f"from-{crm}.yaml"
+    result = CliRunner().invoke(
+        app, ["calibrate", crm, "--mapping", str(mapping), "--out", str(out), "--as-of", "2026-11-01T00:00:00"]
+    )
+    assert result.exit_code == 0, result.output
+    rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
+    learned = {r.label: r.points for r in _all(rules) if r.attribute == "product_interest"}
+    # Every record has a value, so the most common one is the reference the others are measured against.
+    analytics = learned.get("Product interest: Analytics Suite", 0.0)
+    others = [learned.get(f"Product interest: {v}", 0.0) for v in ("Training", "Integrations")]
+    assert learned and all(analytics > other for other in others), learned
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["range", "decaying-counter"])
@@ -112,18 +128,7 @@ def test_calibrate_hubspot_learns_a_custom_contact_property_its_mapping_declares
                 portal.update_deal(deal, {"dealstage": "closedwon"})
         monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "calibrate-token")
         monkeypatch.setenv("HUBSPOT_API_BASE", portal.base_url)
-        out = tmp_path / "from-hubspot.yaml"
-        result = CliRunner().invoke(
-            app,
-            ["calibrate", "hubspot", "--mapping", str(mapping), "--out", str(out), "--as-of", "2026-11-01T00:00:00"],
-        )
-        assert result.exit_code == 0, result.output
-        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
-        learned = {r.label: r.points for r in _all(rules) if r.attribute == "product_interest"}
-        # Every contact has a value, so the most common one is the reference the others are measured against.
-        analytics = learned.get("Product interest: Analytics Suite", 0.0)
-        others = [learned.get(f"Product interest: {v}", 0.0) for v in ("Training", "Integrations")]
-        assert learned and all(analytics > other for other in others), learned
+        _assert_analytics_suite_learned_highest("hubspot", mapping, tmp_path)
     finally:
         portal.stop()
 
@@ -156,24 +161,8 @@ def test_calibrate_salesforce_learns_a_custom_picklist_its_mapping_declares(
             lead = org.create_lead({"Email": f"p{n}@acme.example", "Title": "Analyst", "Product_Interest__c": product})
             if rng.random() < (0.6 if product == "Analytics Suite" else 0.08):
                 org.convert_lead(lead)
-        login = {
-            "SALESFORCE_USERNAME": org.username,
-            "SALESFORCE_PASSWORD": org.password,
-            "SALESFORCE_SECURITY_TOKEN": org.security_token,
-            "SALESFORCE_DOMAIN": org.login_domain,
-        }
-        for name, value in login.items():
+        for name, value in password_env(org).items():
             monkeypatch.setenv(name, value)
-        out = tmp_path / "from-salesforce.yaml"
-        result = CliRunner().invoke(
-            app,
-            ["calibrate", "salesforce", "--mapping", str(mapping), "--out", str(out), "--as-of", "2026-11-01T00:00:00"],
-        )
-        assert result.exit_code == 0, result.output
-        rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
-        learned = {r.label: r.points for r in _all(rules) if r.attribute == "product_interest"}
-        analytics = learned.get("Product interest: Analytics Suite", 0.0)
-        others = [learned.get(f"Product interest: {v}", 0.0) for v in ("Training", "Integrations")]
-        assert learned and all(analytics > other for other in others), learned
+        _assert_analytics_suite_learned_highest("salesforce", mapping, tmp_path)
     finally:
         org.stop()
