@@ -16,6 +16,7 @@ from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.pipeline import PipelineSettings
 from integration.retry import RetryPolicy
 from integration.runtime import Runtime, build_runtime
+from integration.waiting import wait_until
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
 
@@ -38,6 +39,14 @@ class World:
 
     def listener(self, runtime: Runtime, **env: str) -> Listener:
         return Listener(runtime, {**self.env, **env})
+
+    def listening(self, **env: str) -> tuple[Runtime, Listener, threading.Event, threading.Thread]:
+        """A fresh runtime and its listener, running in the background and connected."""
+        runtime = self.runtime()
+        listener = self.listener(runtime, **env)
+        stop, thread = run_in_background(listener)
+        assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+        return runtime, listener, stop, thread
 
 
 def cdc_env(org: SalesforceSandbox, pubsub: PubSubSandbox, folder: Path) -> dict[str, str]:

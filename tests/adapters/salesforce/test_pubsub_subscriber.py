@@ -47,10 +47,7 @@ def test_500_changes_while_stopped_are_each_processed_once_after_a_restart(world
 
 
 def test_own_writes_cause_no_second_write(world: World) -> None:
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, listener, stop, thread = world.listening()
     lead = world.org.create_lead(HOT_LEAD)
     assert wait_until(lambda: drain(runtime.pipeline).written == 1, 10)
     # The echo of that write comes back as an UPDATE by the integration user: dropped before the queue.
@@ -64,10 +61,7 @@ def test_own_writes_cause_no_second_write(world: World) -> None:
 
 def test_a_change_to_a_field_no_mapping_reads_causes_no_api_call(world: World) -> None:
     lead = world.org.create_lead(HOT_LEAD)
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, listener, stop, thread = world.listening()
     calls_before = sum(world.org.calls.values())
     world.org.update_record("Lead", lead, {"FirstName": "Ada"})  # leadtherm reads no name
     assert wait_until(lambda: listener.subscribers[0].stats.irrelevant == 1, 5)
@@ -80,10 +74,7 @@ def test_a_change_to_a_field_no_mapping_reads_causes_no_api_call(world: World) -
 
 def test_a_gap_event_re_fetches_the_records_it_names(world: World) -> None:
     lead = world.org.create_lead(HOT_LEAD)
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, listener, stop, thread = world.listening()
     world.pubsub.publish_gap("Lead", [lead], "GAP_UPDATE")
     assert wait_until(lambda: listener.subscribers[0].stats.gaps == 1, 5)
     report = drain(runtime.pipeline)
@@ -120,10 +111,7 @@ def test_an_expired_replay_id_is_reported_and_caught_up_by_a_backfill(
 
 
 def test_a_delete_forgets_the_record_and_an_undelete_scores_it_again(world: World) -> None:
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, _, stop, thread = world.listening()
     lead = world.org.create_lead(HOT_LEAD)
     assert wait_until(lambda: drain(runtime.pipeline).written == 1, 10)
     ref = next(iter(runtime.state.load([RecordRef("salesforce", "Lead", lead)])))
@@ -139,10 +127,7 @@ def test_a_delete_forgets_the_record_and_an_undelete_scores_it_again(world: Worl
 
 
 def test_an_expired_session_is_refreshed_and_the_stream_resumes(world: World) -> None:
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, listener, stop, thread = world.listening()
     world.org.expire_sessions()
     assert wait_until(lambda: listener.subscribers[0].stats.session_refreshes >= 1, 5)
     lead = world.org.create_lead(HOT_LEAD)
@@ -154,10 +139,7 @@ def test_an_expired_session_is_refreshed_and_the_stream_resumes(world: World) ->
 
 
 def test_a_dropped_stream_reconnects_and_resumes_from_the_stored_replay_id(world: World) -> None:
-    runtime = world.runtime()
-    listener = world.listener(runtime)
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    runtime, listener, stop, thread = world.listening()
     world.pubsub.cut_streams()
     lead = world.org.create_lead(HOT_LEAD)  # made while the stream is down
     assert wait_until(lambda: listener.subscribers[0].stats.reconnects >= 1, 5)
@@ -198,10 +180,7 @@ def test_a_first_start_from_earliest_replays_what_is_retained(world: World) -> N
 
 
 def test_health_reports_a_listener_falling_behind_the_commit_timestamps(world: World) -> None:
-    runtime = world.runtime()
-    listener = world.listener(runtime, SALESFORCE_CDC_MAX_LAG="60")
-    stop, thread = run_in_background(listener)
-    assert wait_until(lambda: listener.subscribers[0].stats.connected, 5)
+    _, listener, stop, thread = world.listening(SALESFORCE_CDC_MAX_LAG="60")
     assert listener.health() is None
     listener.subscribers[0].clock = lambda: time.time() + 600  # the next event is received ten minutes late
     problems: list[str] = []
