@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
@@ -16,7 +14,7 @@ from integration.runtime import build_runtime
 from integration.waiting import wait_until
 from integration.worker import run_worker
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
-from tests.adapters.hubspot.conftest import TOKEN
+from tests.adapters.hubspot.conftest import TOKEN, sandbox
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import SECRET, csrf_of, serve_app
@@ -24,13 +22,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.serve import routes_of
 
-
-@pytest.fixture
-def sandbox() -> Iterator[HubSpotSandbox]:
-    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
-    portal.start()
-    yield portal
-    portal.stop()
+__all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 
 
 def _temperature(sandbox: HubSpotSandbox, contact: str) -> object:
