@@ -8,9 +8,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -32,15 +34,29 @@ def _wait(driver: WebDriver, seconds: float = 15) -> WebDriverWait[WebDriver]:
     return WebDriverWait(driver, seconds)
 
 
+def _follow(driver: WebDriver, element: WebElement, seconds: float = 15) -> None:
+    """Click an element that loads a new page and wait until the new page has replaced the old one.
+
+    While Chromium swaps documents, chromedriver can answer a query on the old page with an
+    inspector error ("Node with given id does not belong to the document") instead of a
+    stale-element error: both only mean the new page is not there yet.
+    """
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    swapping = WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,))
+    swapping.until(ec.staleness_of(old))
+    swapping.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def _log_in(driver: WebDriver, served: Served) -> None:
     driver.delete_all_cookies()
     driver.get(f"{served.url}/admin/rules")
     assert "/admin/login" in driver.current_url  # redirected: not logged in
     driver.find_element(By.ID, "secret").send_keys(SECRET)
     driver.find_element(By.ID, "name").send_keys("Grace")
-    driver.find_element(By.ID, "login").click()
-    # The login page's own URL names /admin/rules (?next=): wait for the page itself.
-    _wait(driver).until(lambda d: urlsplit(d.current_url).path == "/admin/rules")
+    _follow(driver, driver.find_element(By.ID, "login"))
+    # The login page's own URL names /admin/rules (?next=): check the page itself.
+    assert urlsplit(driver.current_url).path == "/admin/rules"
 
 
 def _summary(driver: WebDriver) -> str:
@@ -53,8 +69,7 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     _log_in(driver, served)
     driver.find_element(By.ID, "export").send_keys(str(EXAMPLES / "hubspot_contacts.csv"))
     Select(driver.find_element(By.ID, "export-crm")).select_by_visible_text("hubspot")
-    driver.find_element(By.ID, "upload").click()
-    _wait(driver).until(ec.presence_of_element_located((By.ID, "preview-summary")))
+    _follow(driver, driver.find_element(By.ID, "upload"))
     assert _summary(driver).startswith("0 of 240 records change")
 
     # Change a rule's points: the preview updates in place, nothing is written yet.
@@ -72,8 +87,8 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     driver.find_element(By.ID, "history").send_keys(str(history))
     driver.find_element(By.ID, "history-mapping").send_keys(str(mapping))
     driver.find_element(By.ID, "outcome").send_keys("won")
-    driver.find_element(By.ID, "history-upload").click()
-    table = _wait(driver, 60).until(ec.presence_of_element_located((By.ID, "whatif-table")))
+    _follow(driver, driver.find_element(By.ID, "history-upload"), seconds=60)
+    table = driver.find_element(By.ID, "whatif-table")
     assert "holdout ROC AUC" in table.text and "lift of the top 20%" in table.text
     assert re.search(r"\d+ warmer, \d+ cooler", table.text)
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 4
@@ -81,18 +96,18 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     # Apply, then find the version in the history.
     driver.get(f"{served.url}/admin/rules")
     driver.find_element(By.NAME, "note").send_keys("directors matter more")
-    driver.find_element(By.ID, "apply").click()
-    _wait(driver).until(ec.url_contains("/admin/history"))
+    _follow(driver, driver.find_element(By.ID, "apply"))
+    assert "/admin/history" in driver.current_url
     row = driver.find_element(By.CSS_SELECTOR, 'tr[data-version="2"]')
     assert "Grace" in row.text and "directors matter more" in row.text and "(in force)" in row.text
     assert "points: 60" in (served.folder / "scoring.yaml").read_text()
-    row.find_element(By.TAG_NAME, "a").click()
+    _follow(driver, row.find_element(By.TAG_NAME, "a"))
     assert "+    points: 60" in driver.find_element(By.ID, "version-diff").text
 
     # Roll back to the files as they were.
     driver.get(f"{served.url}/admin/history")
-    driver.find_element(By.ID, "rollback-1").click()
-    _wait(driver).until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Rolled back to version 1"))
+    _follow(driver, driver.find_element(By.ID, "rollback-1"))
+    assert "Rolled back to version 1" in driver.find_element(By.TAG_NAME, "main").text
     assert "points: 18" in (served.folder / "scoring.yaml").read_text()
     assert served.store.head() == 3
 
@@ -117,7 +132,7 @@ def test_the_operations_page_replays_a_dead_letter(driver: WebDriver, served: Se
     driver.get(f"{served.url}/admin/operations")
     assert driver.find_element(By.ID, "dead-count").text == "1"
     assert "INVALID_FIELD Lead_Score__c" in driver.find_element(By.ID, "dead-letters").text
-    driver.find_element(By.CSS_SELECTOR, "#dead-letters button.replay").click()
-    _wait(driver).until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Replayed 1 event(s)"))
+    _follow(driver, driver.find_element(By.CSS_SELECTOR, "#dead-letters button.replay"))
+    assert "Replayed 1 event(s)" in driver.find_element(By.TAG_NAME, "main").text
     assert driver.find_element(By.ID, "dead-count").text == "0"
     assert served.queue.stats().depth == 1
