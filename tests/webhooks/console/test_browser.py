@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from selenium.common.exceptions import WebDriverException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -31,7 +31,13 @@ def driver() -> Iterator[WebDriver]:
 
 
 def _wait(driver: WebDriver, seconds: float = 15) -> WebDriverWait[WebDriver]:
-    return WebDriverWait(driver, seconds)
+    # The page swaps fragments in place: an element found a moment ago may be replaced before it is read.
+    return WebDriverWait(driver, seconds, ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
+
+
+def _settled(driver: WebDriver) -> None:
+    """Wait until the live form has no edit waiting or on its way (console.js marks the body busy till then)."""
+    _wait(driver).until(lambda d: "busy" not in (d.find_element(By.TAG_NAME, "body").get_attribute("class") or ""))
 
 
 def _follow(driver: WebDriver, element: WebElement, seconds: float = 15) -> None:
@@ -76,7 +82,7 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     points = driver.find_element(By.ID, "points-fit-1")  # Director or VP title
     points.clear()
     points.send_keys("60", Keys.TAB)
-    _wait(driver).until(lambda d: not _summary(d).startswith("0 of"))
+    _settled(driver)
     moved = int(_summary(driver).split(" of ")[0])
     assert moved > 0
     assert "points: 18" in (served.folder / "scoring.yaml").read_text()
@@ -136,3 +142,34 @@ def test_the_operations_page_replays_a_dead_letter(driver: WebDriver, served: Se
     assert "Replayed 1 event(s)" in driver.find_element(By.TAG_NAME, "main").text
     assert driver.find_element(By.ID, "dead-count").text == "0"
     assert served.queue.stats().depth == 1
+
+
+# Holds back the page's first draft post for 800 ms before it leaves the browser, as a slow
+# link can, and counts the posts; later posts go out at once.
+_HOLD_FIRST_POST = """
+window.postsMade = 0;
+const send = window.fetch.bind(window);
+window.fetch = (...args) => {
+  window.postsMade += 1;
+  if (window.postsMade > 1) { return send(...args); }
+  return new Promise((resolve) => setTimeout(resolve, 800)).then(() => send(...args));
+};
+"""
+
+
+def test_edits_reach_the_draft_in_the_order_the_admin_made_them_even_when_a_post_is_slow(
+    driver: WebDriver, served: Served
+) -> None:
+    _log_in(driver, served)
+    driver.execute_script(_HOLD_FIRST_POST)
+    points = driver.find_element(By.ID, "points-fit-1")
+    points.send_keys(Keys.CONTROL, "a")
+    points.send_keys("40", Keys.TAB)  # the first edit, whose post is held back
+    _wait(driver).until(lambda d: d.execute_script("return window.postsMade") == 1)
+    points.send_keys(Keys.CONTROL, "a")
+    points.send_keys("60", Keys.TAB)  # the second edit, made while the first is on its way
+    _settled(driver)
+
+    assert driver.execute_script("return window.postsMade") == 2
+    driver.get(f"{served.url}/admin/rules")  # what the server kept, not what the page showed
+    assert driver.find_element(By.ID, "points-fit-1").get_attribute("value") == "60"

@@ -3,7 +3,11 @@
 (function () {
   "use strict";
   var csrf = document.body.getAttribute("data-csrf");
-  var pending = null;
+  // One draft post at a time, in the order the admin made the edits: two posts in flight could
+  // reach the server (and come back) in the other order, leaving an older edit in the draft.
+  var timer = null;
+  var inFlight = false;
+  var queued = null;
 
   function swap(html) {
     var holder = document.createElement("div");
@@ -14,12 +18,19 @@
     if (old) { old.replaceWith(fresh); }
   }
 
+  function settled() {
+    if (timer || inFlight || queued) { return; }
+    document.body.classList.remove("busy");
+    document.body.setAttribute("data-updated", String(Date.now()));
+  }
+
   function send(form) {
-    var body = new FormData(form);
     document.body.classList.add("busy");
-    return fetch(form.action, {
+    if (inFlight) { queued = form; return; }
+    inFlight = true;
+    fetch(form.action, {
       method: "POST",
-      body: body,
+      body: new FormData(form),  // read now, so a queued post carries the latest edits
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf }
     }).then(function (response) {
@@ -27,21 +38,24 @@
       return response.json();
     }).then(function (parts) {
       ["problems", "status", "preview"].forEach(function (key) { if (parts[key]) { swap(parts[key]); } });
-      document.body.classList.remove("busy");
-      document.body.setAttribute("data-updated", String(Date.now()));
     }).catch(function (error) {
-      document.body.classList.remove("busy");
       var note = document.getElementById("live-error") || document.createElement("p");
       note.id = "live-error";
       note.className = "flash error";
       note.textContent = "Could not save the draft (" + error.message + "); reload the page.";
       document.querySelector("main").prepend(note);
+    }).then(function () {
+      inFlight = false;
+      var next = queued;
+      queued = null;
+      if (next) { send(next); } else { settled(); }
     });
   }
 
   function later(form, wait) {
-    if (pending) { clearTimeout(pending); }
-    pending = setTimeout(function () { pending = null; send(form); }, wait);
+    document.body.classList.add("busy");
+    if (timer) { clearTimeout(timer); }
+    timer = setTimeout(function () { timer = null; send(form); }, wait);
   }
 
   document.addEventListener("submit", function (event) {
