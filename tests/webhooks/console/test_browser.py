@@ -158,19 +158,28 @@ window.fetch = (...args) => {
 """
 
 
+def _type_points(driver: WebDriver, rule: str, points: str) -> None:
+    field = driver.find_element(By.ID, f"points-{rule}")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys(points, Keys.TAB)
+
+
 def test_edits_reach_the_draft_in_the_order_the_admin_made_them_even_when_a_post_is_slow(
     driver: WebDriver, served: Served
 ) -> None:
     _log_in(driver, served)
     driver.execute_script(_HOLD_FIRST_POST)
-    points = driver.find_element(By.ID, "points-fit-1")
-    points.send_keys(Keys.CONTROL, "a")
-    points.send_keys("40", Keys.TAB)  # the first edit, whose post is held back
+    _type_points(driver, "fit-1", "40")  # the first edit, whose post is held back
     _wait(driver).until(lambda d: d.execute_script("return window.postsMade") == 1)
-    points.send_keys(Keys.CONTROL, "a")
-    points.send_keys("60", Keys.TAB)  # the second edit, made while the first is on its way
+    # Made while the first is on its way: the same rule again, and two other rules' own forms.
+    _type_points(driver, "fit-1", "60")
+    _type_points(driver, "fit-0", "7")
+    _type_points(driver, "fit-2", "9")
     _settled(driver)
 
-    assert driver.execute_script("return window.postsMade") == 2
     driver.get(f"{served.url}/admin/rules")  # what the server kept, not what the page showed
-    assert driver.find_element(By.ID, "points-fit-1").get_attribute("value") == "60"
+    kept = {
+        rule: driver.find_element(By.ID, f"points-{rule}").get_attribute("value")
+        for rule in ("fit-0", "fit-1", "fit-2")
+    }
+    assert kept == {"fit-0": "7", "fit-1": "60", "fit-2": "9"}

@@ -5,9 +5,9 @@
   var csrf = document.body.getAttribute("data-csrf");
   // One draft post at a time, in the order the admin made the edits: two posts in flight could
   // reach the server (and come back) in the other order, leaving an older edit in the draft.
-  var timer = null;
+  var timers = new Map();  // form -> its debounce timer
   var inFlight = false;
-  var queued = null;
+  var queue = [];  // forms waiting to post, oldest edit first, each once: its data is read when sent
 
   function swap(html) {
     var holder = document.createElement("div");
@@ -19,14 +19,14 @@
   }
 
   function settled() {
-    if (timer || inFlight || queued) { return; }
+    if (timers.size || inFlight || queue.length) { return; }
     document.body.classList.remove("busy");
     document.body.setAttribute("data-updated", String(Date.now()));
   }
 
   function send(form) {
     document.body.classList.add("busy");
-    if (inFlight) { queued = form; return; }
+    if (inFlight) { if (queue.indexOf(form) < 0) { queue.push(form); } return; }
     inFlight = true;
     fetch(form.action, {
       method: "POST",
@@ -46,16 +46,15 @@
       document.querySelector("main").prepend(note);
     }).then(function () {
       inFlight = false;
-      var next = queued;
-      queued = null;
+      var next = queue.shift();
       if (next) { send(next); } else { settled(); }
     });
   }
 
   function later(form, wait) {
     document.body.classList.add("busy");
-    if (timer) { clearTimeout(timer); }
-    timer = setTimeout(function () { timer = null; send(form); }, wait);
+    if (timers.has(form)) { clearTimeout(timers.get(form)); }
+    timers.set(form, setTimeout(function () { timers.delete(form); send(form); }, wait));
   }
 
   document.addEventListener("submit", function (event) {
