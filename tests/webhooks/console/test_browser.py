@@ -183,3 +183,19 @@ def test_edits_reach_the_draft_in_the_order_the_admin_made_them_even_when_a_post
         for rule in ("fit-0", "fit-1", "fit-2")
     }
     assert kept == {"fit-0": "7", "fit-1": "60", "fit-2": "9"}
+
+
+def test_apply_clicked_straight_after_typing_applies_that_edit_too(driver: WebDriver, served: Served) -> None:
+    _log_in(driver, served)
+    _type_points(driver, "fit-1", "40")
+    _settled(driver)  # the draft now differs: the Apply form is on the page
+    driver.execute_script(_HOLD_FIRST_POST)  # and the next edit's post is slow
+    driver.find_element(By.NAME, "note").send_keys("sixty, not forty")
+    field = driver.find_element(By.ID, "points-fit-1")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("60")  # no Tab: the click on Apply is what ends the edit
+    _follow(driver, driver.find_element(By.ID, "apply"))
+
+    assert "/admin/history" in driver.current_url
+    assert "points: 60" in (served.folder / "scoring.yaml").read_text()
+    assert "sixty, not forty" in driver.find_element(By.CSS_SELECTOR, f'tr[data-version="{served.store.head()}"]').text

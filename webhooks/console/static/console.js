@@ -8,6 +8,7 @@
   var timers = new Map();  // form -> its debounce timer
   var inFlight = false;
   var queue = [];  // forms waiting to post, oldest edit first, each once: its data is read when sent
+  var whenSaved = [];  // what to do once every edit is saved
 
   function swap(html) {
     var holder = document.createElement("div");
@@ -18,10 +19,36 @@
     if (old) { old.replaceWith(fresh); }
   }
 
+  function saving() { return timers.size > 0 || inFlight || queue.length > 0; }
+
   function settled() {
-    if (timers.size || inFlight || queue.length) { return; }
+    if (saving()) { return; }
     document.body.classList.remove("busy");
     document.body.setAttribute("data-updated", String(Date.now()));
+    var run = whenSaved;
+    whenSaved = [];
+    run.forEach(function (action) { action(); });
+  }
+
+  function flush(then) {
+    whenSaved.push(then);
+    timers.forEach(function (timer, form) { clearTimeout(timer); timers.delete(form); send(form); });
+    settled();
+  }
+
+  // The draft-status fragment (Apply, Discard) may have been swapped while the edits were saved:
+  // submit the fresh form, with what the admin had typed into the old one (the note).
+  function resubmit(form, submitter) {
+    var button = submitter && submitter.id ? document.getElementById(submitter.id) : submitter;
+    var target = button ? button.form : form;
+    if (!target || !target.isConnected || (button && button.disabled)) { return; }
+    if (target !== form) {
+      Array.prototype.forEach.call(form.elements, function (old) {
+        var twin = old.name && old.type === "text" ? target.elements.namedItem(old.name) : null;
+        if (twin) { twin.value = old.value; }
+      });
+    }
+    target.requestSubmit(button && button.form === target ? button : undefined);
   }
 
   function send(form) {
@@ -59,7 +86,12 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.hasAttribute("data-live")) { event.preventDefault(); send(form); }
+    if (form.hasAttribute("data-live")) { event.preventDefault(); send(form); return; }
+    if (!saving()) { return; }
+    // Typing a number and clicking Apply at once: save that edit first, or Apply acts without it.
+    event.preventDefault();
+    var submitter = event.submitter;
+    flush(function () { resubmit(form, submitter); });
   });
   document.addEventListener("change", function (event) {
     var form = event.target.form;
