@@ -199,3 +199,20 @@ def test_apply_clicked_straight_after_typing_applies_that_edit_too(driver: WebDr
     assert "/admin/history" in driver.current_url
     assert "points: 60" in (served.folder / "scoring.yaml").read_text()
     assert "sixty, not forty" in driver.find_element(By.CSS_SELECTOR, f'tr[data-version="{served.store.head()}"]').text
+
+
+def test_when_the_edit_cannot_be_saved_apply_clicked_meanwhile_does_nothing(driver: WebDriver, served: Served) -> None:
+    _log_in(driver, served)
+    _type_points(driver, "fit-1", "40")
+    _settled(driver)
+    head = served.store.head()
+    driver.delete_all_cookies()  # the session ends: the next save is refused
+    field = driver.find_element(By.ID, "points-fit-1")
+    field.send_keys(Keys.CONTROL, "a")
+    field.send_keys("60")
+    driver.find_element(By.ID, "apply").click()
+    _settled(driver)
+
+    assert urlsplit(driver.current_url).path == "/admin/rules"  # Apply did not go ahead
+    assert "Could not save the draft" in driver.find_element(By.ID, "live-error").text
+    assert served.store.head() == head

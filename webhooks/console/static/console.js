@@ -9,6 +9,7 @@
   var inFlight = false;
   var queue = [];  // forms waiting to post, oldest edit first, each once: its data is read when sent
   var whenSaved = [];  // what to do once every edit is saved
+  var lost = false;  // a post failed since the last time everything was saved
 
   function swap(html) {
     var holder = document.createElement("div");
@@ -25,8 +26,10 @@
     if (saving()) { return; }
     document.body.classList.remove("busy");
     document.body.setAttribute("data-updated", String(Date.now()));
-    var run = whenSaved;
+    // After a failed save, a button clicked meanwhile would act on a draft without that edit.
+    var run = lost ? [] : whenSaved;
     whenSaved = [];
+    lost = false;
     run.forEach(function (action) { action(); });
   }
 
@@ -66,6 +69,7 @@
     }).then(function (parts) {
       ["problems", "status", "preview"].forEach(function (key) { if (parts[key]) { swap(parts[key]); } });
     }).catch(function (error) {
+      lost = true;
       var note = document.getElementById("live-error") || document.createElement("p");
       note.id = "live-error";
       note.className = "flash error";
