@@ -216,3 +216,14 @@ def test_when_the_edit_cannot_be_saved_apply_clicked_meanwhile_does_nothing(driv
     assert urlsplit(driver.current_url).path == "/admin/rules"  # Apply did not go ahead
     assert "Could not save the draft" in driver.find_element(By.ID, "live-error").text
     assert served.store.head() == head
+
+
+def test_the_apply_note_survives_edits_made_after_it_was_typed(driver: WebDriver, served: Served) -> None:
+    _log_in(driver, served)
+    _type_points(driver, "fit-1", "40")
+    _settled(driver)
+    driver.find_element(By.NAME, "note").send_keys("titles first")
+    _type_points(driver, "fit-0", "7")  # its save swaps in a new draft status, Apply form and all
+    _settled(driver)
+
+    assert driver.find_element(By.NAME, "note").get_attribute("value") == "titles first"

@@ -17,7 +17,13 @@
     var fresh = holder.firstElementChild;
     if (!fresh || !fresh.id) { return; }
     var old = document.getElementById(fresh.id);
-    if (old) { old.replaceWith(fresh); }
+    if (!old) { return; }
+    // Keep what the admin has typed into the fragment (the Apply note) across the swap.
+    old.querySelectorAll("input[type=text][name]").forEach(function (typed) {
+      var twin = fresh.querySelector("input[type=text][name='" + typed.name + "']");
+      if (twin) { twin.value = typed.value; }
+    });
+    old.replaceWith(fresh);
   }
 
   function saving() { return timers.size > 0 || inFlight || queue.length > 0; }
@@ -40,17 +46,11 @@
   }
 
   // The draft-status fragment (Apply, Discard) may have been swapped while the edits were saved:
-  // submit the fresh form, with what the admin had typed into the old one (the note).
+  // then submit its fresh copy.
   function resubmit(form, submitter) {
     var button = submitter && submitter.id ? document.getElementById(submitter.id) : submitter;
     var target = button ? button.form : form;
     if (!target || !target.isConnected || (button && button.disabled)) { return; }
-    if (target !== form) {
-      Array.prototype.forEach.call(form.elements, function (old) {
-        var twin = old.name && old.type === "text" ? target.elements.namedItem(old.name) : null;
-        if (twin) { twin.value = old.value; }
-      });
-    }
     target.requestSubmit(button && button.form === target ? button : undefined);
   }
 
