@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import session
 from pydantic import BaseModel
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
+class PausedCrms(Protocol):
+    """Which CRMs are paused and why: the pipeline's CrmPauses in `serve`, the recorded ones in `console`."""
+
+    def paused(self) -> dict[str, str]: ...
+
+
 @dataclass
 class ConsoleConfig:
     """Everything the console needs, passed in (nothing read from globals)."""
@@ -45,7 +51,7 @@ class ConsoleConfig:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
     rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
-    pauses: Any = None  # in `serve`: the pipeline's paused CRMs (anything with `paused() -> {crm: reason}`)
+    pauses: PausedCrms | None = None  # the operations page's paused CRMs
 
 
 @lru_cache(maxsize=64)

@@ -18,20 +18,13 @@ class RecentAudit(Protocol):
     def recent_audit(self, limit: int = 50) -> list[AuditEntry]: ...
 
 
-@runtime_checkable
-class PausedCrms(Protocol):
-    """A state store that knows which CRMs' processing is paused."""
-
-    def paused(self) -> dict[str, str]: ...
-
-
 def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.get("/operations")
     def operations() -> str:
         queue, state = console.config.queue, console.config.state
         writes = state.recent_audit(50) if isinstance(state, RecentAudit) else None
-        source = console.config.pauses if isinstance(console.config.pauses, PausedCrms) else state
-        paused = source.paused() if isinstance(source, PausedCrms) else None
+        pauses = console.config.pauses
+        paused = pauses.paused() if pauses is not None else None
         return render_template(
             "operations.html",
             connected=queue is not None,
