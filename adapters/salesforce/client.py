@@ -12,7 +12,7 @@ from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
 from adapters.salesforce.normalize import dotted
-from adapters.salesforce.related import RELATED_OBJECTS
+from adapters.salesforce.related import CONVERSION, RELATED_OBJECTS
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import (
     ChangeEvent,
@@ -108,7 +108,7 @@ class SalesforceClient:
 
     def _conversion_fields(self) -> list[str]:
         """What a Contact inherits from the Lead converted into it: the Lead's conversion fields."""
-        return [f for f in self.fields("Lead") if f == "IsConverted" or f.startswith("ConvertedOpportunity.")]
+        return [f for f in self.fields("Lead") if f == "IsConverted" or f.startswith(CONVERSION)]
 
     def _select(self, object_type: str) -> str:
         names = ["Id", *self.fields(object_type)]
