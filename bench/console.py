@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import re
-import shutil
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import requests
-import waitress
 
 from integration.calibration.history import read_history
 from integration.rules_folder import FolderRulesStore
@@ -22,6 +18,8 @@ from integration.whatif import what_if
 from mappings.loader import PACKAGED, load_file
 from mappings.schema import CrmMapping
 from tests.calibration_data import write_history, write_mapping
+from tests.packaged_copy import copy_packaged
+from tests.webhooks.console.conftest import csrf_of, serve_app
 from webhooks.console import ConsoleConfig, create_console_app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -31,36 +29,20 @@ PREVIEW_TARGET_MS, WHATIF_TARGET_S = 300.0, 5.0
 
 @contextmanager
 def _console(folder: Path) -> Iterator[str]:
-    app = create_console_app(ConsoleConfig(secret=SECRET, store=FolderRulesStore(folder)))
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_use_poll=True)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    finally:
-        server.close()
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found
-    return found.group(1)
+    yield from serve_app(create_console_app(ConsoleConfig(secret=SECRET, store=FolderRulesStore(folder))))
 
 
 def preview_latencies(edits: int = 60, records: int = 200) -> list[float]:
     """Seconds per points edit answered with the re-rendered preview of `records` uploaded records."""
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "mappings"
-        folder.mkdir()
-        for source in PACKAGED.glob("*.yaml"):
-            shutil.copy(source, folder / source.name)
+        folder = copy_packaged(Path(tmp) / "mappings")
         lines = (EXAMPLES / "hubspot_contacts.csv").read_text(encoding="utf-8").splitlines()
         export = "\n".join(lines[: records + 1]) + "\n"
         with _console(folder) as url:
             http = requests.Session()
-            page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": _token(
+            page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": csrf_of(
                 http.get(f"{url}/admin/login", timeout=10).text)}, timeout=10)  # fmt: skip
-            token = _token(page.text)
+            token = csrf_of(page.text)
             http.post(f"{url}/admin/records", data={"crm": "hubspot", "csrf_token": token},
                       files={"export": ("export.csv", export.encode(), "text/csv")}, timeout=30)  # fmt: skip
             took: list[float] = []
