@@ -13,7 +13,6 @@ import os
 import socket
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import requests
@@ -23,6 +22,8 @@ from waitress.task import ThreadedTaskDispatcher
 from adapters.hubspot.inbound import HubSpotWebhookRoute
 from adapters.sqlite import SqliteWorkQueue
 from bench.hubspot import ACK_REQUESTS, SECRET, WARM_UP, _batch, _load
+from integration.waiting import wait_until
+from tests.webhooks.servers import free_port
 from webhooks.app import AppConfig, create_app
 from webhooks.server import ServerLimits, _Server, adjustments, tune_for_serving
 
@@ -44,12 +45,6 @@ def _serve_in_child(db: str, port: int) -> None:
     _Server(app, map={}, dispatcher=dispatcher, adj=adj, _sock=listener, bind_socket=False).run()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _up(base: str) -> bool:
     try:
         return requests.get(f"{base}/healthz", timeout=1).status_code == 200
@@ -58,7 +53,7 @@ def _up(base: str) -> bool:
 
 
 def _acks_per_second(processes: int, folder: Path, bodies: list[bytes]) -> float:
-    port = _free_port()
+    port = free_port()
     context = multiprocessing.get_context("spawn")
     children = [
         context.Process(target=_serve_in_child, args=(str(folder / "leadtherm.db"), port), daemon=True)
@@ -69,11 +64,8 @@ def _acks_per_second(processes: int, folder: Path, bodies: list[bytes]) -> float
     base = f"http://127.0.0.1:{port}"
     url = f"{base}/webhooks/hubspot"
     try:
-        deadline = time.monotonic() + 30
-        while not _up(base):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the servers did not come up")
-            time.sleep(0.1)
+        if not wait_until(lambda: _up(base), 30, step=0.1):
+            raise RuntimeError("the servers did not come up")
         _load(url, [_batch(20_000_000 + n * 100) for n in range(WARM_UP)], SECRET)
         _, rps = _load(url, bodies, SECRET)
         return rps
