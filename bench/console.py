@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
 from integration.calibration.history import read_history
 from integration.rules_folder import FolderRulesStore
 from integration.rules_provider import parse_rules
@@ -19,7 +17,7 @@ from mappings.loader import PACKAGED, load_file
 from mappings.schema import CrmMapping
 from tests.calibration_data import write_history, write_mapping
 from tests.packaged_copy import copy_packaged
-from tests.webhooks.console.conftest import csrf_of, serve_app
+from tests.webhooks.console.conftest import csrf_of, log_in_at, serve_app
 from webhooks.console import ConsoleConfig, create_console_app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -39,9 +37,7 @@ def preview_latencies(edits: int = 60, records: int = 200) -> list[float]:
         lines = (EXAMPLES / "hubspot_contacts.csv").read_text(encoding="utf-8").splitlines()
         export = "\n".join(lines[: records + 1]) + "\n"
         with _console(folder) as url:
-            http = requests.Session()
-            page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": csrf_of(
-                http.get(f"{url}/admin/login", timeout=10).text)}, timeout=10)  # fmt: skip
+            http, page = log_in_at(url, SECRET)
             token = csrf_of(page.text)
             http.post(f"{url}/admin/records", data={"crm": "hubspot", "csrf_token": token},
                       files={"export": ("export.csv", export.encode(), "text/csv")}, timeout=30)  # fmt: skip

@@ -67,14 +67,18 @@ def csrf_of(page: str) -> str:
 LogIn = Callable[..., tuple[requests.Session, str]]
 
 
+def log_in_at(url: str, secret: str = SECRET) -> tuple[requests.Session, requests.Response]:
+    """Log in to the console at `url` as Ada; the session and the page the login answered with."""
+    http = requests.Session()
+    token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
+    answer = http.post(f"{url}/admin/login", data={"secret": secret, "name": "Ada", "csrf_token": token}, timeout=10)
+    return http, answer
+
+
 @pytest.fixture
 def log_in(served: Served) -> LogIn:
     def log_in(secret: str = SECRET) -> tuple[requests.Session, str]:
-        http = requests.Session()
-        token = csrf_of(http.get(f"{served.url}/admin/login", timeout=10).text)
-        answer = http.post(
-            f"{served.url}/admin/login", data={"secret": secret, "name": "Ada", "csrf_token": token}, timeout=10
-        )
+        http, answer = log_in_at(served.url, secret)
         return http, csrf_of(answer.text) if answer.ok else ""
 
     return log_in

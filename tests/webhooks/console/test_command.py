@@ -12,7 +12,7 @@ import requests
 
 from adapters.sqlite import SqliteStateStore
 from integration.pause import CrmPauses
-from tests.webhooks.console.conftest import SECRET, csrf_of
+from tests.webhooks.console.conftest import SECRET, log_in_at
 
 LEADTHERM = str(Path(sys.executable).with_name("leadtherm"))
 
@@ -63,9 +63,7 @@ def _console(folder: Path, db: Path, cwd: Path) -> tuple[subprocess.Popen[str], 
 
 
 def _logged_in(url: str) -> requests.Session:
-    http = requests.Session()
-    token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
-    page = http.post(f"{url}/admin/login", data={"secret": SECRET, "csrf_token": token}, timeout=10)
+    http, page = log_in_at(url)
     assert page.ok and "Scoring rules" in page.text
     assert SECRET not in page.text
     return http

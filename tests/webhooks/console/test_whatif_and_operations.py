@@ -12,7 +12,7 @@ from integration.pause import CrmPauses
 from integration.ports import ChangeEvent, RecordRef
 from integration.rules_folder import FolderRulesStore
 from tests.calibration_data import write_history, write_mapping
-from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serve_app
+from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, log_in_at, serve_app
 from webhooks.console.app import create_console_app
 from webhooks.console.context import ConsoleConfig
 
@@ -87,9 +87,6 @@ def test_the_operations_page_names_a_paused_crm_and_why(folder: Path, tmp_path: 
     queue, state = SqliteWorkQueue(tmp_path / "db.sqlite"), SqliteStateStore(tmp_path / "db.sqlite")
     config = ConsoleConfig(secret=SECRET, store=FolderRulesStore(folder), queue=queue, state=state, pauses=pauses)
     for url in serve_app(create_console_app(config)):
-        with requests.Session() as http:
-            login = http.get(f"{url}/admin/login", timeout=30).text
-            form = {"secret": SECRET, "name": "Ada", "csrf_token": csrf_of(login)}
-            http.post(f"{url}/admin/login", data=form, timeout=30)
-            page = http.get(f"{url}/admin/operations", timeout=30).text
+        http, _ = log_in_at(url)
+        page = http.get(f"{url}/admin/operations", timeout=30).text
         assert "hubspot: HubSpot rejected the token (401)" in page
