@@ -53,8 +53,8 @@ def _number(name: str) -> float:
 
 def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
     """Attributes whose rules differ between the two sets, else all tested ones: the preview's columns."""
-    old = {(r.attribute, r.model_dump_json()) for r in [*before.fit, *before.engagement, *before.penalties]}
-    new = {(r.attribute, r.model_dump_json()) for r in [*after.fit, *after.engagement, *after.penalties]}
+    old = {(a, r.model_dump_json()) for r in [*before.fit, *before.engagement, *before.penalties] for a in r.attributes}
+    new = {(a, r.model_dump_json()) for r in [*after.fit, *after.engagement, *after.penalties] for a in r.attributes}
     changed = list(dict.fromkeys(a for a, _ in sorted(old ^ new)))
     return (changed or attributes_tested(after))[:PREVIEW_COLUMNS]
 
