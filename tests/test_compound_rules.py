@@ -328,3 +328,55 @@ def test_a_broken_compound_rule_stops_load_with_a_located_error(tmp_path: Path) 
     folder = _folder(tmp_path, fit=COMPOUND.replace("is: director}", "is: director, each: 2}"))
     with pytest.raises(ConfigError, match="cannot be used inside all"):
         load_file(ScoringRules, folder / "scoring.yaml")
+
+
+def test_whatif_with_a_compound_rule_warms_only_leads_that_meet_all_its_conditions(tmp_path: Path) -> None:
+    from integration.calibration.history import read_history
+    from integration.whatif import what_if
+    from mappings.schema import CrmMapping
+    from tests.calibration_data import write_history, write_mapping
+
+    history = read_history(
+        write_history(tmp_path / "h.csv", rows=600), load_file(CrmMapping, write_mapping(tmp_path / "m.yaml")),
+        "won", "closed_at",
+    )  # fmt: skip
+    current = load_file(ScoringRules, PACKAGED / "scoring.yaml")
+    edited = _rules(tmp_path, fit=COMPOUND.replace("seniority, is: director", "seniority, is: executive"))
+    holders = [
+        lead
+        for lead in history.leads
+        if lead.get("seniority") == "executive" and 50 <= (lead.get("company_size") or 0) < 5000
+    ]
+    result = what_if(history, current, edited)
+    assert holders and result.cooler == 0
+    assert 0 < result.warmer <= len(holders)
+    assert result.edited.auc != result.current.auc
+
+
+def test_calibrate_writes_a_compound_rule_it_was_given_as_an_ordinary_all_block(tmp_path: Path) -> None:
+    # The learner builds a compound rule from plain data; the writer's text must read back as that rule.
+    from dataclasses import replace
+
+    from integration.calibration.calibrate import calibrate
+    from integration.calibration.history import read_history
+    from integration.calibration.writer import scoring_yaml
+    from mappings.loader import read_yaml, validate
+    from mappings.schema import CrmMapping
+    from tests.calibration_data import write_history, write_mapping
+
+    history = read_history(
+        write_history(tmp_path / "h.csv", rows=600), load_file(CrmMapping, write_mapping(tmp_path / "m.yaml")),
+        "won", "closed_at",
+    )  # fmt: skip
+    learned = calibrate(history, load_file(ScoringRules, PACKAGED / "scoring.yaml"), 0.3, 7)
+    pair = Rule.model_validate(
+        {
+            "label": "Executive who requested a demo",
+            "all": [{"attribute": "seniority", "in": ["executive", "no"]}, {"attribute": "demo_requested", "is": True}],
+            "points": 7,
+        }
+    )
+    rules = learned.rules.model_copy(update={"engagement": [*learned.rules.engagement, pair]})
+    text = scoring_yaml(replace(learned, rules=rules), 7, 0.3)
+    assert "    all:\n      - {attribute: seniority, in: [executive, 'no']}\n" in text
+    assert validate(ScoringRules, read_yaml(text, "x"), "x").engagement[-1] == pair
