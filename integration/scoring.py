@@ -62,7 +62,7 @@ class _Compiled:
     next_actions: dict[Temperature, str]
 
 
-def _exact_keys(rule: Rule) -> list[Any] | None:
+def _exact_keys(rule: Rule | Condition) -> list[Any] | None:
     """The attribute values an equality rule matches, when a dict lookup can stand for it.
 
     Kinds were checked at load (a text attribute holds str, a boolean one bool), so the rule's own
@@ -118,9 +118,18 @@ def _fire(axis: str, rule: Rule) -> Fire:
     return lambda value: reason if test(value) else None
 
 
+def _holds(condition: Rule | Condition) -> Callable[[Any], bool]:
+    """One condition's test, deciding as a single rule does (equality through the same casefolded lookup)."""
+    keys = _exact_keys(condition)
+    if keys is None:
+        return _condition(condition)
+    wanted = frozenset(keys)
+    return lambda v: v is not None and (v.casefold() if v.__class__ is str else v) in wanted
+
+
 def _compound(axis: str, rule: Rule) -> FireOnValues:
     """A rule that earns its points once when every one of its conditions holds (each tested as a single rule's)."""
-    tests = tuple((c.attribute, _condition(c)) for c in rule.conditions if c.attribute is not None)
+    tests = tuple((c.attribute, _holds(c)) for c in rule.conditions if c.attribute is not None)
     reason = Reason(axis, rule.label, rule.points)
 
     def every(values: Mapping[str, Any]) -> Reason | None:

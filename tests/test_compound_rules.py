@@ -380,3 +380,29 @@ def test_calibrate_writes_a_compound_rule_it_was_given_as_an_ordinary_all_block(
     text = scoring_yaml(replace(learned, rules=rules), 7, 0.3)
     assert "    all:\n      - {attribute: seniority, in: [executive, 'no']}\n" in text
     assert validate(ScoringRules, read_yaml(text, "x"), "x").engagement[-1] == pair
+
+
+@pytest.mark.parametrize(
+    ("condition", "values"),
+    [
+        ({"attribute": "industry", "in": ["Software", "Banking"]}, ["software", "SOFTWARE", "retail", "", None]),
+        ({"attribute": "seniority", "is": "Director"}, ["director", "manager", None]),
+        ({"attribute": "title", "matches": "^head of"}, ["Head of Sales", "CEO", None]),
+        ({"attribute": "company_size", "at_least": 50, "below": 5000}, [49, 50, 4999, 5000, 0, None]),
+        ({"attribute": "company_size", "is": 300}, [300, 301, None]),
+        ({"attribute": "demo_requested", "is": False}, [True, False, None]),
+        ({"attribute": "country", "present": False}, ["germany", "", None]),
+        ({"attribute": "country", "present": True}, ["germany", "", None]),
+    ],
+)
+def test_each_condition_decides_exactly_as_the_same_single_rule(
+    condition: dict[str, object], values: list[object]
+) -> None:
+    from integration.scoring import rule_matches
+
+    single = Rule.model_validate({"label": "single", **condition, "points": 1})
+    other = {"attribute": "visits", "at_least": 0}
+    compound = Rule.model_validate({"label": "compound", "all": [condition, other], "points": 1})
+    for value in values:
+        lead = {str(condition["attribute"]): value, "visits": 1}
+        assert rule_holds(compound, lead) is rule_matches(single, value), value
