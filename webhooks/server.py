@@ -88,10 +88,7 @@ class ServerLimits:
         area = self.uploads
         if area and method == "POST" and path.startswith(area.prefix) and f"{area.cookie}=" in cookies:
             return area.max_body_bytes, f"an upload may be at most {mebibytes(area.max_body_bytes)}"
-        reason = f"a request body here may be at most {mebibytes(self.max_body_bytes)}"
-        if area:
-            reason += f" (uploads under {area.prefix}, logged in: {mebibytes(area.max_body_bytes)})"
-        return self.max_body_bytes, reason
+        return self.max_body_bytes, f"a request body here may be at most {mebibytes(self.max_body_bytes)}"
 
 
 class BodyTooLarge(RequestEntityTooLarge):  # type: ignore[misc]
@@ -126,7 +123,9 @@ class _BoundedParser(HTTPRequestParser):  # type: ignore[misc]
 
     def received(self, data: bytes) -> int:
         consumed: int = super().received(data)
-        if self.error is None and self.headers_finished and self._body_size() > self.max_body:
+        # waitress's own check (its limit is the largest of all) may have spoken first: ours says why
+        undecided = self.error is None or type(self.error) is RequestEntityTooLarge
+        if undecided and self.headers_finished and self._body_size() > self.max_body:
             self.error = BodyTooLarge(self.too_large)
             self.completed = True
         return consumed
