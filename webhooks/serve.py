@@ -187,7 +187,7 @@ def serve(
         # Bound before anything says "serving": a busy port is one line and exit 2. Webhooks stay
         # at 1 MiB; only a logged-in console upload is read up to its own limit.
         tune_for_serving()
-        limits = ServerLimits(threads=threads, uploads=upload_area() if console else None)
+        limits = ServerLimits(threads=threads, uploads=upload_area(app) if console else None)
         server = create_server(app, host, port, limits)
     except LeadthermError as exc:
         stop.set()

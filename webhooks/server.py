@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,15 +55,15 @@ def mebibytes(size: int) -> str:
 
 @dataclass(frozen=True)
 class UploadArea:
-    """Where a larger body is read: a POST under `prefix` from a client holding the `cookie` (the console's uploads).
+    """Where a larger body is read: a POST under `prefix` whose Cookie header `admits` (the console's logins).
 
-    The cookie is only looked for here, not verified (the app does that): a client without it
-    never makes the server read more than the ordinary limit, and one that forges it at most this.
+    `admits` runs on the server's event loop for each such request, before its body is read: it
+    must be quick and do no I/O (the console checks its cookie's signature; the app checks the rest).
     """
 
     prefix: str
-    cookie: str
     max_body_bytes: int
+    admits: Callable[[str], bool]
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ServerLimits:
     def body_limit(self, method: str, path: str, cookies: str) -> tuple[int, str]:
         """The most a request may carry, and the sentence that says so when it carries more."""
         area = self.uploads
-        if area and method == "POST" and path.startswith(area.prefix) and f"{area.cookie}=" in cookies:
+        if area and method == "POST" and path.startswith(area.prefix) and cookies and area.admits(cookies):
             return area.max_body_bytes, f"an upload may be at most {mebibytes(area.max_body_bytes)}"
         return self.max_body_bytes, f"a request body here may be at most {mebibytes(self.max_body_bytes)}"
 

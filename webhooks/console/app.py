@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 
 from webhooks.console import analysis, operations, rescore, rules_pages
 from webhooks.console.context import MAX_UPLOAD_BYTES, Console, ConsoleConfig
@@ -39,9 +42,27 @@ OPEN_ENDPOINTS = frozenset({"console.login", "console.login_post", "console.stat
 UPLOAD_ENDPOINTS = frozenset({"console.upload_records", "console.whatif_upload"})
 
 
-def upload_area(max_upload_bytes: int = MAX_UPLOAD_BYTES) -> UploadArea:
-    """What the server must let through for the console's uploads (a logged-in POST under /admin/)."""
-    return UploadArea(PREFIX + "/", COOKIE_NAME, max_upload_bytes)
+def upload_area(app: Flask, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> UploadArea:
+    """What the server reads for the console's uploads: a POST under /admin/ with a logged-in session cookie.
+
+    Only the cookie's signature and age are checked here (no I/O: the server asks before it reads
+    the body); whether the login was revoked is checked by the app, as for every request.
+    """
+    interface = app.session_interface
+    serializer = interface.get_signing_serializer(app) if isinstance(interface, SecureCookieSessionInterface) else None
+    max_age = int(app.permanent_session_lifetime.total_seconds())
+
+    def logged_in(cookies: str) -> bool:
+        value = parse_cookie(cookies).get(COOKIE_NAME)
+        if not value or serializer is None:
+            return False
+        try:
+            data = serializer.loads(value, max_age=max_age)
+        except BadSignature:
+            return False
+        return isinstance(data, dict) and data.get("admin") is True
+
+    return UploadArea(PREFIX + "/", max_upload_bytes, logged_in)
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ def console(
         )
         app = create_console_app(config, proxy)
         # serve's server: connection cap, idle timeout, bodies refused as they are read (uploads up to 32 MiB)
-        limits = ServerLimits(threads=4, uploads=upload_area(config.max_upload_bytes))
+        limits = ServerLimits(threads=4, uploads=upload_area(app, config.max_upload_bytes))
         server: Any = create_server(app, host, port, limits)
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
