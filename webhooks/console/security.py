@@ -138,6 +138,9 @@ class AttemptLimiter:
             self._recent(self._everyone, now).append(now)
             if len(self._failures) > 10_000:  # many clients: forget the stale rather than grow without end
                 self._failures = {k: v for k, v in self._failures.items() if self._recent(v, now)}
+                if len(self._failures) > 5_000:  # still many: keep those that failed last (the overall cap holds)
+                    latest = sorted(self._failures.items(), key=lambda item: item[1][-1])[-5_000:]
+                    self._failures = dict(latest)
             if len(self._everyone) > self.attempts * 20:  # only the count up to the cap matters
                 self._everyone.popleft()
 
