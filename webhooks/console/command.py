@@ -1,16 +1,17 @@
-"""`leadtherm console`: the admin console on waitress; and the hook `serve` calls to mount it under /admin."""
+"""`leadtherm console`: the admin console on serve's bounded server; and the hook `serve` uses to mount it."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import waitress
 from flask import Flask
 
 from integration.errors import LeadthermError, MissingSetting
@@ -22,9 +23,12 @@ from integration.ratelimit import TokenBucket
 from integration.rules_provider import open_rules_store
 from integration.runtime import Runtime, open_backend
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
-from webhooks.console.app import create_console_app, register_console
+from webhooks import logs
+from webhooks.console.app import create_console_app, flush_refused_logins, register_console, upload_area
 from webhooks.console.context import ConsoleConfig
 from webhooks.console.rescore import Rescorer
+from webhooks.forwarding import TRUSTED_PROXIES_ENV, ProxyPolicy, parse_trusted_proxies
+from webhooks.server import ServerLimits, create_server
 
 log = logging.getLogger("leadtherm.console")
 SECRET = "LEADTHERM_ADMIN_SECRET"
@@ -79,23 +83,42 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
     return True
 
 
+def _trusted(env: Mapping[str, str], options: list[str] | None) -> ProxyPolicy:
+    """The proxies whose X-Forwarded-* count, from --trusted-proxy or else the environment (as `serve`)."""
+    if options:
+        return ProxyPolicy(parse_trusted_proxies(options))
+    return ProxyPolicy(parse_trusted_proxies([env.get(TRUSTED_PROXIES_ENV, "")], TRUSTED_PROXIES_ENV))
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd) ends the console like Ctrl-C: the pending log counts are written."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def console(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     mappings: Annotated[str | None, typer.Option(help="Folder of mapping files to edit.")] = None,
     init: Annotated[bool, typer.Option(help="Copy the packaged defaults into the folder if it has none.")] = False,
     trusted_proxy: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="IP of the TLS proxy in front, whose X-Forwarded-Proto/Host to trust (cookies become Secure)."
+            "--trusted-proxy",
+            help="IP or network of the TLS proxy in front, whose X-Forwarded-* headers count: cookies become "
+            f"Secure, login limits count the client it names (repeatable; env {TRUSTED_PROXIES_ENV}).",
         ),
     ] = None,
 ) -> None:
     """The admin console: edit rules and mappings, preview, what-if on history, apply with history."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    repeats = logs.configure()
     env = dict(os.environ)
     try:
         secret = _secret(env)
+        proxy = _trusted(env, trusted_proxy)
         folder = mappings_dir(mappings)
         if init and not list(folder.glob("*.yaml")):
             folder.mkdir(parents=True, exist_ok=True)
@@ -113,14 +136,14 @@ def console(
             clients=_connected(env, folder),
             pauses=RecordedPauses(state, crm_names()),  # as the workers of `serve` or Lambda recorded them
         )
+        app = create_console_app(config, proxy)
+        # serve's server: connection cap, idle timeout, bodies refused as they are read (uploads up to 32 MiB)
+        limits = ServerLimits(threads=4, uploads=upload_area(app, config.max_upload_bytes))
+        server: Any = create_server(app, host, port, limits)
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    app = create_console_app(config)
-    proxy: dict[str, str] = {}
-    if trusted_proxy:
-        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": "x-forwarded-proto x-forwarded-host"}
-    server: Any = waitress.create_server(app, host=host, port=port, threads=4, ident="leadtherm", **proxy)
+    _stop_on_sigterm()
     # The port it really listens on (with --port 0, a free one), for people and scripts.
     typer.echo(f"console on http://{host}:{server.effective_port}/admin/ editing {folder}", err=True)
     try:
@@ -129,3 +152,5 @@ def console(
         pass
     finally:
         server.close()
+        flush_refused_logins(app)
+        repeats.flush(everything=True)
