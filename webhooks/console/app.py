@@ -238,8 +238,12 @@ def create_console_app(config: ConsoleConfig, proxy: ProxyPolicy = TRUST_NOTHING
         return harden(response)  # every answer of this app, the redirect above and its 404s included
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[str, int]:
+    def http_error(exc: HTTPException) -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         reason = _too_large() if exc.code == 413 else (exc.description or exc.name)
+        if not request.path.startswith(PREFIX + "/"):
+            # The console's page template makes a CSRF token: answering the browser's own /favicon.ico with it
+            # would send a fresh session cookie for /admin and void the token of the page that is open.
+            return f"{exc.code} {reason}\n", exc.code or 500, {"Content-Type": "text/plain; charset=utf-8"}
         return render_template("error.html", code=exc.code, reason=reason), exc.code or 500
 
     return app
