@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import multiprocessing
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from integration.rules_folder import OUTSIDE, FolderRulesStore
+from integration.rules_folder import HISTORY, OUTSIDE, FolderRulesStore, open_folder_store
 from integration.rules_provider import StoreRulesProvider, parse_rules
-from mappings.loader import PACKAGED, load_rules
-from tests.contracts.rules_store_contract import RulesStoreContract, warmer
+from integration.rules_store import StaleDraft
+from mappings.loader import PACKAGED, check_folder, load_rules
+from tests.contracts.rules_store_contract import RulesStoreContract, noted, unchecked, warmer
 from tests.packaged_copy import copy_packaged
 
 
@@ -21,6 +32,11 @@ def folder(tmp_path: Path) -> Path:
 @pytest.fixture
 def store(folder: Path) -> FolderRulesStore:
     return FolderRulesStore(folder)
+
+
+@pytest.fixture
+def racing_store(folder: Path) -> FolderRulesStore:
+    return FolderRulesStore(folder, check=unchecked)
 
 
 class TestFolderRulesStore(RulesStoreContract):
@@ -82,3 +98,149 @@ def test_a_head_whose_files_do_not_load_leaves_the_rules_in_force(store: FolderR
     (folder / "scoring.yaml").write_text("weights: [broken\n")  # edited by hand after the apply
     clock.now = 2.0
     assert provider.current().temperature.warm == 40
+
+
+# ---------------------------------------------------------------------- atomic, serialised, crash-safe
+
+
+def _apply_in_child(folder: Path, base: int, author: str, start: Any, answers: Any) -> None:
+    """In a child process: wait for the other child, apply one edit based on `base`, report the outcome."""
+    store = FolderRulesStore(folder, check=unchecked)
+    text = store.version(base).files["scoring.yaml"] if base else store.current()["scoring.yaml"]
+    start.wait()
+    try:
+        made = store.apply({"scoring.yaml": noted(text, author)}, author, base=base)
+        answers.put((author, "applied", made.number))
+    except StaleDraft as exc:
+        answers.put((author, "stale", str(exc)))
+
+
+def test_of_two_processes_applying_at_once_from_one_head_exactly_one_wins_and_the_other_is_told(
+    racing_store: FolderRulesStore, folder: Path
+) -> None:
+    store = racing_store
+    processes = multiprocessing.get_context("fork")
+    store.apply({"scoring.yaml": noted(store.current()["scoring.yaml"], "start")}, "setup")
+    for trial in range(20):
+        base, start, answers = store.head(), processes.Barrier(2), processes.Queue()
+        children = [
+            processes.Process(target=_apply_in_child, args=(folder, base, f"{who}-{trial}", start, answers))
+            for who in ("ada", "bo")
+        ]
+        for child in children:
+            child.start()
+        outcomes = sorted(answers.get(timeout=60) for _ in children)
+        for child in children:
+            child.join(timeout=30)
+        applied = [o for o in outcomes if o[1] == "applied"]
+        stale = [o for o in outcomes if o[1] == "stale"]
+        assert len(applied) == 1 and len(stale) == 1, outcomes
+        winner, _, number = applied[0]
+        assert f"the rules changed since you started (version {number} by {winner})" in str(stale[0][2])
+        assert store.head() == number and f"# {winner}" in (folder / "scoring.yaml").read_text()
+        assert f"# {stale[0][0]}" not in (folder / "scoring.yaml").read_text()
+
+
+def _leftovers(folder: Path, head: int) -> list[str]:
+    """What an interrupted apply may leave: temporary files, records and version folders past the head."""
+    found = [str(p.relative_to(folder)) for p in folder.rglob("*.tmp")]
+    found += [p.name for p in (folder / HISTORY).glob("*.json") if int(p.stem) > head]
+    found += [p.name for p in (folder / HISTORY / "files").glob("*") if int(p.name) > head]
+    return found
+
+
+def _applying_forever(folder: Path, trial: int, ready: int) -> None:
+    """The child: apply versions that change two files together, each marked with its number, until killed."""
+    try:
+        store = FolderRulesStore(folder, check=unchecked)
+        os.write(ready, b".")
+        for step in itertools.count():
+            files = store.current()
+            mark = f"apply {trial}.{step}"
+            store.apply({n: noted(files[n], mark) for n in ("scoring.yaml", "hubspot.yaml")}, "crash-test")
+    finally:
+        os._exit(0)
+
+
+def _marks(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("# apply ")]
+
+
+def test_a_kill_9_at_any_instant_of_an_apply_leaves_the_old_or_the_new_version_whole(
+    racing_store: FolderRulesStore, folder: Path
+) -> None:
+    """The short run (about 30 instants); `python -m bench rules_store_crash` runs hundreds."""
+    chance = random.Random(19)
+    for trial in range(30):
+        ready, told = os.pipe()
+        child = os.fork()
+        if child == 0:
+            _applying_forever(folder, trial, told)
+        os.read(ready, 1)
+        time.sleep(chance.uniform(0.0, 0.12))  # an apply takes about 30 ms
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        os.close(ready), os.close(told)
+
+        # What a service starting now would load: one version's files, never a mix, and valid
+        # (`check`'s loader takes a second here: every tenth time, and `leadtherm check` at the end).
+        if trial % 10 == 9:
+            assert check_folder(folder) == []
+        on_disk = {n: (folder / n).read_text() for n in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml")}
+        assert _marks(on_disk["scoring.yaml"]) == _marks(on_disk["hubspot.yaml"])
+        store = racing_store
+        head = store.head()
+        if head:
+            assert store.version(head).files == on_disk
+        # The next start removes what the kill left.
+        open_folder_store({}, folder)
+        assert _leftovers(folder, store.head()) == []
+        assert store.head() == head and store.current() == on_disk
+    assert store.head() > 10  # the kills fell inside applies, not only before the first one
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("leadtherm")), "check", "--mappings", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_folder_versioned_before_the_pointer_is_read_as_it_is_and_moved_to_it_at_the_first_apply(
+    folder: Path,
+) -> None:
+    original = (folder / "scoring.yaml").read_text()
+    files = {p.name: p.read_text() for p in folder.glob("*.yaml")}
+    history = folder / HISTORY
+    history.mkdir()
+    record = {"number": 1, "at": "2026-01-01T00:00:00+00:00", "author": "ada", "note": "", "files": files, "diff": ""}
+    (history / "000001.json").write_text(json.dumps(record))
+    (history / "HEAD").write_text("1\n")
+    # An apply of the earlier layout, killed between its files: its record and a temporary file stayed.
+    (history / "000002.json").write_text(json.dumps({**record, "number": 2, "author": "interrupted"}))
+    (folder / ".scoring.yaml.4242.tmp").write_text("weights: [half")
+
+    store = open_folder_store({}, folder)
+    assert store.head() == 1 and store.current() == files
+    assert not (folder / ".scoring.yaml.4242.tmp").exists()
+    made = store.apply({"scoring.yaml": warmer(original)}, "bo")
+    assert made.number == 2 and [v.author for v in store.history()] == ["bo", "ada"]
+    assert all((folder / name).is_symlink() for name in files) and not (history / "HEAD").exists()
+    assert load_rules(folder).temperature.warm == 45
+    back = store.rollback(1, "grace")
+    assert back.number == 3 and store.version(2).author == "bo"  # the rollback made a new record
+    assert load_rules(folder).temperature.warm == 40
+
+
+def test_a_file_replaced_by_hand_is_kept_as_a_version_and_linked_again(store: FolderRulesStore, folder: Path) -> None:
+    original = (folder / "scoring.yaml").read_text()
+    store.apply({"scoring.yaml": warmer(original)}, "ada")
+    edited = folder / "hubspot.yaml"
+    replacement = noted(edited.read_text(), "by hand")
+    edited.unlink()
+    edited.write_text(replacement)  # as an editor saving a new file over the link would
+    assert store.current()["hubspot.yaml"] == replacement
+    made = store.apply({"scoring.yaml": original}, "ada")
+    assert store.version(made.number - 1).author == OUTSIDE
+    assert edited.is_symlink() and edited.read_text() == replacement
+    assert store.version(made.number).files["hubspot.yaml"] == replacement
