@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import multiprocessing
-import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +15,10 @@ import pytest
 from integration.rules_folder import HISTORY, OUTSIDE, FolderRulesStore, open_folder_store
 from integration.rules_provider import StoreRulesProvider, parse_rules
 from integration.rules_store import StaleDraft
-from mappings.loader import PACKAGED, check_folder, load_rules
-from tests.contracts.rules_store_contract import RulesStoreContract, noted, unchecked, warmer
+from mappings.loader import PACKAGED, load_rules
+from tests.contracts.rules_store_contract import RulesStoreContract, noted, warmer
 from tests.packaged_copy import copy_packaged
+from tests.rules_store_crash import kill_during_applies, unchecked
 
 
 @pytest.fixture
@@ -141,62 +138,16 @@ def test_of_two_processes_applying_at_once_from_one_head_exactly_one_wins_and_th
         assert f"# {stale[0][0]}" not in (folder / "scoring.yaml").read_text()
 
 
-def _leftovers(folder: Path, head: int) -> list[str]:
-    """What an interrupted apply may leave: temporary files, records and version folders past the head."""
-    found = [str(p.relative_to(folder)) for p in folder.rglob("*.tmp")]
-    found += [p.name for p in (folder / HISTORY).glob("*.json") if int(p.stem) > head]
-    found += [p.name for p in (folder / HISTORY / "files").glob("*") if int(p.name) > head]
-    return found
-
-
-def _applying_forever(folder: Path, trial: int, ready: int) -> None:
-    """The child: apply versions that change two files together, each marked with its number, until killed."""
-    try:
-        store = FolderRulesStore(folder, check=unchecked)
-        os.write(ready, b".")
-        for step in itertools.count():
-            files = store.current()
-            mark = f"apply {trial}.{step}"
-            store.apply({n: noted(files[n], mark) for n in ("scoring.yaml", "hubspot.yaml")}, "crash-test")
-    finally:
-        os._exit(0)
-
-
-def _marks(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith("# apply ")]
-
-
-def test_a_kill_9_at_any_instant_of_an_apply_leaves_the_old_or_the_new_version_whole(
-    racing_store: FolderRulesStore, folder: Path
-) -> None:
-    """The short run (about 30 instants); `python -m bench rules_store_crash` runs hundreds."""
+def test_a_kill_9_at_any_instant_of_an_apply_leaves_the_old_or_the_new_version_whole(folder: Path) -> None:
+    """The short run (30 instants); `python -m bench rules_store_crash` runs hundreds."""
     chance = random.Random(19)
     for trial in range(30):
-        ready, told = os.pipe()
-        child = os.fork()
-        if child == 0:
-            _applying_forever(folder, trial, told)
-        os.read(ready, 1)
-        time.sleep(chance.uniform(0.0, 0.12))  # an apply takes about 30 ms
-        os.kill(child, signal.SIGKILL)
-        os.waitpid(child, 0)
-        os.close(ready), os.close(told)
-
-        # What a service starting now would load: one version's files, never a mix, and valid
-        # (`check`'s loader takes a second here: every tenth time, and `leadtherm check` at the end).
-        if trial % 10 == 9:
-            assert check_folder(folder) == []
-        on_disk = {n: (folder / n).read_text() for n in ("scoring.yaml", "hubspot.yaml", "salesforce.yaml")}
-        assert _marks(on_disk["scoring.yaml"]) == _marks(on_disk["hubspot.yaml"])
-        store = racing_store
-        head = store.head()
-        if head:
-            assert store.version(head).files == on_disk
-        # The next start removes what the kill left.
-        open_folder_store({}, folder)
-        assert _leftovers(folder, store.head()) == []
-        assert store.head() == head and store.current() == on_disk
-    assert store.head() > 10  # the kills fell inside applies, not only before the first one
+        # An apply takes about 30 ms here: the kills fall before, inside and between applies.
+        seen = kill_during_applies(folder, trial, chance.uniform(0.0, 0.12), check=trial % 10 == 9)
+        assert not seen.mixed and seen.matches_record, seen  # one version's files, as a service would load them
+        assert seen.valid in (True, None), seen  # `check`'s loader, every tenth time (it takes a second)
+        assert seen.left_after_start == [] and seen.same_after_start, seen  # the next start cleans up
+    assert FolderRulesStore(folder).head() > 10  # the kills fell inside applies, not only before the first one
     done = subprocess.run(
         [str(Path(sys.executable).with_name("leadtherm")), "check", "--mappings", str(folder)],
         capture_output=True,

@@ -43,18 +43,9 @@ def warmer(text: str) -> str:
     return text.replace("  warm: 40 ", "  warm: 45 ", 1)
 
 
-def unchecked(files: Files) -> dict[str, str]:
-    """Accept every file as it is: for the race and crash tests, whose edits are valid by construction.
-
-    `check`'s loader takes about a second per apply on a busy machine; without it twenty races
-    take seconds and the kills fall on the writes, which are what they test.
-    """
-    return dict(files)
-
-
 class RulesStoreContract:
     """Subclass with fixtures over a folder holding copies of the packaged files (`folder`): `store`,
-    and `racing_store` built with `check=unchecked`."""
+    and `racing_store` built with `check=unchecked` (the races need not wait for `check`'s loader)."""
 
     def test_before_any_apply_the_files_in_force_are_the_folders_and_head_is_0(
         self, store: RulesStore, folder: Path

@@ -9,8 +9,9 @@ import pytest
 from adapters.aws.rules_store import DynamoRulesStore
 from integration.rules_store import StaleDraft
 from tests.adapters.aws.conftest import Aws
-from tests.contracts.rules_store_contract import RulesStoreContract, unchecked, warmer
+from tests.contracts.rules_store_contract import RulesStoreContract, warmer
 from tests.packaged_copy import copy_packaged
+from tests.rules_store_crash import unchecked
 
 
 @pytest.fixture
