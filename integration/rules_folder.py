@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -44,6 +45,7 @@ from integration.rules_store import (
 )
 from mappings.loader import PACKAGED
 
+log = logging.getLogger("leadtherm.rules")
 HISTORY = ".history"
 CURRENT = "current"
 FILES = "files"
@@ -288,12 +290,16 @@ class FolderRulesStore:
         """At start: remove what an interrupted apply left and finish linking; the names removed."""
         if not self._history.is_dir():
             return []  # never applied: nothing to clean (and nothing written, e.g. in the package)
-        with self._locked():
-            return self._clean()
+        try:
+            with self._locked():
+                return self._clean()
+        except OSError as exc:  # a read-only deployment reads the version in force all the same
+            log.warning("rules folder %s not cleaned at start: %s", self.folder, exc.strerror)
+            return []
 
     def _clean(self) -> list[str]:
         removed: list[str] = []
-        for place in (self.folder, self._history, self._files, self._history / READERS):
+        for place in (self.folder, self._history, self._files):  # not readers/: marks are written unlocked
             if place.is_dir():
                 for path in place.glob(".*.tmp"):
                     shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()

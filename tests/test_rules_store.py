@@ -195,3 +195,9 @@ def test_a_file_replaced_by_hand_is_kept_as_a_version_and_linked_again(store: Fo
     assert store.version(made.number - 1).author == OUTSIDE
     assert edited.is_symlink() and edited.read_text() == replacement
     assert store.version(made.number).files["hubspot.yaml"] == replacement
+
+
+def test_a_service_on_the_packaged_folder_writes_nothing_into_the_installed_package() -> None:
+    store = open_folder_store({}, PACKAGED)
+    store.mark_reader("serve on test pid 1")
+    assert not (PACKAGED / HISTORY).exists() and store.readers() == []
