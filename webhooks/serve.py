@@ -200,6 +200,8 @@ def serve(
     if interval:
         supervisor.add("sweep", lambda: _sweep_loop(runtime, interval, stop))
     supervisor.start()
+    # Consoles editing this rules store see that a running service reads it.
+    marking = runtime.rules_provider.keep_marking(stop) if runtime.rules_provider else None
     _stop_on_sigterm()
     bound = str(server.effective_host)
     log.info(
@@ -215,5 +217,7 @@ def serve(
         stop.set()
         server.close()
         flush_refused_logins(app)
+        if marking is not None:
+            marking.join(timeout=2)  # removes the mark: consoles stop promising this service
         log.info("stopped")
         repeats.flush(everything=True)

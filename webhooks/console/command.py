@@ -20,7 +20,9 @@ from integration.pause import RecordedPauses
 from integration.plugins import crm_names, load_crm
 from integration.ports import CrmClient
 from integration.ratelimit import TokenBucket
+from integration.rules_folder import FolderRulesStore
 from integration.rules_provider import open_rules_store
+from integration.rules_store import RulesStore
 from integration.runtime import Runtime, open_backend
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
 from webhooks import logs
@@ -35,11 +37,19 @@ SECRET = "LEADTHERM_ADMIN_SECRET"
 
 
 class PackagedFolder(LeadthermError):
-    def __init__(self) -> None:
-        super().__init__(
-            "the console edits a mappings folder of your own, not the packaged defaults: "
-            "run `leadtherm console --mappings DIR --init` (copies the defaults into DIR) or set LEADTHERM_MAPPINGS"
+    def __init__(self, in_serve: bool = False) -> None:
+        where = (
+            "set LEADTHERM_MAPPINGS=DIR for serve and the console (`leadtherm console --mappings DIR --init` "
+            "copies the defaults into DIR), or unset LEADTHERM_ADMIN_SECRET to serve without the console"
+            if in_serve
+            else "run `leadtherm console --mappings DIR --init` (copies the defaults into DIR) "
+            "or set LEADTHERM_MAPPINGS"
         )
+        super().__init__(f"the console edits a mappings folder of your own, not the packaged defaults: {where}")
+
+
+def _edits_the_package(store: RulesStore) -> bool:
+    return isinstance(store, FolderRulesStore) and store.folder.resolve() == PACKAGED.resolve()
 
 
 def _secret(env: Mapping[str, str]) -> str:
@@ -65,10 +75,15 @@ def _connected(env: Mapping[str, str], folder: Path) -> dict[str, CrmClient]:
 
 
 def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: str | Path | None = None) -> bool:
-    """For `serve`: mount the console under /admin when LEADTHERM_ADMIN_SECRET is set; whether it did."""
+    """For `serve`: mount the console under /admin when LEADTHERM_ADMIN_SECRET is set; whether it did.
+
+    It edits the store the service reads; PackagedFolder when that is the packaged mappings folder.
+    """
     if not env.get(SECRET):
         return False
     store = runtime.rules_provider.store if runtime.rules_provider else open_rules_store(env, mappings_dir(folder))
+    if _edits_the_package(store):
+        raise PackagedFolder(in_serve=True)  # an apply would rewrite the installed package's own files
     objects = {crm: mapping.objects for crm, mapping in runtime.mappings.items()}
     config = ConsoleConfig(
         secret=_secret(env),
@@ -127,6 +142,8 @@ def console(
         if folder.resolve() == PACKAGED.resolve():
             raise PackagedFolder()
         store = open_rules_store(env, folder)
+        if _edits_the_package(store):
+            raise PackagedFolder()
         queue, state = open_backend(env)
         config = ConsoleConfig(
             secret=secret,
@@ -145,7 +162,9 @@ def console(
         raise typer.Exit(2) from exc
     _stop_on_sigterm()
     # The port it really listens on (with --port 0, a free one), for people and scripts.
-    typer.echo(f"console on http://{host}:{server.effective_port}/admin/ editing {folder}", err=True)
+    typer.echo(
+        f"console on http://{host}:{server.effective_port}/admin/ editing the rules in {store.location()}", err=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:

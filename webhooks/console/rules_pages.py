@@ -27,6 +27,7 @@ from webhooks.console.edits import (
     replace_rule,
     set_value,
 )
+from webhooks.console.store_status import store_status
 from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
 
 PREVIEW_COLUMNS = 6  # attributes shown per record, besides id, company and title
@@ -116,6 +117,11 @@ def _answer(console: Console, ws: Workspace, back: str, error: str | None = None
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
+    @bp.app_context_processor
+    def rules_store() -> dict[str, object]:
+        # A callable: the store's marks are read only by the pages that show them.
+        return {"rules_store_status": lambda: store_status(console.store, console.now())}
+
     def edit(back: Callable[[], str], change: Callable[[Workspace], None]) -> Response:
         ws = console.workspace()
         try:
@@ -322,20 +328,15 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.post("/apply")
     def apply() -> Response:
         ws = console.workspace()
-        if console.store.head() != ws.base_head:
-            flash(
-                f"Version {console.store.head()} was applied since you started editing version {ws.base_head}: "
-                "discard your draft (or copy it) and edit the new version.",
-                "error",
-            )
-            return redirect(url_for("console.rules"))  # type: ignore[return-value]
         current = console.current_files()
         changed = {n: t for n, t in ws.files.items() if current.get(n) != t}
         if not changed:
             flash("Nothing to apply: the draft is the rules in force.", "info")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         try:
-            made = console.store.apply(changed, console.author(), request.form.get("note", "").strip()[:200])
+            # The store refuses a draft based on an older head (StaleDraft), under its lock.
+            note = request.form.get("note", "").strip()[:200]
+            made = console.store.apply(changed, console.author(), note, base=ws.base_head)
         except ConfigError as exc:
             flash(f"Not applied: {len(exc.problems)} problem(s); see them inline.", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
@@ -345,7 +346,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         ws.files, ws.base_head = console.store.current(), made.number
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
-        message = f"Applied as version {made.number}; the service scores with it from its next batch."
+        message = store_status(console.store, console.now()).applied(made.number)
         if any(name != "scoring.yaml" for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."
