@@ -32,6 +32,9 @@ _EXPLAINED = (
     ("bad repetition operator: ?+", "possessive quantifiers (++, *+, ?+) are not supported"),
     ("invalid repetition size", "a repetition count above 1000 is not supported"),
     ("pattern too large", "the pattern is too large"),
+    ("missing )", "a ( is not closed"),
+    ("unexpected )", "a ) closes no group"),
+    ("missing ]", "a [ is not closed"),
 )
 
 
@@ -69,7 +72,7 @@ def compile_pattern(source: str) -> Pattern:
         compiled = re2.compile(source, options)
     except re2.error as exc:
         raise PatternError(
-            f"bad regular expression {source!r}: {_reason(exc)} (patterns use RE2 syntax, see the README's Patterns)"
+            f"bad regular expression {source!r}: {_reason(exc)} (RE2 syntax: see the README's Patterns)"
         ) from exc
     return Pattern(source, compiled)
 
