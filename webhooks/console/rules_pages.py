@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from integration.errors import ConfigError, LeadthermError
@@ -12,6 +13,7 @@ from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStoreError, unified_diff
 from integration.whatif import attributes_tested, preview
 from mappings.catalogue import QUALIFICATION
+from mappings.documents import DocumentError, check_yaml
 from mappings.schema import ScoringRules
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
@@ -244,13 +246,36 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         )
 
     @bp.post("/yaml/<name>")
-    def yaml_save(name: str) -> Response:
+    def yaml_save(name: str) -> Response | tuple[str, int]:
+        text = request.form.get("text", "").replace("\r\n", "\n")
+        try:
+            check_yaml(text)
+        except DocumentError as exc:
+            # Over a bound (alias, nesting): refused, not kept; the draft keeps its last good text.
+            return _refused(name, text, f"{name}: {exc}; not kept in the draft")
+        except yaml.YAMLError:
+            pass  # a syntax error is kept in the draft: the problems list locates it
+
         def change(ws: Workspace) -> None:
             if name not in ws.files:
                 abort(404, f"no file {name}")
-            ws.files[name] = request.form.get("text", "").replace("\r\n", "\n")
+            ws.files[name] = text
 
         return edit(lambda: url_for("console.yaml_file", name=name), change)
+
+    def _refused(name: str, text: str, reason: str) -> Response | tuple[str, int]:
+        ws = console.workspace()
+        if name not in ws.files:
+            abort(404, f"no file {name}")
+        if request.headers.get("X-Requested-With") == "fetch":
+            answer = _answer(console, ws, "", reason)
+            answer.status_code = 422
+            return answer
+        flash(reason, "error")
+        page = render_template(
+            "yaml.html", name=name, text=text, **draft_context(console, ws), preview=preview_context(console, ws)
+        )
+        return page, 422
 
     @bp.post("/draft/discard")
     def discard() -> Response:
@@ -291,7 +316,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return edit(lambda: url_for("console.mappings"), change)
 
     @bp.post("/records")
-    def upload_records() -> Response:
+    def upload_records() -> Response | tuple[str, int]:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("export")
@@ -301,8 +326,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 raise UploadError("choose an export file (CSV or JSON) first")
             samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)
         except LeadthermError as exc:
-            flash(f"{getattr(upload, 'filename', '') or 'upload'}: {exc}", "error")
-            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+            name, message = getattr(upload, "filename", "") or "upload", str(exc)
+            flash(message if message.startswith(name) else f"{name}: {message}", "error")
+            return rules(), 422  # the upload is refused: the page again, with the reason
         ws.samples, ws.samples_crm, ws.skipped = samples, crm, skipped
         ws.samples_source = f"{upload.filename} ({len(samples)} records)"
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
