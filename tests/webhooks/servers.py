@@ -201,3 +201,9 @@ class ConsoleProcess:
             self.process.wait(15)
         self.reader.join(5)
         return self.lines
+
+
+def export_of_size(size: int) -> bytes:
+    """A readable HubSpot contacts export of about `size` bytes: one short row repeated (an upload to preview)."""
+    row = b"1001,Chief Executive Officer\n"
+    return b"hs_object_id,jobtitle\n" + row * max(1, (size - 22) // len(row))

@@ -13,7 +13,7 @@ import requests
 
 from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
-from tests.webhooks.servers import Serve
+from tests.webhooks.servers import Serve, export_of_size
 from tests.webhooks.test_serve_command import env, portal
 
 __all__ = ["env", "portal"]  # the serve tests' HubSpot sandbox and environment, used here as they are
@@ -41,7 +41,7 @@ def test_a_console_upload_may_carry_32_mib_while_a_webhook_over_1_mib_is_refused
         token = csrf_of(page.text)
 
         def upload(size: int) -> requests.Response:
-            export = ("contacts.csv", b"email,jobtitle\n" + b"x" * size, "text/csv")
+            export = ("contacts.csv", export_of_size(size), "text/csv")
             data = {"crm": "hubspot", "csrf_token": token}
             return http.post(f"{url}/admin/records", data=data, files={"export": export}, allow_redirects=False)
 
