@@ -115,6 +115,7 @@ def _item_span(lines: list[str], start: int) -> tuple[int, int]:
 def _rule_lines(rule: Mapping[str, Any], indent: int) -> list[str]:
     pad = " " * indent
     keys = ["label", "attribute", *[k for k in CONDITIONS if k in rule], "max_points", "points"]
+    keys += [k for k in rule if k not in keys]  # keys the form does not know (a merged rule's) stay
     body = [f"{k}: {scalar(rule[k])}" for k in keys if k in rule and rule[k] is not None]
     return [f"{pad}- {body[0]}\n", *[f"{pad}  {b}\n" for b in body[1:]]]
 
