@@ -140,8 +140,11 @@ class Console:
 
     def _load_draft(self, ws: Workspace) -> None:
         """The admin's draft as of the head in force: carried onto a head moved since, conflicts left to choose."""
-        head, current = self.store.head(), self.store.current()
+        head = self.store.head()
         draft = self.drafts.load_draft(self.author())
+        if self._in_step(ws, draft, head):
+            return  # keep the very dict: a concurrent request of this session may be editing it
+        current = self.store.current()
         ws.conflicts = []
         if draft is None:
             ws.files, ws.base_head, ws.base = dict(current), head, dict(current)
@@ -157,6 +160,15 @@ class Console:
                 ws.base_head, ws.base = head, dict(current)
                 self._store_draft(ws)
         ws.loaded = dict(ws.files)
+
+    @staticmethod
+    def _in_step(ws: Workspace, draft: Draft | None, head: int) -> bool:
+        """Whether the workspace already holds this draft at this head (nothing to read again)."""
+        if ws.conflicts or not ws.loaded or ws.base_head != head:
+            return False
+        if draft is None:
+            return ws.loaded == ws.base
+        return draft.base_head == head and dict(draft.files) == ws.loaded
 
     def _store_draft(self, ws: Workspace) -> None:
         if ws.files == ws.base:
