@@ -50,3 +50,13 @@ def test_a_value_no_mapping_produces_beside_good_ones_is_not_an_error(tmp_path: 
     done = _check(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "unqalified is not a lead status value (did you mean unqualified?) (warning)" in done.stderr
+
+
+def test_a_lifecycle_stage_is_one_of_the_stages(tmp_path: Path) -> None:
+    copy_packaged(tmp_path)
+    scoring = tmp_path / "scoring.yaml"
+    rule = "  - label: Already a customer\n    attribute: lifecycle\n    is: custmer\n    points: -10\n"
+    scoring.write_text(scoring.read_text().replace("\nengagement:", f"{rule}\nengagement:", 1))
+    done = _check(tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "custmer is not a lifecycle stage value (did you mean customer?)" in done.stderr
