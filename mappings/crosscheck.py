@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 
-from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY, STAGES
+from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
 from mappings.errors import Problem
 from mappings.schema import CrmMapping, Rule, ScoringRules
 
@@ -14,30 +14,36 @@ SECTIONS = ("fit", "engagement", "penalties")
 
 
 def vocabulary(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
-    """The values a text attribute can hold where every mapping in use closes them; None where any is open.
+    """The values an attribute can hold where every mapping in use closes them; None where any is open.
 
-    A stage holds a stage; a seniority transform the values of its patterns; a `map` the values it
-    maps onto (and its default). An attribute read as the CRM holds it can hold anything.
+    A seniority transform holds the values of its patterns; a `map` the values it maps onto (and
+    its default); a built-in the catalogue knows the values of (a stage, a rep's rating) holds
+    those. An attribute read as the CRM holds it can hold anything.
     """
     builtin = ATTRIBUTES.get(attribute)
-    if builtin is not None and builtin.kind == "stage":
-        return STAGES
+    known = builtin.values if builtin is not None else ()
     values: list[str] = []
+    used = False
     for mapping in mappings.values():
         source = mapping.sources().get(attribute)
-        kind = (builtin or mapping.attribute(attribute) or ATTRIBUTES["title"]).kind
-        if source is None:
+        found = builtin or mapping.attribute(attribute)
+        if source is None or found is None:
             continue
-        if kind != "text":
+        if found.kind not in ("text", "stage"):
             return None
+        used = True
         if source.transform == "seniority":
             values.extend(p.value for p in mapping.seniority)
         elif source.map is not None:
             values.extend(str(v) for v in source.map.values() if v is not None)
+        elif known:
+            values.extend(known)
         else:
             return None
         if source.default is not None:
             values.append(str(source.default))
+    if not used:
+        return known or None
     return tuple(dict.fromkeys(values)) or None
 
 

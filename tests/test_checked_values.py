@@ -60,3 +60,12 @@ def test_a_lifecycle_stage_is_one_of_the_stages(tmp_path: Path) -> None:
     done = _check(tmp_path)
     assert done.returncode == 2, done.stderr
     assert "custmer is not a lifecycle stage value (did you mean customer?)" in done.stderr
+
+
+def test_a_reps_rating_is_a_temperature(tmp_path: Path) -> None:
+    copy_packaged(tmp_path)
+    scoring = tmp_path / "scoring.yaml"
+    scoring.write_text(scoring.read_text().replace("    is: hot\n", "    is: hott\n", 1))
+    done = _check(tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "hott is not a rep rating value (did you mean hot?)" in done.stderr
