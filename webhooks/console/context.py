@@ -17,7 +17,7 @@ from integration.plugins import CrmPlugin, load_crm
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStore
-from mappings.crosscheck import rules_against
+from mappings.crosscheck import rules_against, rules_value_notices
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.merge import merge
@@ -79,8 +79,12 @@ def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...
 
 
 @lru_cache(maxsize=64)
-def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...]) -> tuple[Problem, ...]:
-    """The rules against the draft's valid mappings, as `check` crosses them (attributes, kinds, values)."""
+def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...], notices: bool = False) -> tuple[Problem, ...]:
+    """The rules against the draft's valid mappings, as `check` crosses them (attributes, kinds, values).
+
+    With `notices`, what check only notes instead: values the attributes never hold that do not
+    make a rule match nobody for a typo.
+    """
     rules, _ = _checked(SCORING_FILE, rules_text)
     if not isinstance(rules, ScoringRules):
         return ()
@@ -89,7 +93,8 @@ def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...]) -> tup
         mapping, _ = _checked(name, text)
         if isinstance(mapping, CrmMapping):
             mappings[name.removesuffix(".yaml")] = mapping
-    return tuple(rules_against(rules, SCORING_FILE, read_yaml(rules_text, SCORING_FILE).lines, mappings))
+    cross = rules_value_notices if notices else rules_against
+    return tuple(cross(rules, SCORING_FILE, read_yaml(rules_text, SCORING_FILE).lines, mappings))
 
 
 def _rules(text: str) -> ScoringRules:
@@ -246,6 +251,14 @@ class Console:
         problems = [p for name in names for p in _checked(name, files[name])[1]]
         mappings = tuple((name, files[name]) for name in names[1:])
         return [*problems, *_crossed(files[SCORING_FILE], mappings)]
+
+    @staticmethod
+    def value_notices(files: Mapping[str, str]) -> list[Problem]:
+        """Values of the draft's rules that no mapping produces, where `check` only notes them."""
+        if SCORING_FILE not in files:
+            return []
+        mappings = tuple((n, files[n]) for n in sorted(files) if n != SCORING_FILE)
+        return list(_crossed(files[SCORING_FILE], mappings, notices=True))
 
     @staticmethod
     def crms(files: Mapping[str, str]) -> list[str]:

@@ -110,9 +110,13 @@ def _key(problem: Problem) -> tuple[str, str, str]:
 
 
 def refuse_new_problems(console: Console, before: dict[str, str], after: dict[str, str]) -> None:
-    """A form edit the loader would refuse is not taken into the draft: EditError with the reasons."""
-    known = {_key(p) for p in console.problems(before)}
-    new = [p for p in console.problems(after) if _key(p) not in known]
+    """A form edit the loader would refuse is not taken into the draft: EditError with the reasons.
+
+    A value typed into a form that its attribute never holds is refused too, though `check` only
+    notes one in a file (where it may be another CRM's): the form knows which values there are.
+    """
+    known = {_key(p) for p in [*console.problems(before), *console.value_notices(before)]}
+    new = [p for p in [*console.problems(after), *console.value_notices(after)] if _key(p) not in known]
     if new:
         raise EditError("not saved: " + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in new))
 

@@ -78,3 +78,13 @@ def test_a_rule_the_loader_refuses_leaves_the_form_usable_for_the_rest_of_the_dr
     assert "not saved" not in edited["problems"] and "points: 60" in edited["status"]
     removed = _post(http, f"{served.url}/admin/rules/remove", {"axis": "fit", "index": str(index), "csrf_token": token})
     assert "The draft is valid" in removed["problems"] and "points: 60" in removed["status"]
+
+
+def test_a_typo_beside_good_values_is_refused_by_the_form_though_check_only_notes_it(
+    served: Served, log_in: LogIn
+) -> None:
+    http, token = log_in()
+    parts = _add(http, served, token, attribute="seniority", condition="in", value="director, executiv")
+    assert "not saved" in parts["problems"]
+    assert "executiv is not a seniority value (did you mean executive?)" in parts["problems"]
+    assert "executiv" not in parts["status"]
