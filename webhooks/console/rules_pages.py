@@ -165,6 +165,7 @@ def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
         "ws": ws,
         "conflicts": ws.conflicts,
         "problems": console.problems(ws.files),
+        "notices": console.value_notices(ws.files),
         "diff": unified_diff(current, ws.files),
         "head": console.store.head(),
     }

@@ -88,3 +88,12 @@ def test_a_typo_beside_good_values_is_refused_by_the_form_though_check_only_note
     assert "not saved" in parts["problems"]
     assert "executiv is not a seniority value (did you mean executive?)" in parts["problems"]
     assert "executiv" not in parts["status"]
+
+
+def test_the_yaml_editor_notes_a_typo_beside_good_values_without_blocking_apply(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    text = (served.folder / "scoring.yaml").read_text()
+    text = text.replace("    is: director\n", "    in: [director, directr]\n", 1)
+    parts = _post(http, f"{served.url}/admin/yaml/scoring.yaml", {"text": text, "csrf_token": token})
+    assert "directr is not a seniority value (did you mean director?) (warning)" in parts["problems"]
+    assert "The draft is valid" in parts["problems"] and "disabled" not in parts["status"]
