@@ -208,8 +208,7 @@ class Console:
     def discard(self) -> Workspace:
         """Drop this admin's draft: they edit the rules in force again."""
         self.drafts.drop_draft(self.author())
-        ws = self.reset()
-        return ws
+        return self.reset()
 
     # ------------------------------------------------------------------ parsed files (cached by text)
 

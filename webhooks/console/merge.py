@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
+from integration.rules_provider import SCORING_FILE
 from webhooks.console.edits import AXES, EditError, add_rule, remove_rule, replace_rule, set_value
 
-SCORING_FILE = "scoring.yaml"
 THEIRS, YOURS = "theirs", "yours"
 _GONE = object()  # a rule, setting or file one side does not have
 
