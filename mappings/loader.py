@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mappings.crosscheck import complete_outputs, rules_against
+from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices
 from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
 from mappings.schema import CrmMapping, ScoringRules
@@ -374,9 +374,12 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
                 continue  # already reported by the file's own check
             report.warnings.extend(notices)
     try:
-        report.problems.extend(_rules_against(rules_path, mappings)[1])
+        rules, crossed = _rules_against(rules_path, mappings)
     except ConfigError:
         return  # already reported by the file's own check
+    report.problems.extend(crossed)
+    file, located = _read(rules_path)
+    report.warnings.extend(rules_value_notices(rules, file, located.lines, mappings))
 
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:

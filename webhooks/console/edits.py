@@ -127,6 +127,7 @@ def _condition_line(condition: Mapping[str, Any]) -> str:
 def _rule_lines(rule: Mapping[str, Any], indent: int) -> list[str]:
     pad = " " * indent
     keys = ["label", "attribute", *[k for k in CONDITIONS if k in rule], "max_points", "all", "points"]
+    keys += [k for k in rule if k not in keys]  # keys the form does not know (a merged rule's) stay
     body = [
         "all:" + "".join(f"\n{pad}    - {_condition_line(c)}" for c in rule[k])
         if k == "all"

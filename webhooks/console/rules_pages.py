@@ -8,13 +8,13 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from integration.errors import ConfigError, LeadthermError
+from integration.errors import ConfigError, LeadthermError, Problem
 from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStoreError, unified_diff
 from integration.whatif import attributes_tested, preview
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
-from mappings.schema import ScoringRules
+from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
 from webhooks.console.edits import (
@@ -25,10 +25,12 @@ from webhooks.console.edits import (
     add_custom_attribute,
     add_rule,
     parse_condition,
+    read_yaml,
     remove_rule,
     replace_rule,
     set_value,
 )
+from webhooks.console.merge import THEIRS, YOURS
 from webhooks.console.store_status import store_status
 from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
 
@@ -46,6 +48,10 @@ SETTINGS = {  # form field -> path in scoring.yaml
 CRITERIA = QUALIFICATION
 MAX_CONDITIONS = 4  # condition rows a rule's form offers; a longer compound rule is edited as YAML
 AND_CONDITIONS = tuple(c for c in CONDITIONS if c != "each")  # `each` counts units: never inside all
+CHOOSE_FIRST = (
+    "Another admin applied a change to the same rule or setting you edited: "
+    "choose theirs or yours for each conflict first."
+)
 
 
 def _number(name: str) -> float:
@@ -54,6 +60,70 @@ def _number(name: str) -> float:
         return float(raw)
     except ValueError:
         raise EditError(f"{name}: must be a number (got {raw!r})") from None
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "weights": Weights().model_dump(),
+    "decay": Decay().model_dump(),
+    "temperature": Thresholds().model_dump(),
+    "stage": StageRules().model_dump(),
+    "qualification": Qualification().model_dump(),
+}
+
+
+def _shown(value: Any) -> Any:
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def form_rules(text: str, problems: list[Problem]) -> dict[str, Any] | None:
+    """What the form shows, read from the draft's YAML even where it does not load.
+
+    A rule the loader refuses is shown with its reason and can still be edited or removed, so one
+    bad entry never takes the rest of the form away. None only when the text is not a YAML mapping.
+    """
+    try:
+        data = read_yaml(text, SCORING_FILE).data
+    except EditError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    shown: dict[str, Any] = {}
+    for section, defaults in _DEFAULTS.items():
+        given = data.get(section)
+        shown[section] = {**defaults, **(given if isinstance(given, dict) else {})}
+    for axis in AXES:
+        rows = []
+        items = data.get(axis)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            d = {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else {}
+            prefix = f"{axis}[{index}]"
+            rows.append(
+                {
+                    "d": d,
+                    "label": d.get("label", ""),
+                    "attribute": d.get("attribute", ""),
+                    "points": _shown(d.get("points", "")),
+                    "problems": [p.message for p in problems if p.field == prefix or p.field.startswith(f"{prefix}.")],
+                }
+            )
+        shown[axis] = rows
+    return shown
+
+
+def _key(problem: Problem) -> tuple[str, str, str]:
+    return problem.file, problem.field, problem.message
+
+
+def refuse_new_problems(console: Console, before: dict[str, str], after: dict[str, str]) -> None:
+    """A form edit the loader would refuse is not taken into the draft: EditError with the reasons.
+
+    A value typed into a form that its attribute never holds is refused too, though `check` only
+    notes one in a file (where it may be another CRM's): the form knows which values there are.
+    """
+    known = {_key(p) for p in [*console.problems(before), *console.value_notices(before)]}
+    new = [p for p in [*console.problems(after), *console.value_notices(after)] if _key(p) not in known]
+    if new:
+        raise EditError("not saved: " + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in new))
 
 
 def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
@@ -98,7 +168,9 @@ def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
     current = console.current_files()
     return {
         "ws": ws,
+        "conflicts": ws.conflicts,
         "problems": console.problems(ws.files),
+        "notices": console.value_notices(ws.files),
         "diff": unified_diff(current, ws.files),
         "head": console.store.head(),
     }
@@ -124,21 +196,28 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         # A callable: the store's marks are read only by the pages that show them.
         return {"rules_store_status": lambda: store_status(console.store, console.now())}
 
-    def edit(back: Callable[[], str], change: Callable[[Workspace], None]) -> Response:
+    def edit(back: Callable[[], str], change: Callable[[Workspace], None], checked: bool = True) -> Response:
+        """One edit of the draft; a checked one (the forms') is refused whole when it adds a problem."""
         ws = console.workspace()
+        if ws.conflicts:
+            return _answer(console, ws, back(), CHOOSE_FIRST)
+        before = dict(ws.files)
         try:
             change(ws)
+            if checked:
+                refuse_new_problems(console, before, ws.files)
         except (EditError, ConfigError) as exc:
+            ws.files = before
             return _answer(console, ws, back(), str(exc))
         return _answer(console, ws, back())
 
     @bp.get("/rules")
     def rules() -> str:
         ws = console.workspace()
-        draft = console.rules_of(ws.files)
+        context = draft_context(console, ws)
         return render_template(
             "rules.html",
-            rules=draft,
+            rules=form_rules(ws.files.get(SCORING_FILE, ""), context["problems"]),
             attributes=attributes_in_use(ws.files),
             axes=AXES,
             conditions=CONDITIONS,
@@ -147,7 +226,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             criteria=CRITERIA,
             crms=console.crms(ws.files),
             connected=sorted(console.config.clients),
-            **draft_context(console, ws),
+            **context,
             preview=preview_context(console, ws),
         )
 
@@ -230,7 +309,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
             ws.files[SCORING_FILE] = remove_rule(ws.files[SCORING_FILE], axis, index)
 
-        return edit(to_rules, change)
+        return edit(to_rules, change, checked=False)
 
     @bp.get("/yaml/<name>")
     def yaml_file(name: str) -> str:
@@ -261,7 +340,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 abort(404, f"no file {name}")
             ws.files[name] = text
 
-        return edit(lambda: url_for("console.yaml_file", name=name), change)
+        # The editor keeps what was typed, problems and all: they are shown at their lines.
+        return edit(lambda: url_for("console.yaml_file", name=name), change, checked=False)
 
     def _refused(name: str, text: str, reason: str) -> Response | tuple[str, int]:
         ws = console.workspace()
@@ -279,8 +359,16 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
     @bp.post("/draft/discard")
     def discard() -> Response:
-        console.reset()
+        console.discard()
         flash("Draft discarded: you are editing the rules in force again.", "info")
+        return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    @bp.post("/draft/choose")
+    def choose() -> Response:
+        choice = request.form.get("choice", "")
+        if choice not in (THEIRS, YOURS):
+            abort(400, "choice: theirs or yours")
+        console.choose(request.form.get("key", ""), choice)
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
 
     @bp.get("/mappings")
@@ -354,6 +442,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.post("/apply")
     def apply() -> Response:
         ws = console.workspace()
+        if ws.conflicts:
+            flash(CHOOSE_FIRST, "error")
+            return redirect(url_for("console.rules"))  # type: ignore[return-value]
         current = console.current_files()
         changed = {n: t for n, t in ws.files.items() if current.get(n) != t}
         if not changed:
@@ -370,6 +461,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             flash(f"Not applied: {exc}", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         ws.files, ws.base_head = console.store.current(), made.number
+        ws.base = dict(ws.files)  # the draft is the head now: the store keeps none
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
         message = store_status(console.store, console.now()).applied(made.number)

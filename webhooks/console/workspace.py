@@ -1,7 +1,8 @@
 """Each admin's work in progress: the draft files, the sample records and the history they uploaded.
 
-Held in the console's memory, per login session, until applied or discarded; nothing of it is
-written anywhere until `apply`. Bounded: the least recently used workspaces go first.
+The draft files are the admin's durable draft (a DraftStore, by author), read at the start of
+each request and saved after it; the samples, history and what-if are held in the console's
+memory per login session. Bounded: the least recently used workspaces go first.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from integration.calibration.history import History, default_as_of, read_history
 from integration.errors import LeadthermError, MappingError
 from integration.exports import read_export
 from integration.normalize import Normalizer
-from integration.ports import RawRecord, RecordRef
+from integration.ports import Draft, RawRecord, RecordRef
 from integration.whatif import Sample, WhatIf
 from mappings.schema import CrmMapping
+from webhooks.console.merge import Conflict
 
 MAX_WORKSPACES = 64
 MAX_SAMPLES = 500
@@ -34,6 +36,9 @@ Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
 class Workspace:
     files: dict[str, str]
     base_head: int
+    base: dict[str, str] = field(default_factory=dict)  # the files of version base_head
+    conflicts: list[Conflict] = field(default_factory=list)  # with another admin's apply, not yet chosen
+    loaded: dict[str, str] = field(default_factory=dict)  # the files as read from the draft store
     samples: list[Sample] = field(default_factory=list)
     samples_source: str = ""
     samples_crm: str = ""
@@ -72,6 +77,26 @@ class Workspaces:
     def drop(self, sid: str) -> None:
         with self._lock:
             self._items.pop(sid, None)
+
+
+class MemoryDrafts:
+    """Drafts in the console's memory, where the state store keeps none (a restart loses them)."""
+
+    def __init__(self) -> None:
+        self._drafts: dict[str, Draft] = {}
+        self._lock = threading.Lock()
+
+    def load_draft(self, author: str) -> Draft | None:
+        with self._lock:
+            return self._drafts.get(author)
+
+    def save_draft(self, author: str, draft: Draft) -> None:
+        with self._lock:
+            self._drafts[author] = draft
+
+    def drop_draft(self, author: str) -> None:
+        with self._lock:
+            self._drafts.pop(author, None)
 
 
 class UploadError(LeadthermError):
