@@ -149,7 +149,8 @@ def test_of_two_admins_applying_at_once_in_the_console_one_is_told_the_rules_cha
     env = _env(tmp_path, sandbox, LEADTHERM_MAPPINGS=str(folder))
     with console_process(env, tmp_path) as url:
         for trial in range(3):
-            admins = {name: log_in_as(url, name) for name in ("Ada", "Grace")}
+            # New names each trial: a draft is kept per admin, and the loser's draft now holds a conflict.
+            admins = {name: log_in_as(url, name) for name in (f"Ada{trial}", f"Grace{trial}")}
             for offset, (http, token) in enumerate(admins.values()):
                 set_bands(http, url, token, 41 + 2 * trial + offset)  # each draft based on the same version
             answers = apply_at_once(url, admins)
