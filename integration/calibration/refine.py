@@ -1,31 +1,65 @@
-"""Finer quantile bins for the numbers that carry much of a first fit: a strong signal deserves a fine step."""
+"""Finer cuts of a number kept only where they pay: judged on the inner validation split, never by a rule of thumb."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from integration.calibration.features import Feature, Group
-from integration.calibration.points import reach
+from integration.calibration.binning import Term, coarsen, merged_bins
+from integration.calibration.shapes import Shapes, Spec, loss
 
-STRONG_SHARE = 0.2  # a number whose bins span this share of the model's whole range is a strong signal
-FINE_BINS = 10
-LEADS_PER_FINE_BIN = 100  # below this a finer cut learns noise, not shape
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Vector = npt.NDArray[np.float64]
+
+LEVELS = (2, 4, 8)  # coarser cuts tried before the finest
+# A finer cut must lower the held-out log loss (per lead) by more than this over a coarser one to be kept.
+TOLERANCE = 0.0002
 
 
-def finer_bins(coefficients: Sequence[float], features: Sequence[Feature], leads: int) -> dict[str, int]:
-    """Attribute -> bins for the binned numbers whose span in a first fit is a large share of the whole."""
-    low, high = reach(coefficients, features)
-    whole = high - low
-    bins = min(FINE_BINS, leads // LEADS_PER_FINE_BIN)
-    if whole <= 0 or bins <= 0:
-        return {}
-    groups: dict[str, list[int]] = {}
-    for j, feature in enumerate(features):
-        if feature.combine is not Group.INDEPENDENT and feature.rule.at_least is not None:
-            groups.setdefault(feature.group, []).append(j)
-    found = {}
-    for name, members in groups.items():
-        part_low, part_high = reach([coefficients[j] for j in members], [features[j] for j in members])
-        if part_high - part_low >= STRONG_SHARE * whole and bins > len(members):
-            found[name] = bins
-    return found
+def _keep(cuts: Sequence[float], level: int) -> list[float]:
+    """About `level` ranges' worth of the cut points, evenly spread through them."""
+    if level - 1 >= len(cuts):
+        return list(cuts)
+    return [cuts[math.ceil((i + 1) * (len(cuts) + 1) / level) - 1] for i in range(level - 1)]
+
+
+def choose_cuts(
+    terms: Sequence[Term],
+    specs: Sequence[Spec],
+    shapes: Shapes,
+    truth: Vector,
+    weights: Vector,
+    factors: Vector,
+    rows: Sequence[int],
+    check: Sequence[int],
+) -> list[Term]:
+    """Each number at the coarsest cut whose held-out loss is within `TOLERANCE` of its best cut."""
+    import numpy as np
+
+    held = np.asarray(check, dtype=np.int64)
+    fitted = np.asarray(rows, dtype=np.int64)
+    base = shapes.log_odds(specs, check, factors)
+    y, w = truth[held], weights[held]
+    chosen = []
+    for term, spec, score in zip(terms, specs, shapes.scores, strict=True):
+        if term.kind not in ("number", "age") or len(term.cuts) < 2:
+            chosen.append(term)
+            continue
+        scale = factors[held] if spec.decays else 1.0
+        own = score[spec.codes[held]] * scale
+        counts = np.bincount(spec.codes[fitted], weights=weights[fitted], minlength=spec.size) + 1e-9
+        options: list[tuple[float, list[float]]] = []
+        for level in sorted({*LEVELS, len(term.cuts) + 1}):
+            keep = _keep(term.cuts, level)
+            table = np.asarray(merged_bins(term, keep), dtype=np.int64)
+            merged = np.bincount(table, weights=score * counts) / np.bincount(table, weights=counts)
+            coarse = merged[table][spec.codes[held]] * scale
+            options.append((loss(base - own + coarse, y, w), keep))
+        best = min(value for value, _ in options)
+        keep = next(k for value, k in options if value <= best + TOLERANCE)
+        chosen.append(coarsen(term, keep) if len(keep) < len(term.cuts) else term)
+    return chosen
