@@ -14,7 +14,7 @@ from typing import Any
 
 from integration.calibration.history import History
 from integration.model import Lead
-from mappings.catalogue import Attribute, Kind, custom_attribute
+from mappings.catalogue import ATTRIBUTES, Attribute, Kind, custom_attribute
 
 WEIGHTS = {"executive": 2.0, "demo_requested": 1.2, "webinar": 0.8, "free_mail": -1.5}
 INTERCEPT = -1.6
@@ -298,3 +298,59 @@ def reference_aucs(history: History, train: list[int], test: list[int]) -> tuple
     linear = LogisticRegression(max_iter=5000).fit(scaled[train], truth[train])
     lr = float(roc_auc_score(truth[test], linear.decision_function(scaled[test])))
     return hgb, lr
+
+
+# ---------------------------------------------------------------------------- rare values, dates, one fact twice
+RARE_AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+ORIGINS = {"web": 0.6, "event": 0.2, "partner": 0.9, "referral": 1.2, "other": -2.5, "fax": -2.5, "print": -2.2}
+PAGES = {"/pricing": 1.0, "/blog": -0.4, "/docs": 0.3, "/home": 0.0, "/jobs": -2.8, "/press": -2.4}
+
+
+def rare_rows(rows: int, seed: int) -> list[dict[str, Any]]:
+    """A 10%-base-rate history: informative origin and landing page, each with rare values converting at 1-2%."""
+    rng = random.Random(seed)
+    found = []
+    for _ in range(rows):
+        origin = rng.choices(list(ORIGINS), weights=[40, 20, 15, 10, 4, 3, 3])[0]
+        page = rng.choices(list(PAGES), weights=[20, 30, 20, 22, 4, 4])[0]
+        weeks = rng.randrange(0, 104)
+        signed_up = RARE_AS_OF - timedelta(days=7 * weeks + rng.randrange(0, 7))
+        # Leads who signed up in the last three months convert most; a year on, hardly at all.
+        age_effect = 0.9 if weeks < 13 else 0.0 if weeks < 52 else -0.8
+        bounced = rng.random() < 0.08
+        logit = -2.6 + ORIGINS[origin] + PAGES[page] + age_effect - 1.5 * bounced
+        found.append({
+            "origin": origin,
+            "landing_page": page,
+            "signed_up": signed_up,
+            "bounced": bounced,
+            # The same fact recorded twice, as CRMs do: a flag and a value of the last activity.
+            "last_activity": "Email Bounced" if bounced else rng.choice(["Page Visited", "Form Filled", "Email Opened"]),
+            "won": int(rng.random() < 1 / (1 + math.exp(-logit))),
+        })  # fmt: skip
+    return found
+
+
+def rare_history(rows: int = 10_000, seed: int = 8) -> History:
+    values = rare_rows(rows, seed)
+    attributes = (
+        custom_attribute("origin_channel", "text", "Origin"),
+        custom_attribute("landing_page", "text", "Landing page"),
+        custom_attribute("signed_up", "datetime", "Signed up"),
+        custom_attribute("last_activity", "text", "Last activity"),
+        ATTRIBUTES["bounced"],
+    )
+    leads = [
+        Lead.of(
+            "sheet",
+            f"R{n}",
+            "lead",
+            origin_channel=row["origin"],
+            landing_page=row["landing_page"],
+            signed_up=row["signed_up"],
+            last_activity=row["last_activity"],
+            bounced=row["bounced"],
+        )
+        for n, row in enumerate(values)
+    ]
+    return History("rare.csv", leads, [row["won"] for row in values], [RARE_AS_OF] * rows, attributes)

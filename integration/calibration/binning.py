@@ -116,7 +116,7 @@ def _edges(values: Sequence[float], low: float | None, bins: int, enough: int) -
     ordered = sorted(values)
     if not ordered:
         return []
-    picks = sorted({nice(ordered[len(ordered) * q // bins]) for q in range(1, bins)})
+    picks = sorted({nice(ordered[len(ordered) * q // bins]) + 0.0 for q in range(1, bins)})  # + 0.0: never -0
     floor = ordered[0] if low is None else low
     kept: list[float] = []
     start = 0

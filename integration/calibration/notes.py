@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from integration.calibration.binning import Term
 from integration.calibration.points import Placed
-from integration.calibration.scale import EVEN_ODDS_SCORE, POINTS_TO_DOUBLE
+from integration.calibration.scale import ANCHOR_AGAINST, ANCHOR_SCORE, POINTS_TO_DOUBLE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,7 +23,7 @@ def scale(base_rate: float, baseline: int, clipped: float) -> list[str]:
     """How to read the points."""
     found = [
         f"Points are on a fixed scale: {POINTS_TO_DOUBLE} points double a lead's odds of converting and a score of "
-        f"{EVEN_ODDS_SCORE} is even odds. Starting points {baseline} come from the base rate ({base_rate:.1%}) "
+        f"{ANCHOR_SCORE} is odds of 1:{ANCHOR_AGAINST} (a {1 / (1 + ANCHOR_AGAINST):.0%} chance). Starting points {baseline} come from the base rate ({base_rate:.1%}) "
         "and each attribute's reference value (its most common value, other values, or none recorded)."
     ]
     if clipped >= 0.001:

@@ -1,7 +1,7 @@
 """The points scale, fixed as credit scorecards fix it, and the holdout AUC's confidence interval.
 
 Every calibrated file uses the same scale: `POINTS_TO_DOUBLE` points double a lead's odds of converting, and a
-score of `EVEN_ODDS_SCORE` means even odds. A history that separates converters weakly therefore writes small
+score of `ANCHOR_SCORE` means odds of 1 to `ANCHOR_AGAINST` (a 20% chance). A history that separates converters weakly therefore writes small
 points and a narrow spread; a strong one writes large points. Nothing is stretched to fill 0-100; the scorer
 clips a total outside 0-100 and that clipping is all the score range forces.
 """
@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-# 8 points double the odds, so 0-100 spans odds from 1:76 to 76:1 (conversion rates of 1.3% to 98.7%),
-# the range lead conversion lives in, and one point is a 9% change in the odds: finer than any rule needs.
+# 8 points double the odds: one point is a 9% change in the odds, finer than any rule needs, and 0-100 spans
+# odds from 1:300 to 19:1 (chances of 0.3% to 95%) around the anchor below, where lead conversion lives:
+# most leads convert far less often than not, so the anchor sits at 1:4 rather than at even odds.
 POINTS_TO_DOUBLE = 8
 POINTS_PER_LOG_ODDS = POINTS_TO_DOUBLE / math.log(2)
-EVEN_ODDS_SCORE = 50  # the score of a lead as likely to convert as not
+ANCHOR_SCORE = 50
+ANCHOR_AGAINST = 4  # a score of 50 is odds of 1:4, a 20% chance of converting
 CONFIDENCE_Z = 1.959964  # a 95% interval
 
 
@@ -31,7 +33,7 @@ def points(log_odds: float) -> int:
 
 def score_of(log_odds: float) -> float:
     """Where a lead with these log-odds of converting sits on the 0-100 scale, before clipping."""
-    return EVEN_ODDS_SCORE + log_odds * POINTS_PER_LOG_ODDS
+    return ANCHOR_SCORE + (log_odds + math.log(ANCHOR_AGAINST)) * POINTS_PER_LOG_ODDS
 
 
 def _midranks(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

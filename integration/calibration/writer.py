@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from integration.calibration.calibrate import Calibration
-from integration.calibration.scale import EVEN_ODDS_SCORE, POINTS_TO_DOUBLE
+from integration.calibration.scale import ANCHOR_AGAINST, ANCHOR_SCORE, POINTS_TO_DOUBLE
 from mappings.loader import read_yaml, validate
 from mappings.schema import Rule, ScoringRules
 
@@ -55,8 +55,8 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         f"# Holdout ROC AUC: these points {result.points_auc:.3f} (95% interval {low:.3f}-{high:.3f}), "
         f"the learned shapes {result.model_auc:.3f}, the rules before {result.current_auc:.3f}.",
         "# Each attribute's points per value or range were learned jointly (one shape per attribute, boosted),",
-        f"# on a fixed scale: {POINTS_TO_DOUBLE} points double the odds of converting, a score of {EVEN_ODDS_SCORE} "
-        "is even odds.",
+        f"# on a fixed scale: {POINTS_TO_DOUBLE} points double the odds of converting, a score of {ANCHOR_SCORE} "
+        f"is odds of 1:{ANCHOR_AGAINST}.",
         "# Ranges: `at_least` includes its edge, `below` does not; a value with no rule gets 0 points.",
         "#",
         "# score = weights.fit * fit + weights.engagement * engagement (decayed) + penalties, 0-100.",
