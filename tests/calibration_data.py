@@ -325,7 +325,7 @@ def rare_rows(rows: int, seed: int) -> list[dict[str, Any]]:
             "signed_up": signed_up,
             "bounced": bounced,
             # The same fact recorded twice, as CRMs do: a flag and a value of the last activity.
-            "last_activity": "Email Bounced" if bounced else rng.choice(["Page Visited", "Form Filled", "Email Opened"]),
+            "last_activity": "Email Bounced" if bounced else rng.choice(["Page Visited", "Form Filled", "Opened"]),
             "won": int(rng.random() < 1 / (1 + math.exp(-logit))),
         })  # fmt: skip
     return found

@@ -22,9 +22,10 @@ SIGN_Z = 2.0  # a rate this many standard errors from the average is clearly abo
 def scale(base_rate: float, baseline: int, clipped: float) -> list[str]:
     """How to read the points."""
     found = [
-        f"Points are on a fixed scale: {POINTS_TO_DOUBLE} points double a lead's odds of converting and a score of "
-        f"{ANCHOR_SCORE} is odds of 1:{ANCHOR_AGAINST} (a {1 / (1 + ANCHOR_AGAINST):.0%} chance). Starting points {baseline} come from the base rate ({base_rate:.1%}) "
-        "and each attribute's reference value (its most common value, other values, or none recorded)."
+        f"Points are on a fixed scale: {POINTS_TO_DOUBLE} points double a lead's odds of converting and a score "
+        f"of {ANCHOR_SCORE} is odds of 1:{ANCHOR_AGAINST} (a {1 / (1 + ANCHOR_AGAINST):.0%} chance). Starting "
+        f"points {baseline} come from the base rate ({base_rate:.1%}) and each attribute's reference value "
+        "(its most common value, other values, or none recorded)."
     ]
     if clipped >= 0.001:
         found.append(
