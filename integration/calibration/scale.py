@@ -2,8 +2,8 @@
 
 Every calibrated file uses the same scale: `POINTS_TO_DOUBLE` points double a lead's odds of converting, and a
 score of `ANCHOR_SCORE` means odds of 1 to `ANCHOR_AGAINST` (a 20% chance). A history that separates converters
-weakly therefore writes small points and a narrow spread; a strong one writes large points. Nothing is stretched to fill 0-100; the scorer
-clips a total outside 0-100 and that clipping is all the score range forces.
+weakly therefore writes small points and a narrow spread; a strong one writes large points. Nothing is stretched
+to fill 0-100; the scorer clips a total outside 0-100 and that clipping is all the score range forces.
 """
 
 from __future__ import annotations
