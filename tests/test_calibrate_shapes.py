@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from integration.calibration.calibrate import Calibration, calibrate
+from integration.calibration.calibrate import Calibration, calibrate, same_as_the_scorer
 from integration.calibration.model import auc
 from integration.calibration.scale import POINTS_TO_DOUBLE, auc_interval
 from integration.model import Lead
@@ -214,3 +214,8 @@ def test_the_delong_interval_is_centred_on_the_auc_and_narrows_with_more_leads()
     assert low < area < high and high - low < 0.06
     _, low_small, high_small = auc_interval(outcomes[:400], scores[:400])
     assert high_small - low_small > 2 * (high - low)
+
+
+def test_the_points_table_scores_every_holdout_lead_as_the_scorer_does(shaped: Calibration, rare: Calibration) -> None:
+    for result in (shaped, rare):
+        assert same_as_the_scorer(result.history, result.rules, result.test, result.holdout_points)

@@ -155,13 +155,14 @@ def _number_term(
     if negative.size >= enough:
         bins.append(Bin("under 0", {"below": 0.0}, "range", None, 0.0))
     if zero_apart:
-        bins.append(Bin("0", {"is": 0} if integer else {"at_least": 0.0, "below": _tiny(present)}, "zero", 0.0, None))
+        zero = {"is": 0} if integer and attribute.kind == "integer" else {"at_least": 0.0, "below": _tiny(present)}
+        bins.append(Bin("0", zero, "zero", 0.0, zero.get("below")))
     low = _floor_nice(float(positive.min())) if zero_apart and positive.size else None
     cuts = _edges(positive.tolist(), low, FINE_BINS, enough) if positive.size >= enough else []
     if attribute.decays:
         # Engagement rules cannot use `below`: a whole-number range is written as an `in` list, so keep those
         # short; a decaying fraction keeps only "more than 0".
-        cuts = _short_middles(cuts, low) if integer else []
+        cuts = _short_middles(cuts, low) if integer and attribute.kind == "integer" else []
     if positive.size >= enough or not zero_apart:
         bounds = [low, *cuts]
         highs: list[float | None] = [*cuts, None]
@@ -213,13 +214,13 @@ def _assign(values: Any, bins: Sequence[Bin]) -> Codes:
         if found.kind == "missing":
             hit = nan
         elif found.kind == "zero":
-            hit = values == 0
+            hit = values == 0 if found.high is None else (values >= 0) & (values < found.high)
         else:
             low = -math.inf if found.low is None else found.low
             high = math.inf if found.high is None else found.high
             hit = ~nan & (values >= low) & (values < high)
-            if any(b.kind == "zero" for b in bins):
-                hit &= values != 0
+            for zero in (b for b in bins if b.kind == "zero"):
+                hit &= ~(values == 0) if zero.high is None else ~((values >= 0) & (values < zero.high))
         codes = np.where((codes < 0) & hit, index, codes)
     return codes
 
@@ -323,16 +324,18 @@ def terms(
     """Every attribute the mapping fills, cut into bins on the training leads (the holdout never shapes a bin)."""
     found: list[Term | None] = []
     used = [a for a in attributes if a.name not in leave_out]
+    rows = [lead.values for lead in leads]
     for attribute in [*learnable(used, "category"), *learnable(used, "answer"), *learnable(used, "flag")]:
-        raw = [lead.get(attribute.name) for lead in leads]
-        if attribute.calibrate == "flag":
-            raw = [v is True for v in raw]
+        name = attribute.name
+        raw = [row.get(name) is True for row in rows] if attribute.calibrate == "flag" else [r.get(name) for r in rows]
         found.append(_category_term(attribute, raw, train))
     for attribute in [*learnable(used, "counter"), *learnable(used, "range")]:
-        found.append(_number_term(attribute, [_number(lead.get(attribute.name)) for lead in leads], train))
+        name = attribute.name
+        numbers = [v if (v := row.get(name)).__class__ in (int, float) else _number(v) for row in rows]
+        found.append(_number_term(attribute, numbers, train))
     for attribute in used:
         if attribute.custom and attribute.kind == "datetime":
-            ages = [_age(lead.get(attribute.name), moment) for lead, moment in zip(leads, as_of, strict=True)]
+            ages = [_age(row.get(attribute.name), moment) for row, moment in zip(rows, as_of, strict=True)]
             found.append(_number_term(attribute, ages, train, unit="days old", age=True))
     covered = {a.name for a in attributes if a.calibrate != "none"}
     in_use = {a.name for a in used}

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     Vector = npt.NDArray[np.float64]
 
 INNER_CHECK = 0.2  # of the training leads, held out again to stop boosting and to judge finer cuts and pairs
-_ANY_BANDS = (25, 50, 75)  # scores do not depend on the bands; any valid edges do for a first pass
+CHECKED = 300  # holdout leads scored by `assess` itself to confirm the points table
 
 
 @dataclass(frozen=True)
@@ -161,6 +161,52 @@ def _table_scores(rendered: Rendered, specs: Sequence[Spec], factors: Vector, ro
     return total
 
 
+def _scores(rendered: Rendered, found: Sequence[Term], factors: Vector, rows: Sequence[int]) -> list[int]:
+    """The scores `assess` gives these leads under the learned rules, added up from the points table at once.
+
+    The scorer's own arithmetic: fit (with the starting points) and engagement each clipped to 0-100,
+    engagement decayed, penalties added, the total clipped and rounded half up.
+    """
+    import numpy as np
+
+    index = np.asarray(rows, dtype=np.int64)
+    axes = {name: np.zeros(index.size) for name in ("fit", "engagement", "penalties")}
+    axes["fit"] += rendered.baseline
+    tables: dict[tuple[int, str], Vector] = {}
+    for rule in rendered.placed:
+        key = (rule.term, rule.axis)
+        if key not in tables:
+            tables[key] = np.zeros(found[rule.term].size)
+        tables[key][rule.bin] += rule.points
+    for (term, axis), points in tables.items():
+        axes[axis] += points[found[term].codes[index]]
+    raw = np.clip(
+        np.clip(axes["fit"], 0, 100) + np.clip(axes["engagement"], 0, 100) * factors[index] + axes["penalties"], 0, 100
+    )
+    return [int(v) for v in np.floor(raw + 0.5)]
+
+
+def _qualified(history: History, required: Sequence[str], rows: Sequence[int]) -> list[bool]:
+    gate = list(required)
+    return [all(history.leads[i].get(name) is True for name in gate) for i in rows]
+
+
+def same_as_the_scorer(history: History, rules: ScoringRules, rows: Sequence[int], scores: Sequence[int]) -> bool:
+    """Whether `assess` itself gives these leads these scores under the rules."""
+    return all(assess(history.leads[i], rules, history.as_of[i]).score == s for i, s in zip(rows, scores, strict=True))
+
+
+def _scored(
+    history: History, rules: ScoringRules, rendered: Rendered, found: Sequence[Term], factors: Vector, rows: list[int]
+) -> list[int]:
+    """The leads' scores from the points table, checked on a sample against `assess` (which wins if they differ)."""
+    scores = _scores(rendered, found, factors, rows)
+    step = max(1, len(rows) // CHECKED)
+    if same_as_the_scorer(history, rules, rows[::step], scores[::step]):
+        return scores
+    return [assess(history.leads[i], rules, history.as_of[i]).score for i in rows]
+
+
 def calibrate(
     history: History,
     current: ScoringRules,
@@ -195,15 +241,14 @@ def calibrate(
     required = [c for c in current.qualification.required if c in supplied]
 
     train_outcomes = [outcomes[i] for i in train]
-    draft = assemble(current, rendered.placed, rendered.baseline, _ANY_BANDS, required)
-    trained = [assess(leads[i], draft, history.as_of[i]) for i in train]
-    qualified = [not a.missing_for_hot for a in trained]
-    thresholds = choose([a.score for a in trained], qualified, train_outcomes)
+    gate = required or list(current.qualification.required)
+    qualified = _qualified(history, gate, train)
+    draft = assemble(current, rendered.placed, rendered.baseline, (25, 50, 75), required)  # bands do not matter
+    thresholds = choose(_scored(history, draft, rendered, chosen, factors, train), qualified, train_outcomes)
     rules = assemble(current, rendered.placed, rendered.baseline, thresholds, required)
 
     held = [outcomes[i] for i in test]
-    judged = [assess(leads[i], rules, history.as_of[i]) for i in test]
-    scores = [a.score for a in judged]
+    scores = _scored(history, rules, rendered, chosen, factors, test)
     raw = joint.log_odds(every, test, factors).tolist()
     before = [assess(leads[i], current, history.as_of[i]).score for i in test]
     points_auc, low, high = auc_interval(held, [float(s) for s in scores])
@@ -234,7 +279,7 @@ def calibrate(
         holdout_points=scores,
         holdout_model=raw,
         holdout_current=before,
-        bands=tally(cells(scores, [not a.missing_for_hot for a in judged], held), thresholds),
+        bands=tally(cells(scores, _qualified(history, gate, test), held), thresholds),
         auc_interval=(low, high),
         notes=found_notes,
         compound=rendered.compound,
