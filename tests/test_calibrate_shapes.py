@@ -54,6 +54,10 @@ def test_the_interaction_is_found_as_one_compound_rule_on_both_attributes(shaped
     assert 100 <= conditions["company_size"]["at_least"] <= 300  # the generating rule's edge is 200
     assert first["points"] >= POINTS_TO_DOUBLE  # the interaction more than doubles the odds
     assert first["label"].startswith("Region: emea and Company size: ")
+    [written] = [r for r in shaped.rules.fit if r.label == first["label"]]  # a compound rule of scoring.yaml
+    assert [c.attribute for c in written.all_ or []] == ["region", "company_size"]
+    big_in_emea = Lead.of("sheet", "e", "lead", region="EMEA", company_size=900)
+    assert first["label"] in {r.label for r in assess(big_in_emea, shaped.rules, SHAPED_AS_OF).reasons}
 
 
 def test_the_hump_keeps_fine_ranges_and_its_points_rise_then_fall(shaped: Calibration) -> None:

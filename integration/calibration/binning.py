@@ -310,7 +310,7 @@ def _class_term(rule: Rule, leads: Sequence[Lead], train: Sequence[int]) -> Term
         Bin(f"not {rule.label}", None, "quiet"),
         Bin(rule.label, rule.model_dump(by_alias=True, exclude_none=True), "fires"),
     ]
-    return Term(rule.attribute, rule.label, "class", bins, hits.astype(np.int64), 0, rule=rule)
+    return Term(rule.attribute or "", rule.label, "class", bins, hits.astype(np.int64), 0, rule=rule)
 
 
 def terms(

@@ -149,19 +149,16 @@ def _learn(
     return chosen, specs, joint, every, joint, pairs
 
 
-def _table_scores(rendered: Rendered, specs: Sequence[Spec], factors: Vector, rows: Sequence[int]) -> Vector:
-    """Each lead's total on the learned points before the 0-100 clip (what the rules add up to)."""
-    import numpy as np
-
-    index = np.asarray(rows, dtype=np.int64)
-    total = np.full(index.size, float(rendered.baseline))
-    for spec, row in zip(specs, rendered.table, strict=True):
-        part = np.asarray(row, dtype=float)[spec.codes[index]]
-        total += part * factors[index] if spec.decays else part
-    return total
+def _members(rule: Placed, found: Sequence[Term], pairs: Sequence[Spec], index: Any) -> Any:
+    """Which of the leads at `index` a learned rule fires for."""
+    if rule.pair >= 0:
+        return pairs[rule.pair].codes[index] == 3
+    return found[rule.term].codes[index] == rule.bin
 
 
-def _scores(rendered: Rendered, found: Sequence[Term], factors: Vector, rows: Sequence[int]) -> list[int]:
+def _scores(
+    rendered: Rendered, found: Sequence[Term], pairs: Sequence[Spec], factors: Vector, rows: Sequence[int]
+) -> list[int]:
     """The scores `assess` gives these leads under the learned rules, added up from the points table at once.
 
     The scorer's own arithmetic: fit (with the starting points) and engagement each clipped to 0-100,
@@ -170,20 +167,43 @@ def _scores(rendered: Rendered, found: Sequence[Term], factors: Vector, rows: Se
     import numpy as np
 
     index = np.asarray(rows, dtype=np.int64)
+    axes = _axes(rendered, found, pairs, rows)
+    raw = np.clip(
+        np.clip(axes["fit"], 0, 100) + np.clip(axes["engagement"], 0, 100) * factors[index] + axes["penalties"], 0, 100
+    )
+    return [int(v) for v in np.floor(raw + 0.5)]
+
+
+def _clipped(
+    rendered: Rendered, found: Sequence[Term], pairs: Sequence[Spec], factors: Vector, rows: list[int]
+) -> float:
+    """The share of leads whose points add up outside 0-100: what the score range clips."""
+    import numpy as np
+
+    axes = _axes(rendered, found, pairs, rows)
+    total = axes["fit"] + axes["engagement"] * factors[np.asarray(rows, dtype=np.int64)] + axes["penalties"]
+    return float(np.mean((total < -0.5) | (total > 100.5)))
+
+
+def _axes(rendered: Rendered, found: Sequence[Term], pairs: Sequence[Spec], rows: Sequence[int]) -> dict[str, Vector]:
+    """Fit (with the starting points), engagement before decay and penalties, per lead."""
+    import numpy as np
+
+    index = np.asarray(rows, dtype=np.int64)
     axes = {name: np.zeros(index.size) for name in ("fit", "engagement", "penalties")}
     axes["fit"] += rendered.baseline
     tables: dict[tuple[int, str], Vector] = {}
     for rule in rendered.placed:
+        if rule.pair >= 0:
+            axes[rule.axis] += np.where(_members(rule, found, pairs, index), float(rule.points), 0.0)
+            continue
         key = (rule.term, rule.axis)
         if key not in tables:
             tables[key] = np.zeros(found[rule.term].size)
         tables[key][rule.bin] += rule.points
     for (term, axis), points in tables.items():
         axes[axis] += points[found[term].codes[index]]
-    raw = np.clip(
-        np.clip(axes["fit"], 0, 100) + np.clip(axes["engagement"], 0, 100) * factors[index] + axes["penalties"], 0, 100
-    )
-    return [int(v) for v in np.floor(raw + 0.5)]
+    return axes
 
 
 def _qualified(history: History, required: Sequence[str], rows: Sequence[int]) -> list[bool]:
@@ -197,10 +217,16 @@ def same_as_the_scorer(history: History, rules: ScoringRules, rows: Sequence[int
 
 
 def _scored(
-    history: History, rules: ScoringRules, rendered: Rendered, found: Sequence[Term], factors: Vector, rows: list[int]
+    history: History,
+    rules: ScoringRules,
+    rendered: Rendered,
+    found: Sequence[Term],
+    pairs: Sequence[Spec],
+    factors: Vector,
+    rows: list[int],
 ) -> list[int]:
     """The leads' scores from the points table, checked on a sample against `assess` (which wins if they differ)."""
-    scores = _scores(rendered, found, factors, rows)
+    scores = _scores(rendered, found, pairs, factors, rows)
     step = max(1, len(rows) // CHECKED)
     if same_as_the_scorer(history, rules, rows[::step], scores[::step]):
         return scores
@@ -244,19 +270,21 @@ def calibrate(
     gate = required or list(current.qualification.required)
     qualified = _qualified(history, gate, train)
     draft = assemble(current, rendered.placed, rendered.baseline, (25, 50, 75), required)  # bands do not matter
-    thresholds = choose(_scored(history, draft, rendered, chosen, factors, train), qualified, train_outcomes)
+    cells_of_pairs = every[len(specs) :]
+    thresholds = choose(
+        _scored(history, draft, rendered, chosen, cells_of_pairs, factors, train), qualified, train_outcomes
+    )
     rules = assemble(current, rendered.placed, rendered.baseline, thresholds, required)
 
     held = [outcomes[i] for i in test]
-    scores = _scored(history, rules, rendered, chosen, factors, test)
+    scores = _scored(history, rules, rendered, chosen, cells_of_pairs, factors, test)
     raw = joint.log_odds(every, test, factors).tolist()
     before = [assess(leads[i], current, history.as_of[i]).score for i in test]
     points_auc, low, high = auc_interval(held, [float(s) for s in scores])
     base_rate = sum(train_outcomes) / len(train)
-    totals = _table_scores(rendered, specs, factors, train)
     found_notes = [
         *notes.separation(points_auc, low, high),
-        *notes.scale(base_rate, rendered.baseline, float(np.mean((totals < -0.5) | (totals > 100.5)))),
+        *notes.scale(base_rate, rendered.baseline, _clipped(rendered, chosen, cells_of_pairs, factors, train)),
         *notes.gate(current.qualification.required, supplied, any(qualified)),
         *notes.duplicates(rendered.placed, chosen, train),
         *notes.signs(rendered.placed, chosen, truth, train, base_rate),
@@ -270,7 +298,7 @@ def calibrate(
         rules=rules,
         placed=rendered.placed,
         baseline=rendered.baseline,
-        support=_support(rendered.placed, chosen, truth, train),
+        support=_support(rendered.placed, chosen, cells_of_pairs, truth, train),
         train=train,
         test=test,
         model_auc=auc(held, raw),
@@ -294,7 +322,7 @@ def _age_points(score: Vector, term: Term) -> list[int]:
 
 
 def _support(
-    placed: Sequence[Placed], found: Sequence[Term], truth: Vector, train: Sequence[int]
+    placed: Sequence[Placed], found: Sequence[Term], pairs: Sequence[Spec], truth: Vector, train: Sequence[int]
 ) -> dict[str, Support]:
     import numpy as np
 
@@ -302,7 +330,7 @@ def _support(
     outcome = truth[fit]
     support = {}
     for rule in placed:
-        hits = found[rule.term].codes[fit] == rule.bin
+        hits = _members(rule, found, pairs, fit)
         count = int(hits.sum())
         support[rule.feature.rule.label] = Support(count / len(train), float(outcome[hits].mean()) if count else 0.0)
     return support

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 SAME_LEADS = 0.9  # two rules firing for this share of the same leads (of either's) state one fact twice
 SIGN_Z = 2.0  # a rate this many standard errors from the average is clearly above or below it
+SIGN_POINTS = 3  # a flipped sign worth naming moves the odds by a quarter or more
 
 
 def scale(base_rate: float, baseline: int, clipped: float) -> list[str]:
@@ -84,7 +85,7 @@ def signs(
     outcome = truth[fit]
     found = []
     for rule in placed:
-        if rule.term < 0:
+        if rule.term < 0 or abs(rule.points) < SIGN_POINTS:
             continue
         codes = terms[rule.term].codes[fit]
         hits = codes == rule.bin

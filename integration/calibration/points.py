@@ -30,6 +30,7 @@ class Placed:
     coefficient: float  # log-odds against the attribute's reference value
     term: int = -1  # which term (attribute) and bin of the calibration it stands for
     bin: int = -1
+    pair: int = -1  # or which pairwise term (a compound rule: both parts hold)
 
 
 @dataclass(frozen=True)
@@ -104,18 +105,20 @@ def render(
             feature = Feature(rule, term.name, Group.EXCLUSIVE, behaviour=term.decays)
             placed.append(Placed(feature, axis, value, relative[b], t, b))
     compound = []
-    for pair, left in zip(pairs, interactions, strict=True):
+    for k, (pair, left) in enumerate(zip(pairs, interactions, strict=True)):
         value = _bounded(points(left))
         if value == 0:
             continue
         first, second = terms[pair.first], terms[pair.second]
-        compound.append(
-            {
-                "label": f"{side_text(first, pair.first_side)} and {side_text(second, pair.second_side)}",
-                "all": [condition(first, pair.first_side), condition(second, pair.second_side)],
-                "points": value,
-            }
-        )
+        found = {
+            "label": f"{side_text(first, pair.first_side)} and {side_text(second, pair.second_side)}",
+            "all": [condition(first, pair.first_side), condition(second, pair.second_side)],
+            "points": value,
+        }
+        compound.append(found)
+        rule = Rule.model_validate({**found, "points": float(value)})
+        feature = Feature(rule, f"{first.name} and {second.name}", Group.INDEPENDENT, behaviour=False)
+        placed.append(Placed(feature, "fit" if value > 0 else "penalties", value, left, pair=k))
     baseline = max(-POINTS_BOUND, min(POINTS_BOUND, round(score_of(anchor))))
     return Rendered(placed, table, baseline, compound)
 
