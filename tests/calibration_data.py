@@ -207,10 +207,10 @@ def shaped_attributes(extra: int = 0) -> tuple[Attribute, ...]:
     """The shaped history's attributes (the admin's own), `extra` noise columns on top of the six that matter."""
     found = [
         custom_attribute("time_on_site", "number", "Time on the website (minutes)"),
-        custom_attribute("visits", "integer", "Site visits", decays=True),
+        custom_attribute("site_visits", "integer", "Site visits", decays=True),
         custom_attribute("plan", "text", "Plan"),
         custom_attribute("region", "text", "Region"),
-        custom_attribute("company_size", "integer", "Company size"),
+        custom_attribute("employees", "integer", "Employees"),
         custom_attribute("trial", "boolean", "Started a trial"),
     ]
     for n in range(extra):
@@ -241,10 +241,10 @@ def shaped_rows(rows: int, seed: int, extra: int = 0, signal: float = 1.0) -> li
         logit = -2.2 + signal * effect
         row: dict[str, Any] = {
             "time_on_site": minutes,
-            "visits": visits,
+            "site_visits": visits,
             "plan": plan,
             "region": region,
-            "company_size": size,
+            "employees": size,
             "trial": trial,
             "won": int(rng.random() < 1 / (1 + math.exp(-logit))),
         }
@@ -280,7 +280,8 @@ def reference_aucs(history: History, train: list[int], test: list[int]) -> tuple
 
     numbers, texts = [], []
     for attribute in history.attributes:
-        (texts if attribute.kind == "text" else numbers).append(attribute.name)
+        if attribute.kind in ("text", "integer", "number", "boolean") and attribute.calibrate != "none":
+            (texts if attribute.kind == "text" else numbers).append(attribute.name)
     raw = np.array([[np.nan if (v := lead.get(n)) is None else float(v) for n in numbers] for lead in history.leads])
     codes = {n: sorted({str(lead.get(n)) for lead in history.leads}) for n in texts}
     ordinal = np.array([[codes[n].index(str(lead.get(n))) for n in texts] for lead in history.leads], dtype=float)
@@ -354,3 +355,32 @@ def rare_history(rows: int = 10_000, seed: int = 8) -> History:
         for n, row in enumerate(values)
     ]
     return History("rare.csv", leads, [row["won"] for row in values], [RARE_AS_OF] * rows, attributes)
+
+
+def shaped_mapping_yaml(extra: int = 0) -> str:
+    """A mapping of the shaped history's export: every column an attribute of the admin's own."""
+    lines = ["crm: sheet", "objects: [lead]", "id_field: lead_id", "attributes:",
+             "  last_engagement_at: {field: last_activity}", "custom_attributes:"]  # fmt: skip
+    for attribute in shaped_attributes(extra):
+        decays = ", decays: true" if attribute.decays else ""
+        kind, label = attribute.kind, attribute.label
+        lines.append(f"  {attribute.name}: {{field: {attribute.name}, kind: {kind}{decays}, label: '{label}'}}")
+    lines += ["outputs: {score: null, fit: null, engagement: null, temperature: null, stage: null, reasons: null,",
+              "          next_action: null, previous_temperature: null, temperature_changed_at: null}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_shaped(folder: Path, rows: int, seed: int, extra: int = 0) -> tuple[Path, Path]:
+    """The shaped history as a CSV export and its mapping file."""
+    values = shaped_rows(rows, seed, extra)
+    history = folder / "shaped.csv"
+    active = (SHAPED_AS_OF - timedelta(days=3)).isoformat()
+    with history.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["lead_id", "last_activity", *values[0]])
+        writer.writeheader()
+        for n, row in enumerate(values):
+            shown = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
+            writer.writerow({"lead_id": f"S{n}", "last_activity": active, **shown})
+    mapping = folder / "shaped.yaml"
+    mapping.write_text(shaped_mapping_yaml(extra), encoding="utf-8")
+    return history, mapping

@@ -51,12 +51,12 @@ def test_the_interaction_is_found_as_one_compound_rule_on_both_attributes(shaped
     [first, *_] = shaped.compound
     conditions = {c["attribute"]: c for c in first["all"]}
     assert conditions["region"] == {"attribute": "region", "is": "emea"}
-    assert 100 <= conditions["company_size"]["at_least"] <= 300  # the generating rule's edge is 200
+    assert 100 <= conditions["employees"]["at_least"] <= 300  # the generating rule's edge is 200
     assert first["points"] >= POINTS_TO_DOUBLE  # the interaction more than doubles the odds
-    assert first["label"].startswith("Region: emea and Company size: ")
+    assert first["label"].startswith("Region: emea and Employees: ")
     [written] = [r for r in shaped.rules.fit if r.label == first["label"]]  # a compound rule of scoring.yaml
-    assert [c.attribute for c in written.all_ or []] == ["region", "company_size"]
-    big_in_emea = Lead.of("sheet", "e", "lead", region="EMEA", company_size=900)
+    assert [c.attribute for c in written.all_ or []] == ["region", "employees"]
+    big_in_emea = Lead.of("sheet", "e", "lead", region="EMEA", employees=900)
     assert first["label"] in {r.label for r in assess(big_in_emea, shaped.rules, SHAPED_AS_OF).reasons}
 
 
@@ -94,7 +94,7 @@ def test_ranges_state_their_edges_as_the_scorer_reads_them(shaped: Calibration) 
             assert rule.label.endswith(f"under {_num(rule.below)}"), rule.label
         elif rule.attribute == "time_on_site" and rule.at_least is not None:
             assert rule.label.endswith(f"{_num(rule.at_least)} or more"), rule.label
-        if rule.attribute == "company_size" and rule.below is not None and rule.at_least is not None:
+        if rule.attribute == "employees" and rule.below is not None and rule.at_least is not None:
             # Whole numbers: "200 to 399" says both ends are included.
             assert rule.label.endswith(f"{_num(rule.at_least)} to {_num(rule.below - 1)}"), rule.label
 
@@ -120,7 +120,7 @@ def test_each_attribute_gives_one_reason_and_stays_in_one_section(shaped: Calibr
 
 
 def test_decaying_visits_only_add_in_engagement_without_below(shaped: Calibration) -> None:
-    visits = [r for r in _all(shaped.rules) if r.attribute == "visits"]
+    visits = [r for r in _all(shaped.rules) if r.attribute == "site_visits"]
     assert visits and all(r in shaped.rules.engagement for r in visits)
     assert all(r.points > 0 and r.below is None for r in visits)
     assert [r.points for r in visits] == sorted(r.points for r in visits)  # more visits, more points
