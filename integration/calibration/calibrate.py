@@ -113,7 +113,11 @@ def _weights(truth: Vector, train: Sequence[int], balanced: bool) -> Vector:
 def _learn(
     found: list[Term], truth: Vector, weights: Vector, factors: Vector, train: list[int], seed: int
 ) -> tuple[list[Term], list[Spec], Shapes, list[Spec], Shapes, list[Pair]]:
-    """Shapes on fine cuts; the pairs that pay on top of them; the cuts that pay (and those the pairs use); refit."""
+    """Shapes on fine cuts; the pairs that pay on top of them; the cuts that pay (and those the pairs use).
+
+    The inner split decides the structure and how long to boost; the final shapes are then boosted that long
+    on every training lead, so no training lead is wasted on the decisions.
+    """
     import numpy as np
 
     inner_fit, inner_check = stratified([int(truth[i]) for i in train], INNER_CHECK, seed)
@@ -143,10 +147,12 @@ def _learn(
     specs = [_spec(t, truth, train) for t in chosen]
     shapes = boost(specs, truth, weights, factors, rows, check)
     if not pairs:
-        return chosen, specs, shapes, specs, shapes, []
+        final = boost(specs, truth, weights, factors, train, rounds=shapes.rounds)
+        return chosen, specs, final, specs, final, []
     every = [*specs, *(p.spec(chosen) for p in pairs)]
     joint = boost(every, truth, weights, factors, rows, check, start=shapes)
-    return chosen, specs, joint, every, joint, pairs
+    final = boost(every, truth, weights, factors, train, rounds=shapes.rounds + joint.rounds)
+    return chosen, specs, final, every, final, pairs
 
 
 def _members(rule: Placed, found: Sequence[Term], pairs: Sequence[Spec], index: Any) -> Any:
