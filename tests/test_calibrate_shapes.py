@@ -223,3 +223,23 @@ def test_the_delong_interval_is_centred_on_the_auc_and_narrows_with_more_leads()
 def test_the_points_table_scores_every_holdout_lead_as_the_scorer_does(shaped: Calibration, rare: Calibration) -> None:
     for result in (shaped, rare):
         assert same_as_the_scorer(result.history, result.rules, result.test, result.holdout_points)
+
+
+def test_a_long_picklist_value_is_cut_to_a_valid_label_that_still_names_one_rule() -> None:
+    import random
+
+    from integration.calibration.history import History
+    from mappings.catalogue import custom_attribute
+
+    rng = random.Random(2)
+    pages = ["https://example.com/" + "long-campaign-path/" * 12 + suffix for suffix in ("a", "b")] + ["/home"]
+    leads, outcomes = [], []
+    for n in range(3_000):
+        page = rng.choice(pages)
+        leads.append(Lead.of("sheet", str(n), "lead", landing_page=page))
+        outcomes.append(int(rng.random() < (0.4 if page.endswith("a") else 0.05 if page.endswith("b") else 0.15)))
+    attributes = (custom_attribute("landing_page", "text", "Landing page"),)
+    result = calibrate(History("long.csv", leads, outcomes, [SHAPED_AS_OF] * len(leads), attributes), CURRENT)
+    labels = [r.label for r in _all(result.rules)]
+    assert labels and all(len(label) <= 120 for label in labels)
+    assert len(labels) == len({label.casefold() for label in labels})

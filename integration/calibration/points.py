@@ -13,6 +13,8 @@ from integration.calibration.scale import points, score_of
 from integration.calibration.shapes import Shapes, Spec
 from mappings.schema import POINTS_BOUND, Rule, ScoringRules
 
+LABEL_LIMIT = 120  # the schema's longest label
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -60,6 +62,19 @@ def _condition(term: Term, index: int, axis: str) -> dict[str, Any]:
     return wanted
 
 
+def _unique(label: str, seen: set[str]) -> str:
+    """A label that fits the schema's 120 characters and names one rule only (a long value is cut short)."""
+    found = label if len(label) <= LABEL_LIMIT else label[: LABEL_LIMIT - 1] + "…"
+    n = 2
+    while found.casefold() in seen:
+        suffix = f" ({n})"
+        found = label if len(label) + len(suffix) <= LABEL_LIMIT else label[: LABEL_LIMIT - len(suffix) - 1] + "…"
+        found += suffix
+        n += 1
+    seen.add(found.casefold())
+    return found
+
+
 def _axis(term: Term, spec: Spec, row: Sequence[int]) -> str:
     if spec.decays:
         return "engagement"
@@ -81,6 +96,7 @@ def render(
     anchor = shapes.intercept
     placed: list[Placed] = []
     table: list[list[int]] = []
+    seen: set[str] = set()
     for t, (term, spec, score) in enumerate(zip(terms, specs, shapes.scores, strict=True)):
         if not term.writable:
             anchor += float(score[spec.codes[fit]].mean())  # not written yet: every lead gets its average
@@ -95,7 +111,7 @@ def render(
         for b, value in enumerate(row):
             if value == 0 or term.bins[b].condition is None:
                 continue
-            label = term.label_of(b)
+            label = _unique(term.label_of(b), seen)
             if term.kind == "class" and term.rule is not None:
                 rule = term.rule.model_copy(update={"points": float(value)})
             else:
@@ -111,7 +127,7 @@ def render(
             continue
         first, second = terms[pair.first], terms[pair.second]
         found = {
-            "label": f"{side_text(first, pair.first_side)} and {side_text(second, pair.second_side)}",
+            "label": _unique(f"{side_text(first, pair.first_side)} and {side_text(second, pair.second_side)}", seen),
             "all": [condition(first, pair.first_side), condition(second, pair.second_side)],
             "points": value,
         }

@@ -82,7 +82,7 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         f"  warm: {t.warm}",
         f"  hot: {t.hot}",
         "",
-        "qualification:        # kept from the current rules: all must be confirmed for `hot` and `sql`",
+        "qualification:        # the current rules' criteria the mapping fills: all confirmed for `hot` and `sql`",
         f"  required: {_scalar(list(rules.qualification.required))}",
         "",
         "stage:",
