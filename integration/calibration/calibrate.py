@@ -290,7 +290,11 @@ def calibrate(
     base_rate = sum(train_outcomes) / len(train)
     found_notes = [
         *notes.separation(points_auc, low, high),
-        *notes.scale(base_rate, rendered.baseline, _clipped(rendered, chosen, cells_of_pairs, factors, train)),
+        *notes.scale(
+            0.5 if balanced else base_rate,
+            rendered.baseline,
+            _clipped(rendered, chosen, cells_of_pairs, factors, train),
+        ),
         *notes.gate(current.qualification.required, supplied, any(qualified)),
         *notes.duplicates(rendered.placed, chosen, train),
         *notes.signs(rendered.placed, chosen, truth, train, base_rate),

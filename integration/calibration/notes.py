@@ -21,7 +21,7 @@ SIGN_POINTS = 3  # a flipped sign worth naming moves the odds by a quarter or mo
 
 
 def scale(base_rate: float, baseline: int, clipped: float) -> list[str]:
-    """How to read the points."""
+    """How to read the points (`base_rate` is 50% when the classes were weighed equally)."""
     found = [
         f"Points are on a fixed scale: {POINTS_TO_DOUBLE} points double a lead's odds of converting and a score "
         f"of {ANCHOR_SCORE} is odds of 1:{ANCHOR_AGAINST} (a {1 / (1 + ANCHOR_AGAINST):.0%} chance). Starting "
