@@ -291,11 +291,11 @@ def _boolean_bin(attribute: Attribute, found: Bin) -> Bin:
     value = found.condition["is"]
     if attribute.calibrate == "answer":
         return replace(found, text=f"{attribute.label} {'confirmed' if value else 'ruled out'}", kind="fires")
-    return replace(
-        found,
-        text=attribute.label if value else f"Not {attribute.label[:1].lower()}{attribute.label[1:]}",
-        kind="fires",
-    )
+    if not value:  # not flagged, false or unknown alike: the reference, which no rule (nor pair) states
+        return replace(
+            found, text=f"Not {attribute.label[:1].lower()}{attribute.label[1:]}", condition=None, kind="quiet"
+        )
+    return replace(found, text=attribute.label, kind="fires")
 
 
 def _class_term(rule: Rule, leads: Sequence[Lead], train: Sequence[int]) -> Term | None:
