@@ -145,13 +145,9 @@ def _learn(
                 tables[t] = merged_bins(term, keep)
     pairs = [moved_to(p, tables) for p in pairs]
     specs = [_spec(t, truth, train) for t in chosen]
-    shapes = boost(specs, truth, weights, factors, rows, check)
-    if not pairs:
-        final = boost(specs, truth, weights, factors, train, rounds=shapes.rounds)
-        return chosen, specs, final, specs, final, []
     every = [*specs, *(p.spec(chosen) for p in pairs)]
-    joint = boost(every, truth, weights, factors, rows, check, start=shapes)
-    final = boost(every, truth, weights, factors, train, rounds=shapes.rounds + joint.rounds)
+    rounds = boost(every, truth, weights, factors, rows, check).rounds
+    final = boost(every, truth, weights, factors, train, rounds=rounds)
     return chosen, specs, final, every, final, pairs
 
 
