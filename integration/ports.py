@@ -317,3 +317,29 @@ class StateStore(Protocol):
     def get_cursor(self, name: str) -> str | None: ...
 
     def set_cursor(self, name: str, value: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An admin's unapplied edits: their files, and the head version (with its files) they started from.
+
+    The base files are kept so that a merge needs nothing of the store's history. `choices` holds
+    the conflicts already decided ("theirs" or "yours", by conflict key) against the head
+    `choices_head`; a head that moves again asks anew.
+    """
+
+    base_head: int
+    base: Mapping[str, str]
+    files: Mapping[str, str]
+    choices: Mapping[str, str] = field(default_factory=dict)
+    choices_head: int = 0
+
+
+class DraftStore(Protocol):
+    """Drafts by author, kept until applied or discarded (through logout, other logins and restarts)."""
+
+    def load_draft(self, author: str) -> Draft | None: ...
+
+    def save_draft(self, author: str, draft: Draft) -> None: ...
+
+    def drop_draft(self, author: str) -> None: ...

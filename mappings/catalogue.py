@@ -55,6 +55,7 @@ class Attribute:
     decays: bool = False  # behaviour: counts on engagement and fades with silence
     calibrate: Calibration = "none"
     custom: bool = False  # declared by the admin in a mapping file
+    values: tuple[str, ...] = ()  # the values it holds, where known without a mapping's `map`
 
     @property
     def empty(self) -> Any:
@@ -107,9 +108,9 @@ BUILTIN: tuple[Attribute, ...] = (
     Attribute("newsletter", "boolean", "Newsletter subscriber", decays=True, calibrate="flag"),
     Attribute("last_engagement_at", "datetime", "Last engagement", role="last_engagement"),
     # lifecycle and status
-    Attribute("lifecycle", "stage", "Lifecycle stage", role="lifecycle"),
+    Attribute("lifecycle", "stage", "Lifecycle stage", role="lifecycle", values=STAGES),
     Attribute("lead_status", "text", "Lead status", calibrate="category"),
-    Attribute("rep_rating", "text", "Rep rating", calibrate="category"),
+    Attribute("rep_rating", "text", "Rep rating", calibrate="category", values=TEMPERATURES),  # Hot/Warm/Cold
     Attribute("has_open_deal", "boolean", "Has an open deal", role="open_deal"),
     Attribute("has_won_deal", "boolean", "Has a won deal", role="won_deal"),
     Attribute("converted", "boolean", "Converted", role="converted"),

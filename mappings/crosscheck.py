@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 
 from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
@@ -12,9 +13,108 @@ Lines = Mapping[tuple[str | int, ...], int]
 SECTIONS = ("fit", "engagement", "penalties")
 
 
-def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
-    """A rule on an attribute a CRM in use does not define, or whose kind its condition cannot test."""
+def vocabulary(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
+    """The values an attribute can hold where every mapping in use closes them; None where any is open.
+
+    A seniority transform holds the values of its patterns; a `map` the values it maps onto (and
+    its default); a built-in the catalogue knows the values of (a stage, a rep's rating) holds
+    those. An attribute read as the CRM holds it can hold anything.
+    """
+    builtin = ATTRIBUTES.get(attribute)
+    known = builtin.values if builtin is not None else ()
+    values: list[str] = []
+    used = False
+    for mapping in mappings.values():
+        source = mapping.sources().get(attribute)
+        found = builtin or mapping.attribute(attribute)
+        if source is None or found is None:
+            continue
+        if found.kind not in ("text", "stage"):
+            return None
+        used = True
+        if source.transform == "seniority":
+            values.extend(p.value for p in mapping.seniority)
+        elif source.map is not None:
+            values.extend(str(v) for v in source.map.values() if v is not None)
+        elif known:
+            values.extend(known)
+        else:
+            return None
+        if source.default is not None:
+            values.append(str(source.default))
+    if not used:
+        return known or None
+    return tuple(dict.fromkeys(values)) or None
+
+
+def unknown_value(value: object, attribute: str, known: tuple[str, ...]) -> tuple[str, bool] | None:
+    """Why `value` is not one of an attribute's values, and whether it is close to one (a typo); None if it is one."""
+    folded = {k.casefold(): k for k in known}
+    if str(value).casefold() in folded:
+        return None
+    close = difflib.get_close_matches(str(value).casefold(), list(folded), n=1, cutoff=0.75)
+    hint = f" (did you mean {folded[close[0]]}?)" if close else f" (known: {', '.join(known)})"
+    label = ATTRIBUTES[attribute].label.lower() if attribute in ATTRIBUTES else attribute
+    article = "an" if label[:1] in "aeiou" else "a"
+    return f"{value} is not {article} {label} value{hint}", bool(close)
+
+
+def _values_against(
+    condition: Condition | Rule, mappings: Mapping[str, CrmMapping]
+) -> list[tuple[int | None, str, bool]]:
+    """Each value of an `is` or `in` that the attribute never holds: (its place in `in`, why, a typo)."""
+    if condition.attribute is None:
+        return []
+    known = vocabulary(condition.attribute, mappings)
+    if known is None:
+        return []
+    given: list[tuple[int | None, object]] = [(None, condition.is_)] if condition.is_ is not None else []
+    given += list(enumerate(condition.in_ or []))
+    attribute = condition.attribute
+    return [(i, *why) for i, value in given if (why := unknown_value(value, attribute, known)) is not None]
+
+
+def _value_problems(
+    rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping], refused: bool
+) -> list[Problem]:
     problems: list[Problem] = []
+    for section in SECTIONS:
+        for index, rule in enumerate(getattr(rules, section)):
+            for at, condition in _located_conditions(rule, (section, index)):
+                unknown = _values_against(condition, mappings)
+                tested = 1 if condition.is_ is not None else len(condition.in_ or [])
+                matches_nobody = bool(unknown) and len(unknown) == tested
+                # Refused: a rule that matches nobody and has a typo. Noted: a rule that matches nobody
+                # (its values may be another CRM's: the packaged rules serve both), and typos beside good
+                # values. A value close to none, beside good ones, is likely another CRM's: not mentioned.
+                if matches_nobody:
+                    shown = unknown if any(typo for _, _, typo in unknown) == refused else []
+                else:
+                    shown = [] if refused else [u for u in unknown if u[2]]
+                for position, why, _ in shown:
+                    key = (*at, "is") if position is None else (*at, "in", position)
+                    where = lines.get(key, lines.get(at, lines.get((section, index))))
+                    field = _field(at) + ("." + "is" if position is None else f".in[{position}]")
+                    problems.append(Problem(file, where, field, f"rule {rule.label!r}: {why}"))
+    return problems
+
+
+def rules_values(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
+    """A rule that matches nobody for a typo (`is: executiv` on seniority): refused, with a "did you mean"."""
+    return _value_problems(rules, file, lines, mappings, refused=True)
+
+
+def rules_value_notices(
+    rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]
+) -> list[Problem]:
+    """A rule that matches nobody with values close to none (another CRM's?), and typos beside good values."""
+    return _value_problems(rules, file, lines, mappings, refused=False)
+
+
+def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
+    """A rule on an attribute a CRM in use does not define, whose kind its condition cannot test, or on a value
+    its attribute never holds."""
+    problems: list[Problem] = rules_values(rules, file, lines, mappings)
     for section in SECTIONS:
         for index, rule in enumerate(getattr(rules, section)):
             for at, condition in _located_conditions(rule, (section, index)):

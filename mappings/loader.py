@@ -15,7 +15,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mappings.crosscheck import complete_outputs, rules_against
+from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices
+from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
 from mappings.schema import CrmMapping, ScoringRules
 
@@ -64,7 +65,9 @@ def _located(
 def read_yaml(text: str, file: str) -> Located:
     """Parse YAML keeping line numbers; a syntax error becomes a located problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_yaml(text)
+    except DocumentError as exc:
+        raise ConfigError([Problem(file, exc.line, "", exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -371,9 +374,12 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
                 continue  # already reported by the file's own check
             report.warnings.extend(notices)
     try:
-        report.problems.extend(_rules_against(rules_path, mappings)[1])
+        rules, crossed = _rules_against(rules_path, mappings)
     except ConfigError:
         return  # already reported by the file's own check
+    report.problems.extend(crossed)
+    file, located = _read(rules_path)
+    report.warnings.extend(rules_value_notices(rules, file, located.lines, mappings))
 
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
@@ -383,8 +389,8 @@ def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     if path.stem in crms:
         return CrmMapping
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, DocumentError):
         return ScoringRules  # load_file reports why it cannot be read
     return CrmMapping if isinstance(data, dict) and ("crm" in data or "attributes" in data) else ScoringRules
 

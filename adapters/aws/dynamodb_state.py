@@ -6,6 +6,7 @@
 | processed event id | `evt#<id>` | `processed` | `expires_at` (epoch seconds; the table's TTL attribute) |
 | audit entry | `rec#<ref>` | `audit#<iso time>#<digest of the entry>` | payload |
 | cursor | `cursor#<name>` | `cursor` | value |
+| admin's draft | `draft#<author>` | `draft` | payload (adapters/aws/dynamodb_drafts.py) |
 
 `due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
 records with a predicted drop are in it, so a sweep reads just the due ones. DynamoDB's TTL
@@ -26,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from integration.errors import LeadthermError
-from integration.ports import AuditEntry, RecordRef, StoredAssessment
+from integration.ports import AuditEntry, DraftStore, RecordRef, StoredAssessment
 
 DUE_INDEX = "due"
 
@@ -48,6 +49,12 @@ class DynamoStateStore:
         self.dynamodb = dynamodb
         self.table = table
         self.calls = 0  # requests made, for the benchmarks
+
+    def drafts(self) -> DraftStore:
+        """The admins' drafts, on the same table."""
+        from adapters.aws.dynamodb_drafts import DynamoDrafts
+
+        return DynamoDrafts(self.dynamodb, self.table)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1

@@ -24,6 +24,7 @@ from integration.ports import (
     AuditEntry,
     ChangeEvent,
     DeadLetter,
+    DraftStore,
     QueueItem,
     QueueStats,
     RecordRef,
@@ -411,6 +412,12 @@ class SqliteStateStore:
     def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
         self.db = _database(source, clock)
         self._marks_since_purge = 0
+
+    def drafts(self) -> DraftStore:
+        """The admins' drafts, in the same file."""
+        from adapters.sqlite.drafts import SqliteDrafts
+
+        return SqliteDrafts(self.db)
 
     def load(self, refs: Sequence[RecordRef]) -> dict[RecordRef, StoredAssessment]:
         found: dict[RecordRef, StoredAssessment] = {}

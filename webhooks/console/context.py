@@ -7,20 +7,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flask import session
+from flask import after_this_request, g, session
 from pydantic import BaseModel
 
 from integration.errors import ConfigError, Problem
 from integration.plugins import CrmPlugin, load_crm
-from integration.ports import CrmClient, StateStore, WorkQueue
+from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStore
+from mappings.crosscheck import rules_against, rules_value_notices
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
-from webhooks.console.security import AttemptLimiter
-from webhooks.console.workspace import UploadError, Workspace, Workspaces
+from webhooks.console.merge import merge
+from webhooks.console.workspace import MemoryDrafts, UploadError, Workspace, Workspaces
 
 if TYPE_CHECKING:
     from webhooks.console.rescore import Rescorer
@@ -32,6 +33,13 @@ class PausedCrms(Protocol):
     """Which CRMs are paused and why: the pipeline's CrmPauses in `serve`, the recorded ones in `console`."""
 
     def paused(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class OffersDrafts(Protocol):
+    """A state store that also keeps the admins' drafts (SQLite and DynamoDB do)."""
+
+    def drafts(self) -> DraftStore: ...
 
 
 @dataclass
@@ -52,6 +60,7 @@ class ConsoleConfig:
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
     rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
     pauses: PausedCrms | None = None  # the operations page's paused CRMs
+    drafts: DraftStore | None = None  # else the state store's, else in memory
 
 
 @lru_cache(maxsize=64)
@@ -66,6 +75,25 @@ def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...
         return validate(model, read_yaml(text, name), name), ()
     except ConfigError as exc:
         return None, tuple(exc.problems)
+
+
+@lru_cache(maxsize=64)
+def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...], notices: bool = False) -> tuple[Problem, ...]:
+    """The rules against the draft's valid mappings, as `check` crosses them (attributes, kinds, values).
+
+    With `notices`, what check only notes instead: values the attributes never hold that do not
+    make a rule match nobody for a typo.
+    """
+    rules, _ = _checked(SCORING_FILE, rules_text)
+    if not isinstance(rules, ScoringRules):
+        return ()
+    mappings = {}
+    for name, text in mapping_texts:
+        mapping, _ = _checked(name, text)
+        if isinstance(mapping, CrmMapping):
+            mappings[name.removesuffix(".yaml")] = mapping
+    cross = rules_value_notices if notices else rules_against
+    return tuple(cross(rules, SCORING_FILE, read_yaml(rules_text, SCORING_FILE).lines, mappings))
 
 
 def _rules(text: str) -> ScoringRules:
@@ -84,7 +112,12 @@ class Console:
         self.config = config
         self.store = config.store
         self.workspaces = Workspaces()
-        self.limiter = AttemptLimiter(config.login_attempts, config.login_window_seconds)
+        if config.drafts is not None:
+            self.drafts: DraftStore = config.drafts
+        elif isinstance(config.state, OffersDrafts):
+            self.drafts = config.state.drafts()
+        else:
+            self.drafts = MemoryDrafts()
 
     # ------------------------------------------------------------------ the admin's workspace
 
@@ -92,16 +125,88 @@ class Console:
         return Workspace(files=self.store.current(), base_head=self.store.head())
 
     def workspace(self) -> Workspace:
+        """This admin's workspace, its files read from their durable draft (and saved after the request)."""
         sid = session.get("sid")
         if not isinstance(sid, str):
             sid = session["sid"] = secrets.token_urlsafe(16)
-        return self.workspaces.get(sid, self._fresh)
+        ws = self.workspaces.get(sid, self._fresh)
+        if "leadtherm_ws" not in g:
+            g.leadtherm_ws = ws
+            self._load_draft(ws)
+
+            @after_this_request
+            def save(response: Any) -> Any:
+                self.save_draft(ws)
+                return response
+
+        return ws
+
+    def _load_draft(self, ws: Workspace) -> None:
+        """The admin's draft as of the head in force: carried onto a head moved since, conflicts left to choose."""
+        head = self.store.head()
+        draft = self.drafts.load_draft(self.author())
+        if self._in_step(ws, draft, head):
+            return  # keep the very dict: a concurrent request of this session may be editing it
+        current = self.store.current()
+        ws.conflicts = []
+        if draft is None:
+            ws.files, ws.base_head, ws.base = dict(current), head, dict(current)
+        elif draft.base_head == head:
+            ws.files, ws.base_head, ws.base = dict(draft.files), head, dict(draft.base)
+        else:
+            choices = draft.choices if draft.choices_head == head else {}
+            merged = merge(draft.base, current, draft.files, choices)
+            ws.files, ws.conflicts = merged.files, merged.conflicts
+            if merged.conflicts:  # the draft stays as it was until the admin has chosen
+                ws.base_head, ws.base = draft.base_head, dict(draft.base)
+            else:
+                ws.base_head, ws.base = head, dict(current)
+                self._store_draft(ws)
+        ws.loaded = dict(ws.files)
+
+    @staticmethod
+    def _in_step(ws: Workspace, draft: Draft | None, head: int) -> bool:
+        """Whether the workspace already holds this draft at this head (nothing to read again)."""
+        if ws.conflicts or not ws.loaded or ws.base_head != head:
+            return False
+        if draft is None:
+            return ws.loaded == ws.base
+        return draft.base_head == head and dict(draft.files) == ws.loaded
+
+    def _store_draft(self, ws: Workspace) -> None:
+        if ws.files == ws.base:
+            self.drafts.drop_draft(self.author())
+        else:
+            self.drafts.save_draft(self.author(), Draft(ws.base_head, dict(ws.base), dict(ws.files)))
+
+    def save_draft(self, ws: Workspace) -> None:
+        """Keep the workspace's files as the admin's draft, if a request changed them (never mid-conflict)."""
+        if not ws.conflicts and ws.files != ws.loaded:
+            self._store_draft(ws)
+            ws.loaded = dict(ws.files)
+
+    def choose(self, key: str, choice: str) -> None:
+        """Settle one conflict of this admin's draft with the head in force ("theirs" or "yours")."""
+        draft = self.drafts.load_draft(self.author())
+        head = self.store.head()
+        if draft is None or draft.base_head == head:
+            return
+        choices = dict(draft.choices) if draft.choices_head == head else {}
+        choices[key] = choice
+        self.drafts.save_draft(self.author(), Draft(draft.base_head, draft.base, draft.files, choices, head))
 
     def reset(self) -> Workspace:
+        """Forget this session's samples, history and what-if (at logout); the draft stays."""
         sid = session.get("sid")
         if isinstance(sid, str):
             self.workspaces.drop(sid)
+        g.pop("leadtherm_ws", None)
         return self.workspace()
+
+    def discard(self) -> Workspace:
+        """Drop this admin's draft: they edit the rules in force again."""
+        self.drafts.drop_draft(self.author())
+        return self.reset()
 
     # ------------------------------------------------------------------ parsed files (cached by text)
 
@@ -140,7 +245,17 @@ class Console:
         if SCORING_FILE not in files:
             return [Problem(SCORING_FILE, None, "", "cannot read: no such file")]
         names = [SCORING_FILE, *sorted(n for n in files if n != SCORING_FILE)]
-        return [p for name in names for p in _checked(name, files[name])[1]]
+        problems = [p for name in names for p in _checked(name, files[name])[1]]
+        mappings = tuple((name, files[name]) for name in names[1:])
+        return [*problems, *_crossed(files[SCORING_FILE], mappings)]
+
+    @staticmethod
+    def value_notices(files: Mapping[str, str]) -> list[Problem]:
+        """Values of the draft's rules that no mapping produces, where `check` only notes them."""
+        if SCORING_FILE not in files:
+            return []
+        mappings = tuple((n, files[n]) for n in sorted(files) if n != SCORING_FILE)
+        return list(_crossed(files[SCORING_FILE], mappings, notices=True))
 
     @staticmethod
     def crms(files: Mapping[str, str]) -> list[str]:

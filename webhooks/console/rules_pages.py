@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
-from integration.errors import ConfigError, LeadthermError
+from integration.errors import ConfigError, LeadthermError, Problem
 from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStoreError, unified_diff
 from integration.whatif import attributes_tested, preview
 from mappings.catalogue import QUALIFICATION
-from mappings.schema import ScoringRules
+from mappings.documents import DocumentError, check_yaml
+from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
 from webhooks.console.edits import (
@@ -23,10 +25,13 @@ from webhooks.console.edits import (
     add_custom_attribute,
     add_rule,
     parse_condition,
+    read_yaml,
     remove_rule,
     replace_rule,
     set_value,
 )
+from webhooks.console.merge import THEIRS, YOURS
+from webhooks.console.store_status import store_status
 from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
 
 PREVIEW_COLUMNS = 6  # attributes shown per record, besides id, company and title
@@ -43,6 +48,10 @@ SETTINGS = {  # form field -> path in scoring.yaml
 CRITERIA = QUALIFICATION
 MAX_CONDITIONS = 4  # condition rows a rule's form offers; a longer compound rule is edited as YAML
 AND_CONDITIONS = tuple(c for c in CONDITIONS if c != "each")  # `each` counts units: never inside all
+CHOOSE_FIRST = (
+    "Another admin applied a change to the same rule or setting you edited: "
+    "choose theirs or yours for each conflict first."
+)
 
 
 def _number(name: str) -> float:
@@ -51,6 +60,70 @@ def _number(name: str) -> float:
         return float(raw)
     except ValueError:
         raise EditError(f"{name}: must be a number (got {raw!r})") from None
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "weights": Weights().model_dump(),
+    "decay": Decay().model_dump(),
+    "temperature": Thresholds().model_dump(),
+    "stage": StageRules().model_dump(),
+    "qualification": Qualification().model_dump(),
+}
+
+
+def _shown(value: Any) -> Any:
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+def form_rules(text: str, problems: list[Problem]) -> dict[str, Any] | None:
+    """What the form shows, read from the draft's YAML even where it does not load.
+
+    A rule the loader refuses is shown with its reason and can still be edited or removed, so one
+    bad entry never takes the rest of the form away. None only when the text is not a YAML mapping.
+    """
+    try:
+        data = read_yaml(text, SCORING_FILE).data
+    except EditError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    shown: dict[str, Any] = {}
+    for section, defaults in _DEFAULTS.items():
+        given = data.get(section)
+        shown[section] = {**defaults, **(given if isinstance(given, dict) else {})}
+    for axis in AXES:
+        rows = []
+        items = data.get(axis)
+        for index, item in enumerate(items if isinstance(items, list) else []):
+            d = {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else {}
+            prefix = f"{axis}[{index}]"
+            rows.append(
+                {
+                    "d": d,
+                    "label": d.get("label", ""),
+                    "attribute": d.get("attribute", ""),
+                    "points": _shown(d.get("points", "")),
+                    "problems": [p.message for p in problems if p.field == prefix or p.field.startswith(f"{prefix}.")],
+                }
+            )
+        shown[axis] = rows
+    return shown
+
+
+def _key(problem: Problem) -> tuple[str, str, str]:
+    return problem.file, problem.field, problem.message
+
+
+def refuse_new_problems(console: Console, before: dict[str, str], after: dict[str, str]) -> None:
+    """A form edit the loader would refuse is not taken into the draft: EditError with the reasons.
+
+    A value typed into a form that its attribute never holds is refused too, though `check` only
+    notes one in a file (where it may be another CRM's): the form knows which values there are.
+    """
+    known = {_key(p) for p in [*console.problems(before), *console.value_notices(before)]}
+    new = [p for p in [*console.problems(after), *console.value_notices(after)] if _key(p) not in known]
+    if new:
+        raise EditError("not saved: " + "; ".join(f"{p.field}: {p.message}" if p.field else p.message for p in new))
 
 
 def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
@@ -95,7 +168,9 @@ def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
     current = console.current_files()
     return {
         "ws": ws,
+        "conflicts": ws.conflicts,
         "problems": console.problems(ws.files),
+        "notices": console.value_notices(ws.files),
         "diff": unified_diff(current, ws.files),
         "head": console.store.head(),
     }
@@ -116,21 +191,33 @@ def _answer(console: Console, ws: Workspace, back: str, error: str | None = None
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
-    def edit(back: Callable[[], str], change: Callable[[Workspace], None]) -> Response:
+    @bp.app_context_processor
+    def rules_store() -> dict[str, object]:
+        # A callable: the store's marks are read only by the pages that show them.
+        return {"rules_store_status": lambda: store_status(console.store, console.now())}
+
+    def edit(back: Callable[[], str], change: Callable[[Workspace], None], checked: bool = True) -> Response:
+        """One edit of the draft; a checked one (the forms') is refused whole when it adds a problem."""
         ws = console.workspace()
+        if ws.conflicts:
+            return _answer(console, ws, back(), CHOOSE_FIRST)
+        before = dict(ws.files)
         try:
             change(ws)
+            if checked:
+                refuse_new_problems(console, before, ws.files)
         except (EditError, ConfigError) as exc:
+            ws.files = before
             return _answer(console, ws, back(), str(exc))
         return _answer(console, ws, back())
 
     @bp.get("/rules")
     def rules() -> str:
         ws = console.workspace()
-        draft = console.rules_of(ws.files)
+        context = draft_context(console, ws)
         return render_template(
             "rules.html",
-            rules=draft,
+            rules=form_rules(ws.files.get(SCORING_FILE, ""), context["problems"]),
             attributes=attributes_in_use(ws.files),
             axes=AXES,
             conditions=CONDITIONS,
@@ -139,7 +226,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             criteria=CRITERIA,
             crms=console.crms(ws.files),
             connected=sorted(console.config.clients),
-            **draft_context(console, ws),
+            **context,
             preview=preview_context(console, ws),
         )
 
@@ -222,7 +309,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
             ws.files[SCORING_FILE] = remove_rule(ws.files[SCORING_FILE], axis, index)
 
-        return edit(to_rules, change)
+        return edit(to_rules, change, checked=False)
 
     @bp.get("/yaml/<name>")
     def yaml_file(name: str) -> str:
@@ -238,18 +325,50 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         )
 
     @bp.post("/yaml/<name>")
-    def yaml_save(name: str) -> Response:
+    def yaml_save(name: str) -> Response | tuple[str, int]:
+        text = request.form.get("text", "").replace("\r\n", "\n")
+        try:
+            check_yaml(text)
+        except DocumentError as exc:
+            # Over a bound (alias, nesting): refused, not kept; the draft keeps its last good text.
+            return _refused(name, text, f"{name}: {exc}; not kept in the draft")
+        except yaml.YAMLError:
+            pass  # a syntax error is kept in the draft: the problems list locates it
+
         def change(ws: Workspace) -> None:
             if name not in ws.files:
                 abort(404, f"no file {name}")
-            ws.files[name] = request.form.get("text", "").replace("\r\n", "\n")
+            ws.files[name] = text
 
-        return edit(lambda: url_for("console.yaml_file", name=name), change)
+        # The editor keeps what was typed, problems and all: they are shown at their lines.
+        return edit(lambda: url_for("console.yaml_file", name=name), change, checked=False)
+
+    def _refused(name: str, text: str, reason: str) -> Response | tuple[str, int]:
+        ws = console.workspace()
+        if name not in ws.files:
+            abort(404, f"no file {name}")
+        if request.headers.get("X-Requested-With") == "fetch":
+            answer = _answer(console, ws, "", reason)
+            answer.status_code = 422
+            return answer
+        flash(reason, "error")
+        page = render_template(
+            "yaml.html", name=name, text=text, **draft_context(console, ws), preview=preview_context(console, ws)
+        )
+        return page, 422
 
     @bp.post("/draft/discard")
     def discard() -> Response:
-        console.reset()
+        console.discard()
         flash("Draft discarded: you are editing the rules in force again.", "info")
+        return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    @bp.post("/draft/choose")
+    def choose() -> Response:
+        choice = request.form.get("choice", "")
+        if choice not in (THEIRS, YOURS):
+            abort(400, "choice: theirs or yours")
+        console.choose(request.form.get("key", ""), choice)
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
 
     @bp.get("/mappings")
@@ -285,7 +404,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return edit(lambda: url_for("console.mappings"), change)
 
     @bp.post("/records")
-    def upload_records() -> Response:
+    def upload_records() -> Response | tuple[str, int]:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("export")
@@ -295,8 +414,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 raise UploadError("choose an export file (CSV or JSON) first")
             samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)
         except LeadthermError as exc:
-            flash(f"{getattr(upload, 'filename', '') or 'upload'}: {exc}", "error")
-            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+            name, message = getattr(upload, "filename", "") or "upload", str(exc)
+            flash(message if message.startswith(name) else f"{name}: {message}", "error")
+            return rules(), 422  # the upload is refused: the page again, with the reason
         ws.samples, ws.samples_crm, ws.skipped = samples, crm, skipped
         ws.samples_source = f"{upload.filename} ({len(samples)} records)"
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
@@ -322,12 +442,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.post("/apply")
     def apply() -> Response:
         ws = console.workspace()
-        if console.store.head() != ws.base_head:
-            flash(
-                f"Version {console.store.head()} was applied since you started editing version {ws.base_head}: "
-                "discard your draft (or copy it) and edit the new version.",
-                "error",
-            )
+        if ws.conflicts:
+            flash(CHOOSE_FIRST, "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         current = console.current_files()
         changed = {n: t for n, t in ws.files.items() if current.get(n) != t}
@@ -335,7 +451,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             flash("Nothing to apply: the draft is the rules in force.", "info")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         try:
-            made = console.store.apply(changed, console.author(), request.form.get("note", "").strip()[:200])
+            # The store refuses a draft based on an older head (StaleDraft), under its lock.
+            note = request.form.get("note", "").strip()[:200]
+            made = console.store.apply(changed, console.author(), note, base=ws.base_head)
         except ConfigError as exc:
             flash(f"Not applied: {len(exc.problems)} problem(s); see them inline.", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
@@ -343,9 +461,10 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             flash(f"Not applied: {exc}", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         ws.files, ws.base_head = console.store.current(), made.number
+        ws.base = dict(ws.files)  # the draft is the head now: the store keeps none
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
-        message = f"Applied as version {made.number}; the service scores with it from its next batch."
+        message = store_status(console.store, console.now()).applied(made.number)
         if any(name != "scoring.yaml" for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."

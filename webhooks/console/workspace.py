@@ -1,7 +1,8 @@
 """Each admin's work in progress: the draft files, the sample records and the history they uploaded.
 
-Held in the console's memory, per login session, until applied or discarded; nothing of it is
-written anywhere until `apply`. Bounded: the least recently used workspaces go first.
+The draft files are the admin's durable draft (a DraftStore, by author), read at the start of
+each request and saved after it; the samples, history and what-if are held in the console's
+memory per login session. Bounded: the least recently used workspaces go first.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,10 @@ from integration.calibration.history import History, default_as_of, read_history
 from integration.errors import LeadthermError, MappingError
 from integration.exports import read_export
 from integration.normalize import Normalizer
-from integration.ports import RawRecord, RecordRef
+from integration.ports import Draft, RawRecord, RecordRef
 from integration.whatif import Sample, WhatIf
 from mappings.schema import CrmMapping
+from webhooks.console.merge import Conflict
 
 MAX_WORKSPACES = 64
 MAX_SAMPLES = 500
@@ -33,6 +36,9 @@ Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
 class Workspace:
     files: dict[str, str]
     base_head: int
+    base: dict[str, str] = field(default_factory=dict)  # the files of version base_head
+    conflicts: list[Conflict] = field(default_factory=list)  # with another admin's apply, not yet chosen
+    loaded: dict[str, str] = field(default_factory=dict)  # the files as read from the draft store
     samples: list[Sample] = field(default_factory=list)
     samples_source: str = ""
     samples_crm: str = ""
@@ -73,6 +79,26 @@ class Workspaces:
             self._items.pop(sid, None)
 
 
+class MemoryDrafts:
+    """Drafts in the console's memory, where the state store keeps none (a restart loses them)."""
+
+    def __init__(self) -> None:
+        self._drafts: dict[str, Draft] = {}
+        self._lock = threading.Lock()
+
+    def load_draft(self, author: str) -> Draft | None:
+        with self._lock:
+            return self._drafts.get(author)
+
+    def save_draft(self, author: str, draft: Draft) -> None:
+        with self._lock:
+            self._drafts[author] = draft
+
+    def drop_draft(self, author: str) -> None:
+        with self._lock:
+            self._drafts.pop(author, None)
+
+
 class UploadError(LeadthermError):
     """An uploaded file cannot be used; the message names the file and row."""
 
@@ -82,6 +108,17 @@ def _saved(data: bytes, filename: str, folder: str) -> Path:
     path = Path(folder) / f"upload{suffix}"
     path.write_bytes(data)
     return path
+
+
+@contextmanager
+def _uploaded(data: bytes, filename: str) -> Iterator[Path]:
+    """The upload in a temporary file; its errors name the upload, never the server's temporary path."""
+    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
+        path = _saved(data, filename, folder)
+        try:
+            yield path
+        except LeadthermError as exc:
+            raise UploadError(str(exc).replace(str(path), filename.rsplit("/", 1)[-1])) from None
 
 
 def _sample(lead: Any, flat: Mapping[str, Any]) -> Sample:
@@ -112,8 +149,8 @@ def read_samples(
     normalizer = Normalizer(mapping)
     samples: list[Sample] = []
     skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
-        for row in read_export(_saved(data, filename, folder)):
+    with _uploaded(data, filename) as path:
+        for row in read_export(path):
             if len(samples) >= limit:
                 break
             object_type, flat = flatten(row.record)
@@ -130,8 +167,7 @@ def read_uploaded_history(
     data: bytes, filename: str, mapping: CrmMapping, outcome: str, outcome_date: str | None
 ) -> History:
     """An uploaded outcome history, read exactly as `leadtherm calibrate FILE --mapping M --outcome COL` reads it."""
-    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
-        path = _saved(data, filename, folder)
+    with _uploaded(data, filename) as path:
         history = read_history(path, mapping, outcome, outcome_date or None)
     return History(filename, history.leads, history.outcomes, history.as_of)
 

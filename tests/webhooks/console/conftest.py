@@ -67,11 +67,11 @@ def csrf_of(page: str) -> str:
 LogIn = Callable[..., tuple[requests.Session, str]]
 
 
-def log_in_at(url: str, secret: str = SECRET) -> tuple[requests.Session, requests.Response]:
-    """Log in to the console at `url` as Ada; the session and the page the login answered with."""
+def log_in_at(url: str, secret: str = SECRET, name: str = "Ada") -> tuple[requests.Session, requests.Response]:
+    """Log in to the console at `url` as Ada (or `name`); the session and the page the login answered with."""
     http = requests.Session()
     token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
-    answer = http.post(f"{url}/admin/login", data={"secret": secret, "name": "Ada", "csrf_token": token}, timeout=10)
+    answer = http.post(f"{url}/admin/login", data={"secret": secret, "name": name, "csrf_token": token}, timeout=10)
     return http, answer
 
 

@@ -108,7 +108,7 @@ def test_apply_writes_a_version_with_author_and_diff_and_rollback_restores_the_f
         timeout=30,
     )
     history = http.post(f"{served.url}/admin/apply", data={"note": "lower bands", "csrf_token": token}, timeout=30)
-    assert "Applied as version 2" in history.text  # version 1 keeps the files as they were
+    assert "as version 2; no running service reads it" in history.text  # version 1 keeps the files as they were
     written = (served.folder / "scoring.yaml").read_text()
     assert "  warm: 45" in written and "required: [need, budget]" in written
     assert "# leadtherm scoring rules" in written  # comments survive form edits
@@ -126,7 +126,8 @@ def test_apply_writes_a_version_with_author_and_diff_and_rollback_restores_the_f
 
 def test_an_invalid_draft_is_not_applied(served: Served, log_in: LogIn) -> None:
     http, token = log_in()
-    http.post(f"{served.url}/admin/rules/settings", data={"cool": "60", "warm": "40", "csrf_token": token}, timeout=30)
+    text = (served.folder / "scoring.yaml").read_text().replace("  cool: 20 ", "  cool: 60 ", 1)
+    http.post(f"{served.url}/admin/yaml/scoring.yaml", data={"text": text, "csrf_token": token}, timeout=30)
     answer = http.post(f"{served.url}/admin/apply", data={"csrf_token": token}, timeout=30)
     assert "Not applied" in answer.text and "thresholds out of order" in answer.text
     assert served.store.head() == 0 and "  cool: 20 " in (served.folder / "scoring.yaml").read_text()
