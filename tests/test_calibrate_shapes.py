@@ -243,3 +243,31 @@ def test_a_long_picklist_value_is_cut_to_a_valid_label_that_still_names_one_rule
     labels = [r.label for r in _all(result.rules)]
     assert labels and all(len(label) <= 120 for label in labels)
     assert len(labels) == len({label.casefold() for label in labels})
+
+
+def test_columns_that_earn_no_points_are_named() -> None:
+    result = calibrate(shaped_history(6_000, seed=5, extra=4), CURRENT)
+    [note] = [n for n in result.notes if n.startswith("No points for")]
+    quiet = {a.label for a in result.history.attributes} - {
+        a.label for a in result.history.attributes if any(r.attribute == a.name for r in _all(result.rules))
+    }
+    assert quiet and all(label in note for label in quiet)
+    assert "Plan" not in note
+
+
+def test_behaviour_that_goes_with_converting_less_is_a_penalty_that_does_not_decay() -> None:
+    import random
+
+    from integration.calibration.history import History
+    from mappings.catalogue import custom_attribute
+
+    rng = random.Random(4)
+    leads, outcomes = [], []
+    for n in range(4_000):
+        mails = rng.choice([0, 0, 1, 2, 5, 9])  # more newsletters read, fewer purchases in this history
+        leads.append(Lead.of("sheet", str(n), "lead", newsletters_read=mails, last_engagement_at=SHAPED_AS_OF))
+        outcomes.append(int(rng.random() < (0.3 if mails == 0 else 0.1)))
+    attributes = (custom_attribute("newsletters_read", "integer", "Newsletters read", decays=True),)
+    result = calibrate(History("mail.csv", leads, outcomes, [SHAPED_AS_OF] * len(leads), attributes), CURRENT)
+    learned = [r for r in _all(result.rules) if r.attribute == "newsletters_read"]
+    assert learned and all(r in result.rules.penalties and r.points < 0 for r in learned)

@@ -132,7 +132,8 @@ def _learn(
         for p in search(found, fine, fitted, truth, weights, rows, MAX_PAIRS)
         if pays(p.spec(found), fitted, held, truth, weights, index, at, TOLERANCE)
     ]
-    chosen = choose_cuts(found, specs, fine, truth, weights, factors, rows, check)
+    needed = {t for p in pairs for t in (p.first, p.second)}
+    chosen = choose_cuts(found, specs, fine, truth, weights, factors, rows, check, needed)
     # A pair's cut stays a cut of its number, so the pair's parts about one attribute fold into its shape.
     tables: dict[int, list[int]] = {}
     for pair in pairs:
@@ -294,6 +295,7 @@ def calibrate(
         *notes.gate(current.qualification.required, supplied, any(qualified)),
         *notes.duplicates(rendered.placed, chosen, train),
         *notes.signs(rendered.placed, chosen, truth, train, base_rate),
+        *notes.silent(chosen, rendered.table),
         *notes.unwritten(
             chosen, [[float(v) for v in _age_points(s, t)] for s, t in zip(folded.scores, chosen, strict=True)]
         ),

@@ -137,3 +137,11 @@ def unwritten(terms: Sequence[Term], table: Sequence[Sequence[float]]) -> list[s
             "date's age yet, so no rule is written for it."
         )
     return found
+
+
+def silent(terms: Sequence[Term], table: Sequence[Sequence[int]]) -> list[str]:
+    """Attributes learned from that earn no points: their values convert alike once the others are counted."""
+    names = [t.label for t, row in zip(terms, table, strict=True) if t.writable and not any(row) and t.kind != "class"]
+    if not names:
+        return []
+    return [f"No points for {', '.join(names)}: once the other columns are counted, their values convert alike."]

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from integration.calibration.binning import Term, coarsen, merged_bins
+from integration.calibration.binning import Bin, Term, coarsen, merged_bins
 from integration.calibration.shapes import Shapes, Spec, loss
 
 if TYPE_CHECKING:
@@ -38,8 +39,13 @@ def choose_cuts(
     factors: Vector,
     rows: Sequence[int],
     check: Sequence[int],
+    needed: Collection[int] = (),
 ) -> list[Term]:
-    """Each number at the coarsest cut whose held-out loss is within `TOLERANCE` of its best cut."""
+    """Each number at the cut that predicts the held-out leads best, each range it adds costing `NATS_PER_RANGE`.
+
+    An attribute whose values, all of them together, do not pay that way is silenced: one bin, no points.
+    `needed` are the terms a pair uses, kept whatever.
+    """
     import numpy as np
 
     held = np.asarray(check, dtype=np.int64)
@@ -47,21 +53,40 @@ def choose_cuts(
     base = shapes.log_odds(specs, check, factors)
     y, w = truth[held], weights[held]
     chosen = []
-    for term, spec, score in zip(terms, specs, shapes.scores, strict=True):
-        if term.kind not in ("number", "age") or len(term.cuts) < 2:
-            chosen.append(term)
-            continue
+    for t, (term, spec, score) in enumerate(zip(terms, specs, shapes.scores, strict=True)):
         scale = factors[held] if spec.decays else 1.0
         own = score[spec.codes[held]] * scale
         counts = np.bincount(spec.codes[fitted], weights=weights[fitted], minlength=spec.size) + 1e-9
-        options: list[tuple[float, list[float]]] = []
+        flat = 0.0 if spec.decays or spec.sign else float(score @ counts / counts.sum())
+        per_range = NATS_PER_RANGE / float(np.sum(w))
+        silent = loss(base - own + flat * scale, y, w)
+        if term.kind not in ("number", "age") or len(term.cuts) < 2:
+            # One comparison, not a search among cuts: the values are kept if they predict at all.
+            chosen.append(term if loss(base, y, w) < silent or t in needed else silence(term))
+            continue
+        options: list[tuple[float, float, list[float]]] = []
         for level in sorted({*LEVELS, len(term.cuts) + 1}):
             keep = _keep(term.cuts, level)
             table = np.asarray(merged_bins(term, keep), dtype=np.int64)
             merged = np.bincount(table, weights=score * counts) / np.bincount(table, weights=counts)
-            coarse = merged[table][spec.codes[held]] * scale
-            cost = NATS_PER_RANGE * len(keep) / float(np.sum(w))
-            options.append((loss(base - own + coarse, y, w) + cost, keep))
-        keep = min(options, key=lambda option: option[0])[1]
-        chosen.append(coarsen(term, keep) if len(keep) < len(term.cuts) else term)
+            value = loss(base - own + merged[table][spec.codes[held]] * scale, y, w)
+            options.append((value + per_range * int(table.max()), value, keep))
+        if silent <= min(value for _, value, _ in options) and t not in needed:
+            chosen.append(silence(term))  # no cut predicts the held-out leads at all
+            continue
+        best = min(options, key=lambda option: option[0])[2]
+        chosen.append(coarsen(term, best) if len(best) < len(term.cuts) else term)
     return chosen
+
+
+def silence(term: Term) -> Term:
+    """The attribute as one bin: learned from, worth no points."""
+    import numpy as np
+
+    return replace(
+        term,
+        bins=[Bin("any value", None, "other")],
+        codes=np.zeros_like(term.codes),
+        reference=0,
+        cuts=[],
+    )
