@@ -10,6 +10,11 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from integration.calibration.history import History
+from integration.model import Lead
+from mappings.catalogue import ATTRIBUTES, Attribute, Kind, custom_attribute
 
 WEIGHTS = {"executive": 2.0, "demo_requested": 1.2, "webinar": 0.8, "free_mail": -1.5}
 INTERCEPT = -1.6
@@ -182,3 +187,200 @@ def raw_columns_auc(rows: list[dict[str, str]], train: list[int], test: list[int
     truth = np.array([int(r["won"]) for r in rows])
     model = LogisticRegression(max_iter=5000).fit(matrix[train], truth[train])
     return float(roc_auc_score(truth[test], model.decision_function(matrix[test])))
+
+
+# ---------------------------------------------------------------------------- shapes and an interaction
+# An outcome that follows a hump in time on site (too little and too much both convert less), a plan picklist,
+# a decaying visit count, a trial flag, time on site missing for some leads, and one interaction:
+# large companies in EMEA convert far more than either alone says. Attributes past the first six are noise.
+
+SHAPED_AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
+PLANS = {"free": -0.9, "starter": 0.0, "team": 0.5, "business": 1.0, "enterprise": 1.4, "legacy": -0.4}
+REGIONS = ("emea", "amer", "apac", "latam")
+
+
+def _hump(minutes: float) -> float:
+    return 2.4 * math.exp(-((math.log1p(minutes) - 2.6) ** 2) / 0.6) - 0.8
+
+
+def shaped_attributes(extra: int = 0) -> tuple[Attribute, ...]:
+    """The shaped history's attributes (the admin's own), `extra` noise columns on top of the six that matter."""
+    found = [
+        custom_attribute("time_on_site", "number", "Time on the website (minutes)"),
+        custom_attribute("site_visits", "integer", "Site visits", decays=True),
+        custom_attribute("plan", "text", "Plan"),
+        custom_attribute("region", "text", "Region"),
+        custom_attribute("employees", "integer", "Employees"),
+        custom_attribute("trial", "boolean", "Started a trial"),
+    ]
+    for n in range(extra):
+        kind: Kind = "number" if n % 2 else "text"
+        found.append(custom_attribute(f"noise_{n}", kind, f"Noise {n}"))
+    return tuple(found)
+
+
+def shaped_rows(rows: int, seed: int, extra: int = 0, signal: float = 1.0) -> list[dict[str, Any]]:
+    """`rows` leads' values and outcome (key `won`); `signal` scales every effect (0: pure noise)."""
+    rng = random.Random(seed)
+    found = []
+    plans = list(PLANS)
+    for _ in range(rows):
+        minutes = None if rng.random() < 0.12 else round(rng.lognormvariate(2.3, 1.1), 1)
+        visits = min(80, int(rng.expovariate(1 / 4))) if rng.random() < 0.7 else 0
+        plan = rng.choices(plans, weights=[5, 4, 3, 2, 1, 1])[0]
+        region = rng.choice(REGIONS)
+        size = int(rng.lognormvariate(4, 1.5)) + 1
+        trial = rng.random() < 0.3
+        effect = (
+            (-0.7 if minutes is None else _hump(minutes))
+            + 0.35 * math.log1p(visits)
+            + PLANS[plan]
+            + 0.8 * trial
+            + (1.6 if region == "emea" and size >= 200 else 0.0)
+        )
+        logit = -2.2 + signal * effect
+        row: dict[str, Any] = {
+            "time_on_site": minutes,
+            "site_visits": visits,
+            "plan": plan,
+            "region": region,
+            "employees": size,
+            "trial": trial,
+            "won": int(rng.random() < 1 / (1 + math.exp(-logit))),
+        }
+        for n in range(extra):
+            row[f"noise_{n}"] = round(rng.gauss(0, 1), 2) if n % 2 else rng.choice("abcdefg")
+        found.append(row)
+    return found
+
+
+def shaped_history(rows: int = 12_000, seed: int = 3, extra: int = 0, signal: float = 1.0) -> History:
+    """The shaped history as calibrate reads it: leads with the admin's own attributes, engaged just before."""
+    values = shaped_rows(rows, seed, extra, signal)
+    leads = [
+        Lead.of(
+            "sheet",
+            f"S{n}",
+            "lead",
+            last_engagement_at=SHAPED_AS_OF - timedelta(days=3),
+            **{k: v for k, v in row.items() if k != "won"},
+        )
+        for n, row in enumerate(values)
+    ]
+    outcomes = [row["won"] for row in values]
+    return History("shaped.csv", leads, outcomes, [SHAPED_AS_OF] * rows, shaped_attributes(extra))
+
+
+def reference_aucs(history: History, train: list[int], test: list[int]) -> tuple[float, float]:
+    """Holdout AUC of scikit-learn's HistGradientBoosting and LogisticRegression on the history's raw columns."""
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    numbers, texts = [], []
+    for attribute in history.attributes:
+        if attribute.kind in ("text", "integer", "number", "boolean") and attribute.calibrate != "none":
+            (texts if attribute.kind == "text" else numbers).append(attribute.name)
+    raw = np.array([[np.nan if (v := lead.get(n)) is None else float(v) for n in numbers] for lead in history.leads])
+    codes = {n: sorted({str(lead.get(n)) for lead in history.leads}) for n in texts}
+    ordinal = np.array([[codes[n].index(str(lead.get(n))) for n in texts] for lead in history.leads], dtype=float)
+    truth = np.array(history.outcomes)
+    boosted = HistGradientBoostingClassifier(
+        categorical_features=list(range(len(numbers), len(numbers) + len(texts))), random_state=0
+    ).fit(np.hstack([raw, ordinal])[train], truth[train])
+    both = np.hstack([raw, ordinal])[test]
+    hgb = float(roc_auc_score(truth[test], boosted.predict_proba(both)[:, 1]))
+    filled = np.nan_to_num(raw)
+    onehot = np.hstack([filled, np.isnan(raw).astype(float)] + [
+        (ordinal[:, [k]] == np.arange(len(codes[n]))).astype(float) for k, n in enumerate(texts)
+    ])  # fmt: skip
+    scaled = (onehot - onehot[train].mean(0)) / (onehot[train].std(0) + 1e-9)
+    linear = LogisticRegression(max_iter=5000).fit(scaled[train], truth[train])
+    lr = float(roc_auc_score(truth[test], linear.decision_function(scaled[test])))
+    return hgb, lr
+
+
+# ---------------------------------------------------------------------------- rare values, dates, one fact twice
+RARE_AS_OF = datetime(2026, 3, 1, tzinfo=UTC)
+ORIGINS = {"web": 0.6, "event": 0.2, "partner": 0.9, "referral": 1.2, "other": -2.5, "fax": -2.5, "print": -2.2}
+PAGES = {"/pricing": 1.0, "/blog": -0.4, "/docs": 0.3, "/home": 0.0, "/jobs": -2.8, "/press": -2.4}
+
+
+def rare_rows(rows: int, seed: int) -> list[dict[str, Any]]:
+    """A 10%-base-rate history: informative origin and landing page, each with rare values converting at 1-2%."""
+    rng = random.Random(seed)
+    found = []
+    for _ in range(rows):
+        origin = rng.choices(list(ORIGINS), weights=[40, 20, 15, 10, 4, 3, 3])[0]
+        page = rng.choices(list(PAGES), weights=[20, 30, 20, 22, 4, 4])[0]
+        weeks = rng.randrange(0, 104)
+        signed_up = RARE_AS_OF - timedelta(days=7 * weeks + rng.randrange(0, 7))
+        # Leads who signed up in the last three months convert most; a year on, hardly at all.
+        age_effect = 0.9 if weeks < 13 else 0.0 if weeks < 52 else -0.8
+        bounced = rng.random() < 0.08
+        logit = -2.6 + ORIGINS[origin] + PAGES[page] + age_effect - 1.5 * bounced
+        found.append({
+            "origin": origin,
+            "landing_page": page,
+            "signed_up": signed_up,
+            "bounced": bounced,
+            # The same fact recorded twice, as CRMs do: a flag and a value of the last activity.
+            "last_activity": "Email Bounced" if bounced else rng.choice(["Page Visited", "Form Filled", "Opened"]),
+            "won": int(rng.random() < 1 / (1 + math.exp(-logit))),
+        })  # fmt: skip
+    return found
+
+
+def rare_history(rows: int = 10_000, seed: int = 8) -> History:
+    values = rare_rows(rows, seed)
+    attributes = (
+        custom_attribute("origin_channel", "text", "Origin"),
+        custom_attribute("landing_page", "text", "Landing page"),
+        custom_attribute("signed_up", "datetime", "Signed up"),
+        custom_attribute("last_activity", "text", "Last activity"),
+        ATTRIBUTES["bounced"],
+    )
+    leads = [
+        Lead.of(
+            "sheet",
+            f"R{n}",
+            "lead",
+            origin_channel=row["origin"],
+            landing_page=row["landing_page"],
+            signed_up=row["signed_up"],
+            last_activity=row["last_activity"],
+            bounced=row["bounced"],
+        )
+        for n, row in enumerate(values)
+    ]
+    return History("rare.csv", leads, [row["won"] for row in values], [RARE_AS_OF] * rows, attributes)
+
+
+def shaped_mapping_yaml(extra: int = 0) -> str:
+    """A mapping of the shaped history's export: every column an attribute of the admin's own."""
+    lines = ["crm: sheet", "objects: [lead]", "id_field: lead_id", "attributes:",
+             "  last_engagement_at: {field: last_activity}", "custom_attributes:"]  # fmt: skip
+    for attribute in shaped_attributes(extra):
+        decays = ", decays: true" if attribute.decays else ""
+        kind, label = attribute.kind, attribute.label
+        lines.append(f"  {attribute.name}: {{field: {attribute.name}, kind: {kind}{decays}, label: '{label}'}}")
+    lines += ["outputs: {score: null, fit: null, engagement: null, temperature: null, stage: null, reasons: null,",
+              "          next_action: null, previous_temperature: null, temperature_changed_at: null}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def write_shaped(folder: Path, rows: int, seed: int, extra: int = 0) -> tuple[Path, Path]:
+    """The shaped history as a CSV export and its mapping file."""
+    values = shaped_rows(rows, seed, extra)
+    history = folder / "shaped.csv"
+    active = (SHAPED_AS_OF - timedelta(days=3)).isoformat()
+    with history.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["lead_id", "last_activity", *values[0]])
+        writer.writeheader()
+        for n, row in enumerate(values):
+            shown = {k: "" if v is None else str(v).lower() if isinstance(v, bool) else v for k, v in row.items()}
+            writer.writerow({"lead_id": f"S{n}", "last_activity": active, **shown})
+    mapping = folder / "shaped.yaml"
+    mapping.write_text(shaped_mapping_yaml(extra), encoding="utf-8")
+    return history, mapping

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from integration.calibration.bands import choose, temperature
+from integration.calibration.binning import terms
 from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.checks import leakage, too_little, warnings
-from integration.calibration.features import Feature, Group, decay_factor, nice, number_label
+from integration.calibration.features import decay_factor, nice, number_label
 from integration.calibration.history import History, read_history
-from integration.calibration.points import reach, to_points
 from integration.calibration.writer import scoring_yaml
 from integration.cli import app
 from integration.model import Lead, Temperature
@@ -60,12 +60,12 @@ def _all(rules: ScoringRules) -> list[Rule]:
 def test_the_learned_points_recover_the_generating_rules_ordering(result: Calibration) -> None:
     rules = result.rules
     executive, demo = _points(rules, "Seniority: executive"), _points(rules, "Requested a demo")
-    webinar, free_mail = _points(rules, "Webinars attended: 1 or more"), _points(rules, "Free-mail address")
+    webinar, free_mail = _points(rules, "Webinars attended: 1"), _points(rules, "Free-mail address")
     assert executive > demo > webinar > 0 > free_mail
 
 
-def test_integer_points_rank_within_002_of_the_raw_model_on_the_holdout(result: Calibration) -> None:
-    assert result.points_auc >= result.model_auc - 0.02
+def test_integer_points_rank_within_0005_of_the_learned_shapes_on_the_holdout(result: Calibration) -> None:
+    assert result.points_auc >= result.model_auc - 0.005
     assert result.model_auc > 0.7
     assert result.points_auc > result.current_auc
 
@@ -104,23 +104,17 @@ def test_the_calibrated_file_keeps_the_hot_gate_and_passes_check(result: Calibra
 def test_the_written_file_is_commented_in_the_default_style(result: Calibration) -> None:
     text = scoring_yaml(result, 7, 0.3)
     assert text.startswith("# leadtherm scoring rules, calibrated by `leadtherm calibrate` from history.csv")
-    assert "  - label: 'Seniority: executive'    # coefficient +" in text
+    assert "  - label: 'Seniority: executive'    # log-odds +" in text
+    assert "8 points double the odds of converting" in text
     assert "  required: [need, budget, authority, timeline]" in text
 
 
 def test_behaviour_goes_to_engagement_and_negative_evidence_to_penalties(result: Calibration) -> None:
     rules = result.rules
-    assert {r.label for r in rules.engagement} >= {"Requested a demo", "Webinars attended: 1 or more"}
+    assert {r.label for r in rules.engagement} >= {"Requested a demo", "Webinars attended: 1"}
     assert "Free-mail address" in {r.label for r in rules.penalties}
     assert all(r.points > 0 and r.below is None for r in rules.engagement)
     assert all(r.points < 0 for r in rules.penalties)
-
-
-def test_every_score_a_lead_can_reach_lies_in_0_to_100_without_clamping(result: Calibration) -> None:
-    features = [p.feature for p in result.placed]
-    low, high = reach([p.points for p in result.placed], features)
-    assert result.baseline + low >= 0 and result.baseline + high <= 100
-    assert result.baseline + high >= 95  # the points use the range
 
 
 def test_bands_raise_conversion_from_cold_to_hot_on_the_holdout(result: Calibration) -> None:
@@ -138,18 +132,6 @@ def test_band_edges_are_chosen_for_rising_conversion_and_hot_needs_qualification
     cool, warm, hot = choose(scores, qualified, outcomes)
     assert 0 < cool < warm < hot <= 100
     assert temperature(hot + 1, False, (cool, warm, hot)) is Temperature.WARM
-
-
-def test_nested_thresholds_and_one_hot_values_reach_only_what_one_lead_can() -> None:
-    def feature(group: str, combine: Group) -> Feature:
-        return Feature(Rule(label=group, attribute="visits", at_least=1, points=0), group, combine, True)
-
-    features = [feature("a", Group.EXCLUSIVE), feature("a", Group.EXCLUSIVE), feature("n", Group.NESTED),
-                feature("n", Group.NESTED), feature("i", Group.INDEPENDENT)]  # fmt: skip
-    assert reach([5, -3, 4, -6, 2], features) == (-5.0, 11.0)
-    points, baseline = to_points([0.5, -0.3, 0.4, -0.6, 0.2], features)
-    low, high = reach(points, features)
-    assert baseline == -low and high - low <= 100
 
 
 def test_engagement_decays_as_of_each_leads_outcome_date(history: History) -> None:
@@ -232,14 +214,15 @@ def test_learned_cut_points_are_rounded_to_two_significant_digits_but_small_coun
 
 
 def test_no_learned_label_uses_exponent_notation(salesforce_example: tuple[History, CrmMapping]) -> None:
-    history, mapping = salesforce_example
-    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
-    result = calibrate(history, CURRENT, leave_out=leaky)
-    ranges = [r for r in _all(result.rules) if r.at_least is not None]
-    assert any(r.attribute == "annual_revenue" for r in ranges)
-    for rule in ranges:
-        assert not re.search(r"\de[+-]?\d", rule.label), rule.label
-        assert number_label(rule.at_least or 0) in rule.label  # the label says the rule's own edge
+    history, _ = salesforce_example
+    # Every range a rule could be written for, whether or not this small history gives it points.
+    cut = terms(history.leads, history.as_of, CURRENT, history.attributes, list(range(len(history.leads))))
+    ranges = [(t, b) for t in cut for b in t.bins if b.kind == "range" and b.low is not None]
+    assert any(t.name == "annual_revenue" for t, _ in ranges)
+    for term, found in ranges:
+        label = term.label_of(term.bins.index(found))
+        assert not re.search(r"\de[+-]?\d", label), label
+        assert number_label(found.low or 0) in label  # the label says the range's own edge
 
 
 def test_the_starting_points_lift_every_score_but_are_never_a_reason(result: Calibration) -> None:

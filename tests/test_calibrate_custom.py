@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.history import History, read_history
 from integration.cli import app
+from integration.scoring import assess
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Rule, ScoringRules
 from tests.adapters.salesforce.conftest import password_env
@@ -65,12 +66,18 @@ def test_integer_points_on_custom_fields_reach_within_002_of_a_raw_logistic_regr
     assert result.points_auc >= reference - 0.02, (result.points_auc, reference)
 
 
-def test_a_strong_custom_number_is_cut_finer_than_the_default_four_bins(learned: tuple[History, Calibration]) -> None:
-    _, result = learned
+def test_a_strong_custom_number_gets_points_rising_range_by_range(learned: tuple[History, Calibration]) -> None:
+    history, result = learned
     steps = [r for r in _all(result.rules) if r.attribute == "trial_logins"]
-    assert len(steps) > 4
-    weak = [r for r in _all(result.rules) if r.attribute == "page_views"]
-    assert len(weak) <= 4
+    assert len(steps) >= 3
+    # Ranges are exclusive, so each lead earns one of them: their points follow the generating rule's slope.
+    ordered = sorted(steps, key=lambda r: r.at_least if r.at_least is not None else min(r.in_ or [0]))  # type: ignore[type-var]
+    assert [r.points for r in ordered] == sorted(r.points for r in ordered)
+    for lead in history.leads[:200]:
+        fired = [
+            r for r in steps if any(x.label == r.label for x in assess(lead, result.rules, history.as_of[0]).reasons)
+        ]
+        assert len(fired) <= 1
 
 
 def test_picklist_rules_read_as_the_crm_spells_the_value_and_match_it(learned: tuple[History, Calibration]) -> None:

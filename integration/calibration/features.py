@@ -222,19 +222,3 @@ def fires(leads: Sequence[Lead], rule: Rule) -> npt.NDArray[np.bool_]:
             verdict = verdicts[key] = rule_matches(rule, value)
         out[i] = verdict
     return out
-
-
-def indicators(leads: Sequence[Lead], features: Sequence[Feature]) -> npt.NDArray[np.float64]:
-    """Lead x feature: 1.0 where the feature's rule fires, else 0.0."""
-    import numpy as np
-
-    columns = [fires(leads, f.rule).astype(float) for f in features]
-    return np.column_stack(columns) if columns else np.zeros((len(leads), 0))
-
-
-def weigh(fired: npt.NDArray[np.float64], factors: Sequence[float], decayed: Sequence[bool]) -> npt.NDArray[np.float64]:
-    """The indicators with each decayed feature scaled by its lead's decay factor, as `assess` will."""
-    import numpy as np
-
-    mask = np.asarray(decayed, dtype=bool)[None, :]
-    return np.asarray(fired * np.where(mask, np.asarray(factors, dtype=float)[:, None], 1.0), dtype=float)

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from integration.calibration.calibrate import Calibration
+from integration.calibration.scale import ANCHOR_AGAINST, ANCHOR_SCORE, POINTS_TO_DOUBLE
 from mappings.loader import read_yaml, validate
 from mappings.schema import Rule, ScoringRules
 
@@ -45,30 +46,31 @@ def _note(result: Calibration, rule: Rule) -> str:
     seen = result.support.get(rule.label)
     if placed is None or seen is None:
         return ""
-    return (
-        f"coefficient {placed.coefficient:+.2f}; fires for {seen.share:.0%} of leads, {seen.rate:.0%} of them converted"
-    )
+    return f"log-odds {placed.coefficient:+.2f}; fires for {seen.share:.0%} of leads, {seen.rate:.0%} of them converted"
 
 
 def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
     """The calibrated rules as YAML text, validated against the schema before anyone writes it."""
     rules, history = result.rules, result.history
+    low, high = result.auc_interval
     t, d = rules.temperature, rules.decay
     lines = [
         f"# leadtherm scoring rules, calibrated by `leadtherm calibrate` from {history.source}",
         f"# ({len(history.leads)} leads, {sum(history.outcomes)} conversions; seed {seed}, {holdout:.0%} held out).",
         "# `leadtherm check` validates this file. It is an ordinary scoring.yaml: edit it freely.",
         "#",
-        f"# Holdout ROC AUC: these points {result.points_auc:.3f}, the raw model {result.model_auc:.3f}, "
-        f"the rules before {result.current_auc:.3f}.",
-        "# Points are proportional to a logistic regression's coefficients (log-odds of converting),",
-        "# sized so that every score a lead can reach lies in 0-100 without clamping.",
+        f"# Holdout ROC AUC: these points {result.points_auc:.3f} (95% interval {low:.3f}-{high:.3f}), "
+        f"the learned shapes {result.model_auc:.3f}, the rules before {result.current_auc:.3f}.",
+        "# Each attribute's points per value or range were learned jointly (one shape per attribute, boosted),",
+        f"# on a fixed scale: {POINTS_TO_DOUBLE} points double the odds of converting, a score of {ANCHOR_SCORE} "
+        f"is odds of 1:{ANCHOR_AGAINST}.",
+        "# Ranges: `at_least` includes its edge, `below` does not; a value with no rule gets 0 points.",
         "#",
         "# score = weights.fit * fit + weights.engagement * engagement (decayed) + penalties, 0-100.",
         "version: 1",
         "",
         "weights:",
-        "  fit: 1.0          # the learned points are already on the score's 0-100 scale",
+        "  fit: 1.0          # the learned points are already on the score's scale",
         "  engagement: 1.0",
         "",
         "decay:                # kept from the current rules; engagement was decayed this way when learning",
@@ -80,13 +82,13 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         f"  warm: {t.warm}",
         f"  hot: {t.hot}",
         "",
-        "qualification:        # kept from the current rules: all must be confirmed for `hot` and `sql`",
+        "qualification:        # the current rules' criteria the mapping fills: all confirmed for `hot` and `sql`",
         f"  required: {_scalar(list(rules.qualification.required))}",
         "",
         "stage:",
         f"  mql_score: {rules.stage.mql_score}       # marketing-qualified from the warm band on",
         "",
-        f"starting_points: {rules.starting_points}     # every lead starts here, so no score clamps; never a reason",
+        f"starting_points: {rules.starting_points}     # from the base rate on the same scale; never a reason",
     ]
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalties", rules.penalties)):
         lines += ["", f"{axis}:" if group else f"{axis}: []"]
