@@ -53,7 +53,7 @@ def test_what_if_shows_current_and_edited_rules_side_by_side_on_the_holdout(
     assert page.count("<svg") == 2  # conversion per band, and the moves
 
 
-def test_calibrate_from_the_console_compares_the_learned_rules_and_can_become_the_draft(
+def test_calibrate_from_the_console_names_the_leak_and_becomes_the_draft_only_once_its_warnings_are_acknowledged(
     served: Served, log_in: LogIn, tmp_path: Path
 ) -> None:
     http, token = log_in()
@@ -61,7 +61,12 @@ def test_calibrate_from_the_console_compares_the_learned_rules_and_can_become_th
     page = http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120).text
     current, learned = _aucs(page, "calibrated-table")
     assert learned > current
-    rules = http.post(f"{served.url}/admin/whatif/use-calibrated", data={"csrf_token": token}, timeout=30).text
+    # The planted status column leaks: the console says so, as the CLI does, and leaves it out.
+    assert 'data-attribute="lead_status"' in page and "leakage: column status (lead_status)" in page
+    use = f"{served.url}/admin/whatif/use-calibrated"
+    refused = http.post(use, data={"csrf_token": token}, timeout=30).text
+    assert "tick that you have read them first" in refused and "The learned rules are now your draft" not in refused
+    rules = http.post(use, data={"csrf_token": token, "acknowledge": "yes"}, timeout=30).text
     assert "The learned rules are now your draft" in rules and "calibrated by" in rules
 
 
