@@ -137,7 +137,10 @@ def _keys(
         keys = [_MISSING if n is None else str(int(np.searchsorted(edges, n, side="right"))) for n in numbers]
         return keys, {_MISSING: _MISSING, **{str(i): label(i) for i in range(len(edges) + 1)}}
     keys = [_MISSING if v is None or v == "" else str(v).casefold() for v in values]
-    return keys, {k: k for k in set(keys)}
+    labels: dict[str, str] = {}
+    for key, value in zip(keys, values, strict=True):
+        labels.setdefault(key, key if key == _MISSING else str(value))  # as the CRM spells it
+    return keys, labels
 
 
 def _encoded(keys: Sequence[str], outcomes: Sequence[int], train: Sequence[int]) -> npt.NDArray[np.float64]:

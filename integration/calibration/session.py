@@ -99,14 +99,15 @@ def holdout_split(history: History, holdout: float, seed: int) -> Split:
     created = history.created
     order = sorted(range(n), key=lambda i: (created[i], i))
     cut = created[order[n - max(1, round(n * holdout))]]
+    # The boundary is a day, as a person says it, when leads were created before that day; else the moment.
+    day = cut.replace(hour=0, minute=0, second=0, microsecond=0)
+    cut = day if created[order[0]] < day else cut
     train = [i for i in range(n) if created[i] < cut]  # leads created at the very moment of the cut are held out
     test = [i for i in range(n) if created[i] >= cut]
     if not train:
         why = f"; the creation dates ({history.created_from}) are all the same moment, so they cannot order a holdout"
         return _stratified(history, holdout, seed, why)
-    # The boundary reads as a day when no training lead shares the cut's day, else to the second.
-    day = cut.replace(hour=0, minute=0, second=0, microsecond=0)
-    boundary = f"{cut:%Y-%m-%d}" if all(created[i] < day for i in train) else f"{cut:%Y-%m-%d %H:%M:%S}"
+    boundary = f"{cut:%Y-%m-%d}" if cut == day else f"{cut:%Y-%m-%d %H:%M:%S}"
     for part, name in ((train, "before"), (test, "on or after")):
         won = sum(history.outcomes[i] for i in part)
         if won < MIN_PER_SIDE or len(part) - won < MIN_PER_SIDE:
