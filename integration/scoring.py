@@ -16,13 +16,15 @@ from typing import Any, TypeVar
 
 from integration.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
-from mappings.schema import Rule, ScoringRules
+from mappings.schema import Condition, Rule, ScoringRules
 
 _SECOND = timedelta(seconds=1)
 _DAY_SECONDS = 86400.0
 _SETTLE_STEPS = 1000
 
 Fire = Callable[[Any], Reason | None]
+# A compound rule reads several attributes: it takes the lead's values and returns its Reason or None.
+FireOnValues = Callable[[Mapping[str, Any]], Reason | None]
 _AXES = ("fit", "engagement", "penalty")
 _AXIS_INDEX = {axis: i for i, axis in enumerate(_AXES)}
 # The attributes the core reads beyond the rules, by the role the catalogue gives them.
@@ -47,6 +49,7 @@ class _AttributeRules:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     groups: tuple[_AttributeRules, ...]
+    compounds: tuple[FireOnValues, ...]
     fit_weight: float
     engagement_weight: float
     half_life_days: float
@@ -59,7 +62,7 @@ class _Compiled:
     next_actions: dict[Temperature, str]
 
 
-def _exact_keys(rule: Rule) -> list[Any] | None:
+def _exact_keys(rule: Rule | Condition) -> list[Any] | None:
     """The attribute values an equality rule matches, when a dict lookup can stand for it.
 
     Kinds were checked at load (a text attribute holds str, a boolean one bool), so the rule's own
@@ -75,7 +78,7 @@ def _exact_keys(rule: Rule) -> list[Any] | None:
     return None
 
 
-def _condition(rule: Rule) -> Callable[[Any], bool]:
+def _condition(rule: Rule | Condition) -> Callable[[Any], bool]:
     """The rule's test on one attribute value; None never matches a value condition."""
     if rule.present is not None:
         wanted = rule.present
@@ -113,6 +116,29 @@ def _fire(axis: str, rule: Rule) -> Fire:
     test = _condition(rule)
     reason = Reason(axis, rule.label, rule.points)
     return lambda value: reason if test(value) else None
+
+
+def _holds(condition: Rule | Condition) -> Callable[[Any], bool]:
+    """One condition's test, deciding as a single rule does (equality through the same casefolded lookup)."""
+    keys = _exact_keys(condition)
+    if keys is None:
+        return _condition(condition)
+    wanted = frozenset(keys)
+    return lambda v: v is not None and (v.casefold() if v.__class__ is str else v) in wanted
+
+
+def _compound(axis: str, rule: Rule) -> FireOnValues:
+    """A rule that earns its points once when every one of its conditions holds (each tested as a single rule's)."""
+    tests = tuple((c.attribute, _holds(c)) for c in rule.conditions if c.attribute is not None)
+    reason = Reason(axis, rule.label, rule.points)
+
+    def every(values: Mapping[str, Any]) -> Reason | None:
+        for attribute, test in tests:
+            if not test(values.get(attribute)):
+                return None
+        return reason
+
+    return every
 
 
 def _group(attribute: str, rules: list[tuple[str, Rule]]) -> _AttributeRules:
@@ -167,11 +193,27 @@ _ONE_RULE: dict[int, tuple[Rule, _AttributeRules]] = {}
 
 
 def rule_matches(rule: Rule, value: Any) -> bool:
-    """Whether a rule earns points for an attribute value, exactly as `assess` decides (calibration uses it)."""
-    group = _memo(_ONE_RULE, rule, lambda r: _group(r.attribute, [("fit", r)]), 4096)
+    """Whether a single rule earns points for an attribute value, exactly as `assess` decides (calibration uses it).
+
+    A compound rule tests several attributes: use `rule_holds` with the lead's values.
+    """
+    if rule.all_ is not None:
+        raise ValueError(f"rule {rule.label!r} is compound: use rule_holds with the lead's values")
+    group = _memo(_ONE_RULE, rule, lambda r: _group(r.attribute or "", [("fit", r)]), 4096)
     reasons: list[Reason] = []
     _fires(group, value, reasons)
     return bool(reasons)
+
+
+_ONE_COMPOUND: dict[int, tuple[Rule, FireOnValues]] = {}
+
+
+def rule_holds(rule: Rule, values: Mapping[str, Any]) -> bool:
+    """Whether a rule, single or compound, earns points for a lead's values, exactly as `assess` decides."""
+    if rule.all_ is None:
+        return rule_matches(rule, values.get(rule.attribute or ""))
+    every = _memo(_ONE_COMPOUND, rule, lambda r: _compound("fit", r), 4096)
+    return every(values) is not None
 
 
 def decay_factor(last: datetime | None, now: datetime, half_life_days: float, grace_days: float) -> float:
@@ -193,13 +235,18 @@ def temperature_of(score: int, qualified: bool, cool: int, warm: int, hot: int) 
 
 def _compile(rules: ScoringRules) -> _Compiled:
     by_attribute: dict[str, list[tuple[str, Rule]]] = {}
+    compounds: list[FireOnValues] = []
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
         for rule in group:
-            by_attribute.setdefault(rule.attribute, []).append((axis, rule))
+            if rule.attribute is None:
+                compounds.append(_compound(axis, rule))
+            else:
+                by_attribute.setdefault(rule.attribute, []).append((axis, rule))
     t = rules.temperature
     thresholds = ((Temperature.HOT, t.hot), (Temperature.WARM, t.warm), (Temperature.COOL, t.cool))
     return _Compiled(
         groups=tuple(_group(a, r) for a, r in by_attribute.items()),
+        compounds=tuple(compounds),
         fit_weight=rules.weights.fit,
         engagement_weight=rules.weights.engagement,
         half_life_days=rules.decay.half_life_days,
@@ -275,6 +322,9 @@ def _axes(c: _Compiled, lead: Lead) -> _Axes:
     values = lead.values
     for group in c.groups:
         _fires(group, values.get(group.attribute), reasons)
+    for compound in c.compounds:
+        if (reason := compound(values)) is not None:
+            reasons.append(reason)
     for reason in reasons:
         totals[_AXIS_INDEX[reason.axis]] += reason.points
     return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)

@@ -50,7 +50,7 @@ def all_rules(rules: ScoringRules) -> list[Rule]:
 
 def attributes_tested(*rulesets: ScoringRules) -> list[str]:
     """The attributes the rules test, in the order they first appear (the preview's columns)."""
-    return list(dict.fromkeys(r.attribute for rules in rulesets for r in all_rules(rules)))
+    return list(dict.fromkeys(a for rules in rulesets for r in all_rules(rules) for a in r.attributes))
 
 
 def preview(samples: Sequence[Sample], before: ScoringRules, after: ScoringRules, now: datetime) -> list[PreviewRow]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
 from mappings.errors import Problem
-from mappings.schema import CrmMapping, ScoringRules
+from mappings.schema import Condition, CrmMapping, Rule, ScoringRules
 
 Lines = Mapping[tuple[str | int, ...], int]
 SECTIONS = ("fit", "engagement", "penalties")
@@ -17,23 +17,35 @@ def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mappin
     problems: list[Problem] = []
     for section in SECTIONS:
         for index, rule in enumerate(getattr(rules, section)):
-            if rule.attribute in ATTRIBUTES:
-                continue  # built-ins are known everywhere; an unmapped one is simply empty
-            where = lines.get((section, index, "attribute"), lines.get((section, index)))
-            field = f"{section}[{index}].attribute"
-            for crm, mapping in sorted(mappings.items()):
-                attribute = mapping.attribute(rule.attribute)
-                if attribute is None:
-                    message = (
-                        f"rule {rule.label!r} tests {rule.attribute!r}, which the {crm} mapping does not define "
-                        f"(declare it under custom_attributes in {crm}.yaml, or fix the name)"
-                    )
-                elif (kind := rule.kind_problem(attribute.kind)) is not None:
-                    message = f"rule {rule.label!r}: {kind} (as declared in {crm}.yaml)"
-                else:
-                    continue
-                problems.append(Problem(file, where, field, message))
+            for at, condition in _located_conditions(rule, (section, index)):
+                if condition.attribute is None or condition.attribute in ATTRIBUTES:
+                    continue  # built-ins are known everywhere; an unmapped one is simply empty
+                where = lines.get((*at, "attribute"), lines.get(at, lines.get((section, index))))
+                field = _field(at) + ".attribute"
+                for crm, mapping in sorted(mappings.items()):
+                    attribute = mapping.attribute(condition.attribute)
+                    if attribute is None:
+                        message = (
+                            f"rule {rule.label!r} tests {condition.attribute!r}, which the {crm} mapping does not "
+                            f"define (declare it under custom_attributes in {crm}.yaml, or fix the name)"
+                        )
+                    elif (kind := condition.kind_problem(attribute.kind)) is not None:
+                        message = f"rule {rule.label!r}: {kind} (as declared in {crm}.yaml)"
+                    else:
+                        continue
+                    problems.append(Problem(file, where, field, message))
     return problems
+
+
+def _located_conditions(rule: Rule, at: tuple[str | int, ...]) -> list[tuple[tuple[str | int, ...], Condition | Rule]]:
+    """Each condition of a rule with its place in the file: the rule itself, or `all[j]` of a compound one."""
+    if rule.all_ is None:
+        return [(at, rule)]
+    return [((*at, "all", j), condition) for j, condition in enumerate(rule.all_)]
+
+
+def _field(at: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p) for i, p in enumerate(at))
 
 
 def complete_outputs(mapping: CrmMapping, defaults: CrmMapping | None) -> tuple[CrmMapping, list[str]]:

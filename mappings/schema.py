@@ -60,15 +60,9 @@ def _valid_regex(pattern: str) -> str:
 # ---------------------------------------------------------------------------- scoring.yaml
 
 
-class Rule(Strict):
-    """One scoring rule: a condition on one Lead attribute and the points it is worth.
+class Condition(Strict):
+    """One condition of a compound rule: an attribute and exactly one test, as a single rule has (no `each`)."""
 
-    Exactly one condition: `is` (equality, for booleans and exact values), `in` (one of,
-    case-insensitive), `matches` (regex), `at_least` / `below` (numeric range), `present`
-    (has a value), or `each` (points for every `each` units of a counter, up to `max_points`).
-    """
-
-    label: str = Field(min_length=1, max_length=120)
     attribute: str
     is_: Scalar | None = Field(default=None, alias="is")
     in_: list[Scalar] | None = Field(default=None, alias="in")
@@ -76,9 +70,6 @@ class Rule(Strict):
     at_least: float | None = None
     below: float | None = None
     present: bool | None = None
-    each: float | None = Field(default=None, gt=0)
-    max_points: float | None = Field(default=None, ge=-POINTS_BOUND, le=POINTS_BOUND)
-    points: float = Field(ge=-POINTS_BOUND, le=POINTS_BOUND)
 
     _check_attribute = field_validator("attribute")(_attribute_name)
 
@@ -87,27 +78,122 @@ class Rule(Strict):
     def _check_regex(cls, value: str | None) -> str | None:
         return None if value is None else _valid_regex(value)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_counter(cls, data: Any) -> Any:
+        # Said plainly rather than as "extra field": a compound rule earns its points once.
+        if isinstance(data, dict) and ("each" in data or "max_points" in data):
+            raise ValueError("each (and max_points) cannot be used inside all: a compound rule earns its points once")
+        return data
+
     @model_validator(mode="after")
     def _one_condition(self) -> Self:
-        given = [
-            name
-            for name, value in (
-                ("is", self.is_),
-                ("in", self.in_),
-                ("matches", self.matches),
-                ("at_least/below", self.at_least if self.below is None else self.below),
-                ("present", self.present),
-                ("each", self.each),
-            )
-            if value is not None
-        ]
-        if len(given) != 1:
-            raise ValueError(
-                "needs exactly one condition of is, in, matches, at_least/below, present, each"
-                + (f" (has {', '.join(given)})" if given else "")
-            )
-        if self.at_least is not None and self.below is not None and self.at_least >= self.below:
-            raise ValueError("at_least must be smaller than below")
+        problem = _condition_problem(self, "is, in, matches, at_least/below, present")
+        if problem:
+            raise ValueError(problem)
+        builtin = ATTRIBUTES.get(self.attribute)
+        if builtin is not None and (problem := self.kind_problem(builtin.kind)):
+            raise ValueError(problem)
+        return self
+
+    def kind_problem(self, kind: Kind) -> str | None:
+        """Why this condition cannot test an attribute of `kind`, or None when it can."""
+        return _kind_problem(self, self.attribute, kind)
+
+
+def _condition_problem(test: Condition | Rule, names: str) -> str | None:
+    """Why a rule's or a condition's tests are not exactly one condition, or None."""
+    each = test.each if isinstance(test, Rule) else None
+    given = [
+        name
+        for name, value in (
+            ("is", test.is_),
+            ("in", test.in_),
+            ("matches", test.matches),
+            ("at_least/below", test.at_least if test.below is None else test.below),
+            ("present", test.present),
+            ("each", each),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        return f"needs exactly one condition of {names}" + (f" (has {', '.join(given)})" if given else "")
+    if test.at_least is not None and test.below is not None and test.at_least >= test.below:
+        return "at_least must be smaller than below"
+    return None
+
+
+def _kind_problem(test: Condition | Rule, attribute: str, kind: Kind) -> str | None:
+    numeric = kind in NUMERIC_KINDS
+    each = test.each if isinstance(test, Rule) else None
+    if (test.at_least is not None or test.below is not None or each) and not numeric:
+        return f"at_least, below and each need a numeric attribute; {attribute} is {kind}"
+    if test.matches is not None and kind != "text":
+        return f"matches needs a text attribute; {attribute} is {kind}"
+    values = [test.is_] if test.is_ is not None else list(test.in_ or [])
+    if kind == "text" and any(isinstance(v, bool) for v in values):
+        # YAML reads a bare no/yes/on/off as a boolean: `country in: [no]` would never match Norway.
+        return f"{attribute} is text but a value reads as true/false: quote it ('no', 'yes')"
+    if kind == "boolean" and any(not isinstance(v, bool) for v in values):
+        return f"{attribute} is boolean: test it with is: true or is: false"
+    if numeric and any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
+        return f"{attribute} is {kind}: is/in need numbers (or use at_least/below)"
+    return None
+
+
+class Rule(Strict):
+    """One scoring rule: a condition on one Lead attribute and the points it is worth.
+
+    Exactly one condition: `is` (equality, for booleans and exact values), `in` (one of,
+    case-insensitive), `matches` (regex), `at_least` / `below` (numeric range), `present`
+    (has a value), or `each` (points for every `each` units of a counter, up to `max_points`).
+
+    A compound rule has no `attribute` of its own: `all` lists two or more conditions, each an
+    attribute and one of the conditions above but `each`, and the rule earns its points once when
+    all of them hold (like HubSpot's AND groups). `Rule.model_validate({"label", "all", "points"})`
+    builds one.
+    """
+
+    label: str = Field(min_length=1, max_length=120)
+    attribute: str | None = None
+    is_: Scalar | None = Field(default=None, alias="is")
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    matches: str | None = None
+    at_least: float | None = None
+    below: float | None = None
+    present: bool | None = None
+    each: float | None = Field(default=None, gt=0)
+    max_points: float | None = Field(default=None, ge=-POINTS_BOUND, le=POINTS_BOUND)
+    all_: list[Condition] | None = Field(default=None, alias="all")
+    points: float = Field(ge=-POINTS_BOUND, le=POINTS_BOUND)
+
+    @field_validator("attribute")
+    @classmethod
+    def _check_attribute(cls, value: str | None) -> str | None:
+        return None if value is None else _attribute_name(value)
+
+    @field_validator("matches")
+    @classmethod
+    def _check_regex(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_regex(value)
+
+    @field_validator("all_")
+    @classmethod
+    def _two_or_more(cls, value: list[Condition] | None) -> list[Condition] | None:
+        # One condition is a single rule: one way to write it keeps the file and the reasons plain.
+        if value is not None and len(value) < 2:
+            raise ValueError("all needs at least two conditions (for one, write a single rule with attribute)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Self:
+        if self.all_ is not None:
+            return self._compound()
+        if self.attribute is None:
+            raise ValueError("needs an attribute (or all: [conditions] for a compound rule)")
+        problem = _condition_problem(self, "is, in, matches, at_least/below, present, each")
+        if problem:
+            raise ValueError(problem)
         if self.max_points is not None and self.each is None:
             raise ValueError("max_points goes with each")
         # A built-in's kind is known here; an admin's own attribute is checked against its mapping.
@@ -116,22 +202,40 @@ class Rule(Strict):
             raise ValueError(problem)
         return self
 
+    def _compound(self) -> Self:
+        if self.attribute is not None:
+            raise ValueError("a compound rule has no attribute of its own: each condition under all names one")
+        beside = [
+            name
+            for name, value in (
+                ("is", self.is_),
+                ("in", self.in_),
+                ("matches", self.matches),
+                ("at_least", self.at_least),
+                ("below", self.below),
+                ("present", self.present),
+                ("each", self.each),
+                ("max_points", self.max_points),
+            )
+            if value is not None
+        ]
+        if beside:
+            raise ValueError(f"a compound rule's conditions go under all, not beside it (has {', '.join(beside)})")
+        return self
+
+    @property
+    def conditions(self) -> tuple[Condition | Rule, ...]:
+        """What must hold for the rule to earn its points: its own condition, or each of a compound's."""
+        return (self,) if self.all_ is None else tuple(self.all_)
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attributes the rule tests, in its order (one for a single rule)."""
+        return tuple(c.attribute for c in self.conditions if c.attribute is not None)
+
     def kind_problem(self, kind: Kind) -> str | None:
-        """Why this rule's condition cannot test an attribute of `kind`, or None when it can."""
-        numeric = kind in NUMERIC_KINDS
-        if (self.at_least is not None or self.below is not None or self.each) and not numeric:
-            return f"at_least, below and each need a numeric attribute; {self.attribute} is {kind}"
-        if self.matches is not None and kind != "text":
-            return f"matches needs a text attribute; {self.attribute} is {kind}"
-        values = [self.is_] if self.is_ is not None else list(self.in_ or [])
-        if kind == "text" and any(isinstance(v, bool) for v in values):
-            # YAML reads a bare no/yes/on/off as a boolean: `country in: [no]` would never match Norway.
-            return f"{self.attribute} is text but a value reads as true/false: quote it ('no', 'yes')"
-        if kind == "boolean" and any(not isinstance(v, bool) for v in values):
-            return f"{self.attribute} is boolean: test it with is: true or is: false"
-        if numeric and any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
-            return f"{self.attribute} is {kind}: is/in need numbers (or use at_least/below)"
-        return None
+        """Why this rule's condition cannot test an attribute of `kind`, or None when it can (single rules)."""
+        return _kind_problem(self, self.attribute or "", kind)
 
 
 class Weights(Strict):
@@ -209,7 +313,7 @@ class ScoringRules(Strict):
         for rule in rules:
             if rule.points < 0 or (rule.max_points is not None and rule.max_points < 0):
                 raise ValueError(f"rule {rule.label!r}: engagement points must be >= 0; put it in penalties")
-            if rule.below is not None:
+            if any(c.below is not None for c in rule.conditions):
                 raise ValueError(f"rule {rule.label!r}: engagement rules cannot use below")
         return rules
 
@@ -393,4 +497,12 @@ class CrmMapping(Strict):
         return list(dict.fromkeys(names))
 
 
-__all__ = ["TEMPERATURES", "AttributeMapping", "CrmMapping", "CustomAttribute", "Rule", "ScoringRules"]
+__all__ = [
+    "TEMPERATURES",
+    "AttributeMapping",
+    "Condition",
+    "CrmMapping",
+    "CustomAttribute",
+    "Rule",
+    "ScoringRules",
+]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from integration.model import Lead
 from integration.scoring import decay_factor as scorer_decay
-from integration.scoring import rule_matches
+from integration.scoring import rule_holds, rule_matches
 from mappings.catalogue import Attribute
 from mappings.schema import Decay, Rule, ScoringRules
 
@@ -210,6 +210,8 @@ def fires(leads: Sequence[Lead], rule: Rule) -> npt.NDArray[np.bool_]:
     import numpy as np
 
     verdicts: dict[Any, bool] = {}
+    if rule.attribute is None:  # a compound rule reads several attributes of each lead
+        return np.fromiter((rule_holds(rule, lead.values) for lead in leads), dtype=bool, count=len(leads))
     out = np.zeros(len(leads), dtype=bool)
     name = rule.attribute
     for i, lead in enumerate(leads):

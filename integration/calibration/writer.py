@@ -22,12 +22,19 @@ def _scalar(value: Any) -> str:
     return text.removesuffix("...").strip()
 
 
+def _flow(condition: dict[str, Any]) -> str:
+    """One condition of a compound rule on one line, attribute first: `{attribute: seniority, is: director}`."""
+    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in condition.items()}
+    return yaml.safe_dump(data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1_000_000).strip()
+
+
 def _rule(rule: Rule, note: str) -> list[str]:
     data = rule.model_dump(by_alias=True, exclude_none=True)
-    lines = [
-        f"  - label: {_scalar(data['label'])}" + (f"    # {note}" if note else ""),
-        f"    attribute: {data['attribute']}",
-    ]
+    lines = [f"  - label: {_scalar(data['label'])}" + (f"    # {note}" if note else "")]
+    if "all" in data:  # a compound rule: its points once when every condition holds
+        lines += ["    all:", *[f"      - {_flow(c)}" for c in data["all"]]]
+    else:
+        lines.append(f"    attribute: {data['attribute']}")
     lines += [f"    {key}: {_scalar(data[key])}" for key in _CONDITIONS if key in data]
     lines.append(f"    points: {_scalar(data['points'])}")
     return lines

@@ -112,10 +112,25 @@ def _item_span(lines: list[str], start: int) -> tuple[int, int]:
     return start, end
 
 
+def _condition_line(condition: Mapping[str, Any]) -> str:
+    """One condition of a compound rule as a flow mapping, attribute first: `{attribute: seniority, is: director}`."""
+    keys = ["attribute", *[k for k in CONDITIONS if k in condition]]
+    values = {k: condition[k] for k in keys if condition[k] is not None}
+    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
+    text = yaml.safe_dump(data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1_000_000)
+    return text.strip()
+
+
 def _rule_lines(rule: Mapping[str, Any], indent: int) -> list[str]:
     pad = " " * indent
-    keys = ["label", "attribute", *[k for k in CONDITIONS if k in rule], "max_points", "points"]
-    body = [f"{k}: {scalar(rule[k])}" for k in keys if k in rule and rule[k] is not None]
+    keys = ["label", "attribute", *[k for k in CONDITIONS if k in rule], "max_points", "all", "points"]
+    body = [
+        "all:" + "".join(f"\n{pad}    - {_condition_line(c)}" for c in rule[k])
+        if k == "all"
+        else f"{k}: {scalar(rule[k])}"
+        for k in keys
+        if k in rule and rule[k] is not None
+    ]
     return [f"{pad}- {body[0]}\n", *[f"{pad}  {b}\n" for b in body[1:]]]
 
 

@@ -41,6 +41,8 @@ SETTINGS = {  # form field -> path in scoring.yaml
     "mql_score": ("stage", "mql_score"),
 }
 CRITERIA = QUALIFICATION
+MAX_CONDITIONS = 4  # condition rows a rule's form offers; a longer compound rule is edited as YAML
+AND_CONDITIONS = tuple(c for c in CONDITIONS if c != "each")  # `each` counts units: never inside all
 
 
 def _number(name: str) -> float:
@@ -53,8 +55,8 @@ def _number(name: str) -> float:
 
 def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
     """Attributes whose rules differ between the two sets, else all tested ones: the preview's columns."""
-    old = {(r.attribute, r.model_dump_json()) for r in [*before.fit, *before.engagement, *before.penalties]}
-    new = {(r.attribute, r.model_dump_json()) for r in [*after.fit, *after.engagement, *after.penalties]}
+    old = {(a, r.model_dump_json()) for r in [*before.fit, *before.engagement, *before.penalties] for a in r.attributes}
+    new = {(a, r.model_dump_json()) for r in [*after.fit, *after.engagement, *after.penalties] for a in r.attributes}
     changed = list(dict.fromkeys(a for a, _ in sorted(old ^ new)))
     return (changed or attributes_tested(after))[:PREVIEW_COLUMNS]
 
@@ -132,6 +134,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             attributes=attributes_in_use(ws.files),
             axes=AXES,
             conditions=CONDITIONS,
+            and_conditions=AND_CONDITIONS,
+            max_conditions=MAX_CONDITIONS,
             criteria=CRITERIA,
             crms=console.crms(ws.files),
             connected=sorted(console.config.clients),
@@ -167,20 +171,34 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
         return edit(to_rules, change)
 
-    def rule_from_form(ws: Workspace) -> dict[str, Any]:
-        attribute = request.form.get("attribute", "")
-        kinds = {a.name: a.kind for a in attributes_in_use(ws.files)}
-        condition = request.form.get("condition", "")
-        rule: dict[str, Any] = {
-            "label": request.form.get("label", "").strip() or f"{attribute} {condition}",
+    def condition_from_form(suffix: str, kinds: dict[str, str]) -> dict[str, Any] | None:
+        """One condition row of the form (`attribute`, `attribute_2`...); None when its attribute is left empty."""
+        attribute = request.form.get(f"attribute{suffix}", "").strip()
+        if not attribute:
+            return None
+        condition = request.form.get(f"condition{suffix}", "")
+        value = request.form.get(f"value{suffix}", "")
+        found: dict[str, Any] = {
             "attribute": attribute,
-            condition: parse_condition(condition, request.form.get("value", ""), kinds.get(attribute, "text")),
-            "points": _number("points"),
+            condition: parse_condition(condition, value, kinds.get(attribute, "text")),
         }
-        if condition == "each" and request.form.get("max_points", "").strip():
+        if condition == "at_least" and request.form.get(f"below{suffix}", "").strip():
+            found["below"] = _number(f"below{suffix}")  # a range: at_least <= value < below
+        return found
+
+    def rule_from_form(ws: Workspace) -> dict[str, Any]:
+        kinds = {a.name: a.kind for a in attributes_in_use(ws.files)}
+        first = condition_from_form("", kinds) or {"attribute": ""}
+        rows = (condition_from_form(f"_{n}", kinds) for n in range(2, MAX_CONDITIONS + 1))
+        more = [c for c in rows if c is not None]
+        conditions = [first, *more]
+        named = " and ".join(" ".join([c["attribute"], *list(c)[1:2]]) for c in conditions)  # "visits at_least"
+        label = request.form.get("label", "").strip() or named
+        if more:  # rows after the first make a compound rule: points once when all of them hold
+            return {"label": label, "all": conditions, "points": _number("points")}
+        rule: dict[str, Any] = {"label": label, **first, "points": _number("points")}
+        if "each" in first and request.form.get("max_points", "").strip():
             rule["max_points"] = _number("max_points")
-        if condition == "at_least" and request.form.get("below", "").strip():
-            rule["below"] = _number("below")  # a range: at_least <= value < below
         return rule
 
     @bp.post("/rules/add")

@@ -205,3 +205,71 @@ def test_a_rules_attribute_and_condition_are_edited_in_place_through_the_form(se
         "  - label: Mid-market (100-2,999)\n    attribute: company_size\n    at_least: 100\n    below: 3000\n" in page
     )
     assert "The draft is valid" in page and "Enterprise company" in page
+
+
+COMPOUND_FORM = {
+    "axis": "fit",
+    "label": "Director at a mid-size company",
+    "attribute": "seniority",
+    "condition": "is",
+    "value": "director",
+    "attribute_2": "company_size",
+    "condition_2": "at_least",
+    "value_2": "50",
+    "below_2": "5000",
+    "attribute_3": "",  # rows left at "(none)" add nothing
+    "points": "40",
+}
+
+
+def test_a_compound_rule_added_through_the_form_needs_all_its_conditions_and_moves_the_preview(
+    served: Served, log_in: LogIn
+) -> None:
+    http, token = log_in()
+    _upload(http, served, token)
+    answer = http.post(
+        f"{served.url}/admin/rules/add", data={**COMPOUND_FORM, "csrf_token": token}, headers=FETCH, timeout=30
+    )
+    parts = answer.json()
+    assert "The draft is valid" in parts["problems"]
+    moved, _ = _summary(parts["preview"])
+    assert moved > 0
+    yaml_page = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
+    assert (
+        "  - label: Director at a mid-size company\n    all:\n      - {attribute: seniority, is: director}\n"
+        "      - {attribute: company_size, at_least: 50, below: 5000}\n    points: 40\n"
+    ) in yaml_page
+    page = http.get(f"{served.url}/admin/rules", timeout=30).text
+    row = page[page.index("<td>Director at a mid-size company") :]
+    row = row[: row.index("</tr>")]
+    assert "all of:" in row and "<code>seniority</code>" in row and "<code>company_size</code>" in row
+    assert "<code>at_least: 50.0</code>" in row and "<code>below: 5000.0</code>" in row
+
+
+def test_a_counter_condition_inside_a_compound_rule_is_refused_inline(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    before = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
+    form = {**COMPOUND_FORM, "attribute": "visits", "condition": "each", "value": "2", "csrf_token": token}
+    answer = http.post(f"{served.url}/admin/rules/add", data=form, headers=FETCH, timeout=30)
+    problems = answer.json()["problems"]
+    assert "cannot be used inside all" in problems and ".all[0]" in problems
+    assert "Director at a mid-size company" not in before
+
+
+def test_a_compound_rule_is_edited_through_its_form_and_can_lose_a_condition(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    http.post(f"{served.url}/admin/rules/add", data={**COMPOUND_FORM, "csrf_token": token}, timeout=30)
+    page = http.get(f"{served.url}/admin/rules", timeout=30).text
+    index = len(re.findall(r"<tr>\s*<td>\d+</td>", page[: page.index('id="rules-engagement"')])) - 1
+    form = page[page.index("<td>Director at a mid-size company") :]
+    form = form[: form.index("</form>")]
+    assert 'name="attribute_2"' in form and 'value="company_size" selected' in form  # the form shows both rows
+    edited = {**COMPOUND_FORM, "index": str(index), "value_2": "100", "points": "30", "csrf_token": token}
+    http.post(f"{served.url}/admin/rules/edit", data=edited, timeout=30)
+    yaml_page = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
+    assert "      - {attribute: company_size, at_least: 100, below: 5000}\n    points: 30\n" in yaml_page
+    single = {**edited, "attribute_2": "", "label": "Director", "points": "20"}
+    http.post(f"{served.url}/admin/rules/edit", data=single, timeout=30)
+    yaml_page = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
+    assert "  - label: Director\n    attribute: seniority\n    is: director\n    points: 20\n" in yaml_page
+    assert "The draft is valid" in yaml_page
