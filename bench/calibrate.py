@@ -6,9 +6,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from integration.calibration.calibrate import Calibration, calibrate
-from integration.calibration.checks import leakage
+from integration.calibration.calibrate import Calibration
 from integration.calibration.history import History, read_history
+from integration.calibration.session import run as calibrate_session
 from integration.calibration.writer import scoring_yaml
 from mappings.loader import load_file, load_rules
 from mappings.schema import CrmMapping
@@ -30,10 +30,10 @@ def _timed(
     started = time.perf_counter()
     history = read_history(history_path, mapping, "won", outcome_date=outcome_date)
     read_s = time.perf_counter() - started
-    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
-    result = calibrate(history, load_rules(), holdout=0.3, seed=7, leave_out=leaky)
-    scoring_yaml(result, 7, 0.3)
-    return history, result, len(leaky), read_s, time.perf_counter() - started
+    # What `leadtherm calibrate` runs: the split, the leakage judgement, the learning, the verdict.
+    outcome = calibrate_session(history, load_rules())
+    scoring_yaml(outcome.calibration, 7, 0.3)
+    return history, outcome.calibration, len(outcome.left_out), read_s, time.perf_counter() - started
 
 
 def run() -> str:

@@ -25,7 +25,7 @@ def _all(rules: ScoringRules) -> list[Rule]:
 
 
 def _learned_attributes(outcome: Outcome) -> set[str]:
-    return {r.attribute for r in _all(outcome.calibration.rules)}
+    return {name for r in _all(outcome.calibration.rules) for name in r.attributes}
 
 
 def _cli(*args: str) -> tuple[int, str, str]:

@@ -175,7 +175,7 @@ def _learn(history: History, current: ScoringRules, options: Options, leave_out:
 
 
 def _tested(rules: ScoringRules) -> list[str]:
-    return [r.attribute for r in [*rules.fit, *rules.engagement, *rules.penalties]]
+    return [name for r in [*rules.fit, *rules.engagement, *rules.penalties] for name in r.attributes]
 
 
 def run(history: History, current: ScoringRules, options: Options = Options()) -> Outcome:
