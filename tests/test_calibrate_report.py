@@ -78,3 +78,15 @@ def example_page() -> str:
 def test_the_report_shows_an_empty_band_as_holding_no_leads(example_page: str) -> None:
     assert "<tr><td>hot</td><td>0</td><td>0</td><td>no leads</td></tr>" in example_page
     assert re.search(r"<tr><td>cold</td><td>[1-9]\d*</td><td>0</td><td>0.0%</td></tr>", example_page)  # filled
+
+
+def test_the_report_names_the_split_the_verdict_and_every_column_left_out_with_its_evidence(example_page: str) -> None:
+    assert (
+        '<span id="split">stratified random 30% (seed 7): trained on 168 leads, measured on 72</span>' in example_page
+    )
+    assert re.search(
+        r"The learned points separate converters from the rest: holdout AUC [\d.]+ \(95% interval", example_page
+    )
+    left_out = example_page.split("<h2>Columns left out</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>Status</td><td>lead_status</td>" in left_out
+    assert "&#x27;Closed - Converted&#x27; (read as &#x27;qualified&#x27;): 10 of 10 converted (100.0%)" in left_out

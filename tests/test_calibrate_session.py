@@ -165,8 +165,9 @@ def test_a_noise_history_is_named_as_such_and_writes_nothing_unless_forced(tmp_p
     history_file, mapping_file = write_noise(tmp_path)
     out = tmp_path / "rules.yaml"
     common = [str(history_file), "--mapping", str(mapping_file), "--outcome", "won", "--out", str(out)]
-    code, stdout, stderr = _cli(*common)
+    code, stdout, stderr = _cli(*common, "--report", str(tmp_path / "noise.html"))
     assert code == 1
+    assert "The history does not separate converters from the rest" in (tmp_path / "noise.html").read_text()
     assert "the history does not separate converters from the rest" in stdout + stderr
     assert "includes 0.5" in stderr and f"no rules written to {out}" in stderr
     assert not out.exists()

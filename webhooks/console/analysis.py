@@ -27,8 +27,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
             if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
-                ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
-            result = ws.whatif
+                try:
+                    ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
+                except CalibrationError as exc:  # e.g. the most recent leads hold no conversion to measure on
+                    flash(f"What-if: {exc}", "error")
+            result = ws.whatif if ws.whatif_key == key else None
         return render_template(
             "whatif.html",
             ws=ws,
