@@ -19,6 +19,9 @@ from tests.calibration_data import custom_mapping_yaml, custom_rows
 
 ASSESSMENT_WON = {"High": 0.8, "Medium": 0.15, "Low": 0.05, "Worst": 0.0}
 ASSESSMENT_LOST = {"High": 0.015, "Medium": 0.3, "Low": 0.4, "Worst": 0.285}
+# A subtler rating: "High" is rare (a sixth of the converters) but near-certain, "Worst" almost never converts.
+SUBTLE_WON = {"High": 0.16, "Medium": 0.54, "Low": 0.3, "Worst": 0.0}
+SUBTLE_LOST = {"High": 0.002, "Medium": 0.35, "Low": 0.35, "Worst": 0.298}
 FIRST_CREATED = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -37,20 +40,23 @@ def after_contact_mapping_yaml(declared: bool = False) -> str:
     return custom_mapping_yaml().replace("custom_attributes:\n", "custom_attributes:\n" + line)
 
 
-def after_contact_rows(rows: int = 3000, seed: int = 11) -> list[dict[str, str]]:
+def after_contact_rows(rows: int = 3000, seed: int = 11, subtle: bool = False) -> list[dict[str, str]]:
     """The custom-field history with the rep's after-call assessment and a creation date per lead."""
     rng = random.Random(seed + 1)
+    won, lost = (SUBTLE_WON, SUBTLE_LOST) if subtle else (ASSESSMENT_WON, ASSESSMENT_LOST)
     found = []
     for n, row in enumerate(custom_rows(rows, seed)):
-        shares = ASSESSMENT_WON if row["won"] == "1" else ASSESSMENT_LOST
+        shares = won if row["won"] == "1" else lost
         assessment = rng.choices(list(shares), weights=list(shares.values()))[0]
         created = FIRST_CREATED + timedelta(hours=3 * n + rng.randrange(3))
         found.append({**row, "rep_assessment": assessment, "created": created.isoformat()})
     return found
 
 
-def write_after_contact(folder: Path, rows: int = 3000, declared: bool = False) -> tuple[Path, Path]:
-    history = _write(folder / "assessed.csv", after_contact_rows(rows))
+def write_after_contact(
+    folder: Path, rows: int = 3000, declared: bool = False, subtle: bool = False
+) -> tuple[Path, Path]:
+    history = _write(folder / ("subtle.csv" if subtle else "assessed.csv"), after_contact_rows(rows, subtle=subtle))
     mapping = folder / ("assessed-declared.yaml" if declared else "assessed.yaml")
     mapping.write_text(after_contact_mapping_yaml(declared), encoding="utf-8")
     return history, mapping

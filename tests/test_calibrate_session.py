@@ -52,6 +52,19 @@ def test_a_column_the_rep_fills_after_contact_is_left_out_with_its_evidence(asse
     assert any("leakage: column rep_assessment" in w and "left out" in w for w in outcome.warnings)
 
 
+def test_a_rating_from_high_to_worst_is_named_even_when_high_holds_only_a_sixth_of_the_conversions(
+    tmp_path: Path,
+) -> None:
+    history_file, mapping_file = write_after_contact(tmp_path, subtle=True)
+    history = read_history(history_file, load_file(CrmMapping, mapping_file), "won")
+    [gone] = run(history, load_rules()).left_out
+    leak = gone.suspect
+    assert gone.attribute == "rep_assessment" and leak is not None
+    high = next(v for v in leak.values if v.value == "'High'")
+    assert high.rate > 0.9 and high.conversions < 0.25 * sum(history.outcomes)
+    assert "'Worst' converts at 0.0% over" in leak.reason
+
+
 def test_keep_leaky_learns_from_the_after_contact_column_and_still_warns(assessed: tuple[Path, Path]) -> None:
     history = read_history(assessed[0], load_file(CrmMapping, assessed[1]), "won")
     outcome = run(history, load_rules(), Options(keep_leaky=True))

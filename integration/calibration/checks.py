@@ -36,6 +36,11 @@ NEAR_CERTAIN = 0.9
 HOLDS_SHARE = 0.25
 ODDS_RATIO = 10.0
 NEAR_CERTAIN_MIN_LEADS = 5  # fewer leads at 100% is chance, not a sign
+# A column sorted by how the contact went: a value converting at 90%+ over 50+ leads holding a tenth of the
+# conversions, beside one converting at 3% or less over 50+ leads.
+SORTED_SHARE = 0.10
+SORTED_MIN_LEADS = 50
+NEAR_NEVER = 0.03
 SMOOTHING = 20.0  # leads' worth of the base rate in each value's rate: rare values say little alone
 NUMBER_BINS = 10
 FIT_ROWS = 20_000  # training leads the comparison models fit on, at most (about)
@@ -210,18 +215,30 @@ def _value_rates(column: _Coded, outcomes: npt.NDArray[np.float64]) -> list[Valu
     return sorted(found, key=lambda v: (-v.conversions, -v.rate, v.value))
 
 
+def _near_never(values: Sequence[ValueRate]) -> ValueRate | None:
+    """A value almost never converting over many leads: the other end of a column sorted by the outcome."""
+    low = [v for v in values if v.value != _MISSING and v.leads >= SORTED_MIN_LEADS and v.rate <= NEAR_NEVER]
+    return max(low, key=lambda v: v.leads, default=None)
+
+
 def _near_certain(values: Sequence[ValueRate], conversions: int, leads: int) -> ValueRate | None:
-    """A value converting at near-certainty that holds a large share of all conversions, if any."""
+    """A value converting at near-certainty that holds a large share of all conversions, if any.
+
+    When the column also has a value that almost never converts (a rating from "High" to "Worst"), a
+    smaller share will do: such a column sorts leads by how the contact went.
+    """
     base_odds = conversions / max(1, leads - conversions)
+    sorted_by_outcome = _near_never(values) is not None
     for v in values:
         # An empty field is no value set after the outcome (records of another object lack it): it counts in
         # the AUCs, never as the near-certain value.
         if v.value == _MISSING or v.leads < NEAR_CERTAIN_MIN_LEADS or v.rate < NEAR_CERTAIN:
             continue
-        if v.conversions < HOLDS_SHARE * conversions:
-            continue
+        enough = v.conversions >= HOLDS_SHARE * conversions or (
+            sorted_by_outcome and v.leads >= SORTED_MIN_LEADS and v.conversions >= SORTED_SHARE * conversions
+        )
         odds = v.conversions / (v.leads - v.conversions) if v.leads > v.conversions else math.inf
-        if odds >= ODDS_RATIO * base_odds:
+        if enough and odds >= ODDS_RATIO * base_odds:
             return v
     return None
 
@@ -264,9 +281,15 @@ def leakage(
         without = _holdout_auc(matrix[:, others], outcomes, train, test)
         value = certain[j]
         if value is not None:
+            low = _near_never(rates[j])
+            other_end = (
+                f", while {_shown(mapping, attribute.name, low.value)} converts at {low.rate:.1%} over {low.leads}"
+                if low is not None and value.conversions < HOLDS_SHARE * conversions
+                else ""
+            )
             reason = (
                 f"= {_shown(mapping, attribute.name, value.value)} holds {value.conversions} of the {conversions} "
-                f"conversions and converts at {value.rate:.1%} over {value.leads} leads"
+                f"conversions and converts at {value.rate:.1%} over {value.leads} leads{other_end}"
                 " - a value set after the outcome?"
             )
         elif alone >= without + BEYOND_OTHERS:
