@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from integration.errors import LeadthermError
+from mappings.documents import DocumentError, load_json
 
 # Tried in order when no encoding is given: UTF-8 (with or without BOM), then what Excel on
 # Windows writes (cp1252, which decodes almost any byte: it goes last).
@@ -99,9 +100,12 @@ def _csv_rows(path: Path, text: str) -> Iterator[ExportRow]:
 
 def _json_rows(path: Path, text: str) -> Iterator[ExportRow]:
     try:
-        data = json.loads(text)
+        data = load_json(text)
     except json.JSONDecodeError as exc:
         raise ExportError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
+    except DocumentError as exc:
+        where = f"{path}:{exc.line}" if exc.line is not None else str(path)
+        raise ExportError(f"{where}: {exc.message}") from None
     if isinstance(data, Mapping):
         data = data.get("results") or data.get("records")  # a saved API answer
     if not isinstance(data, list):

@@ -18,6 +18,7 @@ from integration.errors import MappingError
 from integration.model import Lead, Stage
 from integration.ports import RawRecord
 from mappings.catalogue import EMPTY, Attribute
+from mappings.patterns import compile_pattern
 from mappings.schema import AttributeMapping, CrmMapping
 
 Convert = Callable[[Any], Any]
@@ -153,7 +154,7 @@ _BY_KIND: dict[str, Convert] = {
 
 
 def _seniority(mapping: CrmMapping) -> Convert:
-    patterns = [(re.compile(p.pattern, re.IGNORECASE), p.value) for p in mapping.seniority]
+    patterns = [(compile_pattern(p.pattern), p.value) for p in mapping.seniority]
 
     def classify(value: Any) -> str | None:
         text = to_text(value)

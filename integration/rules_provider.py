@@ -17,7 +17,7 @@ from typing import Protocol
 
 from integration.errors import ConfigError, LeadthermError
 from integration.plugins import Env, UnknownPlugin
-from integration.rules_store import RulesStore
+from integration.rules_store import READER_BEAT, RulesStore, reader_name
 from mappings.loader import read_yaml, validate
 from mappings.schema import ScoringRules
 
@@ -99,6 +99,33 @@ class StoreRulesProvider:
             return
         log.info("rules version %d in force (was %d)", head, self._head)
         self._rules, self._head = rules, head
+
+    def keep_marking(
+        self, stop: threading.Event, every: float = READER_BEAT, name: str | None = None
+    ) -> threading.Thread:
+        """Tell the store, every `every` seconds until `stop`, that a running service reads it (for consoles)."""
+        who = name or reader_name()
+
+        def mark() -> None:
+            failing = False
+            while True:
+                try:
+                    self.store.mark_reader(who)
+                    failing = False
+                except (LeadthermError, OSError) as exc:
+                    if not failing:  # once per outage, not every beat
+                        log.warning("cannot record in the rules store that this service reads it: %s", exc)
+                    failing = True
+                if stop.wait(every):
+                    break
+            try:
+                self.store.forget_reader(who)
+            except (LeadthermError, OSError) as exc:
+                log.warning("cannot remove this service's mark from the rules store: %s", exc)
+
+        thread = threading.Thread(target=mark, name="rules-reader-mark", daemon=True)
+        thread.start()
+        return thread
 
 
 __all__ = ["RulesSource", "StoreRulesProvider", "open_rules_store", "parse_rules"]

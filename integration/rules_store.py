@@ -8,6 +8,8 @@ version keeps its files whole, with the diff from the one before, its time and i
 from __future__ import annotations
 
 import difflib
+import os
+import socket
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,35 @@ class UnknownVersion(RulesStoreError):
     def __init__(self, version: int) -> None:
         self.version = version
         super().__init__(f"no rules version {version}")
+
+
+class StaleDraft(RulesStoreError):
+    """The apply was based on a version that is no longer the head: someone applied meanwhile."""
+
+    def __init__(self, base: int, head: int, author: str) -> None:
+        self.base, self.head, self.author = base, head, author
+        super().__init__(
+            f"the rules changed since you started (version {head} by {author}); "
+            f"your draft was based on version {base}: nothing was applied"
+        )
+
+
+@dataclass(frozen=True)
+class Reader:
+    """A running service that reads the store, as it last said so."""
+
+    name: str
+    at: datetime
+
+
+# A service refreshes its mark every READER_BEAT seconds; older than READER_FRESH, it is taken as gone.
+READER_BEAT = 15.0
+READER_FRESH = 60.0
+
+
+def reader_name(kind: str = "serve") -> str:
+    """This process, as a reader of a store: kind, host and pid (no personal data)."""
+    return f"{kind} on {socket.gethostname()} pid {os.getpid()}"
 
 
 @dataclass(frozen=True)
@@ -61,8 +92,12 @@ class RulesStore(Protocol):
         """The number of the version in force (0 before anything was applied); cheap, for hot reload."""
         ...
 
-    def apply(self, files: Files, author: str, note: str = "") -> Version:
-        """Validate and write these files atomically as a new version (ConfigError when invalid)."""
+    def apply(self, files: Files, author: str, note: str = "", base: int | None = None) -> Version:
+        """Validate and write these files atomically as a new version (ConfigError when invalid).
+
+        `base` is the head the edit started from: when another version was applied since, nothing
+        is written and StaleDraft says which (checked in the same atomic step as the write).
+        """
         ...
 
     def history(self, limit: int = 100) -> list[Version]:
@@ -76,6 +111,27 @@ class RulesStore(Protocol):
     def rollback(self, number: int, author: str) -> Version:
         """Apply an earlier version's files again, as a new version."""
         ...
+
+    def location(self) -> str:
+        """Where the versions live, for people: "folder /srv/my-mappings", "DynamoDB table t"."""
+        ...
+
+    def mark_reader(self, name: str) -> None:
+        """Record that the service `name` reads this store now (refreshed every READER_BEAT seconds)."""
+        ...
+
+    def forget_reader(self, name: str) -> None:
+        """The service `name` stopped reading this store."""
+        ...
+
+    def readers(self) -> list[Reader]:
+        """The services that marked this store, most recent first (stale marks included; see READER_FRESH)."""
+        ...
+
+
+def fresh_readers(store: RulesStore, now: datetime, within: float = READER_FRESH) -> list[Reader]:
+    """The services that read the store now: marked within the last `within` seconds."""
+    return [r for r in store.readers() if (now - r.at).total_seconds() <= within]
 
 
 def unified_diff(before: Files, after: Files) -> str:
@@ -113,4 +169,18 @@ def validated(files: Files) -> dict[str, str]:
     return dict(files)
 
 
-__all__ = ["Files", "RulesStore", "RulesStoreError", "UnknownVersion", "Version", "problems_in", "unified_diff"]
+__all__ = [
+    "READER_BEAT",
+    "READER_FRESH",
+    "Files",
+    "Reader",
+    "RulesStore",
+    "RulesStoreError",
+    "StaleDraft",
+    "UnknownVersion",
+    "Version",
+    "fresh_readers",
+    "problems_in",
+    "reader_name",
+    "unified_diff",
+]

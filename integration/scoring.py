@@ -8,7 +8,6 @@ Penalties (negative evidence) subtract from the combined score and do not decay.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 
 from integration.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
+from mappings.patterns import compile_pattern
 from mappings.schema import Condition, Rule, ScoringRules
 
 _SECOND = timedelta(seconds=1)
@@ -87,8 +87,8 @@ def _condition(rule: Rule | Condition) -> Callable[[Any], bool]:
         options = [rule.is_] if rule.is_ is not None else list(rule.in_ or [])
         return lambda v: v is not None and any(v == o and type(v) is type(o) for o in options)
     if rule.matches is not None:
-        search = re.compile(rule.matches, re.IGNORECASE).search
-        return lambda v: v is not None and search(str(v)) is not None
+        search = compile_pattern(rule.matches).search  # RE2 on bounded text: no value can hang a match
+        return lambda v: v is not None and search(str(v))
     low = -math.inf if rule.at_least is None else rule.at_least
     high = math.inf if rule.below is None else rule.below
     return lambda v: v is not None and low <= v < high

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from mappings.crosscheck import complete_outputs, rules_against
+from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
 from mappings.schema import CrmMapping, ScoringRules
 
@@ -64,7 +65,9 @@ def _located(
 def read_yaml(text: str, file: str) -> Located:
     """Parse YAML keeping line numbers; a syntax error becomes a located problem."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = compose_yaml(text)
+    except DocumentError as exc:
+        raise ConfigError([Problem(file, exc.line, "", exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -383,8 +386,8 @@ def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     if path.stem in crms:
         return CrmMapping
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, DocumentError):
         return ScoringRules  # load_file reports why it cannot be read
     return CrmMapping if isinstance(data, dict) and ("crm" in data or "attributes" in data) else ScoringRules
 

@@ -23,6 +23,7 @@ from mappings.catalogue import (
     Kind,
     custom_attribute,
 )
+from mappings.patterns import valid_pattern
 
 Scalar = str | int | float | bool
 POINTS_BOUND = 100  # a score is 0-100: one rule worth more is a typo (180 for 18)
@@ -49,14 +50,6 @@ def _attribute_name(name: str) -> str:
     return name
 
 
-def _valid_regex(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"bad regular expression {pattern!r}: {exc}") from exc
-    return pattern
-
-
 # ---------------------------------------------------------------------------- scoring.yaml
 
 
@@ -76,7 +69,7 @@ class Condition(Strict):
     @field_validator("matches")
     @classmethod
     def _check_regex(cls, value: str | None) -> str | None:
-        return None if value is None else _valid_regex(value)
+        return None if value is None else valid_pattern(value)
 
     @model_validator(mode="before")
     @classmethod
@@ -175,7 +168,7 @@ class Rule(Strict):
     @field_validator("matches")
     @classmethod
     def _check_regex(cls, value: str | None) -> str | None:
-        return None if value is None else _valid_regex(value)
+        return None if value is None else valid_pattern(value)
 
     @field_validator("all_")
     @classmethod
@@ -375,7 +368,7 @@ class SeniorityPattern(Strict):
     pattern: str
     value: str = Field(min_length=1)
 
-    _check = field_validator("pattern")(_valid_regex)
+    _check = field_validator("pattern")(valid_pattern)
 
 
 class CustomAttribute(AttributeMapping):

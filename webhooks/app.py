@@ -105,7 +105,8 @@ def _webhooks(routes: Sequence[InboundRoute], queue: WorkQueue) -> Blueprint:
 
 
 def create_app(config: AppConfig) -> Flask:
-    app = Flask("leadtherm")
+    # No static route: Flask's default `/static/<path>` would serve the working directory's static/ folder.
+    app = Flask("leadtherm", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.wsgi_app = ForwardingMiddleware(app.wsgi_app, config.proxy)  # type: ignore[method-assign]
     app.register_blueprint(_health(config))
@@ -113,7 +114,8 @@ def create_app(config: AppConfig) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
-        reason = "body larger than 1 MiB" if exc.code == 413 else (exc.description or exc.name)
+        too_large = f"body larger than {config.max_body_bytes / (1024 * 1024):g} MiB, the most accepted here"
+        reason = too_large if exc.code == 413 else (exc.description or exc.name)
         return jsonify(error=exc.name, reason=reason), exc.code or 500
 
     @app.errorhandler(QueueUnavailable)

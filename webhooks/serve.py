@@ -23,6 +23,7 @@ from integration.sweep import enqueue_due
 from integration.worker import run_worker
 from webhooks import logs
 from webhooks.app import AppConfig, create_app
+from webhooks.console.app import flush_refused_logins, upload_area
 from webhooks.console.command import mount_console
 from webhooks.forwarding import proxy_policy
 from webhooks.server import ServerLimits, check_port, create_server, tune_for_serving
@@ -180,11 +181,14 @@ def serve(
             max_event_age=_max_event_age(max_event_age, env),
         )
         app = create_app(config)
-        if mount_console(app, runtime, env, mappings):
+        console = mount_console(app, runtime, env, mappings)
+        if console:
             log.info("admin console under /admin")
-        # Bound before anything says "serving": a busy port is one line and exit 2.
+        # Bound before anything says "serving": a busy port is one line and exit 2. Webhooks stay
+        # at 1 MiB; only a logged-in console upload is read up to its own limit.
         tune_for_serving()
-        server = create_server(app, host, port, ServerLimits(threads=threads))
+        limits = ServerLimits(threads=threads, uploads=upload_area(app) if console else None)
+        server = create_server(app, host, port, limits)
     except LeadthermError as exc:
         stop.set()
         typer.echo(f"error: {exc}", err=True)
@@ -196,6 +200,8 @@ def serve(
     if interval:
         supervisor.add("sweep", lambda: _sweep_loop(runtime, interval, stop))
     supervisor.start()
+    # Consoles editing this rules store see that a running service reads it.
+    marking = runtime.rules_provider.keep_marking(stop) if runtime.rules_provider else None
     _stop_on_sigterm()
     bound = str(server.effective_host)
     log.info(
@@ -210,5 +216,8 @@ def serve(
     finally:
         stop.set()
         server.close()
+        flush_refused_logins(app)
+        if marking is not None:
+            marking.join(timeout=2)  # removes the mark: consoles stop promising this service
         log.info("stopped")
         repeats.flush(everything=True)

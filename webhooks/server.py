@@ -5,7 +5,8 @@ so a slow client costs a socket, not a thread. What takes such a server offline 
 defaults: 100 connections in all (a hundred idle sockets and nobody else gets in), 120 s
 before an idle one is dropped, bodies up to 1 GiB spooled to disk before anyone looks, and
 select(), which fails past 1,024 descriptors. The limits below are sized for webhooks:
-small bodies, short requests, senders that retry.
+small bodies, short requests, senders that retry. The console, on its own or under `serve`,
+runs on the same server: its logged-in uploads are the one place a larger body is read.
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ from __future__ import annotations
 import errno
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask
+from waitress.utilities import RequestEntityTooLarge
 
 from integration.errors import LeadthermError
 from webhooks.app import MAX_BODY_BYTES
@@ -45,6 +49,23 @@ class ListenError(LeadthermError):
     """The server cannot listen where it was asked to (busy port, foreign address, bad port)."""
 
 
+def mebibytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+@dataclass(frozen=True)
+class UploadArea:
+    """Where a larger body is read: a POST under `prefix` whose Cookie header `admits` (the console's logins).
+
+    `admits` runs on the server's event loop for each such request, before its body is read: it
+    must be quick and do no I/O (the console checks its cookie's signature; the app checks the rest).
+    """
+
+    prefix: str
+    max_body_bytes: int
+    admits: Callable[[str], bool]
+
+
 @dataclass(frozen=True)
 class ServerLimits:
     threads: int = 8
@@ -58,6 +79,62 @@ class ServerLimits:
     max_body_bytes: int = MAX_BODY_BYTES
     max_header_bytes: int = 64 * 1024
     backlog: int = 1024
+    uploads: UploadArea | None = None
+
+    def largest_body(self) -> int:
+        return max(self.max_body_bytes, self.uploads.max_body_bytes if self.uploads else 0)
+
+    def body_limit(self, method: str, path: str, cookies: str) -> tuple[int, str]:
+        """The most a request may carry, and the sentence that says so when it carries more."""
+        area = self.uploads
+        if area and method == "POST" and path.startswith(area.prefix) and cookies and area.admits(cookies):
+            return area.max_body_bytes, f"an upload may be at most {mebibytes(area.max_body_bytes)}"
+        return self.max_body_bytes, f"a request body here may be at most {mebibytes(self.max_body_bytes)}"
+
+
+class BodyTooLarge(RequestEntityTooLarge):  # type: ignore[misc]
+    """waitress's 413, with the reason in its body and the headers every answer of ours carries."""
+
+    def to_response(self, ident: str | None = None) -> tuple[str, list[tuple[str, str]], bytes]:
+        status, headers, body = super().to_response(ident)
+        safe = [
+            ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+            ("Cache-Control", "no-store"),
+        ]
+        return status, [*headers, *safe], body
+
+
+class _BoundedParser(HTTPRequestParser):  # type: ignore[misc]
+    """Refuses a body over its request's limit as it is read: after the headers when a length is
+    announced (nothing of the body is read, nothing spooled to disk), at the limit when chunked."""
+
+    limits = ServerLimits()
+    max_body = MAX_BODY_BYTES
+    too_large = ""
+    error: Any = None  # waitress's, untyped
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        self.max_body, self.too_large = self.limits.body_limit(
+            self.command, self.path, str(self.headers.get("COOKIE", ""))
+        )
+
+    def received(self, data: bytes) -> int:
+        consumed: int = super().received(data)
+        # waitress's own check (its limit is the largest of all) may have spoken first: ours says why
+        undecided = self.error is None or type(self.error) is RequestEntityTooLarge
+        if undecided and self.headers_finished and self._body_size() > self.max_body:
+            self.error = BodyTooLarge(self.too_large)
+            self.completed = True
+        return consumed
+
+    def _body_size(self) -> int:
+        if self.chunked and self.body_rcv is not None:
+            return len(self.body_rcv)  # decoded so far
+        return int(self.content_length)
 
 
 class _KeepAliveTask(WSGITask):  # type: ignore[misc]
@@ -94,6 +171,13 @@ class _Server(TcpWSGIServer):  # type: ignore[misc]
     channel_class = _Channel
 
 
+def _server_class(limits: ServerLimits) -> type[_Server]:
+    """A server whose request parser knows these limits (waitress builds a parser from its settings only)."""
+    parser = type("BoundedParser", (_BoundedParser,), {"limits": limits})
+    channel = type("BoundedChannel", (_Channel,), {"parser_class": parser})
+    return type("BoundedServer", (_Server,), {"channel_class": channel})
+
+
 def adjustments(host: str, port: int, limits: ServerLimits) -> dict[str, Any]:
     """waitress's settings for these limits (also used to run a bare app on the same server)."""
     return {
@@ -103,8 +187,9 @@ def adjustments(host: str, port: int, limits: ServerLimits) -> dict[str, Any]:
         "connection_limit": limits.connection_limit,
         "channel_timeout": limits.channel_timeout,
         "cleanup_interval": limits.cleanup_interval,
-        # waitress refuses a body of exactly this size; the app's limit (413 with a reason) is inclusive
-        "max_request_body_size": limits.max_body_bytes + 1,
+        # The parser refuses a body over its request's own limit first; waitress's check (it refuses
+        # a body of exactly this size) is a backstop for the largest
+        "max_request_body_size": limits.largest_body() + 1,
         "max_request_header_size": limits.max_header_bytes,
         "backlog": limits.backlog,
         "asyncore_use_poll": True,  # select() cannot watch descriptors past 1,024
@@ -122,15 +207,16 @@ def check_port(port: int) -> None:
 def create_server(app: WSGIApplication, host: str, port: int, limits: ServerLimits | None = None) -> Any:
     """A bound, listening server (call `.run()`); ListenError with one clear line if it cannot be."""
     check_port(port)
+    limits = limits or ServerLimits()
     try:
-        adj = Adjustments(**adjustments(host, port, limits or ServerLimits()))
+        adj = Adjustments(**adjustments(host, port, limits))
     except (OSError, ValueError) as exc:  # the host did not resolve
         raise ListenError(f"--host {host}: not an address this machine can listen on ({exc})") from exc
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     try:
         # the first address the host resolves to; 'localhost' would otherwise be two servers
-        return _Server(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+        return _server_class(limits)(app, map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
     except OSError as exc:
         dispatcher.shutdown(cancel_pending=True, timeout=1)
         raise ListenError(_bind_problem(host, port, exc)) from exc

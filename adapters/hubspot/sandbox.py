@@ -203,6 +203,7 @@ class HubSpotSandbox:
         self._pending: list[dict[str, Any]] = []
         self._pending_since = 0.0
         self._retries: list[_Delivery] = []
+        self._in_flight = 0  # batches taken off the queues whose POST has not ended: not flushed yet
         self._seq = itertools.count()
         self._event_ids = itertools.count(1)
         self._wake = threading.Condition(self.lock)
@@ -314,7 +315,7 @@ class HubSpotSandbox:
 
         def drained() -> bool:
             with self.lock:
-                return not self._pending and not self._retries
+                return not self._pending and not self._retries and not self._in_flight
 
         return wait_until(drained, timeout)
 
@@ -411,7 +412,12 @@ class HubSpotSandbox:
                 if batch is None:
                     self._wake.wait(0.01)
                     continue
-            self._deliver(batch)
+                self._in_flight += 1
+            try:
+                self._deliver(batch)
+            finally:
+                with self.lock:
+                    self._in_flight -= 1
 
     def _next_batch(self) -> _Delivery | None:
         now = time.monotonic()

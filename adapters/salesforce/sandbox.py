@@ -168,6 +168,7 @@ class SalesforceSandbox:
         self.failed_attempts = 0
         self._pending: list[dict[str, Any]] = []
         self._retries: list[_Outbound] = []
+        self._in_flight = 0  # batches taken off the queues whose POST has not ended: not flushed yet
         self._seq = itertools.count()
         self._stop = threading.Event()
         self._server: BaseWSGIServer | None = None
@@ -324,7 +325,7 @@ class SalesforceSandbox:
 
         def drained() -> bool:
             with self.lock:
-                return not self._pending and not self._retries
+                return not self._pending and not self._retries and not self._in_flight
 
         return wait_until(drained, timeout)
 
@@ -392,10 +393,15 @@ class SalesforceSandbox:
                     self._pending = self._pending[100:]
                 else:
                     batch = None
+                self._in_flight += batch is not None
             if batch is None:
                 time.sleep(0.01)
                 continue
-            self._deliver(batch)
+            try:
+                self._deliver(batch)
+            finally:
+                with self.lock:
+                    self._in_flight -= 1
 
     def _deliver(self, batch: _Outbound) -> None:
         url = self.outbound_url

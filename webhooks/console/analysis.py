@@ -47,7 +47,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return redirect(url_for("console.whatif"))  # type: ignore[return-value]
 
     @bp.post("/whatif/upload")
-    def whatif_upload() -> Response:
+    def whatif_upload() -> Response | tuple[str, int]:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("history")
@@ -75,10 +75,10 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             )
         except ConfigError as exc:
             flash("; ".join(str(p) for p in exc.problems), "error")
-            return back()
+            return whatif(), 422  # the upload is refused: the page again, with the reason
         except LeadthermError as exc:
             flash(str(exc), "error")
-            return back()
+            return whatif(), 422
         ws.use_history(history)
         return back()
 

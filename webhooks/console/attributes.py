@@ -12,6 +12,7 @@ import yaml
 
 from integration.rules_store import Files
 from mappings.catalogue import BUILTIN
+from mappings.documents import DocumentError, load_yaml
 
 SCORING_FILE = "scoring.yaml"
 
@@ -34,8 +35,8 @@ class AttributeInfo:
 
 def _raw(text: str) -> object:
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return load_yaml(text)
+    except (yaml.YAMLError, DocumentError):
         return None  # the editor shows the syntax error; the forms offer what is readable
 
 

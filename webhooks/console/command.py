@@ -1,16 +1,17 @@
-"""`leadtherm console`: the admin console on waitress; and the hook `serve` calls to mount it under /admin."""
+"""`leadtherm console`: the admin console on serve's bounded server; and the hook `serve` uses to mount it."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import signal
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import waitress
 from flask import Flask
 
 from integration.errors import LeadthermError, MissingSetting
@@ -19,23 +20,36 @@ from integration.pause import RecordedPauses
 from integration.plugins import crm_names, load_crm
 from integration.ports import CrmClient
 from integration.ratelimit import TokenBucket
+from integration.rules_folder import FolderRulesStore
 from integration.rules_provider import open_rules_store
+from integration.rules_store import RulesStore
 from integration.runtime import Runtime, open_backend
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
-from webhooks.console.app import create_console_app, register_console
+from webhooks import logs
+from webhooks.console.app import create_console_app, flush_refused_logins, register_console, upload_area
 from webhooks.console.context import ConsoleConfig
 from webhooks.console.rescore import Rescorer
+from webhooks.forwarding import TRUSTED_PROXIES_ENV, ProxyPolicy, parse_trusted_proxies
+from webhooks.server import ServerLimits, create_server
 
 log = logging.getLogger("leadtherm.console")
 SECRET = "LEADTHERM_ADMIN_SECRET"
 
 
 class PackagedFolder(LeadthermError):
-    def __init__(self) -> None:
-        super().__init__(
-            "the console edits a mappings folder of your own, not the packaged defaults: "
-            "run `leadtherm console --mappings DIR --init` (copies the defaults into DIR) or set LEADTHERM_MAPPINGS"
+    def __init__(self, in_serve: bool = False) -> None:
+        where = (
+            "set LEADTHERM_MAPPINGS=DIR for serve and the console (`leadtherm console --mappings DIR --init` "
+            "copies the defaults into DIR), or unset LEADTHERM_ADMIN_SECRET to serve without the console"
+            if in_serve
+            else "run `leadtherm console --mappings DIR --init` (copies the defaults into DIR) "
+            "or set LEADTHERM_MAPPINGS"
         )
+        super().__init__(f"the console edits a mappings folder of your own, not the packaged defaults: {where}")
+
+
+def _edits_the_package(store: RulesStore) -> bool:
+    return isinstance(store, FolderRulesStore) and store.folder.resolve() == PACKAGED.resolve()
 
 
 def _secret(env: Mapping[str, str]) -> str:
@@ -61,10 +75,15 @@ def _connected(env: Mapping[str, str], folder: Path) -> dict[str, CrmClient]:
 
 
 def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: str | Path | None = None) -> bool:
-    """For `serve`: mount the console under /admin when LEADTHERM_ADMIN_SECRET is set; whether it did."""
+    """For `serve`: mount the console under /admin when LEADTHERM_ADMIN_SECRET is set; whether it did.
+
+    It edits the store the service reads; PackagedFolder when that is the packaged mappings folder.
+    """
     if not env.get(SECRET):
         return False
     store = runtime.rules_provider.store if runtime.rules_provider else open_rules_store(env, mappings_dir(folder))
+    if _edits_the_package(store):
+        raise PackagedFolder(in_serve=True)  # an apply would rewrite the installed package's own files
     objects = {crm: mapping.objects for crm, mapping in runtime.mappings.items()}
     config = ConsoleConfig(
         secret=_secret(env),
@@ -79,23 +98,42 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
     return True
 
 
+def _trusted(env: Mapping[str, str], options: list[str] | None) -> ProxyPolicy:
+    """The proxies whose X-Forwarded-* count, from --trusted-proxy or else the environment (as `serve`)."""
+    if options:
+        return ProxyPolicy(parse_trusted_proxies(options))
+    return ProxyPolicy(parse_trusted_proxies([env.get(TRUSTED_PROXIES_ENV, "")], TRUSTED_PROXIES_ENV))
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd) ends the console like Ctrl-C: the pending log counts are written."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def console(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     mappings: Annotated[str | None, typer.Option(help="Folder of mapping files to edit.")] = None,
     init: Annotated[bool, typer.Option(help="Copy the packaged defaults into the folder if it has none.")] = False,
     trusted_proxy: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="IP of the TLS proxy in front, whose X-Forwarded-Proto/Host to trust (cookies become Secure)."
+            "--trusted-proxy",
+            help="IP or network of the TLS proxy in front, whose X-Forwarded-* headers count: cookies become "
+            f"Secure, login limits count the client it names (repeatable; env {TRUSTED_PROXIES_ENV}).",
         ),
     ] = None,
 ) -> None:
     """The admin console: edit rules and mappings, preview, what-if on history, apply with history."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    repeats = logs.configure()
     env = dict(os.environ)
     try:
         secret = _secret(env)
+        proxy = _trusted(env, trusted_proxy)
         folder = mappings_dir(mappings)
         if init and not list(folder.glob("*.yaml")):
             folder.mkdir(parents=True, exist_ok=True)
@@ -104,6 +142,8 @@ def console(
         if folder.resolve() == PACKAGED.resolve():
             raise PackagedFolder()
         store = open_rules_store(env, folder)
+        if _edits_the_package(store):
+            raise PackagedFolder()
         queue, state = open_backend(env)
         config = ConsoleConfig(
             secret=secret,
@@ -113,19 +153,23 @@ def console(
             clients=_connected(env, folder),
             pauses=RecordedPauses(state, crm_names()),  # as the workers of `serve` or Lambda recorded them
         )
+        app = create_console_app(config, proxy)
+        # serve's server: connection cap, idle timeout, bodies refused as they are read (uploads up to 32 MiB)
+        limits = ServerLimits(threads=4, uploads=upload_area(app, config.max_upload_bytes))
+        server: Any = create_server(app, host, port, limits)
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    app = create_console_app(config)
-    proxy: dict[str, str] = {}
-    if trusted_proxy:
-        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": "x-forwarded-proto x-forwarded-host"}
-    server: Any = waitress.create_server(app, host=host, port=port, threads=4, ident="leadtherm", **proxy)
+    _stop_on_sigterm()
     # The port it really listens on (with --port 0, a free one), for people and scripts.
-    typer.echo(f"console on http://{host}:{server.effective_port}/admin/ editing {folder}", err=True)
+    typer.echo(
+        f"console on http://{host}:{server.effective_port}/admin/ editing the rules in {store.location()}", err=True
+    )
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        flush_refused_logins(app)
+        repeats.flush(everything=True)

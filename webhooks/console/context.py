@@ -19,7 +19,6 @@ from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStore
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
-from webhooks.console.security import AttemptLimiter
 from webhooks.console.workspace import UploadError, Workspace, Workspaces
 
 if TYPE_CHECKING:
@@ -84,7 +83,6 @@ class Console:
         self.config = config
         self.store = config.store
         self.workspaces = Workspaces()
-        self.limiter = AttemptLimiter(config.login_attempts, config.login_window_seconds)
 
     # ------------------------------------------------------------------ the admin's workspace
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from mappings.documents import DocumentError, compose_yaml
 from mappings.loader import Located
 
 # libyaml where installed: the forms need only where each key starts, not the loader's full parse.
@@ -49,8 +50,10 @@ def _index(node: yaml.Node, path: tuple[str | int, ...], lines: dict[tuple[str |
 def read_yaml(text: str, file: str) -> Located:
     """The text's data and the line each key and list item starts on (EditError when it is not YAML)."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = compose_yaml(text, fast=True)  # bounded: no alias bomb, no runaway nesting
         data = yaml.load(text, Loader=_Loader) if node is not None else {}
+    except DocumentError as exc:
+        raise EditError(f"{file}: {exc}; fix it in the YAML editor first") from None
     except yaml.YAMLError as exc:
         raise EditError(f"{file}: not valid YAML; fix it in the YAML editor first") from exc
     lines: dict[tuple[str | int, ...], int] = {}

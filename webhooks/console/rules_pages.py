@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from integration.errors import ConfigError, LeadthermError
@@ -12,6 +13,7 @@ from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStoreError, unified_diff
 from integration.whatif import attributes_tested, preview
 from mappings.catalogue import QUALIFICATION
+from mappings.documents import DocumentError, check_yaml
 from mappings.schema import ScoringRules
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
@@ -27,6 +29,7 @@ from webhooks.console.edits import (
     replace_rule,
     set_value,
 )
+from webhooks.console.store_status import store_status
 from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
 
 PREVIEW_COLUMNS = 6  # attributes shown per record, besides id, company and title
@@ -116,6 +119,11 @@ def _answer(console: Console, ws: Workspace, back: str, error: str | None = None
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
+    @bp.app_context_processor
+    def rules_store() -> dict[str, object]:
+        # A callable: the store's marks are read only by the pages that show them.
+        return {"rules_store_status": lambda: store_status(console.store, console.now())}
+
     def edit(back: Callable[[], str], change: Callable[[Workspace], None]) -> Response:
         ws = console.workspace()
         try:
@@ -238,13 +246,36 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         )
 
     @bp.post("/yaml/<name>")
-    def yaml_save(name: str) -> Response:
+    def yaml_save(name: str) -> Response | tuple[str, int]:
+        text = request.form.get("text", "").replace("\r\n", "\n")
+        try:
+            check_yaml(text)
+        except DocumentError as exc:
+            # Over a bound (alias, nesting): refused, not kept; the draft keeps its last good text.
+            return _refused(name, text, f"{name}: {exc}; not kept in the draft")
+        except yaml.YAMLError:
+            pass  # a syntax error is kept in the draft: the problems list locates it
+
         def change(ws: Workspace) -> None:
             if name not in ws.files:
                 abort(404, f"no file {name}")
-            ws.files[name] = request.form.get("text", "").replace("\r\n", "\n")
+            ws.files[name] = text
 
         return edit(lambda: url_for("console.yaml_file", name=name), change)
+
+    def _refused(name: str, text: str, reason: str) -> Response | tuple[str, int]:
+        ws = console.workspace()
+        if name not in ws.files:
+            abort(404, f"no file {name}")
+        if request.headers.get("X-Requested-With") == "fetch":
+            answer = _answer(console, ws, "", reason)
+            answer.status_code = 422
+            return answer
+        flash(reason, "error")
+        page = render_template(
+            "yaml.html", name=name, text=text, **draft_context(console, ws), preview=preview_context(console, ws)
+        )
+        return page, 422
 
     @bp.post("/draft/discard")
     def discard() -> Response:
@@ -285,7 +316,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return edit(lambda: url_for("console.mappings"), change)
 
     @bp.post("/records")
-    def upload_records() -> Response:
+    def upload_records() -> Response | tuple[str, int]:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("export")
@@ -295,8 +326,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 raise UploadError("choose an export file (CSV or JSON) first")
             samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)
         except LeadthermError as exc:
-            flash(f"{getattr(upload, 'filename', '') or 'upload'}: {exc}", "error")
-            return redirect(url_for("console.rules"))  # type: ignore[return-value]
+            name, message = getattr(upload, "filename", "") or "upload", str(exc)
+            flash(message if message.startswith(name) else f"{name}: {message}", "error")
+            return rules(), 422  # the upload is refused: the page again, with the reason
         ws.samples, ws.samples_crm, ws.skipped = samples, crm, skipped
         ws.samples_source = f"{upload.filename} ({len(samples)} records)"
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
@@ -322,20 +354,15 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.post("/apply")
     def apply() -> Response:
         ws = console.workspace()
-        if console.store.head() != ws.base_head:
-            flash(
-                f"Version {console.store.head()} was applied since you started editing version {ws.base_head}: "
-                "discard your draft (or copy it) and edit the new version.",
-                "error",
-            )
-            return redirect(url_for("console.rules"))  # type: ignore[return-value]
         current = console.current_files()
         changed = {n: t for n, t in ws.files.items() if current.get(n) != t}
         if not changed:
             flash("Nothing to apply: the draft is the rules in force.", "info")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         try:
-            made = console.store.apply(changed, console.author(), request.form.get("note", "").strip()[:200])
+            # The store refuses a draft based on an older head (StaleDraft), under its lock.
+            note = request.form.get("note", "").strip()[:200]
+            made = console.store.apply(changed, console.author(), note, base=ws.base_head)
         except ConfigError as exc:
             flash(f"Not applied: {len(exc.problems)} problem(s); see them inline.", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
@@ -345,7 +372,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         ws.files, ws.base_head = console.store.current(), made.number
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
-        message = f"Applied as version {made.number}; the service scores with it from its next batch."
+        message = store_status(console.store, console.now()).applied(made.number)
         if any(name != "scoring.yaml" for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."

@@ -9,7 +9,8 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,17 @@ def _saved(data: bytes, filename: str, folder: str) -> Path:
     return path
 
 
+@contextmanager
+def _uploaded(data: bytes, filename: str) -> Iterator[Path]:
+    """The upload in a temporary file; its errors name the upload, never the server's temporary path."""
+    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
+        path = _saved(data, filename, folder)
+        try:
+            yield path
+        except LeadthermError as exc:
+            raise UploadError(str(exc).replace(str(path), filename.rsplit("/", 1)[-1])) from None
+
+
 def _sample(lead: Any, flat: Mapping[str, Any]) -> Sample:
     company = next((str(flat[f]) for f in COMPANY_FIELDS if flat.get(f)), None)
     return Sample(lead, company)
@@ -115,8 +127,8 @@ def read_samples(
     normalizer = Normalizer(mapping)
     samples: list[Sample] = []
     skipped: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
-        for row in read_export(_saved(data, filename, folder)):
+    with _uploaded(data, filename) as path:
+        for row in read_export(path):
             if len(samples) >= limit:
                 break
             object_type, flat = flatten(row.record)
@@ -138,8 +150,7 @@ def read_uploaded_history(
     date_column: str | None = None,
 ) -> History:
     """An uploaded outcome history, read exactly as `leadtherm calibrate FILE --mapping M --outcome COL` reads it."""
-    with tempfile.TemporaryDirectory(prefix="leadtherm-upload-") as folder:
-        path = _saved(data, filename, folder)
+    with _uploaded(data, filename) as path:
         history = read_history(path, mapping, outcome, outcome_date or None, date_column=date_column or None)
     return replace(history, source=filename)  # the mapping, dates and attributes travel with it
 

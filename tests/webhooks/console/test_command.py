@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import requests
 from adapters.sqlite import SqliteStateStore
 from integration.pause import CrmPauses
 from tests.webhooks.console.conftest import SECRET, log_in_at
+from tests.webhooks.servers import ConsoleProcess
 
 LEADTHERM = str(Path(sys.executable).with_name("leadtherm"))
 
@@ -41,25 +41,9 @@ def test_the_packaged_defaults_are_not_edited_in_place(tmp_path: Path) -> None:
     assert "--init" in done.stderr
 
 
-def _console(folder: Path, db: Path, cwd: Path) -> tuple[subprocess.Popen[str], str]:
-    """`leadtherm console --init` on a free port; the process and the URL it prints."""
-    process = subprocess.Popen(
-        [LEADTHERM, "console", "--port", "0", "--mappings", str(folder), "--init"],
-        env=_env(LEADTHERM_ADMIN_SECRET=SECRET, LEADTHERM_DB=str(db)),
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=cwd,
-    )
-    assert process.stderr is not None
-    line = ""
-    while "console on" not in line:
-        line = process.stderr.readline()
-        if not line:
-            process.kill()
-            raise AssertionError("the console exited before serving")
-    found = re.search(r"http://127\.0\.0\.1:(\d+)/admin/", line)
-    assert found
-    return process, f"http://127.0.0.1:{found.group(1)}"
+def _console(folder: Path, db: Path, cwd: Path) -> ConsoleProcess:
+    """`leadtherm console --init` on a free port, as a user starts it."""
+    return ConsoleProcess(_env(LEADTHERM_ADMIN_SECRET=SECRET, LEADTHERM_DB=str(db)), folder, cwd=cwd)
 
 
 def _logged_in(url: str) -> requests.Session:
@@ -71,23 +55,24 @@ def _logged_in(url: str) -> requests.Session:
 
 def test_init_copies_the_defaults_and_serves_the_login_on_the_port_it_prints(tmp_path: Path) -> None:
     folder = tmp_path / "my-mappings"
-    process, url = _console(folder, tmp_path / "db.sqlite", tmp_path)
+    console = _console(folder, tmp_path / "db.sqlite", tmp_path)
     try:
         assert sorted(p.name for p in folder.glob("*.yaml")) == ["hubspot.yaml", "salesforce.yaml", "scoring.yaml"]
-        _logged_in(url)
+        assert console.url is not None
+        _logged_in(console.url)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-    assert SECRET not in (process.stderr.read() if process.stderr else "")
+        lines = console.stop()
+    assert console.process.returncode == 0  # SIGTERM ends it cleanly
+    assert not any(SECRET in line for line in lines)
 
 
 def test_the_operations_page_shows_a_pause_the_workers_of_another_process_recorded(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     CrmPauses(probe_every=15.0, record=SqliteStateStore(db)).pause("salesforce", "Salesforce refused the session")
-    process, url = _console(tmp_path / "my-mappings", db, tmp_path)
+    console = _console(tmp_path / "my-mappings", db, tmp_path)
     try:
-        page = _logged_in(url).get(f"{url}/admin/operations", timeout=10).text
+        assert console.url is not None
+        page = _logged_in(console.url).get(f"{console.url}/admin/operations", timeout=10).text
         assert "salesforce: Salesforce refused the session (since 20" in page
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        console.stop()

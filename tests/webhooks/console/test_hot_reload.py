@@ -48,6 +48,8 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
     assert mount_console(app, runtime, env)
     stop = threading.Event()
     threading.Thread(target=run_worker, args=(runtime.pipeline, stop, 0.02), daemon=True).start()
+    assert runtime.rules_provider is not None
+    runtime.rules_provider.keep_marking(stop)  # as serve does: consoles see that this service reads the store
     try:
         for url in serve_app(app):
             sandbox.configure_webhooks(f"{url}/webhooks/hubspot", HUBSPOT_SECRET, time_scale=0.0005, batch_window=0.02)

@@ -108,7 +108,7 @@ def test_apply_writes_a_version_with_author_and_diff_and_rollback_restores_the_f
         timeout=30,
     )
     history = http.post(f"{served.url}/admin/apply", data={"note": "lower bands", "csrf_token": token}, timeout=30)
-    assert "Applied as version 2" in history.text  # version 1 keeps the files as they were
+    assert "as version 2; no running service reads it" in history.text  # version 1 keeps the files as they were
     written = (served.folder / "scoring.yaml").read_text()
     assert "  warm: 45" in written and "required: [need, budget]" in written
     assert "# leadtherm scoring rules" in written  # comments survive form edits

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import requests
 
-from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serve_app
+from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of
+from tests.webhooks.servers import serving
 from webhooks.console import ConsoleConfig, create_console_app
+from webhooks.console.security import AttemptLimiter
+from webhooks.forwarding import ProxyPolicy
+from webhooks.forwarding import parse_trusted_proxies as trusted_proxies
 
 
 def test_a_page_fetched_without_logging_in_redirects_to_the_login(served: Served) -> None:
@@ -44,8 +48,10 @@ def test_the_session_cookie_is_httponly_and_samesite_strict(served: Served) -> N
 
 
 def test_the_session_cookie_is_secure_behind_the_trusted_tls_proxy_only(served: Served) -> None:
-    app = create_console_app(ConsoleConfig(secret=SECRET, store=served.store))
-    for url in serve_app(app, trusted_proxy="127.0.0.1", trusted_proxy_headers="x-forwarded-proto"):
+    app = create_console_app(
+        ConsoleConfig(secret=SECRET, store=served.store), ProxyPolicy(trusted_proxies(["127.0.0.1"]))
+    )
+    with serving(app) as url:  # the server `leadtherm console` runs on
         answer = requests.get(f"{url}/admin/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
         assert "Secure" in answer.headers["Set-Cookie"]
     # Without a trusted proxy a client cannot claim TLS with a header (and so cannot drop Secure's meaning).
@@ -98,3 +104,41 @@ def test_logging_out_ends_the_session(served: Served, log_in: LogIn) -> None:
     http, token = log_in()
     http.post(f"{served.url}/admin/logout", data={"csrf_token": token}, timeout=10)
     assert http.get(f"{served.url}/admin/rules", allow_redirects=False, timeout=10).status_code == 302
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_client_held_back_may_try_again_once_its_failures_are_older_than_the_window() -> None:
+    clock = Clock()
+    limiter = AttemptLimiter(attempts=3, window=60, clock=clock)
+    for _ in range(3):
+        limiter.failed("203.0.113.9")
+        clock.now += 10
+    assert limiter.retry_after("203.0.113.9") == 30  # failed at 0, 10, 20 s; now 30 s: the first ages out at 60 s
+    clock.now += 30
+    assert limiter.retry_after("203.0.113.9") is None
+
+
+def test_the_addresses_of_one_ipv6_64_count_as_one_client() -> None:
+    limiter = AttemptLimiter(attempts=2, window=60, clock=Clock())
+    limiter.failed("2001:db8:1:2::1")
+    limiter.failed("2001:db8:1:2::ffff")
+    assert limiter.retry_after("2001:db8:1:2::abcd") is not None
+    assert limiter.retry_after("2001:db8:1:3::1") is None
+
+
+def test_past_the_overall_cap_only_addresses_that_failed_are_held_back() -> None:
+    clock = Clock()
+    limiter = AttemptLimiter(attempts=5, window=60, clock=clock)
+    for n in range(50):
+        limiter.failed(f"198.51.100.{n}")  # fifty addresses, one failure each: none over its own limit
+    assert limiter.retry_after("198.51.100.7") is not None
+    assert limiter.retry_after("192.0.2.1") is None
+    clock.now += 60
+    assert limiter.retry_after("198.51.100.7") is None

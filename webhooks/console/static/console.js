@@ -64,7 +64,8 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch", "X-CSRF-Token": csrf }
     }).then(function (response) {
-      if (!response.ok) { throw new Error("HTTP " + response.status); }
+      // 422: the edit was refused (the reason is in the problems fragment); the draft is unchanged.
+      if (!response.ok && response.status !== 422) { throw new Error("HTTP " + response.status); }
       return response.json();
     }).then(function (parts) {
       ["problems", "status", "preview"].forEach(function (key) { if (parts[key]) { swap(parts[key]); } });
