@@ -7,9 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from integration.calibration.calibrate import calibrate
-from integration.calibration.checks import leakage
 from integration.calibration.history import read_history
+from integration.calibration.session import run as calibrate_session
 from integration.calibration.writer import scoring_yaml
 from mappings.loader import load_file, load_rules
 from mappings.schema import CrmMapping
@@ -27,7 +26,8 @@ def run() -> str:
         started = time.perf_counter()
         history = read_history(path, mapping, "won")
         read_s = time.perf_counter() - started
-        result = calibrate(history, load_rules(), holdout=0.3, seed=7)
+        # What `leadtherm calibrate` runs: the split, the leakage judgement, the learning, the verdict.
+        result = calibrate_session(history, load_rules()).calibration
         scoring_yaml(result, 7, 0.3)
         total_s = time.perf_counter() - started
         boosted, linear = reference_aucs(history, result.train, result.test)
@@ -36,8 +36,7 @@ def run() -> str:
         known_mapping = load_file(CrmMapping, write_mapping(folder / "sheet.yaml"))
         started = time.perf_counter()
         plain = read_history(known, known_mapping, "won", outcome_date="closed_at")
-        leaky = {leak.attribute for leak in leakage(plain.leads, plain.outcomes, known_mapping)}
-        simple = calibrate(plain, load_rules(), holdout=0.3, seed=7, leave_out=leaky)
+        simple = calibrate_session(plain, load_rules()).calibration
         scoring_yaml(simple, 7, 0.3)
         simple_s = time.perf_counter() - started
     low, high = result.auc_interval

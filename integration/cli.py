@@ -418,16 +418,26 @@ def calibrate(
     outcome_date: Annotated[
         str | None, typer.Option("--outcome-date", help="Column with each lead's outcome date: decay as of it.")
     ] = None,
+    date_column: Annotated[
+        str | None,
+        typer.Option(
+            "--date-column",
+            metavar="COL",
+            help="Column with each lead's creation date: measure on the most recent leads (a CRM: its own).",
+        ),
+    ] = None,
     balanced: Annotated[bool, typer.Option(help="Weigh converters and the rest equally (rare conversions).")] = False,
     keep_leaky: Annotated[bool, typer.Option(help="Learn from columns that look like leakage anyway.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="Write the rules even when the history does not separate converters.")
+    ] = False,
     encoding: EncodingOption = None,
     mappings: MappingsOption = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
-    from integration.calibration.calibrate import calibrate as learn
-    from integration.calibration.checks import leakage, warnings
     from integration.calibration.history import CRM_OUTCOMES, CalibrationError, History, pull_history, read_history
     from integration.calibration.report import html_report, print_summary
+    from integration.calibration.session import Options, run
     from integration.calibration.writer import scoring_yaml, write
     from integration.guard import GuardedClient
     from integration.ratelimit import TokenBucket
@@ -451,22 +461,21 @@ def calibrate(
             if mapping is None or outcome is None:
                 raise CalibrationError(f"{file}: a history file needs --mapping (for its columns) and --outcome COLUMN")
             crm_mapping = load_file(CrmMapping, mapping)
-            history = read_history(file, crm_mapping, outcome, outcome_date, moment, export.encoding)
-        leaks = leakage(history.leads, history.outcomes, crm_mapping)
-        result = learn(
-            history, current, holdout, seed, balanced, leave_out=set() if keep_leaky else {x.attribute for x in leaks}
-        )
-        text = scoring_yaml(result, seed, holdout)
+            history = read_history(file, crm_mapping, outcome, outcome_date, moment, export.encoding, date_column)
+        found = run(history, current, Options(holdout, seed, balanced, keep_leaky, force))
+        text = scoring_yaml(found.calibration, seed, holdout) if found.writes_rules else None
     except CalibrationError as exc:  # bad input, not a failed job: the person must change the file or options
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
-    write(output, text)
-    found = warnings(leaks, keep_leaky, history.outcomes)
-    print_summary(out, result)
-    for warning in found:
+    print_summary(out, found)
+    for warning in found.warnings:
         err.print(f"warning: {warning}", style="yellow", markup=False)
     if report is not None:
-        report.write_text(html_report(result, found, seed), encoding="utf-8")
+        report.write_text(html_report(found, seed), encoding="utf-8")
+    if text is None:  # a chance-level model is not rules to ship: the job did not produce what was asked
+        err.print(f"no rules written to {output}" + (f"; the report is {report}" if report else ""), markup=False)
+        raise typer.Exit(EXIT_FAILED)
+    write(output, text)
     out.print(f"wrote {output}" + (f" and {report}" if report else ""), markup=False)
 
 

@@ -221,7 +221,10 @@ def _mapper(spec: AttributeMapping) -> Convert | None:
         if key in exact:
             return exact[key]
         found = folded.get(key.casefold(), _MISSING)
-        return found if found is not _MISSING else _Unmapped(default)
+        if found is not _MISSING:
+            return found
+        # A declared default is the admin's answer for every other value: nothing to tell them.
+        return default if default is not None else _Unmapped(None)
 
     return lookup
 

@@ -2,7 +2,8 @@
 
 Pure functions over leads and rules. The preview assesses sample records with the rules in
 force and with the edited ones; the what-if replays an outcome history through both on the
-same stratified holdout that `calibrate` uses, so the two sets of figures compare directly.
+same holdout that `calibrate` uses (the most recent leads when the history dates them, a
+stratified share otherwise), so the two sets of figures compare directly.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from datetime import datetime
 
 from integration.calibration.bands import Band, cells, tally
 from integration.calibration.history import History
-from integration.calibration.model import auc, split
+from integration.calibration.model import auc
+from integration.calibration.session import holdout_split
 from integration.model import Assessment, Lead, Temperature
 from integration.scoring import assess
 from mappings.schema import Rule, ScoringRules
@@ -77,6 +79,7 @@ class WhatIf:
     current: Side
     edited: Side
     moves: dict[tuple[Temperature, Temperature], int]  # (current, edited) -> leads, over the whole history
+    split: str = ""  # how the holdout was chosen, as the calibrate report names it
 
     @property
     def warmer(self) -> int:
@@ -113,8 +116,9 @@ def _side(judged: Sequence[Assessment], truth: Sequence[int], rules: ScoringRule
 def what_if(
     history: History, current: ScoringRules, edited: ScoringRules, holdout: float = 0.3, seed: int = 7
 ) -> WhatIf:
-    """Both rule sets on the same stratified holdout (as `calibrate` splits it) and their moves over all leads."""
-    _, test = split(history.outcomes, holdout, seed)
+    """Both rule sets on the same holdout as `calibrate` chooses it, and their moves over all leads."""
+    chosen = holdout_split(history, holdout, seed)
+    test = chosen.test
     before = [assess(lead, current, at) for lead, at in zip(history.leads, history.as_of, strict=True)]
     after = [assess(lead, edited, at) for lead, at in zip(history.leads, history.as_of, strict=True)]
     truth = [history.outcomes[i] for i in test]
@@ -127,6 +131,7 @@ def what_if(
         current=_side([before[i] for i in test], truth, current),
         edited=_side([after[i] for i in test], truth, edited),
         moves=dict(moves),
+        split=chosen.description,
     )
 
 

@@ -335,6 +335,9 @@ Transform = Literal[
     "checkbox",
 ]
 Pick = Literal["first", "latest", "sum", "any"]
+# When a field's value exists: before the first contact (evidence to score on), or only after a rep
+# has spoken to the lead (a rating, a call outcome), which would leak the outcome into calibrate.
+Known = Literal["before_contact", "after_contact"]
 
 
 class AttributeMapping(Strict):
@@ -346,6 +349,7 @@ class AttributeMapping(Strict):
     transform: Transform | None = None
     map: dict[str, Scalar | None] | None = None
     default: Scalar | None = None
+    known: Known = "before_contact"
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -465,6 +469,11 @@ class CrmMapping(Strict):
     def sources(self) -> dict[str, AttributeMapping]:
         """Attribute name -> where it comes from, built-ins and the admin's own alike."""
         return {**self.attributes, **self.custom_attributes}
+
+    @property
+    def known_after_contact(self) -> list[str]:
+        """Attributes the admin declares are only known after contact (`known: after_contact`)."""
+        return [name for name, found in self.sources().items() if found.known == "after_contact"]
 
     @property
     def own_fields(self) -> frozenset[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,10 +12,11 @@ from typer.testing import CliRunner
 
 from integration.calibration.bands import choose, temperature
 from integration.calibration.binning import terms
-from integration.calibration.calibrate import Calibration, calibrate
-from integration.calibration.checks import leakage, too_little, warnings
+from integration.calibration.calibrate import Calibration
+from integration.calibration.checks import too_little
 from integration.calibration.features import decay_factor, nice, number_label
 from integration.calibration.history import History, read_history
+from integration.calibration.session import run
 from integration.calibration.writer import scoring_yaml
 from integration.cli import app
 from integration.model import Lead, Temperature
@@ -44,8 +46,7 @@ def history(files: tuple[Path, Path], mapping: CrmMapping) -> History:
 
 @pytest.fixture(scope="module")
 def result(history: History, mapping: CrmMapping) -> Calibration:
-    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
-    return calibrate(history, CURRENT, holdout=0.3, seed=7, leave_out=leaky)
+    return run(history, CURRENT).calibration
 
 
 def _points(rules: ScoringRules, label: str) -> float:
@@ -80,7 +81,7 @@ def test_the_holdout_is_a_stratified_share_the_model_never_trained_on(result: Ca
 def test_a_planted_leaky_column_is_named_in_the_warnings_and_left_out_of_the_rules(
     history: History, mapping: CrmMapping, result: Calibration
 ) -> None:
-    found = warnings(leakage(history.leads, history.outcomes, mapping), False, history.outcomes)
+    found = run(history, CURRENT).warnings
     assert any("column status" in w and "'customer'" in w and "left out" in w for w in found)
     assert not [r for r in _all(result.rules) if r.attribute == "lead_status"]
 
@@ -150,14 +151,6 @@ def test_without_dates_the_as_of_default_is_the_latest_engagement_not_the_clock(
     assert set(undated.as_of) == {latest}
 
 
-def test_a_leak_that_never_converts_is_named_too() -> None:
-    leads = [Lead.of("t", str(n), lead_status="disqualified" if n < 60 else "open") for n in range(300)]
-    outcomes = [0 if n < 60 else int(n % 3 == 0) for n in range(300)]
-    mapping = load_file(CrmMapping, PACKAGED / "hubspot.yaml")
-    [leak] = leakage(leads, outcomes, mapping)
-    assert (leak.column, leak.value, leak.leads) == ("hs_lead_status", "disqualified", 60)
-
-
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -171,12 +164,13 @@ def salesforce_example() -> tuple[History, CrmMapping]:
 def test_a_status_that_holds_every_conversion_is_probable_leakage_on_small_data(
     salesforce_example: tuple[History, CrmMapping], rows: int
 ) -> None:
-    history, mapping = salesforce_example
+    history, _ = salesforce_example
     leads, outcomes = history.leads[:rows], history.outcomes[:rows]
     assert 5 <= sum(outcomes) < 50  # far fewer rows than the 50 an extreme rate otherwise needs
-    [leak] = leakage(leads, outcomes, mapping)
-    text = str(leak)
-    assert text.startswith("probable leakage: column Status (lead_status) = 'Closed - Converted' (read as 'qualified')")
+    part = replace(history, leads=leads, outcomes=outcomes, as_of=history.as_of[:rows])
+    [gone] = run(part, CURRENT).left_out
+    text = str(gone)
+    assert text.startswith("leakage: column Status (lead_status) = 'Closed - Converted' (read as 'qualified')")
     assert f"holds {sum(outcomes)} of the {sum(outcomes)} conversions" in text
 
 
@@ -189,7 +183,7 @@ def test_calibrating_the_salesforce_example_warns_of_the_leak_and_learns_without
     )  # fmt: skip
     assert ran.exit_code == 0, ran.output
     stderr = " ".join(ran.stderr.split())
-    assert "probable leakage: column Status (lead_status) = 'Closed - Converted'" in stderr
+    assert "leakage: column Status (lead_status) = 'Closed - Converted'" in stderr
     assert "too little data" in stderr
     rules = validate(ScoringRules, read_yaml(out.read_text(), "r"), "r")
     assert not [r for r in _all(rules) if r.attribute == "lead_status"]

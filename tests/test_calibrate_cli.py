@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -116,7 +117,11 @@ def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
         rng = random.Random(9)
         for n in range(400):
             chief = n % 3 == 0
-            contact = portal.create_contact({"email": f"p{n}@acme.example", "jobtitle": "CEO" if chief else "Analyst"})
+            # One contact a day over 400 days, as HubSpot records each contact's creation.
+            created = f"{date(2025, 1, 1) + timedelta(days=n)}T09:00:00Z"
+            contact = portal.create_contact(
+                {"email": f"p{n}@acme.example", "jobtitle": "CEO" if chief else "Analyst", "createdate": created}
+            )
             if rng.random() < (0.6 if chief else 0.1):
                 deal = portal.create_deal({"dealname": f"Deal {n}", "amount": "9000"}, [contact])
                 portal.update_deal(deal, {"dealstage": "closedwon"})
@@ -127,6 +132,10 @@ def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
         assert result.exit_code == 0, result.output
         rules = validate(ScoringRules, read_yaml(out.read_text(), "scoring.yaml"), "scoring.yaml")
         assert next(r.points for r in rules.fit if r.label == "Seniority: executive") > 0
+        # Measured forward in time by the CRM's own creation date: the last 120 days' contacts.
+        stdout = " ".join(result.stdout.split())
+        assert "holdout forward: trained on the 280 leads created before 2025-10-08, measured on the 120" in stdout
+        assert "(by createdate)" in stdout
     finally:
         portal.stop()
 

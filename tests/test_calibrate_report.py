@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 
 from integration.calibration.bands import Band
-from integration.calibration.calibrate import calibrate
 from integration.calibration.charts import bands_chart, bands_figure, coinciding, gains_chart, gains_figure
-from integration.calibration.checks import leakage
 from integration.calibration.history import read_history
 from integration.calibration.report import html_report, rate_text
+from integration.calibration.session import run
 from integration.model import Temperature
 from mappings.loader import PACKAGED, load_file, load_rules
 from mappings.schema import CrmMapping
@@ -71,12 +70,23 @@ def test_the_charts_are_png_images() -> None:
 def example_page() -> str:
     mapping = load_file(CrmMapping, PACKAGED / "salesforce.yaml")
     history = read_history(EXAMPLES / "salesforce_leads.csv", mapping, "IsConverted")
-    leaky = {leak.attribute for leak in leakage(history.leads, history.outcomes, mapping)}
-    result = calibrate(history, load_rules(), leave_out=leaky)
-    assert [b.leads for b in result.bands if b.temperature is Temperature.HOT] == [0]
-    return html_report(result, [], 7)
+    outcome = run(history, load_rules())
+    assert [b.leads for b in outcome.calibration.bands if b.temperature is Temperature.HOT] == [0]
+    return html_report(outcome, 7)
 
 
 def test_the_report_shows_an_empty_band_as_holding_no_leads(example_page: str) -> None:
     assert "<tr><td>hot</td><td>0</td><td>0</td><td>no leads</td></tr>" in example_page
     assert re.search(r"<tr><td>cold</td><td>[1-9]\d*</td><td>\d+</td><td>\d+\.\d%</td></tr>", example_page)  # filled
+
+
+def test_the_report_names_the_split_the_verdict_and_every_column_left_out_with_its_evidence(example_page: str) -> None:
+    assert (
+        '<span id="split">stratified random 30% (seed 7): trained on 168 leads, measured on 72</span>' in example_page
+    )
+    assert re.search(
+        r"The learned points separate converters from the rest: holdout AUC [\d.]+ \(95% interval", example_page
+    )
+    left_out = example_page.split("<h2>Columns left out</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "<td>Status</td><td>lead_status</td>" in left_out
+    assert "&#x27;Closed - Converted&#x27; (read as &#x27;qualified&#x27;): 10 of 10 converted (100.0%)" in left_out

@@ -35,7 +35,7 @@ READ_CHUNK = 200  # ids per SOQL IN (...): ~4 KB, far under the 16,384-byte URI 
 _GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 _CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
 # Conversion is followed whatever the mapping reads (see fetch); the Contact is read in the Lead's query.
-_FOLLOW = ("IsConverted", "ConvertedContactId")
+_FOLLOW = ("IsConverted", "ConvertedContactId", "CreatedDate")  # CreatedDate: calibrate measures forward in time
 _CONTACT = "ConvertedContact"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import difflib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,8 @@ MIN_PER_CLASS = 10  # fewer converters (or non-converters) cannot be split into 
 Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
 # What "converted" means when the history comes from a CRM rather than a file.
 CRM_OUTCOMES = {"hubspot": "has_won_deal", "salesforce": "converted"}
+# When each record was created, as the adapter flattens it: what a forward-in-time holdout orders by.
+CRM_CREATED = {"hubspot": "createdate", "salesforce": "CreatedDate"}
 
 
 class CalibrationError(LeadthermError):
@@ -41,6 +44,12 @@ class History:
     as_of: list[datetime]
     # What the mapping fills, the admin's own attributes included: what calibrate may learn from.
     attributes: tuple[Attribute, ...] = tuple(ATTRIBUTES.values())
+    # When each lead was created (a --date-column, or the CRM's creation date): the holdout is then
+    # the most recent leads, so the figures say how the rules would have done going forward.
+    created: tuple[datetime, ...] | None = None
+    created_from: str | None = None  # the column or CRM field `created` was read from
+    # The mapping the history was read through: which columns are declared known only after contact.
+    mapping: CrmMapping | None = None
 
 
 def default_as_of(leads: Sequence[Lead]) -> datetime:
@@ -74,6 +83,36 @@ def _both_classes(source: str, column: str, outcomes: list[int]) -> None:
         )
 
 
+def closest(name: str, columns: Collection[str]) -> str:
+    """ ", closest: A, B" naming the columns most like a name that is not there (a typo), or nothing."""
+    near = difflib.get_close_matches(name, list(columns), n=3, cutoff=0.5)
+    if not near:
+        folded = {c.casefold(): c for c in columns}
+        near = [folded[c] for c in difflib.get_close_matches(name.casefold(), list(folded), n=3, cutoff=0.5)]
+    return f"; closest: {', '.join(near)}" if near else ""
+
+
+def _mapped_fields_present(path: Path, mapping: CrmMapping, columns: Collection[str]) -> None:
+    """Every field the mapping reads is a column of the history: a typo would otherwise drop an attribute."""
+    for name, found in mapping.sources().items():
+        for field in found.sources:
+            if field not in columns:
+                raise CalibrationError(
+                    f"{path}: the mapping reads {name} from column {field!r}, which the history does not have"
+                    f"{closest(field, columns)}"
+                )
+
+
+def _date(value: Any, where: str, column: str) -> datetime:
+    try:
+        found = to_datetime(value)
+    except ValueError as exc:
+        raise CalibrationError(f"{where}, column {column}: {exc}") from None
+    if found is None:
+        raise CalibrationError(f"{where}, column {column}: no date (every lead needs one to order the holdout)")
+    return found
+
+
 def read_history(
     path: Path,
     mapping: CrmMapping,
@@ -81,27 +120,50 @@ def read_history(
     outcome_date: str | None = None,
     as_of: datetime | None = None,
     encoding: str | None = None,
+    date_column: str | None = None,
 ) -> History:
-    """Rows of a CSV/JSON export through the admin's mapping; the outcome is a column of 1/0 (yes/no)."""
+    """Rows of a CSV/JSON export through the admin's mapping; the outcome is a column of 1/0 (yes/no).
+
+    `date_column` names each lead's creation date: the holdout is then the most recent leads.
+    """
     normalizer = Normalizer(mapping)
     leads: list[Lead] = []
     outcomes: list[int] = []
     dates: list[datetime | None] = []
+    created: list[datetime] = []
+    columns: dict[str, None] = {}
     for row in read_export(path, encoding):
-        for column in (outcome, outcome_date):
+        columns.update(dict.fromkeys(row.record))
+        for column in (outcome, outcome_date, date_column):
             if column is not None and column not in row.record:
-                raise CalibrationError(f"{path}: no column {column!r} (columns: {', '.join(row.record)})")
-        outcomes.append(_outcome(row.record[outcome], f"{path}: {row.position}", outcome))
+                raise CalibrationError(
+                    f"{path}: no column {column!r}{closest(column, columns)} (columns: {', '.join(row.record)})"
+                )
+        where = f"{path}: {row.position}"
+        outcomes.append(_outcome(row.record[outcome], where, outcome))
+        if date_column is not None:
+            created.append(_date(row.record[date_column], where, date_column))
         try:
             leads.append(normalizer.lead(row.record))
             dates.append(to_datetime(row.record[outcome_date]) if outcome_date else None)
         except MappingError as exc:
-            raise CalibrationError(f"{path}: {row.position}, column {exc.field}: {exc.reason}") from exc
+            raise CalibrationError(f"{where}, column {exc.field}: {exc.reason}") from exc
         except ValueError as exc:
-            raise CalibrationError(f"{path}: {row.position}, column {outcome_date}: {exc}") from exc
+            raise CalibrationError(f"{where}, column {outcome_date}: {exc}") from exc
+    if columns:
+        _mapped_fields_present(path, mapping, columns)
     _both_classes(str(path), outcome, outcomes)
     fallback = as_of or default_as_of(leads)
-    return History(path.name, leads, outcomes, [d or fallback for d in dates], tuple(mapping.attributes_in_use))
+    return History(
+        path.name,
+        leads,
+        outcomes,
+        [d or fallback for d in dates],
+        tuple(mapping.attributes_in_use),
+        tuple(created) if date_column is not None else None,
+        date_column,
+        mapping,
+    )
 
 
 def pull_history(
@@ -119,6 +181,8 @@ def pull_history(
         raise CalibrationError(f"{mapping.crm}: outcome {outcome!r} is not a yes/no Lead attribute ({known})")
     normalizer = Normalizer(mapping)
     leads: list[Lead] = []
+    created_field = CRM_CREATED.get(mapping.crm)
+    created: list[datetime | None] = []
     for object_type in mapping.objects:
         cursor: str | None = None
         while True:
@@ -127,12 +191,27 @@ def pull_history(
                 _, flat = flatten(record)
                 try:
                     leads.append(normalizer.lead(flat, ref.object_type))
+                    created.append(to_datetime(flat.get(created_field)) if created_field else None)
                 except MappingError as exc:
                     raise CalibrationError(f"{ref}: field {exc.field}: {exc.reason}") from exc
+                except ValueError:
+                    created.append(None)  # an unreadable creation date only costs the forward split
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
     outcomes = [int(lead.get(outcome) is True) for lead in leads]
     _both_classes(mapping.crm, outcome, outcomes)
     moment = as_of or default_as_of(leads)
-    return History(mapping.crm, leads, outcomes, [moment] * len(leads), tuple(mapping.attributes_in_use))
+    # Forward in time only when every record says when it was created; otherwise a stratified split.
+    dated = tuple(d for d in created if d is not None)
+    forward = created_field is not None and len(dated) == len(leads)
+    return History(
+        mapping.crm,
+        leads,
+        outcomes,
+        [moment] * len(leads),
+        tuple(mapping.attributes_in_use),
+        dated if forward else None,
+        created_field if forward else None,
+        mapping,
+    )

@@ -11,14 +11,16 @@ from rich.table import Table
 from integration.calibration.bands import Band
 from integration.calibration.calibrate import Calibration
 from integration.calibration.charts import EMPTY_BAND, bands_chart, coinciding, gains_chart, lift_chart
+from integration.calibration.session import Outcome
 
 _AXIS_NAMES = {"fit": "fit", "engagement": "engagement (decays)", "penalties": "penalty"}
 
 
-def auc_rows(result: Calibration) -> list[tuple[str, str]]:
-    """The three holdout ROC AUCs, as (what, value) rows."""
+def auc_rows(result: Calibration, interval: tuple[float, float] | None = None) -> list[tuple[str, str]]:
+    """The three holdout ROC AUCs, as (what, value) rows; the points' with its 95% interval when given."""
+    within = f" (95% interval {interval[0]:.3f} to {interval[1]:.3f})" if interval else ""
     return [
-        ("integer points (calibrated scoring.yaml)", f"{result.points_auc:.3f}"),
+        ("integer points (calibrated scoring.yaml)", f"{result.points_auc:.3f}{within}"),
         ("raw model (logistic regression)", f"{result.model_auc:.3f}"),
         ("current rules", f"{result.current_auc:.3f}"),
     ]
@@ -44,17 +46,48 @@ def point_rows(result: Calibration) -> list[tuple[str, str, str, str, str, str]]
     return rows
 
 
-def print_summary(console: Console, result: Calibration) -> None:
-    """The plain-text summary: AUCs, bands, points."""
+LEFT_OUT_HEADERS = ("column", "attribute", "why", "AUC alone", "AUC of the others", "AUC with it", "values")
+
+
+def left_out_rows(outcome: Outcome) -> list[tuple[str, str, str, str, str, str, str]]:
+    """Every column left out of the learning, why, and its evidence (holdout AUCs, values and their rates)."""
+    rows = []
+    for gone in outcome.left_out:
+        s = gone.suspect
+        if s is None:
+            rows.append((gone.column, gone.attribute, gone.why, "", "", "", ""))
+        else:
+            values = "; ".join(str(v) for v in s.values)
+            rows.append((
+                s.column, s.attribute, s.reason, f"{s.alone_auc:.3f}", f"{s.without_auc:.3f}", f"{s.with_auc:.3f}",
+                values,
+            ))  # fmt: skip
+    return rows
+
+
+def print_summary(console: Console, outcome: Outcome) -> None:
+    """The plain-text summary: the split, AUCs with the interval, columns left out, bands, points, notes."""
+    result = outcome.calibration
     history = result.history
     console.print(
         f"{history.source}: {len(history.leads)} leads, {sum(history.outcomes)} conversions; "
-        f"trained on {len(result.train)}, measured on {len(result.test)} held out"
+        f"holdout {outcome.split.description}",
+        markup=False,
     )
     aucs = Table("holdout ROC AUC", "value", header_style="bold")
-    for what, value in auc_rows(result):
+    for what, value in auc_rows(result, outcome.interval):
         aucs.add_row(what, value)
     console.print(aucs)
+    console.print(outcome.verdict, markup=False)
+    if outcome.left_out:
+        console.print("columns left out:")
+        for gone in outcome.left_out:
+            # Lines, not a table: the evidence is long, and a terminal is narrow.
+            console.print(f"  {gone}", markup=False)
+            if gone.suspect is not None:
+                console.print(f"    {gone.suspect.evidence_aucs}", markup=False)
+                for rate in gone.suspect.values:
+                    console.print(f"    {rate}", markup=False)
     t = result.rules.temperature
     bands = Table("band (holdout)", "from score", "leads", "conversions", "rate", header_style="bold")
     edges = {"cold": "0", "cool": str(t.cool), "warm": str(t.warm), "hot": f"{t.hot} + qualified"}
@@ -71,6 +104,8 @@ def print_summary(console: Console, result: Calibration) -> None:
     for cells in point_rows(result):
         points.add_row(*cells)
     console.print(points)
+    for note in outcome.notes:
+        console.print(f"note: {note}", markup=False)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -83,8 +118,9 @@ def _image(alt: str, png: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
 
 
-def html_report(result: Calibration, warnings: Sequence[str], seed: int) -> str:
-    """A self-contained HTML page: figures, embedded PNG charts, the points table and the warnings."""
+def html_report(outcome: Outcome, seed: int) -> str:
+    """A self-contained HTML page: the split, figures, columns left out, charts, points, warnings and notes."""
+    result, warnings = outcome.calibration, outcome.warnings
     history, truth = result.history, result.holdout_outcomes
     t = result.rules.temperature
     curves = [
@@ -100,16 +136,24 @@ def html_report(result: Calibration, warnings: Sequence[str], seed: int) -> str:
         for a, b in same
     )
     warned = "".join(f"<li>{html.escape(w)}</li>" for w in warnings) or "<li>none</li>"
+    noted = "".join(f"<li>{html.escape(n)}</li>" for n in outcome.notes) or "<li>none</li>"
+    gone = (
+        _table(LEFT_OUT_HEADERS, left_out_rows(outcome))
+        if outcome.left_out
+        else "<p>none: every column was learned from.</p>"
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>leadtherm calibration: {html.escape(history.source)}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:.25em .6em;text-align:left}}.warn li{{color:#a35200}}</style></head><body>
 <h1>leadtherm calibration</h1>
-<p>{html.escape(history.source)}: {len(history.leads)} leads, {sum(history.outcomes)} conversions.
-Learned on a stratified {len(result.train)}-lead training split (seed {seed}); every figure below is
-measured on the {len(result.test)} leads held out.</p>
+<p>{html.escape(history.source)}: {len(history.leads)} leads, {sum(history.outcomes)} conversions (seed {seed}).
+Holdout: <span id="split">{html.escape(outcome.split.description)}</span>; every figure below is measured on
+the {len(result.test)} leads held out.</p>
+<p id="verdict"><strong>{html.escape(outcome.verdict[:1].upper() + outcome.verdict[1:])}.</strong></p>
 <h2>Warnings</h2><ul class="warn">{warned}</ul>
-<h2>Holdout ROC AUC</h2>{_table(("scoring", "ROC AUC"), auc_rows(result))}
+<h2>Columns left out</h2>{gone}
+<h2>Holdout ROC AUC</h2>{_table(("scoring", "ROC AUC"), auc_rows(result, outcome.interval))}
 <h2>Conversion per temperature (holdout)</h2>
 <p>Bands from score: cool {t.cool}, warm {t.warm}, hot {t.hot} (hot also needs
 {html.escape(", ".join(result.rules.qualification.required))} confirmed).</p>
@@ -122,5 +166,6 @@ measured on the {len(result.test)} leads held out.</p>
 <h2>Points</h2>
 <p>Coefficients are the model's log-odds; "fires" and "converts" are measured on the training split.</p>
 {_table(("axis", "rule", "points", "coefficient", "fires", "converts"), point_rows(result))}
+<h2>Notes</h2><ul>{noted}</ul>
 </body></html>
 """

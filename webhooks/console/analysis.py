@@ -27,8 +27,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
             if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
-                ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
-            result = ws.whatif
+                try:
+                    ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
+                except CalibrationError as exc:  # e.g. the most recent leads hold no conversion to measure on
+                    flash(f"What-if: {exc}", "error")
+            result = ws.whatif if ws.whatif_key == key else None
         return render_template(
             "whatif.html",
             ws=ws,
@@ -63,7 +66,12 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             if not outcome:
                 raise UploadError("name the outcome column (1/0, yes/no, won/lost)")
             history = read_uploaded_history(
-                upload.read(), upload.filename, mapping, outcome, request.form.get("outcome_date", "").strip()
+                upload.read(),
+                upload.filename,
+                mapping,
+                outcome,
+                request.form.get("outcome_date", "").strip(),
+                request.form.get("date_column", "").strip(),
             )
         except ConfigError as exc:
             flash("; ".join(str(p) for p in exc.problems), "error")
@@ -93,7 +101,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
     @bp.post("/whatif/calibrate")
     def whatif_calibrate() -> Response:
-        from integration.calibration.calibrate import calibrate
+        from integration.calibration.session import Options, run
         from integration.calibration.writer import scoring_yaml
 
         ws = console.workspace()
@@ -104,20 +112,30 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if current is None:
             flash("The rules in force do not load (edited by hand?); fix them in the YAML editor first.", "error")
             return back()
+        # Exactly `leadtherm calibrate`: the same split, leakage judgement, warnings and noise verdict.
+        options = Options(HOLDOUT, SEED, keep_leaky=request.form.get("keep_leaky") == "yes")
         try:
-            learned = calibrate(ws.history, current, HOLDOUT, SEED)
+            learned = run(ws.history, current, options)
         except CalibrationError as exc:
             flash(f"Calibration failed: {exc}", "error")
             return back()
-        ws.calibrated = what_if(ws.history, current, learned.rules, HOLDOUT, SEED)
-        ws.calibrated_yaml = scoring_yaml(learned, SEED, HOLDOUT)
+        ws.learned = learned
+        ws.calibrated = what_if(ws.history, current, learned.calibration.rules, HOLDOUT, SEED)
+        ws.calibrated_yaml = scoring_yaml(learned.calibration, SEED, HOLDOUT) if learned.writes_rules else ""
         return back()
 
     @bp.post("/whatif/use-calibrated")
     def use_calibrated() -> Response:
         ws = console.workspace()
-        if not ws.calibrated_yaml:
-            flash("Run calibrate first.", "error")
+        if not ws.calibrated_yaml or ws.learned is None:
+            flash("Run calibrate first (rules are only offered when the history separates converters).", "error")
+            return back()
+        if ws.learned.warnings and request.form.get("acknowledge") != "yes":
+            # Checked here, not only in the page: a leak or a noisy history must be read before it is adopted.
+            flash(
+                f"The learned rules carry {len(ws.learned.warnings)} warning(s): tick that you have read them first.",
+                "error",
+            )
             return back()
         ws.files[SCORING_FILE] = ws.calibrated_yaml
         flash("The learned rules are now your draft: preview them, then apply.", "info")

@@ -12,11 +12,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from integration.calibration.history import History, default_as_of, read_history
+from integration.calibration.session import Outcome
 from integration.errors import LeadthermError, MappingError
 from integration.exports import read_export
 from integration.normalize import Normalizer
@@ -49,11 +50,13 @@ class Workspace:
     calibrated: WhatIf | None = None
     calibrated_yaml: str = ""
     notes: list[str] = field(default_factory=list)  # calibration warnings and the like
+    learned: Outcome | None = None  # the last Learn: its warnings and columns left out gate "use as my draft"
 
     def use_history(self, history: History) -> None:
         """A new history: the what-if and calibration computed on the old one no longer hold."""
         self.history = history
         self.calibrated, self.calibrated_yaml, self.whatif, self.whatif_key = None, "", None, None
+        self.learned = None
 
 
 class Workspaces:
@@ -164,12 +167,17 @@ def read_samples(
 
 
 def read_uploaded_history(
-    data: bytes, filename: str, mapping: CrmMapping, outcome: str, outcome_date: str | None
+    data: bytes,
+    filename: str,
+    mapping: CrmMapping,
+    outcome: str,
+    outcome_date: str | None,
+    date_column: str | None = None,
 ) -> History:
     """An uploaded outcome history, read exactly as `leadtherm calibrate FILE --mapping M --outcome COL` reads it."""
     with _uploaded(data, filename) as path:
-        history = read_history(path, mapping, outcome, outcome_date or None)
-    return History(filename, history.leads, history.outcomes, history.as_of)
+        history = read_history(path, mapping, outcome, outcome_date or None, date_column=date_column or None)
+    return replace(history, source=filename)  # the mapping, dates and attributes travel with it
 
 
 def samples_as_of(samples: list[Sample]) -> Any:

@@ -12,6 +12,7 @@ from integration.pause import CrmPauses
 from integration.ports import ChangeEvent, RecordRef
 from integration.rules_folder import FolderRulesStore
 from tests.calibration_data import write_history, write_mapping
+from tests.leakage_data import write_after_contact
 from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, log_in_at, serve_app
 from webhooks.console.app import create_console_app
 from webhooks.console.context import ConsoleConfig
@@ -53,7 +54,7 @@ def test_what_if_shows_current_and_edited_rules_side_by_side_on_the_holdout(
     assert page.count("<svg") == 2  # conversion per band, and the moves
 
 
-def test_calibrate_from_the_console_compares_the_learned_rules_and_can_become_the_draft(
+def test_calibrate_from_the_console_names_the_leak_and_becomes_the_draft_only_once_its_warnings_are_acknowledged(
     served: Served, log_in: LogIn, tmp_path: Path
 ) -> None:
     http, token = log_in()
@@ -61,7 +62,12 @@ def test_calibrate_from_the_console_compares_the_learned_rules_and_can_become_th
     page = http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120).text
     current, learned = _aucs(page, "calibrated-table")
     assert learned > current
-    rules = http.post(f"{served.url}/admin/whatif/use-calibrated", data={"csrf_token": token}, timeout=30).text
+    # The planted status column leaks: the console says so, as the CLI does, and leaves it out.
+    assert 'data-attribute="lead_status"' in page and "leakage: column status (lead_status)" in page
+    use = f"{served.url}/admin/whatif/use-calibrated"
+    refused = http.post(use, data={"csrf_token": token}, timeout=30).text
+    assert "tick that you have read them first" in refused and "The learned rules are now your draft" not in refused
+    rules = http.post(use, data={"csrf_token": token, "acknowledge": "yes"}, timeout=30).text
     assert "The learned rules are now your draft" in rules and "calibrated by" in rules
 
 
@@ -90,3 +96,24 @@ def test_the_operations_page_names_a_paused_crm_and_why(folder: Path, tmp_path: 
         http, _ = log_in_at(url)
         page = http.get(f"{url}/admin/operations", timeout=30).text
         assert "hubspot: HubSpot rejected the token (401)" in page
+
+
+def test_a_dated_history_is_measured_forward_and_the_keep_leaky_box_keeps_the_rep_column(
+    served: Served, log_in: LogIn, tmp_path: Path
+) -> None:
+    http, token = log_in()
+    history, mapping = write_after_contact(tmp_path, rows=1500)
+    with history.open("rb") as h, mapping.open("rb") as m:
+        page = http.post(
+            f"{served.url}/admin/whatif/upload",
+            data={"crm": "hubspot", "outcome": "won", "date_column": "created", "csrf_token": token},
+            files={"history": ("assessed.csv", h, "text/csv"), "mapping": ("assessed.yaml", m, "application/yaml")},
+            timeout=60,
+        ).text
+    assert re.search(r"Holdout: forward: trained on the 1,0\d\d leads created before 2024-\d\d-\d\d", page)
+    learn = f"{served.url}/admin/whatif/calibrate"
+    page = http.post(learn, data={"csrf_token": token}, timeout=120).text
+    assert 'data-attribute="rep_assessment"' in page and "holdout AUC alone" in page
+    assert re.search(r'id="learn-split">Holdout: forward: trained on the', page)
+    kept = http.post(learn, data={"csrf_token": token, "keep_leaky": "yes"}, timeout=120).text
+    assert 'data-attribute="rep_assessment"' not in kept and "kept in the rules as asked" in kept
