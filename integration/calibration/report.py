@@ -21,7 +21,7 @@ def auc_rows(result: Calibration, interval: tuple[float, float] | None = None) -
     within = f" (95% interval {interval[0]:.3f} to {interval[1]:.3f})" if interval else ""
     return [
         ("integer points (calibrated scoring.yaml)", f"{result.points_auc:.3f}{within}"),
-        ("raw model (logistic regression)", f"{result.model_auc:.3f}"),
+        ("learned shapes (before rounding to points)", f"{result.model_auc:.3f}"),
         ("current rules", f"{result.current_auc:.3f}"),
     ]
 

@@ -6,18 +6,14 @@ console's Learn can never disagree about what was left out or whether the histor
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
-from integration.calibration.calibrate import Calibration
+from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.checks import Suspect, leakage, learnable, too_little
 from integration.calibration.history import CalibrationError, History
 from integration.calibration.model import split as stratified
 from mappings.schema import ScoringRules
 
-Z95 = 1.959964  # two-sided 95%
 MIN_PER_SIDE = 2  # a forward holdout (or its training part) needs this many of each outcome
 
 
@@ -122,56 +118,16 @@ def holdout_split(history: History, holdout: float, seed: int) -> Split:
     return Split(train, test, text, forward=True)
 
 
-def auc_interval(truth: Sequence[int], scores: Sequence[float]) -> tuple[float, float]:
-    """A 95% interval of the holdout ROC AUC (Hanley and McNeil's standard error)."""
-    from integration.calibration.model import auc
-
-    positives = sum(truth)
-    negatives = len(truth) - positives
-    area = auc(truth, scores)
-    q1, q2 = area / (2 - area), 2 * area * area / (1 + area)
-    variance = (area * (1 - area) + (positives - 1) * (q1 - area * area) + (negatives - 1) * (q2 - area * area)) / (
-        positives * negatives
-    )
-    margin = Z95 * math.sqrt(max(variance, 0.0))
-    return max(0.0, area - margin), min(1.0, area + margin)
-
-
-def _interval(result: Calibration) -> tuple[float, float]:
-    # SHIM until the learner's Calibration.auc_interval is on main: compute it here from the holdout.
-    found = getattr(result, "auc_interval", None)
-    if found is not None:
-        low, high = found
-        return float(low), float(high)
-    return auc_interval(result.holdout_outcomes, [float(s) for s in result.holdout_points])
-
-
-def _separates(result: Calibration, interval: tuple[float, float]) -> bool:
-    found = getattr(result, "separates", None)
-    return bool(found) if found is not None else interval[0] > 0.5
-
-
 def _learn(history: History, current: ScoringRules, options: Options, leave_out: set[str], split: Split) -> Calibration:
-    import inspect
-
-    from integration.calibration import calibrate as imported
-
-    module: Any = imported
-    learn: Any = module.calibrate
-    given = (split.train, split.test)
-    if "split" in inspect.signature(learn).parameters:
-        result: Calibration = learn(
-            history, current, options.holdout, options.seed, options.balanced, leave_out=leave_out, split=given
-        )
-        return result
-    # SHIM until the learner's `split=` parameter is on main: hand calibrate this split through its own helper.
-    original = module.split
-    module.split = lambda *_: given
-    try:
-        result = module.calibrate(history, current, options.holdout, options.seed, options.balanced, leave_out)
-        return result
-    finally:
-        module.split = original
+    return calibrate(
+        history,
+        current,
+        options.holdout,
+        options.seed,
+        options.balanced,
+        leave_out=leave_out,
+        split=(split.train, split.test),
+    )
 
 
 def _tested(rules: ScoringRules) -> list[str]:
@@ -201,8 +157,7 @@ def run(history: History, current: ScoringRules, options: Options = Options()) -
         warnings += [f"{s}; the column is left out of the rules (--keep-leaky keeps it)" for s in suspects]
     warnings += too_little(history.outcomes)
     result = _learn(history, current, options, {x.attribute for x in left_out}, split)
-    interval = _interval(result)
-    separates = _separates(result, interval)
+    interval, separates = result.auc_interval, result.separates
     outcome = Outcome(
         history=history,
         split=split,
@@ -210,7 +165,7 @@ def run(history: History, current: ScoringRules, options: Options = Options()) -
         left_out=tuple(left_out),
         kept_leaky=tuple(suspects) if options.keep_leaky else (),
         warnings=(),
-        notes=tuple(str(n) for n in getattr(result, "notes", None) or ()),
+        notes=tuple(result.notes),
         interval=interval,
         separates=separates,
         options=options,
@@ -223,4 +178,4 @@ def run(history: History, current: ScoringRules, options: Options = Options()) -
     return replace(outcome, warnings=tuple(warnings))
 
 
-__all__ = ["LeftOut", "Options", "Outcome", "Split", "auc_interval", "holdout_split", "run"]
+__all__ = ["LeftOut", "Options", "Outcome", "Split", "holdout_split", "run"]
