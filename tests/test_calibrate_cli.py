@@ -47,7 +47,7 @@ def test_the_same_file_and_seed_give_byte_identical_rules_and_a_report_with_char
 def test_the_terminal_shows_the_aucs_bands_points_and_leak_warning(files: tuple[Path, Path], tmp_path: Path) -> None:
     code, stdout, stderr = _run(*files, tmp_path / "rules.yaml")
     assert code == 0, stdout + stderr
-    assert "integer points" in stdout and "raw model" in stdout and "current rules" in stdout
+    assert "integer points" in stdout and "learned shapes" in stdout and "current rules" in stdout
     assert "cold" in stdout and "executive" in stdout and "learned points" in stdout
     assert "column status (lead_status) = 'customer'" in " ".join(stderr.split())
     rules = validate(ScoringRules, read_yaml((tmp_path / "rules.yaml").read_text(), "r"), "r")
