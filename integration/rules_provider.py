@@ -1,8 +1,12 @@
 """Hot reload: the scoring rules in force, re-read from the rules store when a new version is applied.
 
-The pipeline asks once per batch. The store's `head` is checked at most every `check_every`
-seconds, so a busy worker does not read the store per batch; a version that fails to load
-(edited by hand into something invalid) leaves the rules in force and is logged once.
+The pipeline asks once per batch, and by default every batch checks the store's `head` (one
+readlink for the folder, one item read on DynamoDB): the console tells the admin "the service
+scores with it from its next batch", and a batch that starts after the apply must keep that
+promise. (A throttle of a second let a batch within a second of the last check score with the old
+version, and nothing rescored that record.) A positive `check_every` still throttles, for a
+caller that accepts the lag. A version that fails to load (edited by hand into something
+invalid) leaves the rules in force and is logged once.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class StoreRulesProvider:
         self,
         store: RulesStore,
         initial: ScoringRules,
-        check_every: float = 1.0,
+        check_every: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store

@@ -82,6 +82,16 @@ def test_the_provider_serves_a_new_version_once_its_check_interval_has_passed(
     assert provider.current().temperature.warm == 45 and provider.head == 2
 
 
+def test_by_default_the_batch_right_after_an_apply_scores_with_the_applied_version(
+    store: FolderRulesStore, folder: Path
+) -> None:
+    clock = Clock()  # no time passes: the apply lands between two batches of a busy worker
+    provider = StoreRulesProvider(store, load_rules(folder), monotonic=clock)
+    assert provider.current().temperature.warm == 40
+    store.apply({"scoring.yaml": warmer((folder / "scoring.yaml").read_text())}, "ada")
+    assert provider.current().temperature.warm == 45 and provider.head == 2  # "from its next batch"
+
+
 def test_a_provider_started_after_an_apply_serves_the_applied_version(store: FolderRulesStore, folder: Path) -> None:
     store.apply({"scoring.yaml": warmer((folder / "scoring.yaml").read_text())}, "ada")
     provider = StoreRulesProvider(store, load_rules(PACKAGED))
