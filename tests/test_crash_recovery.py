@@ -16,7 +16,7 @@ from integration.outputs import canonical, format_datetime
 from integration.ports import RecordRef
 from integration.waiting import wait_until as wait_for
 from mappings.loader import load_mapping
-from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
+from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, sandbox_env, written_outputs
 from tests.serve_process import LEADTHERM, LEASE_SECONDS, ServeProcess
 from tests.webhooks.servers import free_port
 
@@ -73,14 +73,7 @@ def test_kill_9_mid_burst_then_restart_assesses_every_record_once(sandbox: HubSp
         for n in range(400)
     ]
     port = free_port()
-    env = {
-        **os.environ,
-        "HUBSPOT_ACCESS_TOKEN": TOKEN,
-        "HUBSPOT_CLIENT_SECRET": SECRET,
-        "HUBSPOT_API_BASE": sandbox.base_url,
-        "HUBSPOT_RATE_LIMIT": "10000/10",
-        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
-    }
+    env = {**os.environ, **sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, SECRET)}
     assert subprocess.run([*LEADTHERM, "setup", "hubspot"], env=env, capture_output=True, timeout=60).returncode == 0
     server = ServeProcess(port, env)
     server.start()

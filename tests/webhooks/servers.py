@@ -127,23 +127,20 @@ def _tls_ready(port: int, context: ssl.SSLContext) -> bool:
         return False
 
 
-class Serve:
-    """A running `leadtherm serve --port 0`, its stderr collected line by line."""
+class _CommandProcess:
+    """A running `leadtherm COMMAND --port 0 ...`, its stderr collected line by line until it says where it listens."""
 
-    def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
+    what = "leadtherm"
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path | None) -> None:
         self.process = subprocess.Popen(
-            [LEADTHERM, "serve", "--port", "0", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
+            [LEADTHERM, *command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=cwd
         )
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
         assert wait_until(lambda: self.url is not None or self.process.poll() is not None, 30)
-        assert self.url is not None, f"serve did not start: {self.lines}"
+        assert self.url is not None, f"{self.what} did not start: {self.lines}"
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -152,48 +149,14 @@ class Serve:
 
     @property
     def url(self) -> str | None:
+        """http://127.0.0.1:PORT, from the line the command prints once it listens."""
         for line in self.lines:
-            if " serving " in line:
-                return "http://" + line.split(" on http://", 1)[1].split(";", 1)[0]
+            if (found := self._listening(line)) is not None:
+                return "http://" + found
         return None
 
-    def stop(self) -> list[str]:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(15)
-        self.reader.join(5)
-        return self.lines
-
-
-class ConsoleProcess:
-    """A running `leadtherm console --port 0 --mappings FOLDER --init`, its stderr collected line by line."""
-
-    def __init__(self, env: dict[str, str], folder: Path, *args: str, cwd: Path | None = None) -> None:
-        self.process = subprocess.Popen(
-            [LEADTHERM, "console", "--port", "0", "--mappings", str(folder), "--init", *args],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=cwd,
-        )
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        assert wait_until(lambda: self.url is not None or self.process.poll() is not None, 30)
-        assert self.url is not None, f"the console did not start: {self.lines}"
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def url(self) -> str | None:
-        """http://127.0.0.1:PORT, from the line the console prints once it listens."""
-        for line in self.lines:
-            if "console on http://" in line:
-                return "http://" + line.split("console on http://", 1)[1].split("/", 1)[0]
-        return None
+    def _listening(self, line: str) -> str | None:
+        raise NotImplementedError
 
     def stop(self) -> list[str]:
         if self.process.poll() is None:
@@ -201,6 +164,30 @@ class ConsoleProcess:
             self.process.wait(15)
         self.reader.join(5)
         return self.lines
+
+
+class Serve(_CommandProcess):
+    """A running `leadtherm serve --port 0`."""
+
+    what = "serve"
+
+    def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
+        super().__init__(["serve", "--port", "0", *args], env, cwd)
+
+    def _listening(self, line: str) -> str | None:
+        return line.split(" on http://", 1)[1].split(";", 1)[0] if " serving " in line else None
+
+
+class ConsoleProcess(_CommandProcess):
+    """A running `leadtherm console --port 0 --mappings FOLDER --init`."""
+
+    what = "the console"
+
+    def __init__(self, env: dict[str, str], folder: Path, *args: str, cwd: Path | None = None) -> None:
+        super().__init__(["console", "--port", "0", "--mappings", str(folder), "--init", *args], env, cwd)
+
+    def _listening(self, line: str) -> str | None:
+        return line.split("console on http://", 1)[1].split("/", 1)[0] if "console on http://" in line else None
 
 
 def export_of_size(size: int) -> bytes:

@@ -13,6 +13,7 @@ import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from integration.waiting import wait_until
+from tests.adapters.hubspot.helpers import sandbox_env
 from tests.packaged_copy import copy_packaged
 from tests.serve_process import LEADTHERM, ServeProcess
 from tests.webhooks.servers import free_port
@@ -68,11 +69,7 @@ def test_a_job_title_made_to_backtrack_neither_freezes_serve_nor_delays_its_sigt
     port = free_port()
     env = {
         **os.environ,
-        "HUBSPOT_ACCESS_TOKEN": TOKEN,
-        "HUBSPOT_CLIENT_SECRET": SECRET,
-        "HUBSPOT_API_BASE": sandbox.base_url,
-        "HUBSPOT_RATE_LIMIT": "10000/10",
-        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
+        **sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, SECRET),
         "LEADTHERM_MAPPINGS": str(folder),
     }
     env.pop("LEADTHERM_ADMIN_SECRET", None)

@@ -19,6 +19,7 @@ from integration.retry import POLICY
 from integration.runtime import Runtime, build_runtime
 from integration.worker import run_worker
 from mappings.loader import load_mapping
+from tests.adapters.hubspot.helpers import sandbox_env
 from webhooks.app import AppConfig, create_app
 from webhooks.serve import routes_of
 
@@ -68,13 +69,7 @@ def live(paused: Live) -> Live:
 @pytest.fixture
 def paused(sandbox: HubSpotSandbox, tmp_path: Path) -> Iterator[Live]:
     """Serving, but with no worker and no webhooks yet: the test decides when."""
-    env = {
-        "HUBSPOT_ACCESS_TOKEN": TOKEN,
-        "HUBSPOT_CLIENT_SECRET": SECRET,
-        "HUBSPOT_API_BASE": sandbox.base_url,
-        "HUBSPOT_RATE_LIMIT": "10000/10",
-        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
-    }
+    env = sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, SECRET)
     runtime = build_runtime(
         env, ["hubspot"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05, queue_attempts=8))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from adapters.hubspot.sandbox import HubSpotSandbox
@@ -34,3 +35,14 @@ def repeated_writes(sandbox: HubSpotSandbox) -> list[tuple[str, str, str]]:
                 repeats.append((contact_id, name, value))
             last[(contact_id, name)] = value
     return repeats
+
+
+def sandbox_env(sandbox: HubSpotSandbox, db: Path, token: str, secret: str) -> dict[str, str]:
+    """The environment of a leadtherm process on the HubSpot sandbox, its rate limit out of the way of the tests."""
+    return {
+        "HUBSPOT_ACCESS_TOKEN": token,
+        "HUBSPOT_CLIENT_SECRET": secret,
+        "HUBSPOT_API_BASE": sandbox.base_url,
+        "HUBSPOT_RATE_LIMIT": "10000/10",
+        "LEADTHERM_DB": str(db),
+    }

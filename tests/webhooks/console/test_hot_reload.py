@@ -15,6 +15,7 @@ from integration.waiting import wait_until
 from integration.worker import run_worker
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
+from tests.adapters.hubspot.helpers import sandbox_env
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import SECRET, csrf_of, serve_app
@@ -33,14 +34,7 @@ def test_serve_scores_with_the_rules_applied_in_the_console_without_a_restart(
     sandbox: HubSpotSandbox, tmp_path: Path
 ) -> None:
     folder = copy_packaged(tmp_path / "mappings")
-    env = {
-        "HUBSPOT_ACCESS_TOKEN": TOKEN,
-        "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
-        "HUBSPOT_API_BASE": sandbox.base_url,
-        "HUBSPOT_RATE_LIMIT": "10000/10",
-        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
-        "LEADTHERM_ADMIN_SECRET": SECRET,
-    }
+    env = {**sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, HUBSPOT_SECRET), "LEADTHERM_ADMIN_SECRET": SECRET}
     # What `serve` does, with the console mounted under /admin as LEADTHERM_ADMIN_SECRET asks.
     runtime = build_runtime(env, ["hubspot"], folder, PipelineSettings(retry=RetryPolicy(queue_delay=0.05)))
     runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)

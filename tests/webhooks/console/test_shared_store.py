@@ -22,6 +22,7 @@ from integration.waiting import wait_until
 from mappings.loader import PACKAGED
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
+from tests.adapters.hubspot.helpers import sandbox_env
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.serve_process import ServeProcess
 from tests.webhooks.console.conftest import SECRET, csrf_of
@@ -35,11 +36,7 @@ def _env(tmp_path: Path, sandbox: HubSpotSandbox, **extra: str) -> dict[str, str
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("LEADTHERM_", "HUBSPOT_", "SALESFORCE_"))}
     return {
         **clean,
-        "HUBSPOT_ACCESS_TOKEN": TOKEN,
-        "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
-        "HUBSPOT_API_BASE": sandbox.base_url,
-        "HUBSPOT_RATE_LIMIT": "10000/10",
-        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
+        **sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, HUBSPOT_SECRET),
         "LEADTHERM_ADMIN_SECRET": SECRET,
         **extra,
     }
