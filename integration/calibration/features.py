@@ -1,10 +1,9 @@
-"""Candidate rules a history can support, and the matrix of how strongly each one fires per lead."""
+"""A learned rule as a feature (how it combines with its neighbours), which leads it fires for, cut points as labels."""
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -14,14 +13,12 @@ from integration.model import Lead
 from integration.scoring import decay_factor as scorer_decay
 from integration.scoring import rule_holds, rule_matches
 from mappings.catalogue import Attribute
-from mappings.schema import Decay, Rule, ScoringRules
+from mappings.schema import Decay, Rule
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-MIN_ROWS = 20  # a condition met by fewer leads cannot be learned
-BINS = 4
 SIGNIFICANT = 2  # cut points are rounded to this many significant digits: 12 million, not 12,345,678
 
 
@@ -48,17 +45,6 @@ class Feature:
     behaviour: bool
 
 
-def informative(fired: int, leads: int) -> bool:
-    """Whether a condition holds for, and fails for, at least `MIN_ROWS` leads each: only then can it be learned."""
-    # One that holds for (nearly) everyone says nothing the baseline does not; learned anyway, its points
-    # would show as a reason on every record (a penalty "Recent activity recorded" for all).
-    return fired >= MIN_ROWS and leads - fired >= MIN_ROWS
-
-
-def _exact(attribute: str, value: Any, label: str) -> Rule:
-    return Rule(label=label, attribute=attribute, **{"is": value}, points=0)
-
-
 def nice(value: float) -> float:
     """A cut point rounded as a person would write it: counts under 100 exact, else two significant digits."""
     if value == 0 or (abs(value) < 100 and float(value).is_integer()):
@@ -83,121 +69,6 @@ def number_label(value: float) -> str:
     if float(value).is_integer():
         return f"{value:,.0f}"
     return _plain(value)
-
-
-def _categories(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[Feature]:
-    for attribute in learnable(attributes, "category"):
-        name = attribute.name
-        spellings = Counter(str(v) for lead in leads if (v := lead.get(name)))
-        counts: Counter[str] = Counter()
-        for spelling, n in spellings.items():
-            counts[spelling.casefold()] += n
-        # The label shows the value as the CRM most often spells it (Analytics Suite); matching ignores case.
-        shown = {s.casefold(): s for s, _ in sorted(spellings.items(), key=lambda x: (x[1], x[0]))}
-        for value, n in sorted(counts.items()):
-            if informative(n, len(leads)):
-                rule = _exact(name, value, f"{attribute.label}: {shown[value]}")
-                yield Feature(rule, name, Group.EXCLUSIVE, behaviour=False)
-
-
-def _flags(leads: Sequence[Lead], attributes: Sequence[Attribute]) -> Iterable[Feature]:
-    # A rep's answer is yes, no or unknown: both answers are evidence, unknown is the reference.
-    for attribute in learnable(attributes, "answer"):
-        counts = Counter(lead.get(attribute.name) for lead in leads)
-        for value, word in ((True, "confirmed"), (False, "ruled out")):
-            if informative(counts[value], len(leads)):
-                rule = _exact(attribute.name, value, f"{attribute.label} {word}")
-                yield Feature(rule, attribute.name, Group.EXCLUSIVE, behaviour=False)
-    for attribute in learnable(attributes, "flag"):
-        if informative(sum(1 for lead in leads if lead.get(attribute.name) is True), len(leads)):
-            rule = _exact(attribute.name, True, attribute.label)
-            yield Feature(rule, attribute.name, Group.INDEPENDENT, attribute.decays)
-
-
-def quantile_edges(values: Sequence[float], bins: int = BINS) -> list[float]:
-    """Distinct cut points of the positive values at their quantiles (rounded `nice`), the smallest value first."""
-    ordered = sorted(v for v in values if v > 0)
-    if not ordered:
-        return []
-    edges = {ordered[0], *(ordered[len(ordered) * q // bins] for q in range(1, bins))}
-    return sorted({rounded for edge in edges if (rounded := nice(edge)) > 0})
-
-
-def _numbers(leads: Sequence[Lead], attributes: Sequence[Attribute], bins: Mapping[str, int]) -> Iterable[Feature]:
-    for attribute in learnable(attributes, "counter"):
-        name = attribute.name
-        values = [float(lead.get(name) or 0) for lead in leads]
-        # Cumulative thresholds: engagement rules may only use at_least, and each step adds to the last.
-        for edge in quantile_edges(values, bins.get(name, BINS)):
-            if informative(sum(1 for v in values if v >= edge), len(leads)):
-                label = f"{attribute.label}: {number_label(edge)} or more"
-                rule = Rule(label=label, attribute=name, at_least=edge, points=0)
-                yield Feature(rule, name, Group.NESTED, behaviour=attribute.decays)
-    for attribute in learnable(attributes, "range"):
-        name = attribute.name
-        values = [float(v) for lead in leads if (v := lead.get(name)) is not None]
-        edges = quantile_edges(values, bins.get(name, BINS))
-        for low, high in zip(edges, [*edges[1:], None][: len(edges)], strict=True):
-            if not informative(sum(1 for v in values if v >= low and (high is None or v < high)), len(leads)):
-                continue
-            span = f"{number_label(low)} or more" if high is None else f"{number_label(low)} to {number_label(high)}"
-            yield Feature(
-                Rule(label=f"{attribute.label}: {span}", attribute=name, at_least=low, below=high, points=0),
-                name,
-                Group.EXCLUSIVE,
-                behaviour=False,
-            )
-
-
-def _current(leads: Sequence[Lead], current: ScoringRules, attributes: Sequence[Attribute]) -> Iterable[Feature]:
-    """The admin's own classes on attributes the generic features do not cover (free-mail, student...)."""
-    covered = {a.name for a in attributes if a.calibrate != "none"}
-    in_use = {a.name for a in attributes}
-    seen: set[str] = set()
-    for rule in [*current.fit, *current.engagement, *current.penalties]:
-        if rule.attribute in covered or rule.attribute not in in_use or rule.each is not None or rule.label in seen:
-            continue
-        seen.add(rule.label)
-        if informative(int(fires(leads, rule).sum()), len(leads)):
-            yield Feature(rule.model_copy(update={"points": 0.0}), rule.attribute, Group.INDEPENDENT, behaviour=False)
-
-
-def _without_reference(leads: Sequence[Lead], features: list[Feature]) -> list[Feature]:
-    """Drop the most common value of each exclusive group that covers every lead: the others are relative to it.
-
-    Without a reference value the group duplicates the baseline and the regularisation splits an effect
-    between "executive +" and "everyone else -", which reads worse and says nothing more.
-    """
-    dropped: set[int] = set()
-    groups: dict[str, list[Feature]] = {}
-    for feature in features:
-        if feature.combine is Group.EXCLUSIVE:
-            groups.setdefault(feature.group, []).append(feature)
-    for members in groups.values():
-        counts = [int(fires(leads, f.rule).sum()) for f in members]
-        if sum(counts) == len(leads):
-            dropped.add(id(members[counts.index(max(counts))]))
-    return [f for f in features if id(f) not in dropped]
-
-
-def candidates(
-    leads: Sequence[Lead],
-    current: ScoringRules,
-    attributes: Sequence[Attribute],
-    bins: Mapping[str, int] | None = None,
-) -> list[Feature]:
-    """One-hot categories, rep answers, flags, quantile-binned numbers, and the current rules' classes.
-
-    `attributes` are those the mapping fills, the admin's own included (`CrmMapping.attributes_in_use`);
-    `bins` cuts the named numbers into that many quantile bins instead of `BINS`.
-    """
-    found = [
-        *_categories(leads, attributes),
-        *_flags(leads, attributes),
-        *_numbers(leads, attributes, bins or {}),
-        *_current(leads, current, attributes),
-    ]
-    return _without_reference(leads, found)
 
 
 def decay_factor(last: datetime | None, as_of: datetime, decay: Decay) -> float:
