@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from integration.calibration.history import CRM_OUTCOMES, CalibrationError, pull_history
 from integration.errors import ConfigError, LeadthermError
+from integration.guard import GuardedClient
+from integration.ports import CrmClient, Page
 from integration.rules_provider import SCORING_FILE
 from integration.whatif import what_if
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
+from webhooks.console.compact import pack
 from webhooks.console.context import Console
-from webhooks.console.workspace import UploadError, read_uploaded_history
+from webhooks.console.jobs import Job, JobRefused, Progress, started
+from webhooks.console.workspace import UploadError, Workspace, read_uploaded_history
 
 HOLDOUT, SEED = 0.3, 7
+
+
+class _Reporting(GuardedClient):
+    """The background client of a history pull, telling the job how many records each page brought."""
+
+    def __init__(self, client: CrmClient, progress: Progress) -> None:
+        guarded = client if isinstance(client, GuardedClient) else GuardedClient(client)
+        super().__init__(guarded.inner, guarded.bucket)
+        self.progress = progress
+
+    def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
+        page = super().page(object_type, cursor, limit)
+        self.progress.advance(len(page.records))
+        return page
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
@@ -26,13 +48,15 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         current = console.current_rules()
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
-            if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
-                ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
-            result = ws.whatif
+            if ws.whatif is not None and ws.whatif_key == key:  # the same edit on the same history: computed once
+                result = ws.whatif
+            else:
+                start_whatif(ws, key, current, draft)
         return render_template(
             "whatif.html",
             ws=ws,
             result=result,
+            job=console.jobs.latest_any(console.owner()),
             draft_valid=draft is not None,
             crms=console.crms(ws.files),
             connected=sorted(c for c in console.config.clients if c in CRM_OUTCOMES),
@@ -42,6 +66,46 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
     def back() -> Response:
         return redirect(url_for("console.whatif"))  # type: ignore[return-value]
+
+    def whatif_work(ws: Workspace, current: Any, draft: Any) -> Callable[[Progress], Any]:
+        history = ws.history
+        assert history is not None
+        return lambda progress: (history, what_if(history, current, draft, HOLDOUT, SEED, progress))
+
+    def whatif_done(ws: Workspace, key: tuple[int, str, str]) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
+            history, computed = result
+            if ws.history is history:  # not a history replaced meanwhile
+                ws.whatif, ws.whatif_key = computed, key
+
+        return done
+
+    def start_whatif(ws: Workspace, key: tuple[int, str, str], current: Any, draft: Any) -> Job | None:
+        """Queue the what-if of this edit on this history, unless the admin's pool slot is taken."""
+        try:
+            return console.jobs.submit(
+                console.owner(), "what-if", whatif_work(ws, current, draft), whatif_done(ws, key)
+            )
+        except JobRefused:
+            return None  # the admin's running job shows on the page; the what-if starts after it
+
+    @bp.post("/whatif/run")
+    def whatif_run() -> BaseResponse:
+        """Start the what-if of the draft on the history: answers at once with the job (JSON) or the page."""
+        ws = console.workspace()
+        draft, current = console.rules_of(ws.files), console.current_rules()
+        if ws.history is None or draft is None or current is None:
+            flash("Upload a history and keep the draft valid first.", "error")
+            return back()
+        key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
+        if ws.whatif is not None and ws.whatif_key == key:
+            return back()  # already computed for this edit
+        try:
+            job = console.jobs.submit(console.owner(), "what-if", whatif_work(ws, current, draft), whatif_done(ws, key))
+        except JobRefused as exc:
+            flash(f"What-if not started: {exc}", "error")
+            return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/upload")
     def whatif_upload() -> Response:
@@ -75,24 +139,33 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return back()
 
     @bp.post("/whatif/crm")
-    def whatif_crm() -> Response:
+    def whatif_crm() -> BaseResponse:
         ws = console.workspace()
         crm = request.form.get("crm", "")
-        client = console.config.clients.get(crm)
+        client = console.background.get(crm)  # the console's own share of the CRM's rate
         mapping = console.mapping_of(console.current_files(), crm)
         if client is None or mapping is None or crm not in CRM_OUTCOMES:
             flash(f"{crm}: not connected", "error")
             return back()
+        flatten = console.plugin(crm).flatten
+        objects = list(mapping.objects)
+
+        def work(progress: Progress) -> Any:
+            reporting = _Reporting(client, progress)
+            counts = [reporting.count(o) for o in objects]
+            progress(0, None if None in counts else sum(c or 0 for c in counts))
+            # Packed as it arrives: the workspace keeps the leads' values, not the pulled records.
+            return pack(pull_history(reporting, mapping, flatten, CRM_OUTCOMES[crm]))
+
         try:
-            history = pull_history(client, mapping, console.plugin(crm).flatten, CRM_OUTCOMES[crm])
-        except LeadthermError as exc:
-            flash(f"{crm}: {exc}", "error")
+            job = console.jobs.submit(console.owner(), f"history pull from {crm}", work, ws.use_history)
+        except JobRefused as exc:
+            flash(f"{crm}: not started: {exc}", "error")
             return back()
-        ws.use_history(history)
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/calibrate")
-    def whatif_calibrate() -> Response:
+    def whatif_calibrate() -> BaseResponse:
         from integration.calibration.calibrate import calibrate
         from integration.calibration.writer import scoring_yaml
 
@@ -104,14 +177,27 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if current is None:
             flash("The rules in force do not load (edited by hand?); fix them in the YAML editor first.", "error")
             return back()
+        history = ws.history
+
+        def work(progress: Progress) -> Any:
+            progress(0, 2)
+            try:
+                learned = calibrate(history, current, HOLDOUT, SEED)
+            except CalibrationError as exc:
+                raise CalibrationError(f"Calibration failed: {exc}") from exc
+            progress(1, 2)
+            return what_if(history, current, learned.rules, HOLDOUT, SEED), scoring_yaml(learned, SEED, HOLDOUT)
+
+        def done(result: Any) -> None:
+            if ws.history is history:
+                ws.calibrated, ws.calibrated_yaml = result
+
         try:
-            learned = calibrate(ws.history, current, HOLDOUT, SEED)
-        except CalibrationError as exc:
-            flash(f"Calibration failed: {exc}", "error")
+            job = console.jobs.submit(console.owner(), "calibration", work, done)
+        except JobRefused as exc:
+            flash(f"Calibration not started: {exc}", "error")
             return back()
-        ws.calibrated = what_if(ws.history, current, learned.rules, HOLDOUT, SEED)
-        ws.calibrated_yaml = scoring_yaml(learned, SEED, HOLDOUT)
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/use-calibrated")
     def use_calibrated() -> Response:

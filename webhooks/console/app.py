@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from webhooks.console import analysis, operations, rescore, rules_pages
+from webhooks.console import analysis, jobs, operations, rescore, rules_pages
 from webhooks.console.context import Console, ConsoleConfig
 from webhooks.console.security import configure_sessions, csrf_ok, csrf_token, harden, secret_matches
 
@@ -98,6 +98,7 @@ def _blueprint(console: Console) -> Blueprint:
     analysis.add_routes(bp, console)
     operations.add_routes(bp, console)
     rescore.add_routes(bp, console)
+    jobs.add_routes(bp, console.owner, lambda: console.jobs)
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:

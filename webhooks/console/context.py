@@ -19,6 +19,7 @@ from integration.rules_provider import SCORING_FILE
 from integration.rules_store import RulesStore
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
+from webhooks.console.jobs import JobRunner, background_clients
 from webhooks.console.security import AttemptLimiter
 from webhooks.console.workspace import UploadError, Workspace, Workspaces
 
@@ -85,6 +86,8 @@ class Console:
         self.store = config.store
         self.workspaces = Workspaces()
         self.limiter = AttemptLimiter(config.login_attempts, config.login_window_seconds)
+        self.jobs = JobRunner()  # history pulls, Learn, what-if, re-scoring: never in a request thread
+        self.background = background_clients(config.clients)  # their own share of each CRM's rate
 
     # ------------------------------------------------------------------ the admin's workspace
 
@@ -96,6 +99,12 @@ class Console:
         if not isinstance(sid, str):
             sid = session["sid"] = secrets.token_urlsafe(16)
         return self.workspaces.get(sid, self._fresh)
+
+    def owner(self) -> str:
+        """Whose jobs: the login session's id (the same one the workspace is kept under)."""
+        self.workspace()
+        sid = session["sid"]
+        return str(sid)
 
     def reset(self) -> Workspace:
         sid = session.get("sid")

@@ -11,6 +11,7 @@ from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from integration.pause import CrmPauses
 from integration.ports import ChangeEvent, RecordRef
 from integration.rules_folder import FolderRulesStore
+from integration.waiting import wait_until
 from tests.calibration_data import write_history, write_mapping
 from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, log_in_at, serve_app
 from webhooks.console.app import create_console_app
@@ -30,6 +31,19 @@ def _upload_history(http: requests.Session, served: Served, token: str, tmp_path
     return answer.text
 
 
+def whatif_page_once_done(http: requests.Session, served: Served) -> str:
+    """The what-if page once the admin's background job has ended (the page polls; a test reloads)."""
+    page = ""
+
+    def ended() -> bool:
+        nonlocal page
+        page = http.get(f"{served.url}/admin/whatif", timeout=30).text
+        return 'id="job"' not in page
+
+    assert wait_until(ended, 120, step=0.2)
+    return page
+
+
 def _aucs(html: str, table: str) -> tuple[float, float]:
     part = html.split(f'id="{table}"', 1)[1]
     current = re.search(r'class="auc-current">([\d.]+)<', part)
@@ -47,6 +61,7 @@ def test_what_if_shows_current_and_edited_rules_side_by_side_on_the_holdout(
     http.post(f"{served.url}/admin/rules/points", data=edit, timeout=30)
     page = _upload_history(http, served, token, tmp_path)
     assert "1500 leads" in page
+    page = whatif_page_once_done(http, served)
     current, edited = _aucs(page, "whatif-table")
     assert edited > current
     assert "lift of the top 20%" in page and re.search(r"\d+ warmer, \d+ cooler, \d+ in the same band", page)
@@ -58,7 +73,9 @@ def test_calibrate_from_the_console_compares_the_learned_rules_and_can_become_th
 ) -> None:
     http, token = log_in()
     _upload_history(http, served, token, tmp_path)
-    page = http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120).text
+    whatif_page_once_done(http, served)
+    http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120)
+    page = whatif_page_once_done(http, served)
     current, learned = _aucs(page, "calibrated-table")
     assert learned > current
     rules = http.post(f"{served.url}/admin/whatif/use-calibrated", data={"csrf_token": token}, timeout=30).text
