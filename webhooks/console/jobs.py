@@ -30,7 +30,7 @@ from integration.ports import CrmClient
 
 log = logging.getLogger("leadtherm.console")
 
-WORKERS = 1  # one long job at a time per process: a 2-core box keeps a core for the acknowledgements
+WORKERS = 2  # long jobs at once per process (a pull mostly waits on the CRM; a what-if computes)
 MAX_WAITING = 4  # jobs queued behind the running one(s); more are refused with a message
 MAX_KEPT = 32  # finished jobs kept for their status pages, oldest dropped first
 # The share of a CRM's request rate the console's background reads may take. They spend from a
