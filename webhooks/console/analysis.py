@@ -8,35 +8,18 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from integration.calibration.history import CRM_OUTCOMES, CalibrationError, pull_history
+from integration.calibration.history import CRM_OUTCOMES
 from integration.errors import ConfigError, LeadthermError
-from integration.guard import GuardedClient
-from integration.ports import CrmClient, Page
 from integration.rules_provider import SCORING_FILE
-from integration.whatif import what_if
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
-from webhooks.console.compact import pack
 from webhooks.console.context import Console
-from webhooks.console.jobs import Job, JobRefused, Progress, started
+from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, Progress, started
+from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, whatif_task
 from webhooks.console.workspace import UploadError, Workspace, read_uploaded_history
 
 HOLDOUT, SEED = 0.3, 7
-
-
-class _Reporting(GuardedClient):
-    """The background client of a history pull, telling the job how many records each page brought."""
-
-    def __init__(self, client: CrmClient, progress: Progress) -> None:
-        guarded = client if isinstance(client, GuardedClient) else GuardedClient(client)
-        super().__init__(guarded.inner, guarded.bucket)
-        self.progress = progress
-
-    def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
-        page = super().page(object_type, cursor, limit)
-        self.progress.advance(len(page.records))
-        return page
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
@@ -70,7 +53,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def whatif_work(ws: Workspace, current: Any, draft: Any) -> Callable[[Progress], Any]:
         history = ws.history
         assert history is not None
-        return lambda progress: (history, what_if(history, current, draft, HOLDOUT, SEED, progress))
+        return lambda progress: (history, run_in_child(whatif_task, (current, draft), history, progress))
 
     def whatif_done(ws: Workspace, key: tuple[int, str, str]) -> Callable[[Any], None]:
         def done(result: Any) -> None:
@@ -147,15 +130,14 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if client is None or mapping is None or crm not in CRM_OUTCOMES:
             flash(f"{crm}: not connected", "error")
             return back()
-        flatten = console.plugin(crm).flatten
-        objects = list(mapping.objects)
+        env = dict(console.config.env)
+        outcome = CRM_OUTCOMES[crm]
 
         def work(progress: Progress) -> Any:
-            reporting = _Reporting(client, progress)
-            counts = [reporting.count(o) for o in objects]
-            progress(0, None if None in counts else sum(c or 0 for c in counts))
             # Packed as it arrives: the workspace keeps the leads' values, not the pulled records.
-            return pack(pull_history(reporting, mapping, flatten, CRM_OUTCOMES[crm]))
+            if console.plugin(crm).configured(env):  # the child connects on its own, on its own share
+                return run_in_child(pull_task, (mapping, env, outcome, BACKGROUND_SHARE), None, progress)
+            return pull(client, mapping, outcome, progress)
 
         try:
             job = console.jobs.submit(console.owner(), f"history pull from {crm}", work, ws.use_history)
@@ -166,9 +148,6 @@ def add_routes(bp: Blueprint, console: Console) -> None:
 
     @bp.post("/whatif/calibrate")
     def whatif_calibrate() -> BaseResponse:
-        from integration.calibration.calibrate import calibrate
-        from integration.calibration.writer import scoring_yaml
-
         ws = console.workspace()
         if ws.history is None:
             flash("Upload a history first.", "error")
@@ -180,13 +159,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         history = ws.history
 
         def work(progress: Progress) -> Any:
-            progress(0, 2)
-            try:
-                learned = calibrate(history, current, HOLDOUT, SEED)
-            except CalibrationError as exc:
-                raise CalibrationError(f"Calibration failed: {exc}") from exc
-            progress(1, 2)
-            return what_if(history, current, learned.rules, HOLDOUT, SEED), scoring_yaml(learned, SEED, HOLDOUT)
+            return run_in_child(calibrate_task, (current,), history, progress)
 
         def done(result: Any) -> None:
             if ws.history is history:

@@ -74,6 +74,7 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
         clients=runtime.clients,
         rescorer=Rescorer(runtime.pipeline, objects, runtime.state, runtime.queue),
         pauses=runtime.pipeline.pauses,
+        env=dict(env),
     )
     register_console(app, config)
     return True
@@ -112,6 +113,7 @@ def console(
             state=state,
             clients=_connected(env, folder),
             pauses=RecordedPauses(state, crm_names()),  # as the workers of `serve` or Lambda recorded them
+            env=env,
         )
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)

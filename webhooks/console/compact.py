@@ -8,7 +8,7 @@ shared by the whole history, and equal values (the same industry, the same date)
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from typing import Any
 
 from integration.calibration.history import History
@@ -53,24 +53,65 @@ class _Pool:
             return value
 
 
+class Packer:
+    """Packs leads as they arrive (a pull's pages, a child's pieces) into one shared key index and pool."""
+
+    def __init__(self) -> None:
+        self.pool = _Pool()
+        self._index: dict[str, int] = {}
+        self.leads: list[Lead] = []
+
+    def add(self, leads: Iterable[Lead]) -> None:
+        for lead in leads:
+            values = lead.values
+            if not self._index:
+                for key in values:
+                    self._index.setdefault(key, len(self._index))
+            # Every lead of a history has the same keys (the catalogue's and the mapping's own);
+            # one that differs is kept as it came rather than given keys it did not have.
+            packed: Mapping[str, Any] = values
+            if len(values) == len(self._index) and all(k in self._index for k in values):
+                packed = PackedValues(self._index, tuple(self.pool(values[k]) for k in self._index))
+            self.leads.append(Lead(self.pool(lead.crm), lead.record_id, self.pool(lead.object_type), packed))
+
+    def add_rows(self, index: list[str], rows: Iterable[Row]) -> None:
+        """Rows made by `rows` (over the key order `index`), back into leads of this packer."""
+        if not self._index:
+            self._index.update((k, i) for i, k in enumerate(index))
+        same = list(self._index) == index
+        for crm, record_id, object_type, row in rows:
+            values: Mapping[str, Any] = row if isinstance(row, dict) else dict(zip(index, row, strict=True))
+            if same and isinstance(row, tuple):
+                values = PackedValues(self._index, tuple(self.pool(v) for v in row))
+            self.leads.append(Lead(self.pool(crm), record_id, self.pool(object_type), values))
+
+
+Row = tuple[str, str, str, Any]  # crm, record id, object type, values (a tuple over the index, or a dict)
+
+
+def key_order(history: History) -> list[str]:
+    """The key order of a packed history's rows (its first lead's)."""
+    first = history.leads[0].values if history.leads else {}
+    return list(first._index) if isinstance(first, PackedValues) else list(first)
+
+
+def rows(history: History, index: list[str], start: int, stop: int) -> list[Row]:
+    """Leads [start, stop) as plain rows over `index`: a packed lead is its tuple already, cheap to pickle."""
+    result: list[Row] = []
+    for lead in history.leads[start:stop]:
+        values = lead.values
+        packed = isinstance(values, PackedValues) and list(values._index) == index
+        row = values._row if isinstance(values, PackedValues) and packed else dict(values)
+        result.append((lead.crm, lead.record_id, lead.object_type, row))
+    return result
+
+
 def pack(history: History) -> History:
     """The same history with its leads packed; what-if and calibration read it unchanged."""
-    pool = _Pool()
-    index: dict[str, int] = {}
-    for lead in history.leads:
-        for key in lead.values:
-            index.setdefault(key, len(index))
-    leads: list[Lead] = []
-    for lead in history.leads:
-        values = lead.values
-        # Every lead of a history has the same keys (the catalogue's and the mapping's own);
-        # one that differs is kept as it came rather than given keys it did not have.
-        packed: Mapping[str, Any] = values
-        if len(values) == len(index):
-            packed = PackedValues(index, tuple(pool(values[k]) for k in index))
-        leads.append(Lead(pool(lead.crm), lead.record_id, pool(lead.object_type), packed))
-    as_of = [pool(moment) for moment in history.as_of]
-    return History(history.source, leads, list(history.outcomes), as_of, history.attributes)
+    packer = Packer()
+    packer.add(history.leads)
+    as_of = [packer.pool(moment) for moment in history.as_of]
+    return History(history.source, packer.leads, list(history.outcomes), as_of, history.attributes)
 
 
-__all__ = ["PackedValues", "pack"]
+__all__ = ["PackedValues", "Packer", "Row", "key_order", "pack", "rows"]

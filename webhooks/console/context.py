@@ -53,6 +53,9 @@ class ConsoleConfig:
     on_apply: Callable[[int], None] | None = None  # told the new head after an apply or rollback
     rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
     pauses: PausedCrms | None = None  # the operations page's paused CRMs
+    # The CRMs' settings, for the console's background pulls: they run in a child process that
+    # connects on its own (with its own share of the rate). Empty: pulls run in the pool's thread.
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=64)

@@ -24,6 +24,7 @@ from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serv
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.console.jobs import BACKGROUND_SHARE, JobRefused, JobRunner, background_clients
+from webhooks.console.offload import background_bucket
 from webhooks.serve import routes_of
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
@@ -181,6 +182,9 @@ def test_a_history_pull_spends_from_its_own_smaller_bucket_not_the_workers(
     assert isinstance(background, GuardedClient) and background.bucket is not None and worker.bucket is not None
     assert background.bucket is not worker.bucket
     assert background.bucket.rate == pytest.approx(worker.bucket.rate * BACKGROUND_SHARE)
+    # The pull's child process connects on its own, with the same share of the same setting.
+    own = background_bucket("hubspot", {"HUBSPOT_RATE_LIMIT": "1000/10"}, BACKGROUND_SHARE)
+    assert own.rate == pytest.approx(worker.bucket.rate * BACKGROUND_SHARE)
     for n in range(150):
         sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"})
     http, token = _admin(url)
