@@ -82,7 +82,9 @@ class Packer:
         for crm, record_id, object_type, row in rows:
             values: Mapping[str, Any] = row if isinstance(row, dict) else dict(zip(index, row, strict=True))
             if same and isinstance(row, tuple):
-                values = PackedValues(self._index, tuple(self.pool(v) for v in row))
+                # The sender pooled the values already; within a piece they arrive shared, and
+                # pooling them again would cost the receiving server's interpreter per value.
+                values = PackedValues(self._index, row)
             self.leads.append(Lead(self.pool(crm), record_id, self.pool(object_type), values))
 
 
@@ -98,10 +100,15 @@ def key_order(history: History) -> list[str]:
 def rows(history: History, index: list[str], start: int, stop: int) -> list[Row]:
     """Leads [start, stop) as plain rows over `index`: a packed lead is its tuple already, cheap to pickle."""
     result: list[Row] = []
+    same: Mapping[str, int] | None = None  # the index object found to have this order, checked once
     for lead in history.leads[start:stop]:
         values = lead.values
-        packed = isinstance(values, PackedValues) and list(values._index) == index
-        row = values._row if isinstance(values, PackedValues) and packed else dict(values)
+        row: Any = dict(values)
+        if isinstance(values, PackedValues):
+            if same is None and list(values._index) == index:
+                same = values._index
+            if values._index is same:
+                row = values._row
         result.append((lead.crm, lead.record_id, lead.object_type, row))
     return result
 
