@@ -130,8 +130,9 @@ def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], 
         uploaded = analyst.post(f"{url}/admin/whatif/upload",
                      data={"crm": "hubspot", "outcome": "won", "outcome_date": "closed_at", "csrf_token": token},
                      files={"history": ("h.csv", h, "text/csv"), "mapping": ("s.yaml", m, "application/yaml")},
-                     allow_redirects=False, timeout=120)  # fmt: skip
-    assert uploaded.status_code == 302, uploaded.status_code
+                     headers={"X-Requested-With": "fetch"}, timeout=120)  # fmt: skip
+    assert uploaded.status_code == 202, uploaded.status_code
+    assert _wait(analyst, url + uploaded.json()["status_url"])["state"] == "done"
     puller, pull_token = _admin(url)
     fetch = {"X-Requested-With": "fetch"}
     started = time.monotonic()

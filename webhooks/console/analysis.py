@@ -16,8 +16,8 @@ from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
 from webhooks.console.context import Console
 from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, Progress, started
-from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, whatif_task
-from webhooks.console.workspace import UploadError, Workspace, read_uploaded_history
+from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, upload_task, whatif_task
+from webhooks.console.workspace import UploadError, Workspace
 
 HOLDOUT, SEED = 0.3, 7
 
@@ -91,7 +91,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/upload")
-    def whatif_upload() -> Response:
+    def whatif_upload() -> BaseResponse:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("history")
@@ -109,8 +109,13 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             outcome = request.form.get("outcome", "").strip()
             if not outcome:
                 raise UploadError("name the outcome column (1/0, yes/no, won/lost)")
-            history = read_uploaded_history(
-                upload.read(), upload.filename, mapping, outcome, request.form.get("outcome_date", "").strip()
+            # Read in the background: a large export takes seconds, and packed as it comes back.
+            args = (upload.read(), upload.filename, mapping, outcome, request.form.get("outcome_date", "").strip())
+            job = console.jobs.submit(
+                console.owner(),
+                "history upload",
+                lambda progress: run_in_child(upload_task, args, None, progress),
+                ws.use_history,
             )
         except ConfigError as exc:
             flash("; ".join(str(p) for p in exc.problems), "error")
@@ -118,8 +123,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except LeadthermError as exc:
             flash(str(exc), "error")
             return back()
-        ws.use_history(history)
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/crm")
     def whatif_crm() -> BaseResponse:

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any, Protocol
 
 from integration.calibration.history import History, pull_history
-from integration.errors import LeadthermError
+from integration.errors import ConfigError, LeadthermError
 from integration.guard import GuardedClient
 from integration.plugins import load_crm
 from integration.ports import CrmClient, Page
@@ -95,6 +95,27 @@ def calibrate_task(history: History | None, progress: Reporter, current: Scoring
         raise CalibrationError(f"Calibration failed: {exc}") from exc
     progress(1, 2)
     return what_if(history, current, learned.rules, 0.3, 7), scoring_yaml(learned, 7, 0.3)
+
+
+def upload_task(
+    history: History | None,
+    progress: Reporter,
+    data: bytes,
+    filename: str,
+    mapping: CrmMapping,
+    outcome: str,
+    outcome_date: str,
+) -> History:
+    """An uploaded export read through the mapping, as `leadtherm calibrate FILE` reads it; packed."""
+    from webhooks.console.workspace import UploadError, read_uploaded_history
+
+    progress(0, None)
+    try:
+        read = read_uploaded_history(data, filename, mapping, outcome, outcome_date)
+    except ConfigError as exc:
+        raise UploadError("; ".join(str(p) for p in exc.problems)) from exc
+    progress(len(read.leads), len(read.leads))
+    return pack(read)
 
 
 def pull_task(
@@ -213,5 +234,6 @@ __all__ = [
     "pull",
     "pull_task",
     "run_in_child",
+    "upload_task",
     "whatif_task",
 ]

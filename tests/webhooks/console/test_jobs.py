@@ -49,19 +49,45 @@ def _ended(http: requests.Session, url: str, timeout: float = 120) -> dict[str, 
     return seen
 
 
+def _upload(http: requests.Session, served: Served, token: str, history: Path, mapping: Path) -> None:
+    """Upload a history (itself a background job) and wait until it is read; the page is not loaded,
+    so the what-if does not start by itself."""
+    with history.open("rb") as h, mapping.open("rb") as m:
+        answer = http.post(
+            f"{served.url}/admin/whatif/upload",
+            data={"crm": "hubspot", "outcome": "won", "outcome_date": "closed_at", "csrf_token": token},
+            files={"history": ("history.csv", h, "text/csv"), "mapping": ("sheet.yaml", m, "application/yaml")},
+            headers=FETCH,
+            timeout=60,
+        )
+    assert answer.status_code == 202
+    assert _ended(http, served.url + answer.json()["status_url"])["state"] == "done"
+
+
+def test_an_upload_that_cannot_be_read_fails_its_job_with_the_reason(
+    served: Served, log_in: LogIn, tmp_path: Path
+) -> None:
+    http, token = log_in()
+    mapping = write_mapping(tmp_path / "sheet.yaml")
+    with mapping.open("rb") as m:
+        answer = http.post(
+            f"{served.url}/admin/whatif/upload",
+            data={"crm": "hubspot", "outcome": "no_such_column", "csrf_token": token},
+            files={"history": ("h.csv", b"a,b\n1,2\n", "text/csv"), "mapping": ("s.yaml", m, "application/yaml")},
+            headers=FETCH,
+            timeout=60,
+        )
+    status = _ended(http, served.url + answer.json()["status_url"])
+    assert status["state"] == "failed" and "no_such_column" in str(status["error"])
+    assert "no_such_column" in http.get(f"{served.url}/admin/whatif", timeout=10).text  # shown on the page
+
+
 def test_starting_a_what_if_answers_at_once_with_a_job_whose_status_shows_progress_then_the_result(
     served: Served, log_in: LogIn, tmp_path: Path
 ) -> None:
     http, token = log_in()
     history, mapping = write_history(tmp_path / "history.csv", rows=3000), write_mapping(tmp_path / "sheet.yaml")
-    with history.open("rb") as h, mapping.open("rb") as m:
-        http.post(
-            f"{served.url}/admin/whatif/upload",
-            data={"crm": "hubspot", "outcome": "won", "outcome_date": "closed_at", "csrf_token": token},
-            files={"history": ("history.csv", h, "text/csv"), "mapping": ("sheet.yaml", m, "application/yaml")},
-            allow_redirects=False,  # the page would start the what-if itself; here the button does
-            timeout=60,
-        )
+    _upload(http, served, token, history, mapping)
     started = http.post(f"{served.url}/admin/whatif/run", data={"csrf_token": token}, headers=FETCH, timeout=10)
     assert started.status_code == 202
     job = started.json()
@@ -82,14 +108,7 @@ def test_starting_a_what_if_answers_at_once_with_a_job_whose_status_shows_progre
 def test_another_admin_cannot_read_a_job(served: Served, log_in: LogIn, tmp_path: Path) -> None:
     http, token = log_in()
     history, mapping = write_history(tmp_path / "history.csv", rows=500), write_mapping(tmp_path / "sheet.yaml")
-    with history.open("rb") as h, mapping.open("rb") as m:
-        http.post(
-            f"{served.url}/admin/whatif/upload",
-            data={"crm": "hubspot", "outcome": "won", "outcome_date": "closed_at", "csrf_token": token},
-            files={"history": ("history.csv", h, "text/csv"), "mapping": ("sheet.yaml", m, "application/yaml")},
-            allow_redirects=False,
-            timeout=60,
-        )
+    _upload(http, served, token, history, mapping)
     job = http.post(f"{served.url}/admin/whatif/run", data={"csrf_token": token}, headers=FETCH, timeout=10).json()
     other, _ = log_in()
     assert other.get(served.url + job["status_url"], timeout=10).status_code == 404

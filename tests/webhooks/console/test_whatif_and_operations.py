@@ -59,9 +59,9 @@ def test_what_if_shows_current_and_edited_rules_side_by_side_on_the_holdout(
     # Executives convert far more in this history: weigh the decision-maker title up in the draft.
     edit = {"axis": "fit", "index": "0", "points": "90", "csrf_token": token}
     http.post(f"{served.url}/admin/rules/points", data=edit, timeout=30)
-    page = _upload_history(http, served, token, tmp_path)
+    _upload_history(http, served, token, tmp_path)
+    page = whatif_page_once_done(http, served)  # the upload, then the what-if, each a background job
     assert "1500 leads" in page
-    page = whatif_page_once_done(http, served)
     current, edited = _aucs(page, "whatif-table")
     assert edited > current
     assert "lift of the top 20%" in page and re.search(r"\d+ warmer, \d+ cooler, \d+ in the same band", page)
