@@ -15,7 +15,7 @@ from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
 from webhooks.console.context import Console
-from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, Progress, started
+from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, JobState, Progress, started
 from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, upload_task, whatif_task
 from webhooks.console.workspace import UploadError, Workspace
 
@@ -31,9 +31,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         current = console.current_rules()
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
+            latest = console.jobs.latest_any(console.owner())
+            failed = latest is not None and latest.kind == "what-if" and latest.state is JobState.FAILED
             if ws.whatif is not None and ws.whatif_key == key:  # the same edit on the same history: computed once
                 result = ws.whatif
-            else:
+            elif not failed:  # a failed one is shown with its reason, and started again by its button only
                 start_whatif(ws, key, current, draft)
         return render_template(
             "whatif.html",
@@ -53,7 +55,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def whatif_work(ws: Workspace, current: Any, draft: Any) -> Callable[[Progress], Any]:
         history = ws.history
         assert history is not None
-        return lambda progress: (history, run_in_child(whatif_task, (current, draft), history, progress))
+        return lambda progress: (history, run_in_child(whatif_task, (current, draft, HOLDOUT, SEED), history, progress))
 
     def whatif_done(ws: Workspace, key: tuple[int, str, str]) -> Callable[[Any], None]:
         def done(result: Any) -> None:
@@ -163,7 +165,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         history = ws.history
 
         def work(progress: Progress) -> Any:
-            return run_in_child(calibrate_task, (current,), history, progress)
+            return run_in_child(calibrate_task, (current, HOLDOUT, SEED), history, progress)
 
         def done(result: Any) -> None:
             if ws.history is history:

@@ -76,12 +76,16 @@ def background_bucket(crm: str, env: Mapping[str, str], share: float) -> TokenBu
 # ---------------------------------------------------------------------------- the child's tasks
 
 
-def whatif_task(history: History | None, progress: Reporter, current: ScoringRules, edited: ScoringRules) -> WhatIf:
+def whatif_task(
+    history: History | None, progress: Reporter, current: ScoringRules, edited: ScoringRules, holdout: float, seed: int
+) -> WhatIf:
     assert history is not None
-    return what_if(history, current, edited, 0.3, 7, progress)
+    return what_if(history, current, edited, holdout, seed, progress)
 
 
-def calibrate_task(history: History | None, progress: Reporter, current: ScoringRules) -> tuple[WhatIf, str]:
+def calibrate_task(
+    history: History | None, progress: Reporter, current: ScoringRules, holdout: float, seed: int
+) -> tuple[WhatIf, str]:
     """Learn rules from the history; their what-if against the rules in force, and their scoring.yaml."""
     from integration.calibration.calibrate import calibrate
     from integration.calibration.history import CalibrationError
@@ -90,11 +94,11 @@ def calibrate_task(history: History | None, progress: Reporter, current: Scoring
     assert history is not None
     progress(0, 2)
     try:
-        learned = calibrate(history, current, 0.3, 7)
+        learned = calibrate(history, current, holdout, seed)
     except CalibrationError as exc:
         raise CalibrationError(f"Calibration failed: {exc}") from exc
     progress(1, 2)
-    return what_if(history, current, learned.rules, 0.3, 7), scoring_yaml(learned, 7, 0.3)
+    return what_if(history, current, learned.rules, holdout, seed), scoring_yaml(learned, seed, holdout)
 
 
 def upload_task(
