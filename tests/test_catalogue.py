@@ -95,10 +95,8 @@ def test_adding_a_built_in_attribute_is_one_catalogue_entry_plus_yaml(monkeypatc
     monkeypatch.setitem(catalogue.ATTRIBUTES, entry.name, entry)  # type: ignore[index]
     monkeypatch.setitem(catalogue.EMPTY, entry.name, entry.empty)  # type: ignore[index]
     # ...plus YAML: a mapping line and a rule.
-    text = (
-        (ROOT / "mappings" / "hubspot.yaml")
-        .read_text()
-        .replace("attributes:\n", "attributes:\n  trial_days: {field: trial_days_used}\n", 1)
+    text = (ROOT / "mappings" / "hubspot.yaml").read_text().replace(
+        "attributes:\n", "attributes:\n  trial_days: {field: trial_days_used}\n", 1
     )
     mapping = validate(CrmMapping, read_yaml(text, "hubspot.yaml"), "hubspot.yaml")
     rules = load_rules().model_copy(deep=True)
