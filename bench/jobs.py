@@ -230,8 +230,10 @@ def history_memory(rows: int = ROWS) -> tuple[float, float]:
 
 def run() -> str:
     raw, packed = history_memory()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         figures = ack_idle_and_busy(Path(tmp))
+    load_after = os.getloadavg()[0]
     idle, busy = _p99_ms(figures["idle"]), _p99_ms(figures["busy"])
     ratio = busy / idle
     verdict = "meets" if busy < P99_TARGET_MS and ratio <= RATIO_TARGET else "MISSES"
@@ -257,4 +259,6 @@ running count as busy (per-round busy/idle p99 ratios: {rounds}). The jobs run o
 pool of 2 threads, which only relay: the what-if and the pull compute in spawned, niced child
 processes; the pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
 server has serve's limits, with the body limit at the console's 32 MiB for the history upload.
+The machine's 1-minute load average was {load_before:.1f} before and {load_after:.1f} after (other
+work on the same 2 cores moves both p99s and their ratio from run to run).
 """
