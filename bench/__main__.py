@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ALL = ["scoring", "pipeline", "hubspot", "salesforce", "aws", "calibrate", "fuzz_routes", "cdc", "console", "soak",
+ALL = ["scoring", "pipeline", "hubspot", "salesforce", "aws", "calibrate", "fuzz_routes", "cdc", "console", "jobs", "soak",
        "slow_clients", "multiprocess", "rules_store_crash"]  # fmt: skip
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = (

@@ -56,6 +56,19 @@ class TokenBucket:
         bucket._rate = max(limit - burst, 1) / period
         return bucket
 
+    def share(self, fraction: float) -> TokenBucket:
+        """A new, separate bucket with `fraction` of this one's burst and refill rate (at least one token)."""
+        if not 0 < fraction <= 1:
+            raise ValueError("a share of a bucket is a fraction in (0, 1]")
+        bucket = TokenBucket(max(1, int(self.capacity * fraction)), self.period, self._clock, self._sleep)
+        bucket._rate = self._rate * fraction
+        return bucket
+
+    @property
+    def rate(self) -> float:
+        """Tokens per second, refilled."""
+        return self._rate
+
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self._rate)

@@ -9,7 +9,7 @@ stratified share otherwise), so the two sets of figures compare directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from integration.scoring import assess
 from mappings.schema import Rule, ScoringRules
 
 TOP_SHARE = 0.2  # "lift of the top 20%"
+PROGRESS_EVERY = 250  # leads between two progress reports of a long what-if
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +115,27 @@ def _side(judged: Sequence[Assessment], truth: Sequence[int], rules: ScoringRule
 
 
 def what_if(
-    history: History, current: ScoringRules, edited: ScoringRules, holdout: float = 0.3, seed: int = 7
+    history: History,
+    current: ScoringRules,
+    edited: ScoringRules,
+    holdout: float = 0.3,
+    seed: int = 7,
+    progress: Callable[[int, int], None] | None = None,
 ) -> WhatIf:
-    """Both rule sets on the same holdout as `calibrate` chooses it, and their moves over all leads."""
+    """Both rule sets on the same holdout as `calibrate` chooses it, and their moves over all leads.
+
+    `progress(done, total)` is told every few hundred leads (the console's job page shows it).
+    """
     chosen = holdout_split(history, holdout, seed)
     test = chosen.test
-    before = [assess(lead, current, at) for lead, at in zip(history.leads, history.as_of, strict=True)]
-    after = [assess(lead, edited, at) for lead, at in zip(history.leads, history.as_of, strict=True)]
+    before: list[Assessment] = []
+    after: list[Assessment] = []
+    total = len(history.leads)
+    for n, (lead, at) in enumerate(zip(history.leads, history.as_of, strict=True), 1):
+        before.append(assess(lead, current, at))
+        after.append(assess(lead, edited, at))
+        if progress is not None and (n % PROGRESS_EVERY == 0 or n == total):
+            progress(n, total)
     truth = [history.outcomes[i] for i in test]
     moves = Counter((b.temperature, a.temperature) for b, a in zip(before, after, strict=True))
     return WhatIf(

@@ -178,4 +178,15 @@ def run(history: History, current: ScoringRules, options: Options = Options()) -
     return replace(outcome, warnings=tuple(warnings))
 
 
-__all__ = ["LeftOut", "Options", "Outcome", "Split", "holdout_split", "run"]
+def without_history(outcome: Outcome) -> Outcome:
+    """The outcome without its leads (what travels back from a worker process); `with_history` puts them back."""
+    bare = replace(outcome.history, leads=[])
+    return replace(outcome, history=bare, calibration=replace(outcome.calibration, history=bare))
+
+
+def with_history(outcome: Outcome, history: History) -> Outcome:
+    """The outcome of `without_history` with the history it was learned from."""
+    return replace(outcome, history=history, calibration=replace(outcome.calibration, history=history))
+
+
+__all__ = ["LeftOut", "Options", "Outcome", "Split", "holdout_split", "run", "with_history", "without_history"]

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from collections.abc import Callable
+from typing import Any
 
-from integration.calibration.history import CRM_OUTCOMES, CalibrationError, pull_history
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from integration.calibration.history import CRM_OUTCOMES
+from integration.calibration.session import Options, with_history
 from integration.errors import ConfigError, LeadthermError
 from integration.rules_provider import SCORING_FILE
-from integration.whatif import what_if
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart
 from webhooks.console.context import Console
-from webhooks.console.workspace import UploadError, read_uploaded_history
+from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, JobState, Progress, started
+from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, upload_task, whatif_task
+from webhooks.console.workspace import UploadError, Workspace
 
 HOLDOUT, SEED = 0.3, 7
 
@@ -26,16 +32,17 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         current = console.current_rules()
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
-            if ws.whatif is None or ws.whatif_key != key:  # the same edit on the same history: computed once
-                try:
-                    ws.whatif, ws.whatif_key = what_if(ws.history, current, draft, HOLDOUT, SEED), key
-                except CalibrationError as exc:  # e.g. the most recent leads hold no conversion to measure on
-                    flash(f"What-if: {exc}", "error")
-            result = ws.whatif if ws.whatif_key == key else None
+            latest = console.jobs.latest_any(console.owner())
+            failed = latest is not None and latest.kind == "what-if" and latest.state is JobState.FAILED
+            if ws.whatif is not None and ws.whatif_key == key:  # the same edit on the same history: computed once
+                result = ws.whatif
+            elif not failed:  # a failed one is shown with its reason, and started again by its button only
+                start_whatif(ws, key, current, draft)
         return render_template(
             "whatif.html",
             ws=ws,
             result=result,
+            job=console.jobs.latest_any(console.owner()),
             draft_valid=draft is not None,
             crms=console.crms(ws.files),
             connected=sorted(c for c in console.config.clients if c in CRM_OUTCOMES),
@@ -46,8 +53,48 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def back() -> Response:
         return redirect(url_for("console.whatif"))  # type: ignore[return-value]
 
+    def whatif_work(ws: Workspace, current: Any, draft: Any) -> Callable[[Progress], Any]:
+        history = ws.history
+        assert history is not None
+        return lambda progress: (history, run_in_child(whatif_task, (current, draft, HOLDOUT, SEED), history, progress))
+
+    def whatif_done(ws: Workspace, key: tuple[int, str, str]) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
+            history, computed = result
+            if ws.history is history:  # not a history replaced meanwhile
+                ws.whatif, ws.whatif_key = computed, key
+
+        return done
+
+    def start_whatif(ws: Workspace, key: tuple[int, str, str], current: Any, draft: Any) -> Job | None:
+        """Queue the what-if of this edit on this history, unless the admin's pool slot is taken."""
+        try:
+            return console.jobs.submit(
+                console.owner(), "what-if", whatif_work(ws, current, draft), whatif_done(ws, key)
+            )
+        except JobRefused:
+            return None  # the admin's running job shows on the page; the what-if starts after it
+
+    @bp.post("/whatif/run")
+    def whatif_run() -> BaseResponse:
+        """Start the what-if of the draft on the history: answers at once with the job (JSON) or the page."""
+        ws = console.workspace()
+        draft, current = console.rules_of(ws.files), console.current_rules()
+        if ws.history is None or draft is None or current is None:
+            flash("Upload a history and keep the draft valid first.", "error")
+            return back()
+        key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
+        if ws.whatif is not None and ws.whatif_key == key:
+            return back()  # already computed for this edit
+        try:
+            job = console.jobs.submit(console.owner(), "what-if", whatif_work(ws, current, draft), whatif_done(ws, key))
+        except JobRefused as exc:
+            flash(f"What-if not started: {exc}", "error")
+            return back()
+        return started(job, url_for("console.whatif"))
+
     @bp.post("/whatif/upload")
-    def whatif_upload() -> Response | tuple[str, int]:
+    def whatif_upload() -> BaseResponse | tuple[str, int]:
         ws = console.workspace()
         crm = request.form.get("crm", "")
         upload = request.files.get("history")
@@ -65,7 +112,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             outcome = request.form.get("outcome", "").strip()
             if not outcome:
                 raise UploadError("name the outcome column (1/0, yes/no, won/lost)")
-            history = read_uploaded_history(
+            # Read in the background: a large export takes seconds, and packed as it comes back.
+            args = (
                 upload.read(),
                 upload.filename,
                 mapping,
@@ -73,37 +121,47 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 request.form.get("outcome_date", "").strip(),
                 request.form.get("date_column", "").strip(),
             )
+            job = console.jobs.submit(
+                console.owner(),
+                "history upload",
+                lambda progress: run_in_child(upload_task, args, None, progress),
+                ws.use_history,
+            )
         except ConfigError as exc:
             flash("; ".join(str(p) for p in exc.problems), "error")
             return whatif(), 422  # the upload is refused: the page again, with the reason
         except LeadthermError as exc:
             flash(str(exc), "error")
             return whatif(), 422
-        ws.use_history(history)
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/crm")
-    def whatif_crm() -> Response:
+    def whatif_crm() -> BaseResponse:
         ws = console.workspace()
         crm = request.form.get("crm", "")
-        client = console.config.clients.get(crm)
+        client = console.background.get(crm)  # the console's own share of the CRM's rate
         mapping = console.mapping_of(console.current_files(), crm)
         if client is None or mapping is None or crm not in CRM_OUTCOMES:
             flash(f"{crm}: not connected", "error")
             return back()
+        env = dict(console.config.env)
+        outcome = CRM_OUTCOMES[crm]
+
+        def work(progress: Progress) -> Any:
+            # Packed as it arrives: the workspace keeps the leads' values, not the pulled records.
+            if console.plugin(crm).configured(env):  # the child connects on its own, on its own share
+                return run_in_child(pull_task, (mapping, env, outcome, BACKGROUND_SHARE), None, progress)
+            return pull(client, mapping, outcome, progress)
+
         try:
-            history = pull_history(client, mapping, console.plugin(crm).flatten, CRM_OUTCOMES[crm])
-        except LeadthermError as exc:
-            flash(f"{crm}: {exc}", "error")
+            job = console.jobs.submit(console.owner(), f"history pull from {crm}", work, ws.use_history)
+        except JobRefused as exc:
+            flash(f"{crm}: not started: {exc}", "error")
             return back()
-        ws.use_history(history)
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/calibrate")
-    def whatif_calibrate() -> Response:
-        from integration.calibration.session import Options, run
-        from integration.calibration.writer import scoring_yaml
-
+    def whatif_calibrate() -> BaseResponse:
         ws = console.workspace()
         if ws.history is None:
             flash("Upload a history first.", "error")
@@ -112,17 +170,24 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if current is None:
             flash("The rules in force do not load (edited by hand?); fix them in the YAML editor first.", "error")
             return back()
+        history = ws.history
         # Exactly `leadtherm calibrate`: the same split, leakage judgement, warnings and noise verdict.
         options = Options(HOLDOUT, SEED, keep_leaky=request.form.get("keep_leaky") == "yes")
+
+        def work(progress: Progress) -> Any:
+            return run_in_child(calibrate_task, (current, options), history, progress)
+
+        def done(result: Any) -> None:
+            learned, compared, text = result
+            if ws.history is history:  # not a history replaced meanwhile
+                ws.learned, ws.calibrated, ws.calibrated_yaml = with_history(learned, history), compared, text
+
         try:
-            learned = run(ws.history, current, options)
-        except CalibrationError as exc:
-            flash(f"Calibration failed: {exc}", "error")
+            job = console.jobs.submit(console.owner(), "calibration", work, done)
+        except JobRefused as exc:
+            flash(f"Calibration not started: {exc}", "error")
             return back()
-        ws.learned = learned
-        ws.calibrated = what_if(ws.history, current, learned.calibration.rules, HOLDOUT, SEED)
-        ws.calibrated_yaml = scoring_yaml(learned.calibration, SEED, HOLDOUT) if learned.writes_rules else ""
-        return back()
+        return started(job, url_for("console.whatif"))
 
     @bp.post("/whatif/use-calibrated")
     def use_calibrated() -> Response:

@@ -19,7 +19,7 @@ from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
-from webhooks.console import analysis, operations, rescore, rules_pages
+from webhooks.console import analysis, jobs, operations, rescore, rules_pages
 from webhooks.console.context import MAX_UPLOAD_BYTES, Console, ConsoleConfig
 from webhooks.console.security import (
     COOKIE_NAME,
@@ -179,6 +179,7 @@ def _blueprint(console: Console, gate: Gate) -> Blueprint:
     analysis.add_routes(bp, console)
     operations.add_routes(bp, console)
     rescore.add_routes(bp, console)
+    jobs.add_routes(bp, console.owner, lambda: console.jobs)
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:

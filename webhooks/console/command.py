@@ -93,6 +93,7 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
         clients=runtime.clients,
         rescorer=Rescorer(runtime.pipeline, objects, runtime.state, runtime.queue),
         pauses=runtime.pipeline.pauses,
+        env=dict(env),
     )
     register_console(app, config)
     return True
@@ -152,6 +153,7 @@ def console(
             state=state,
             clients=_connected(env, folder),
             pauses=RecordedPauses(state, crm_names()),  # as the workers of `serve` or Lambda recorded them
+            env=env,
         )
         app = create_console_app(config, proxy)
         # serve's server: connection cap, idle timeout, bodies refused as they are read (uploads up to 32 MiB)

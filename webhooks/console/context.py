@@ -20,6 +20,7 @@ from integration.rules_store import RulesStore
 from mappings.crosscheck import rules_against, rules_value_notices
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
+from webhooks.console.jobs import JobRunner, background_clients
 from webhooks.console.merge import merge
 from webhooks.console.workspace import MemoryDrafts, UploadError, Workspace, Workspaces
 
@@ -61,6 +62,9 @@ class ConsoleConfig:
     rescorer: Rescorer | None = None  # in `serve`: re-score every record after an apply
     pauses: PausedCrms | None = None  # the operations page's paused CRMs
     drafts: DraftStore | None = None  # else the state store's, else in memory
+    # The CRMs' settings, for the console's background pulls: they run in a child process that
+    # connects on its own (with its own share of the rate). Empty: pulls run in the pool's thread.
+    env: Mapping[str, str] = field(default_factory=dict)
 
 
 @lru_cache(maxsize=64)
@@ -118,6 +122,8 @@ class Console:
             self.drafts = config.state.drafts()
         else:
             self.drafts = MemoryDrafts()
+        self.jobs = JobRunner()  # history pulls, Learn, what-if, re-scoring: never in a request thread
+        self.background = background_clients(config.clients)  # their own share of each CRM's rate
 
     # ------------------------------------------------------------------ the admin's workspace
 
@@ -194,6 +200,12 @@ class Console:
         choices = dict(draft.choices) if draft.choices_head == head else {}
         choices[key] = choice
         self.drafts.save_draft(self.author(), Draft(draft.base_head, draft.base, draft.files, choices, head))
+
+    def owner(self) -> str:
+        """Whose jobs: the login session's id (the same one the workspace is kept under)."""
+        self.workspace()
+        sid = session["sid"]
+        return str(sid)
 
     def reset(self) -> Workspace:
         """Forget this session's samples, history and what-if (at logout); the draft stays."""

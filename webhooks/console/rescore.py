@@ -1,7 +1,8 @@
 """Re-score every record after an apply, through the backfill path (the CRM's batch sizes and rate limit).
 
 Only records whose result changed are written: the pipeline compares each output with what the
-CRM holds. One run at a time, in a background thread; the page shows its progress.
+CRM holds. One run at a time, as a job of the console's pool (never in a request thread); the page
+shows its progress and polls the job's status.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
+from werkzeug.wrappers import Response as BaseResponse
 
 from integration.backfill import backfill, cursor_name
 from integration.errors import LeadthermError
 from integration.pipeline import Pipeline
 from integration.ports import StateStore, WorkQueue
 from webhooks.console.context import Console
+from webhooks.console.jobs import Job, JobRefused, JobRunner, started
+from webhooks.console.jobs import Progress as JobProgress
 
 log = logging.getLogger("leadtherm.console")
 
@@ -46,20 +50,26 @@ class Rescorer:
     progress: Progress = Progress()
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self) -> bool:
-        """Start a run over every CRM; False when one is already running."""
+    def start(self, jobs: JobRunner, owner: str) -> Job | None:
+        """Queue a run over every CRM on the console's pool; None when one is already running."""
         with self._lock:
             if self.progress.running:
-                return False
+                return None
             self.progress = Progress(running=True)
-        threading.Thread(target=self._run, name="console-rescore", daemon=True).start()
-        return True
+        try:
+            return jobs.submit(owner, "re-scoring", self._run, lambda _: None)
+        except JobRefused:
+            with self._lock:
+                self.progress = Progress()
+            raise
 
-    def _advance(self, n: int) -> None:
+    def _advance(self, n: int, job: JobProgress | None) -> None:
         with self._lock:
             self.progress = replace(self.progress, done=self.progress.done + n)
+        if job is not None:
+            job.advance(n)
 
-    def _run(self) -> None:
+    def _run(self, job: JobProgress | None = None) -> None:
         finished: list[str] = []
         try:
             for crm, objects in self.objects.items():
@@ -68,10 +78,18 @@ class Rescorer:
                 total = None if None in counts else sum(c or 0 for c in counts)
                 with self._lock:
                     self.progress = replace(self.progress, crm=crm, done=0, total=total)
+                if job is not None:
+                    job(0, total)
                 for object_type in objects:  # a fresh pass, not the resumption of an earlier backfill
                     self.state.set_cursor(cursor_name(crm, object_type), None)
                 report = backfill(
-                    self.pipeline, crm, objects, self.state, self.queue, self.page_size, lambda _, n: self._advance(n)
+                    self.pipeline,
+                    crm,
+                    objects,
+                    self.state,
+                    self.queue,
+                    self.page_size,
+                    lambda _, n: self._advance(n, job),
                 )
                 finished.append(f"{crm}: {report.records} assessed, {report.written} written")
                 with self._lock:
@@ -97,10 +115,16 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         return render_template("rescore.html", available=rescorer is not None, progress=rescorer and rescorer.progress)
 
     @bp.post("/rescore")
-    def rescore() -> Response:
+    def rescore() -> BaseResponse:
         rescorer = console.config.rescorer
         if rescorer is None:
             flash("Re-scoring needs the running service: open the console under /admin in `serve`.", "error")
-        elif not rescorer.start():
+            return redirect(url_for("console.rescore_page"))
+        try:
+            job = rescorer.start(console.jobs, console.owner())
+        except JobRefused as exc:
+            flash(f"Re-scoring not started: {exc}", "error")
+            return redirect(url_for("console.rescore_page"))
+        if job is None:
             flash("A re-scoring run is already going.", "info")
-        return redirect(url_for("console.rescore_page"))  # type: ignore[return-value]
+        return started(job, url_for("console.rescore_page"))

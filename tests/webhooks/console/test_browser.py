@@ -94,7 +94,9 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     driver.find_element(By.ID, "history-mapping").send_keys(str(mapping))
     driver.find_element(By.ID, "outcome").send_keys("won")
     _follow(driver, driver.find_element(By.ID, "history-upload"), seconds=60)
-    table = driver.find_element(By.ID, "whatif-table")
+    # The what-if runs as a background job: the page polls its status and reloads when it is done.
+    waiting = WebDriverWait(driver, 120, ignored_exceptions=(WebDriverException,))
+    table = waiting.until(lambda d: d.find_elements(By.ID, "whatif-table") and d.find_element(By.ID, "whatif-table"))
     assert "holdout ROC AUC" in table.text and "lift of the top 20%" in table.text
     assert re.search(r"\d+ warmer, \d+ cooler", table.text)
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 4

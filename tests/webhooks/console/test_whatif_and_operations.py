@@ -11,6 +11,7 @@ from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from integration.pause import CrmPauses
 from integration.ports import ChangeEvent, RecordRef
 from integration.rules_folder import FolderRulesStore
+from integration.waiting import wait_until
 from tests.calibration_data import write_history, write_mapping
 from tests.leakage_data import write_after_contact
 from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, log_in_at, serve_app
@@ -31,6 +32,19 @@ def _upload_history(http: requests.Session, served: Served, token: str, tmp_path
     return answer.text
 
 
+def whatif_page_once_done(http: requests.Session, served: Served) -> str:
+    """The what-if page once the admin's background job has ended (the page polls; a test reloads)."""
+    page = ""
+
+    def ended() -> bool:
+        nonlocal page
+        page = http.get(f"{served.url}/admin/whatif", timeout=30).text
+        return 'id="job"' not in page
+
+    assert wait_until(ended, 120, step=0.2)
+    return page
+
+
 def _aucs(html: str, table: str) -> tuple[float, float]:
     part = html.split(f'id="{table}"', 1)[1]
     current = re.search(r'class="auc-current">([\d.]+)<', part)
@@ -46,7 +60,8 @@ def test_what_if_shows_current_and_edited_rules_side_by_side_on_the_holdout(
     # Executives convert far more in this history: weigh the decision-maker title up in the draft.
     edit = {"axis": "fit", "index": "0", "points": "90", "csrf_token": token}
     http.post(f"{served.url}/admin/rules/points", data=edit, timeout=30)
-    page = _upload_history(http, served, token, tmp_path)
+    _upload_history(http, served, token, tmp_path)
+    page = whatif_page_once_done(http, served)  # the upload, then the what-if, each a background job
     assert "1500 leads" in page
     current, edited = _aucs(page, "whatif-table")
     assert edited > current
@@ -59,7 +74,9 @@ def test_calibrate_from_the_console_names_the_leak_and_becomes_the_draft_only_on
 ) -> None:
     http, token = log_in()
     _upload_history(http, served, token, tmp_path)
-    page = http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120).text
+    whatif_page_once_done(http, served)
+    http.post(f"{served.url}/admin/whatif/calibrate", data={"csrf_token": token}, timeout=120)
+    page = whatif_page_once_done(http, served)
     current, learned = _aucs(page, "calibrated-table")
     assert learned > current
     # The planted status column leaks: the console says so, as the CLI does, and leaves it out.

@@ -107,3 +107,29 @@
     if (form && form.hasAttribute("data-live-input")) { later(form, 400); }
   });
 })();
+
+// Background jobs (history pull, Learn, what-if, re-scoring): an element with data-job-status
+// polls the job's JSON status, shows done/total, and reloads the page once the job has ended.
+// Without JavaScript the page refreshes itself (a <noscript> refresh) and shows the same.
+(function () {
+  "use strict";
+  var holder = document.querySelector("[data-job-status]");
+  if (!holder) { return; }
+  var url = holder.getAttribute("data-job-status");
+  var shown = holder.querySelector(".job-progress");
+  var bar = holder.querySelector("progress");
+
+  function poll() {
+    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (answer) { return answer.ok ? answer.json() : null; })
+      .then(function (job) {
+        if (!job) { return; }
+        if (shown) { shown.textContent = job.done + (job.total === null ? "" : " of " + job.total); }
+        if (bar && job.total) { bar.max = job.total; bar.value = job.done; }
+        if (job.state === "done" || job.state === "failed") { window.location.reload(); return; }
+        window.setTimeout(poll, 500);
+      })
+      .catch(function () { window.setTimeout(poll, 2000); });
+  }
+  window.setTimeout(poll, 300);
+})();

@@ -1,0 +1,217 @@
+"""The console's long work runs as background jobs: answered at once, polled, bounded, on its own API budget."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from adapters.hubspot.sandbox import HubSpotSandbox
+from integration.guard import GuardedClient
+from integration.runtime import Runtime, build_runtime
+from integration.waiting import wait_until
+from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
+from tests.adapters.hubspot.conftest import TOKEN, sandbox
+from tests.adapters.hubspot.test_end_to_end import HOT
+from tests.calibration_data import write_history, write_mapping
+from tests.packaged_copy import copy_packaged
+from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serve_app
+from webhooks.app import AppConfig, create_app
+from webhooks.console.command import mount_console
+from webhooks.console.jobs import BACKGROUND_SHARE, JobRefused, JobRunner, background_clients
+from webhooks.console.offload import background_bucket
+from webhooks.serve import routes_of
+
+__all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
+FETCH = {"X-Requested-With": "fetch"}
+
+
+def _status(http: requests.Session, url: str) -> dict[str, object]:
+    answer = http.get(url, timeout=10)
+    assert answer.status_code == 200
+    status: dict[str, object] = answer.json()
+    return status
+
+
+def _ended(http: requests.Session, url: str, timeout: float = 120) -> dict[str, object]:
+    seen: dict[str, object] = {}
+
+    def ended() -> bool:
+        seen.update(_status(http, url))
+        return seen["state"] in ("done", "failed")
+
+    assert wait_until(ended, timeout, step=0.1)
+    return seen
+
+
+def _upload(http: requests.Session, served: Served, token: str, history: Path, mapping: Path) -> None:
+    """Upload a history (itself a background job) and wait until it is read; the page is not loaded,
+    so the what-if does not start by itself."""
+    with history.open("rb") as h, mapping.open("rb") as m:
+        answer = http.post(
+            f"{served.url}/admin/whatif/upload",
+            data={"crm": "hubspot", "outcome": "won", "outcome_date": "closed_at", "csrf_token": token},
+            files={"history": ("history.csv", h, "text/csv"), "mapping": ("sheet.yaml", m, "application/yaml")},
+            headers=FETCH,
+            timeout=60,
+        )
+    assert answer.status_code == 202
+    assert _ended(http, served.url + answer.json()["status_url"])["state"] == "done"
+
+
+def test_an_upload_that_cannot_be_read_fails_its_job_with_the_reason(
+    served: Served, log_in: LogIn, tmp_path: Path
+) -> None:
+    http, token = log_in()
+    mapping = write_mapping(tmp_path / "sheet.yaml")
+    with mapping.open("rb") as m:
+        answer = http.post(
+            f"{served.url}/admin/whatif/upload",
+            data={"crm": "hubspot", "outcome": "no_such_column", "csrf_token": token},
+            files={"history": ("h.csv", b"a,b\n1,2\n", "text/csv"), "mapping": ("s.yaml", m, "application/yaml")},
+            headers=FETCH,
+            timeout=60,
+        )
+    status = _ended(http, served.url + answer.json()["status_url"])
+    assert status["state"] == "failed" and "no_such_column" in str(status["error"])
+    assert "no_such_column" in http.get(f"{served.url}/admin/whatif", timeout=10).text  # shown on the page
+
+
+def test_starting_a_what_if_answers_at_once_with_a_job_whose_status_shows_progress_then_the_result(
+    served: Served, log_in: LogIn, tmp_path: Path
+) -> None:
+    http, token = log_in()
+    history, mapping = write_history(tmp_path / "history.csv", rows=3000), write_mapping(tmp_path / "sheet.yaml")
+    _upload(http, served, token, history, mapping)
+    started = http.post(f"{served.url}/admin/whatif/run", data={"csrf_token": token}, headers=FETCH, timeout=10)
+    assert started.status_code == 202
+    job = started.json()
+    assert job["kind"] == "what-if" and job["state"] in ("queued", "running") and job["id"]
+    states = []
+    while True:
+        status = _status(http, served.url + job["status_url"])
+        states.append((status["state"], status["done"], status["total"]))
+        if status["state"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert states[-1] == ("done", 3000, 3000)
+    assert all(0 <= done <= 3000 for _, done, _ in states)
+    page = http.get(f"{served.url}/admin/whatif", timeout=30).text
+    assert 'id="whatif-table"' in page and 'id="job"' not in page
+
+
+def test_another_admin_cannot_read_a_job(served: Served, log_in: LogIn, tmp_path: Path) -> None:
+    http, token = log_in()
+    history, mapping = write_history(tmp_path / "history.csv", rows=500), write_mapping(tmp_path / "sheet.yaml")
+    _upload(http, served, token, history, mapping)
+    job = http.post(f"{served.url}/admin/whatif/run", data={"csrf_token": token}, headers=FETCH, timeout=10).json()
+    other, _ = log_in()
+    assert other.get(served.url + job["status_url"], timeout=10).status_code == 404
+
+
+def test_the_pool_runs_one_job_at_a_time_queues_a_few_and_refuses_more_with_a_reason() -> None:
+    runner = JobRunner(workers=1, max_waiting=1)
+    release = threading.Event()
+    running = threading.Event()
+
+    def long(progress: object) -> str:
+        running.set()
+        release.wait(10)
+        return "done"
+
+    first = runner.submit("ada", "what-if", long, lambda _: None)
+    assert running.wait(5)
+    with pytest.raises(JobRefused, match="your what-if is still running"):
+        runner.submit("ada", "calibration", long, lambda _: None)
+    second = runner.submit("grace", "what-if", long, lambda _: None)
+    with pytest.raises(JobRefused, match="1 jobs are already waiting"):
+        runner.submit("linus", "what-if", long, lambda _: None)
+    assert (first.state, second.state) == ("running", "queued")  # one worker: the second waits
+    release.set()
+    assert wait_until(lambda: second.state == "done", 10)
+    assert first.state == "done"
+
+
+@pytest.fixture
+def service(sandbox: HubSpotSandbox, tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """`serve`'s app with the console mounted under /admin, its worker not started (nothing to drain)."""
+    env = {
+        "HUBSPOT_ACCESS_TOKEN": TOKEN,
+        "HUBSPOT_CLIENT_SECRET": HUBSPOT_SECRET,
+        "HUBSPOT_API_BASE": sandbox.base_url,
+        "HUBSPOT_RATE_LIMIT": "1000/10",
+        "LEADTHERM_DB": str(tmp_path / "leadtherm.db"),
+        "LEADTHERM_ADMIN_SECRET": SECRET,
+    }
+    runtime = build_runtime(env, ["hubspot"], copy_packaged(tmp_path / "mappings"))
+    runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
+    app = create_app(AppConfig(runtime.queue, routes_of(runtime, env)))
+    assert mount_console(app, runtime, env)
+    for url in serve_app(app):
+        yield url, runtime
+
+
+def _admin(url: str) -> tuple[requests.Session, str]:
+    http = requests.Session()
+    token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
+    page = http.post(f"{url}/admin/login", data={"secret": SECRET, "name": "Ada", "csrf_token": token}, timeout=10)
+    return http, csrf_of(page.text)
+
+
+def _delivery(sandbox: HubSpotSandbox, url: str, contact: str) -> requests.Response:
+    body = json.dumps([{
+        "eventId": 1, "subscriptionId": 1, "portalId": sandbox.portal_id, "appId": 1,
+        "occurredAt": int(time.time() * 1000), "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+        "objectId": int(contact), "propertyName": "hs_email_open", "propertyValue": "1", "changeSource": "CRM_UI",
+    }]).encode()  # fmt: skip
+    signer = HubSpotSandbox(access_token=TOKEN)
+    signer.client_secret = HUBSPOT_SECRET
+    return requests.post(url, data=body, headers=signer.signed_request(url, body), timeout=10)
+
+
+def test_a_webhook_delivered_during_a_history_pull_is_acknowledged_before_the_pull_ends(
+    sandbox: HubSpotSandbox, service: tuple[str, Runtime]
+) -> None:
+    url, runtime = service
+    contacts = [sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"}) for n in range(30)]
+    http, token = _admin(url)
+    with sandbox.lock:  # the CRM answers nothing meanwhile: the pull cannot end before we let it
+        answer = http.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": token}, headers=FETCH)
+        assert answer.status_code == 202
+        status_url = url + answer.json()["status_url"]
+        assert wait_until(lambda: _status(http, status_url)["state"] == "running", 10)
+        ack = _delivery(sandbox, f"{url}/webhooks/hubspot", contacts[0])
+        assert ack.status_code in (200, 204)
+        assert _status(http, status_url)["state"] == "running"  # acknowledged while the pull still waits
+    assert runtime.queue.stats().depth == 1
+    _ended(http, status_url)
+
+
+def test_a_history_pull_spends_from_its_own_smaller_bucket_not_the_workers(
+    sandbox: HubSpotSandbox, service: tuple[str, Runtime]
+) -> None:
+    url, runtime = service
+    worker = runtime.clients["hubspot"]
+    background = background_clients(runtime.clients)["hubspot"]
+    assert isinstance(background, GuardedClient) and background.bucket is not None and worker.bucket is not None
+    assert background.bucket is not worker.bucket
+    assert background.bucket.rate == pytest.approx(worker.bucket.rate * BACKGROUND_SHARE)
+    # The pull's child process connects on its own, with the same share of the same setting.
+    own = background_bucket("hubspot", {"HUBSPOT_RATE_LIMIT": "1000/10"}, BACKGROUND_SHARE)
+    assert own.rate == pytest.approx(worker.bucket.rate * BACKGROUND_SHARE)
+    for n in range(150):
+        sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"})
+    http, token = _admin(url)
+    before = dict(worker.stats.calls)
+    answer = http.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": token}, headers=FETCH)
+    status = _ended(http, url + answer.json()["status_url"])
+    # Every record was read (none converted, so the history is refused with the reason) ...
+    assert (status["done"], status["total"]) == (150, 150)
+    assert "no lead converted" in str(status["error"])
+    # ... and none of those requests waited on, or counted against, the webhook worker's bucket.
+    assert worker.stats.calls == before
