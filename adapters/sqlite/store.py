@@ -310,6 +310,14 @@ class SqliteWorkQueue:
         with self.db.write() as db:
             self._dead_letter(db, items, reason)
 
+    def dead_letter_events(self, events: Sequence[ChangeEvent], reason: str) -> None:
+        now = self.db.clock()
+        with self.db.write() as db:
+            db.executemany(
+                "INSERT INTO dead_letters (event_id, payload, reason, failed_at, attempts) VALUES (?,?,?,?,?)",
+                [(e.event_id, json.dumps(e.to_json()), reason, now, 0) for e in events],
+            )
+
     def settle(self, batch: Settlement, state: StateStore) -> None:
         """One transaction for the whole pass when the state lives in the same file; else in a replay-safe order."""
         if not (isinstance(state, SqliteStateStore) and state.db is self.db):
