@@ -173,6 +173,9 @@ def serve(
         unverifiable = check_verification(routes, env)
         _check_outputs_at_start(runtime)
         checks = [supervisor.health, runtime.pipeline.health]
+        storage = getattr(runtime.queue, "health", None)  # the embedded backend: a vanished file, a full disk
+        if callable(storage):
+            checks.append(storage)
         listener = start_listener(runtime, stop, env) if "salesforce" in runtime.plugins and cdc_enabled(env) else None
         if listener is not None:
             checks.append(listener.health)

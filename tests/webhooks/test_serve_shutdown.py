@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,35 +11,16 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.runtime import build_runtime
 from integration.waiting import wait_until
-from tests.adapters.hubspot.helpers import sandbox_env
-from tests.webhooks.fuzzing import HUBSPOT_SECRET, hubspot_v3
+from tests.webhooks.hubspot_deliveries import deliver, portal, serve_env
 from tests.webhooks.servers import Serve
 
-TOKEN = "shutdown-token"
+__all__ = ["portal"]
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, str]]:
-    portal = HubSpotSandbox(access_token=TOKEN)
-    portal.start()
-    values = sandbox_env(portal, tmp_path / "leadtherm.db", TOKEN, HUBSPOT_SECRET)
-    runtime = build_runtime(values, ["hubspot"])
-    runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], values)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "LEADTHERM_"))}
-    yield {**clean, **values}
-    portal.stop()
-
-
-def _delivery(number: int) -> bytes:
-    event = {
-        "eventId": 900_000 + number, "subscriptionId": 1, "portalId": 1, "appId": 1,
-        "occurredAt": int(time.time() * 1000), "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
-        "objectId": 1001, "changeSource": "CRM_UI", "sourceId": "userId:1", "propertyName": "jobtitle",
-        "propertyValue": "CTO",
-    }  # fmt: skip
-    return json.dumps([event]).encode()
+def env(portal: HubSpotSandbox, tmp_path: Path) -> dict[str, str]:
+    return serve_env(portal, tmp_path / "leadtherm.db")
 
 
 def _refused_at_connect(exc: requests.ConnectionError) -> bool:
@@ -56,16 +33,14 @@ def test_sigterm_under_load_answers_every_accepted_request_and_exits_0_without_t
 ) -> None:
     serve = Serve(env, "--threads", "4")
     assert serve.url is not None
-    url = f"{serve.url}/webhooks/hubspot"
+    base = serve.url
     outcomes: list[str] = []  # "204", "refused" or what else happened
-    counter = iter(range(1_000_000))
     done = threading.Event()
 
     def client() -> None:
         while not done.is_set():
-            body = _delivery(next(counter))
             try:
-                answer = requests.post(url, data=body, headers=hubspot_v3(url, body), timeout=10)
+                answer = deliver(base)
                 outcomes.append(str(answer.status_code))
             except requests.ConnectionError as exc:
                 outcomes.append("refused" if _refused_at_connect(exc) else f"{type(exc).__name__}: {exc}")
