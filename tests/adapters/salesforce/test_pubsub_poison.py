@@ -105,3 +105,26 @@ def test_healthz_is_degraded_while_events_wait_and_the_replay_id_stands_still(wo
         assert wait_until(lambda: requests.get(health, timeout=5).status_code == 200, 20)
     finally:
         server.stop()
+
+
+def test_under_serve_a_subscriber_that_gave_up_keeps_healthz_degraded_while_webhooks_still_work(
+    world: World, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**os.environ, **world.env, "SALESFORCE_CDC": "1", "SALESFORCE_CDC_MAX_CRASHES": "2"}
+    server = ServeProcess(port, env, tmp_path / "serve.log")
+    server.start()
+    health = f"http://127.0.0.1:{port}/healthz"
+    _, state = open_backend(world.env)
+    try:
+        assert wait_until(lambda: state.get_cursor(cursor_name(LEAD_TOPIC)) is not None, 20)  # subscribed
+        world.pubsub.publish_poison("bad-header")
+
+        def gave_up() -> bool:
+            answer = requests.get(health, timeout=5)
+            return answer.status_code == 503 and any("crashed 2 times" in r for r in answer.json()["reasons"])
+
+        assert wait_until(gave_up, 20), (tmp_path / "serve.log").read_text()[-3000:]
+        assert server.alive()  # the HTTP side and the workers carry on
+    finally:
+        server.stop()
