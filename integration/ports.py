@@ -213,6 +213,10 @@ class WorkQueue(Protocol):
         """Move these to the dead-letter store with the reason a person needs."""
         ...
 
+    def dead_letter_events(self, events: Sequence[ChangeEvent], reason: str) -> None:
+        """Dead-letter events that never reached the queue (the CRM sent something that cannot be read)."""
+        ...
+
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
 
     def replay(self, ids: Sequence[str] | None = None) -> int:

@@ -66,7 +66,7 @@ def _health(config: AppConfig) -> Blueprint:
             stats = config.queue.stats()
         except LeadthermError as exc:
             log.error("health: the queue cannot be read: %s", exc)
-            return jsonify(status="degraded", reasons=["the queue cannot be read"]), 503
+            return jsonify(status="degraded", reasons=[f"the queue cannot be read: {exc}"]), 503
         reasons = degraded_reasons(stats, config.health_checks, config.max_event_age)
         body = jsonify(
             status="degraded" if reasons else "ok",

@@ -26,7 +26,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.console.app import flush_refused_logins, upload_area
 from webhooks.console.command import mount_console
 from webhooks.forwarding import proxy_policy
-from webhooks.server import ServerLimits, check_port, create_server, tune_for_serving
+from webhooks.server import ServerLimits, check_port, create_server, serve_until, tune_for_serving
 from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
@@ -112,13 +112,16 @@ def _max_event_age(option: str | None, env: Mapping[str, str]) -> float:
     return parse_interval(env.get(MAX_EVENT_AGE_ENV) or DEFAULT_MAX_EVENT_AGE, MAX_EVENT_AGE_ENV)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (docker stop, systemd) ends serve like Ctrl-C: workers stop, counts are flushed."""
+def _stop_on_signals() -> threading.Event:
+    """SIGTERM (docker stop, systemd) and Ctrl-C: stop accepting, answer what is in flight, then stop."""
+    stopping = threading.Event()
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    def drain(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
 
-    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    return stopping
 
 
 def serve(
@@ -170,6 +173,9 @@ def serve(
         unverifiable = check_verification(routes, env)
         _check_outputs_at_start(runtime)
         checks = [supervisor.health, runtime.pipeline.health]
+        storage = getattr(runtime.queue, "health", None)  # the embedded backend: a vanished file, a full disk
+        if callable(storage):
+            checks.append(storage)
         listener = start_listener(runtime, stop, env) if "salesforce" in runtime.plugins and cdc_enabled(env) else None
         if listener is not None:
             checks.append(listener.health)
@@ -202,7 +208,7 @@ def serve(
     supervisor.start()
     # Consoles editing this rules store see that a running service reads it.
     marking = runtime.rules_provider.keep_marking(stop) if runtime.rules_provider else None
-    _stop_on_sigterm()
+    stopping = _stop_on_signals()
     bound = str(server.effective_host)
     log.info(
         "serving %s on http://%s:%s; %s",
@@ -212,10 +218,9 @@ def serve(
         policy.describe(),
     )
     try:
-        server.run()
+        serve_until(server, stopping)
     finally:
-        stop.set()
-        server.close()
+        stop.set()  # the workers and the listener, once every delivery has its answer
         flush_refused_logins(app)
         if marking is not None:
             marking.join(timeout=2)  # removes the mark: consoles stop promising this service

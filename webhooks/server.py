@@ -12,12 +12,16 @@ runs on the same server: its logged-in uploads are the one place a larger body i
 from __future__ import annotations
 
 import errno
+import select
 import socket
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -233,3 +237,48 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
     if isinstance(exc, socket.gaierror):
         return f"cannot listen on {where}: {host} does not resolve"
     return f"cannot listen on {where}: {exc.strerror or exc}"
+
+
+IDLE_BEFORE_CLOSE = 0.25  # seconds: a connection quiet this long while draining is closed
+
+
+def serve_until(server: Any, stopping: threading.Event, drain_seconds: float = 10.0) -> None:
+    """Serve until `stopping` is set; then stop accepting, answer what is in flight, and close.
+
+    waitress's own `run()` ends on KeyboardInterrupt by shutting its threads down with the event
+    loop already stopped: answers computed meanwhile are never sent, and a thread finishing one
+    pulls the trigger after it was closed (the `Bad file descriptor` tracebacks). Here the loop
+    keeps running until every connection has its answer, and the trigger closes after the threads.
+    """
+    use_poll = server.adj.asyncore_use_poll
+    while not stopping.is_set():
+        wasyncore.loop(timeout=0.2, map=server._map, use_poll=use_poll, count=1)
+    _stop_accepting(server)
+    deadline = time.monotonic() + drain_seconds
+    while (server.active_channels or server.task_dispatcher.queue) and time.monotonic() < deadline:
+        for channel in list(server.active_channels.values()):
+            if _idle(channel):
+                channel.will_close = True  # a keep-alive with nothing to say: closed before it sends more
+        wasyncore.loop(timeout=0.05, map=server._map, use_poll=use_poll, count=1)
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=max(0.0, deadline - time.monotonic()) + 1)
+    server.trigger.close()
+    wasyncore.close_all(server._map)
+
+
+def _idle(channel: Any) -> bool:
+    """No request in it, no answer to send, nothing arrived for a moment, nothing waiting to be read."""
+    if channel.requests or channel.request is not None or channel.total_outbufs_len:
+        return False
+    if time.time() - channel.last_activity < IDLE_BEFORE_CLOSE:
+        return False  # just accepted or just answered: its request may be on the way
+    return not select.select([channel.socket], [], [], 0)[0]
+
+
+def _stop_accepting(server: Any) -> None:
+    """Take in the connections already in the backlog (their clients have sent), then close the socket."""
+    while select.select([server.socket], [], [], 0)[0]:
+        before = len(server.active_channels)
+        server.handle_accept()
+        if len(server.active_channels) == before:
+            break
+    wasyncore.dispatcher.close(server)  # new connections are refused from here on

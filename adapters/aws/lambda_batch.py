@@ -43,6 +43,9 @@ class LambdaBatchQueue:
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
         self.queue.dead_letter(self._as_received(items), reason)
 
+    def dead_letter_events(self, events: Sequence[ChangeEvent], reason: str) -> None:
+        self.queue.dead_letter_events(events, reason)
+
     def settle(self, batch: Settlement, state: StateStore) -> None:
         settle_in_order(self, state, batch)
 

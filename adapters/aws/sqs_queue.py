@@ -111,6 +111,13 @@ class SqsWorkQueue:
         settle_in_order(self, state, batch)
 
     def dead_letter(self, items: Sequence[QueueItem], reason: str) -> None:
+        self._send_dead(items, reason)
+        self.ack(items)
+
+    def dead_letter_events(self, events: Sequence[ChangeEvent], reason: str) -> None:
+        self._send_dead([QueueItem(e, "", 0) for e in events], reason)
+
+    def _send_dead(self, items: Sequence[QueueItem], reason: str) -> None:
         now = datetime.now(UTC).isoformat()
         for chunk in _chunks(items):
             entries = [
@@ -126,7 +133,6 @@ class SqsWorkQueue:
                 for i, item in enumerate(chunk)
             ]
             self._call("send_message_batch", QueueUrl=self.dlq_url, Entries=entries)
-        self.ack(items)
 
     def _receive_dead(self, visibility: int, limit: int) -> list[dict[str, Any]]:
         seen: dict[str, dict[str, Any]] = {}

@@ -7,7 +7,9 @@ Pub/Sub API sends them), schemas served by `GetSchema` under a fingerprint id th
 when a field is added. `Subscribe` honours LATEST/EARLIEST/CUSTOM replay, `num_requested`
 flow control and answers an empty keep-alive with the latest replay id; a replay id older than
 the retained events is refused as Salesforce does (INVALID_ARGUMENT, trailer `error-code`), and
-so is an expired session (UNAUTHENTICATED). Gap and overflow events come on demand.
+so is an expired session (UNAUTHENTICATED). Gap and overflow events come on demand, and so do
+poison events (`publish_poison`: a schema id GetSchema does not know, a schema that is not JSON,
+a payload that does not decode, a header that is not a record).
 TLS uses the org sandbox's trustme CA.
 """
 
@@ -132,6 +134,7 @@ class PubSubSandbox:
         self.subscribes = 0
         self.schema_requests = 0
         self.delivered = 0
+        self.schema_outage = False  # a knob: GetSchema answers UNAVAILABLE while set
         self._break_streams = 0  # generation: streams opened before it are cut
         self._server: grpc.Server | None = None
         self.port = 0
@@ -180,6 +183,36 @@ class PubSubSandbox:
     def publish_gap(self, entity: str, record_ids: list[str], change_type: str = "GAP_UPDATE") -> None:
         """A gap event (no field values: the subscriber must re-fetch), or GAP_OVERFLOW with no ids."""
         self._publish(entity, change_type, record_ids, {}, [], [], self.org.integration_user_id)
+
+    def publish_poison(self, kind: str, entity: str = "Lead") -> int:
+        """An event no subscriber can read; returns its replay id.
+
+        `unknown-schema`: GetSchema answers NOT_FOUND; `bad-schema`: the schema is not JSON;
+        `bad-payload`: the payload is cut short; `bad-header`: ChangeEventHeader is a string.
+        """
+        poison_id = f"poison-{kind}-{uuid.uuid4().hex[:8]}"
+        with self.cond:
+            payload = b""
+            schema_id = poison_id
+            if kind == "bad-schema":
+                self._schemas[poison_id] = _Schema(poison_id, '{"type": "record", "fields": [', None, ())
+            elif kind == "bad-payload":
+                schema_id = self._schema(entity, {}).schema_id
+            elif kind == "bad-header":
+                raw = {"type": "record", "name": f"{entity}ChangeEvent", "namespace": "com.sforce.eventbus",
+                       "fields": [{"name": "ChangeEventHeader", "type": "string"}]}  # fmt: skip
+                text = json.dumps(raw)
+                parsed = fastavro.parse_schema(raw)
+                self._schemas[poison_id] = _Schema(poison_id, text, parsed, ("ChangeEventHeader",))
+                out = io.BytesIO()
+                fastavro.schemaless_writer(out, parsed, {"ChangeEventHeader": "not a header"})
+                payload = out.getvalue()
+            elif kind != "unknown-schema":
+                raise ValueError(f"no poison called {kind!r}")
+            replay = next(self._replays)
+            self.log.append(Published(replay, entity, schema_id, payload, str(uuid.uuid4()), time.monotonic()))
+            self.cond.notify_all()
+        return replay
 
     def undelete(self, entity: str, record: dict[str, Any]) -> None:
         """Restore a deleted record from the Recycle Bin (the org sandbox has no undelete of its own)."""
@@ -427,6 +460,8 @@ class _Servicer(pb2_grpc.PubSubServicer):
 
     def GetSchema(self, request: pb2.SchemaRequest, context: grpc.ServicerContext) -> pb2.SchemaInfo:
         self.sandbox.check_auth(context)
+        if self.sandbox.schema_outage:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "GetSchema is unavailable (the sandbox's outage knob)")
         text = self.sandbox.schema_text(request.schema_id)
         if text is None:
             context.set_trailing_metadata((("error-code", "sfdc.platform.eventbus.grpc.schema.not.found"),))

@@ -9,6 +9,7 @@ so a webhook process and a worker process can share the file.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -86,6 +87,21 @@ class StorageError(LeadthermError):
     """The SQLite file cannot be used (locked for too long, disk full, unreadable)."""
 
 
+class StorageVanished(StorageError):
+    """The SQLite file was deleted or replaced under the running process: nothing written now would last."""
+
+
+FileIdentity = tuple[int, int]  # st_dev, st_ino
+
+
+def _identity(path: str) -> FileIdentity | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Database:
     """One SQLite file; a connection per thread, created on first use."""
 
@@ -93,14 +109,19 @@ class Database:
         self.path = str(path)
         self.clock = clock
         self._local = threading.local()
+        self._vanished: str | None = None  # once set, for good: only a restart opens the file again
+        self._failing: str | None = None  # the last write failed (disk full, I/O error) and none succeeded since
+        self._identity: FileIdentity | None = None  # not known until the first connection created the file
         try:
             self._connection().executescript(SCHEMA)  # runs in its own transaction
         except sqlite3.Error as exc:
             raise StorageError(f"cannot create the schema in {self.path}: {exc}") from exc
+        self._identity = _identity(self.path)  # the file our connections have open
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
+            self.check_identity()  # connecting to a vanished file would create an empty one
             try:
                 connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
                 connection.execute("PRAGMA journal_mode=WAL")
@@ -113,7 +134,12 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction, taken with the write lock up front."""
+        """One short write transaction, taken with the write lock up front.
+
+        Checked after the commit: a file deleted or replaced meanwhile took the commit with it,
+        so the caller must not acknowledge anything (one stat, about a microsecond; see the README).
+        """
+        self.check_identity()
         db = self._connection()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -124,9 +150,32 @@ class Database:
                 raise
             db.execute("COMMIT")
         except sqlite3.Error as exc:
+            self._failing = f"writes to {self.path} fail: {exc}"
             raise StorageError(f"{self.path}: {exc}") from exc
+        self.check_identity()
+        self._failing = None
+
+    def check_identity(self) -> None:
+        """StorageVanished if the file at our path is no longer the one our connections write to."""
+        if self._vanished is None and self._identity is not None and _identity(self.path) != self._identity:
+            what = "deleted" if _identity(self.path) is None else "replaced by another file"
+            self._vanished = (
+                f"the database {self.path} was {what} while this process ran; what it wrote since is lost "
+                "and nothing more is acknowledged: restart the process"
+            )
+        if self._vanished is not None:
+            raise StorageVanished(self._vanished)
+
+    def health(self) -> str | None:
+        """Why the storage cannot be trusted right now (for /healthz), or None."""
+        try:
+            self.check_identity()
+        except StorageVanished as exc:
+            return str(exc)
+        return self._failing
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        self.check_identity()
         try:
             return list(self._connection().execute(sql, params))
         except sqlite3.Error as exc:
@@ -310,6 +359,14 @@ class SqliteWorkQueue:
         with self.db.write() as db:
             self._dead_letter(db, items, reason)
 
+    def dead_letter_events(self, events: Sequence[ChangeEvent], reason: str) -> None:
+        now = self.db.clock()
+        with self.db.write() as db:
+            db.executemany(
+                "INSERT INTO dead_letters (event_id, payload, reason, failed_at, attempts) VALUES (?,?,?,?,?)",
+                [(e.event_id, json.dumps(e.to_json()), reason, now, 0) for e in events],
+            )
+
     def settle(self, batch: Settlement, state: StateStore) -> None:
         """One transaction for the whole pass when the state lives in the same file; else in a replay-safe order."""
         if not (isinstance(state, SqliteStateStore) and state.db is self.db):
@@ -391,6 +448,10 @@ class SqliteWorkQueue:
                 )
                 db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
         return len(rows)
+
+    def health(self) -> str | None:
+        """The file vanished or writes fail (for /healthz), or None."""
+        return self.db.health()
 
     def stats(self) -> QueueStats:
         """A read only (health checks poll it): inbox batches count as their size until a lease expands them."""

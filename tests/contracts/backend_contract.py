@@ -116,6 +116,16 @@ class BackendContract:
         assert [i.event.event_id for i in queue.lease(10, 30)] == ["e1"]
         assert queue.dead_letters() == []
 
+    def test_an_event_that_never_reached_the_queue_is_dead_lettered_with_its_reason(self, backend: Backend) -> None:
+        queue, _, _ = backend
+        queue.enqueue([event("e1", 1)])
+        queue.dead_letter_events([event("poison", 2)], "cannot be read: replay id 00ff")
+        [letter] = queue.dead_letters()
+        assert (letter.event.event_id, letter.event.ref) == ("poison", ref(2))
+        assert letter.reason == "cannot be read: replay id 00ff"
+        assert queue.stats().depth == 1  # the queue itself is untouched
+        assert [i.event.event_id for i in queue.lease(10, 30)] == ["e1"]
+
     def test_stats_count_depth_and_dead_letters(self, backend: Backend) -> None:
         queue, _, _ = backend
         queue.enqueue([event("e1", 1), event("e2", 2), event("e3", 3)])

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import fastavro
+from fastavro.schema import SchemaParseException, UnknownType
 
 from integration.errors import LeadthermError
 
 
 class EventDecodeError(LeadthermError):
     """A payload does not match the schema its event names (a bug on one side, not a retry)."""
+
+
+class SchemaUnusable(EventDecodeError):
+    """The schema an event names cannot be had or read: GetSchema does not know it, or it is not Avro."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,13 @@ class EventSchema:
 
     @classmethod
     def from_json(cls, schema_id: str, text: str) -> EventSchema:
+        try:
+            return cls._parse(schema_id, text)
+        except (ValueError, TypeError, KeyError, AttributeError, SchemaParseException, UnknownType) as exc:
+            raise SchemaUnusable(f"schema {schema_id} is not a readable Avro schema: {type(exc).__name__}") from exc
+
+    @classmethod
+    def _parse(cls, schema_id: str, text: str) -> EventSchema:
         raw = json.loads(text)
         fields = tuple(str(f["name"]) for f in raw.get("fields", []))
         children: dict[int, tuple[str, ...]] = {}
@@ -91,14 +103,23 @@ class SchemaCache:
     def __init__(self, fetch: Callable[[str], str]) -> None:
         self._fetch = fetch
         self._schemas: dict[str, EventSchema] = {}
+        self._unusable: dict[str, SchemaUnusable] = {}  # asked once: a batch of poison events is one GetSchema
         self._lock = threading.Lock()
         self.fetched = 0
 
     def get(self, schema_id: str) -> EventSchema:
         found = self._schemas.get(schema_id)
         if found is None:
-            text = self._fetch(schema_id)  # outside the lock: a slow GetSchema must not block decoding
-            found = EventSchema.from_json(schema_id, text)
+            known_bad = self._unusable.get(schema_id)
+            if known_bad is not None:
+                raise known_bad
+            try:
+                text = self._fetch(schema_id)  # outside the lock: a slow GetSchema must not block decoding
+                found = EventSchema.from_json(schema_id, text)
+            except SchemaUnusable as exc:
+                with self._lock:
+                    self._unusable[schema_id] = exc
+                raise
             with self._lock:
                 self._schemas.setdefault(schema_id, found)
                 self.fetched += 1

@@ -22,6 +22,7 @@ def listen(
     """Subscribe to Salesforce Change Data Capture (Pub/Sub API), queue changes, resume from the stored replay id."""
     # Imported here: every `leadtherm` command loads this module to register it, and grpc is heavy.
     from adapters.salesforce.pubsub.listener import Listener
+    from adapters.salesforce.pubsub.subscriber import SubscriberGaveUp
     from integration.errors import LeadthermError
     from integration.runtime import build_runtime
     from integration.worker import run_worker
@@ -51,5 +52,9 @@ def listen(
         listener.run(stop)
     except KeyboardInterrupt:
         stop.set()
+    except SubscriberGaveUp as exc:
+        stop.set()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
     finally:
         listener.close()

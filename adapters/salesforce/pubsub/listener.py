@@ -16,7 +16,7 @@ from simple_salesforce.api import Salesforce
 from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.plugin import connect
 from adapters.salesforce.pubsub.session import SalesforceSessions
-from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberSettings
+from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberGaveUp, SubscriberSettings
 from adapters.salesforce.pubsub.translate import topic_of
 from adapters.salesforce.related import opportunity_fields
 from integration.backfill import backfill
@@ -43,6 +43,8 @@ class ListenerConfig:
     batch_size: int
     max_lag: float
     ca_bundle: str | None
+    max_stall: float = 60.0
+    max_crashes: int = 5
 
     @classmethod
     def from_env(cls, env: Env, objects: tuple[str, ...]) -> ListenerConfig:
@@ -73,6 +75,8 @@ class ListenerConfig:
             )
         batch = int(number("SALESFORCE_CDC_BATCH", 100, 1))
         lag = number("SALESFORCE_CDC_MAX_LAG", 300.0, 1)
+        stall = number("SALESFORCE_CDC_MAX_STALL", 60.0, 1)
+        crashes = int(number("SALESFORCE_CDC_MAX_CRASHES", 5, 1))
         ca = env.get("SALESFORCE_PUBSUB_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or None
         if ca and not Path(ca).is_file():
             problems.append(Problem("environment", None, "SALESFORCE_PUBSUB_CA_BUNDLE", f"{ca} is not a file"))
@@ -85,6 +89,8 @@ class ListenerConfig:
             batch_size=min(batch, 1000),
             max_lag=lag,
             ca_bundle=ca,
+            max_stall=stall,
+            max_crashes=crashes,
         )
 
 
@@ -127,6 +133,8 @@ class Listener:
                     batch_size=self.config.batch_size,
                     start_from=self.config.start_from,
                     max_lag=self.config.max_lag,
+                    max_stall=self.config.max_stall,
+                    max_crashes=self.config.max_crashes,
                 ),
                 self.channel,
                 self.sessions,
@@ -147,17 +155,34 @@ class Listener:
     def run(
         self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
     ) -> None:
-        """Every topic in its own thread until `stop` (or the deadline, or caught up with `until_idle`)."""
+        """Every topic in its own thread until `stop` (or the deadline, or caught up with `until_idle`).
+
+        SubscriberGaveUp once a topic's subscriber gave up: the other topics stop too, so the process
+        exits and whatever runs it notices, rather than carrying on with one topic silently dead.
+        """
+        halt = threading.Event()  # ours: `stop` may be serve's, which must not end its workers
+        failures: list[SubscriberGaveUp] = []
+
+        def one(subscriber: Subscriber) -> None:
+            try:
+                subscriber.run(halt, until, until_idle, idle_after)
+            except SubscriberGaveUp as exc:
+                log.error("%s", exc)
+                failures.append(exc)
+                halt.set()
+
         threads = [
-            threading.Thread(
-                target=s.run, args=(stop, until, until_idle, idle_after), name=f"cdc{s.settings.topic}", daemon=True
-            )
+            threading.Thread(target=one, args=(s,), name=f"cdc{s.settings.topic}", daemon=True)
             for s in self.subscribers
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        while alive := [t for t in threads if t.is_alive()]:
+            if stop.is_set():
+                halt.set()
+            alive[0].join(0.1)
+        if failures:
+            raise failures[0]
 
     def health(self) -> str | None:
         problems = [p for p in (s.health() for s in self.subscribers) if p]
@@ -183,6 +208,8 @@ class ListenerThread(threading.Thread):
     def run(self) -> None:
         try:
             self.listener.run(self.stop)
+        except SubscriberGaveUp:
+            pass  # logged; /healthz reports it until the process is restarted
         finally:
             self.listener.close()
 

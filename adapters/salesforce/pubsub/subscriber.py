@@ -21,11 +21,11 @@ import grpc
 
 from adapters.salesforce.pubsub import pubsub_api_pb2 as pb2
 from adapters.salesforce.pubsub import pubsub_api_pb2_grpc as pb2_grpc
-from adapters.salesforce.pubsub.avro import EventDecodeError, SchemaCache
+from adapters.salesforce.pubsub.avro import EventDecodeError, SchemaCache, SchemaUnusable
 from adapters.salesforce.pubsub.session import PubSubSession, SalesforceSessions
 from adapters.salesforce.pubsub.translate import Translation, Translator
 from integration.errors import LeadthermError
-from integration.ports import StateStore, WorkQueue
+from integration.ports import ChangeEvent, EventKind, RecordRef, StateStore, WorkQueue
 
 log = logging.getLogger("leadtherm.salesforce.cdc")
 
@@ -55,6 +55,8 @@ class SubscriberSettings:
     max_lag: float = 300.0  # seconds behind commitTimestamp before /healthz degrades
     silence_limit: float = 600.0  # Salesforce sends a keep-alive within 270 s; longer means a dead stream
     connect_grace: float = 30.0  # not connected for longer than this is unhealthy
+    max_stall: float = 60.0  # events delivered but the replay id stuck for longer than this is unhealthy
+    max_crashes: int = 5  # unexpected errors in a row (no progress between) before the subscriber gives up
 
 
 @dataclass
@@ -67,7 +69,10 @@ class SubscriberStats:
     irrelevant: int = 0
     foreign: int = 0
     gaps: int = 0
-    undecodable: int = 0
+    undecodable: int = 0  # poison events, dead-lettered
+    crashes: int = 0  # unexpected errors since the replay id last advanced
+    gave_up: str | None = None
+    stalled_since: float | None = None  # time.monotonic(): events arrived and could not be committed
     reconnects: int = 0
     session_refreshes: int = 0
     catchups: int = 0
@@ -76,6 +81,10 @@ class SubscriberStats:
     replay_id: str | None = None
     since: float = field(default_factory=time.monotonic)  # connection state last changed
     last_response: float | None = None
+
+
+class SubscriberGaveUp(LeadthermError):
+    """The subscriber crashed `max_crashes` times without progress: a person must look."""
 
 
 class ReplayLost(LeadthermError):
@@ -114,10 +123,42 @@ class Subscriber:
         self._lock = threading.Lock()
         self._session: PubSubSession | None = None
         self._responded = False  # the current stream delivered at least one response
+        self._waiting = False  # a response with events is being handled
         self.schemas = SchemaCache(self._get_schema)
 
     # ------------------------------------------------------------------ the loop
     def run(
+        self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
+    ) -> None:
+        """`subscribe`, restarted with backoff after an unexpected error; SubscriberGaveUp after too many in a row."""
+        backoff = self.settings.first_backoff
+        while True:
+            try:
+                self.subscribe(stop, until, until_idle, idle_after)
+                return
+            # The thread's last line of defence: anything else would end it silently and stop CDC for good.
+            except Exception as exc:
+                topic = self.settings.topic
+                with self._lock:
+                    self.stats.crashes += 1
+                    crashes = self.stats.crashes
+                    self.stats.last_error = f"crashed: {type(exc).__name__}: {exc}"
+                log.error("CDC %s: the subscriber crashed (%d in a row)", topic, crashes, exc_info=True)
+                if crashes >= self.settings.max_crashes:
+                    why = (
+                        f"Salesforce CDC {topic}: the subscriber crashed {crashes} times in a row "
+                        f"({type(exc).__name__}: {exc}); restart the process once the cause is fixed"
+                    )
+                    with self._lock:
+                        self.stats.gave_up = why
+                    raise SubscriberGaveUp(why) from exc
+                wait = min(self.settings.max_backoff, backoff) * random.uniform(0.8, 1.2)
+                backoff = min(self.settings.max_backoff, backoff * 2)
+                log.warning("CDC %s: restarting the subscriber in %.1f s", topic, wait)
+                if stop.wait(wait):
+                    return
+
+    def subscribe(
         self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
     ) -> None:
         """Subscribe until `stop` is set, or `until` (a time.monotonic()) passes; reconnect on failures.
@@ -137,6 +178,7 @@ class Subscriber:
                     return
                 self._note_error("the stream ended")
             except grpc.RpcError as exc:
+                self._stalled()
                 if stop.is_set() or _past(until):
                     return
                 status, code = _status(exc), _error_code(exc)
@@ -151,6 +193,7 @@ class Subscriber:
                 if status is grpc.StatusCode.UNAUTHENTICATED:
                     self._refresh_session()  # still failing: try again, but no faster than the backoff
             except LeadthermError as exc:  # the queue, the state store or the login failed
+                self._stalled()
                 self._note_error(f"{type(exc).__name__}: {exc}")
             if self._responded:  # the stream worked for a while: this is a new failure, not a repeat
                 backoff = self.settings.first_backoff
@@ -197,11 +240,14 @@ class Subscriber:
         ).start()
         credit = settings.batch_size
         last = stored
+        self._waiting = False
         try:
             for response in call:
                 self._responded = True
                 self._connected(True)
+                self._waiting = bool(response.events)
                 last = self._handle(response, translator, last)
+                self._waiting = False
                 if response.events:
                     activity[0] = time.monotonic()
                 credit -= len(response.events)
@@ -212,10 +258,13 @@ class Subscriber:
                 if idle_after and not response.events:
                     return True
         except grpc.RpcError:
-            if idle.is_set():
+            if idle.is_set() and not self._waiting:
                 return True
             if stop.is_set() or _past(until):
                 return False
+            raise
+        except BaseException:
+            self._stalled()
             raise
         finally:
             finished.set()
@@ -248,7 +297,7 @@ class Subscriber:
                 record = schema.decode(consumed.event.payload)
             except EventDecodeError as exc:
                 undecodable += 1
-                log.error("CDC %s: skipped event %s: %s", self.settings.topic, consumed.replay_id.hex(), exc)
+                self._dead_letter(consumed.replay_id.hex(), exc)
                 continue
             header = record.get("ChangeEventHeader") or {}
             changed = schema.field_names(list(header.get("changedFields") or []))
@@ -274,9 +323,31 @@ class Subscriber:
             stats.undecodable += undecodable
             stats.replay_id = replay
             stats.last_response = time.monotonic()
+            stats.stalled_since = None
+            stats.crashes = 0  # progress: what crashed before was not this batch
             if newest_commit is not None:
                 stats.lag_seconds = max(0.0, now - newest_commit / 1000)
         return replay
+
+    def _dead_letter(self, replay_hex: str, exc: EventDecodeError) -> None:
+        """A poison event: into the dead-letter store with its topic and replay id, so the stream moves on.
+
+        Committed before the replay id moves past it. Which records it changed is unknown (that is in
+        the payload), so the reason says how to catch them up; `dlq replay` would fetch no record.
+        """
+        topic = self.settings.topic
+        entity = topic.removeprefix("/data/").removesuffix("ChangeEvent").removesuffix("__") or "ChangeEvent"
+        event = ChangeEvent(
+            f"salesforce:cdc:{replay_hex}:undecodable",
+            RecordRef("salesforce", entity, f"replay-{replay_hex}"),
+            EventKind.RESCORE,
+        )
+        reason = (
+            f"Salesforce CDC event on {topic} with replay id {replay_hex} cannot be read ({exc}); "
+            "the records it changed are unknown: `leadtherm backfill salesforce` re-scores every record"
+        )
+        self.queue.dead_letter_events([event], reason)
+        log.error("CDC %s: dead-lettered event %s: %s", topic, replay_hex, exc)
 
     # ------------------------------------------------------------------ catch-up after lost events
     def _catch_up(self, code: str) -> None:
@@ -322,7 +393,17 @@ class Subscriber:
 
     def _get_schema(self, schema_id: str) -> str:
         session = self._session or self._current_session()
-        info = self.stub.GetSchema(pb2.SchemaRequest(schema_id=schema_id), metadata=session.metadata, timeout=30)
+        try:
+            info = self.stub.GetSchema(pb2.SchemaRequest(schema_id=schema_id), metadata=session.metadata, timeout=30)
+        except grpc.RpcError as exc:
+            # Salesforce does not know this id: asking again returns the same. Anything else (a blip,
+            # an expired session) goes to the reconnect loop and the event is read again.
+            if _status(exc) in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                status = _status(exc)
+                raise SchemaUnusable(
+                    f"GetSchema has no schema {schema_id} ({status.name if status else ''} {_error_code(exc)})".strip()
+                ) from exc
+            raise
         return str(info.schema_json)
 
     # ------------------------------------------------------------------ health
@@ -334,6 +415,12 @@ class Subscriber:
             if value:
                 self.stats.last_error = None
 
+    def _stalled(self) -> None:
+        """The stream failed with events delivered and not committed: they wait, the replay id stands still."""
+        if self._waiting:
+            with self._lock:
+                self.stats.stalled_since = self.stats.stalled_since or time.monotonic()
+
     def _note_error(self, text: str) -> None:
         with self._lock:
             self.stats.last_error = text
@@ -342,6 +429,14 @@ class Subscriber:
         """None while healthy; otherwise why not, for /healthz."""
         with self._lock:
             stats, settings, now = self.stats, self.settings, time.monotonic()
+            if stats.gave_up:
+                return stats.gave_up
+            if stats.stalled_since is not None and now - stats.stalled_since > settings.max_stall:
+                return (
+                    f"Salesforce CDC {settings.topic}: events wait and the replay id has not moved past "
+                    f"{stats.replay_id or 'the start'} for {now - stats.stalled_since:.0f} s "
+                    f"({stats.last_error or 'failing'})"
+                )
             if not stats.connected and now - stats.since > settings.connect_grace:
                 return f"Salesforce CDC {settings.topic}: not connected ({stats.last_error or 'connecting'})"
             if stats.connected and stats.last_response and now - stats.last_response > settings.silence_limit:
@@ -354,6 +449,7 @@ class Subscriber:
         with self._lock:
             data = asdict(self.stats)
         data.pop("since")
+        data.pop("stalled_since")
         data.pop("last_response")
         data["topic"] = self.settings.topic
         data["schemas"] = self.schemas.fetched
