@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -26,7 +24,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.console.app import flush_refused_logins, upload_area
 from webhooks.console.command import mount_console
 from webhooks.forwarding import proxy_policy
-from webhooks.server import ServerLimits, check_port, create_server, serve_until, tune_for_serving
+from webhooks.server import ServerLimits, check_port, create_server, serve_until, stop_on_signals, tune_for_serving
 from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
@@ -110,18 +108,6 @@ def _max_event_age(option: str | None, env: Mapping[str, str]) -> float:
     if option:
         return parse_interval(option, "--max-event-age")
     return parse_interval(env.get(MAX_EVENT_AGE_ENV) or DEFAULT_MAX_EVENT_AGE, MAX_EVENT_AGE_ENV)
-
-
-def _stop_on_signals() -> threading.Event:
-    """SIGTERM (docker stop, systemd) and Ctrl-C: stop accepting, answer what is in flight, then stop."""
-    stopping = threading.Event()
-
-    def drain(signum: int, frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, drain)
-    signal.signal(signal.SIGINT, drain)
-    return stopping
 
 
 def serve(
@@ -208,7 +194,7 @@ def serve(
     supervisor.start()
     # Consoles editing this rules store see that a running service reads it.
     marking = runtime.rules_provider.keep_marking(stop) if runtime.rules_provider else None
-    stopping = _stop_on_signals()
+    stopping = stop_on_signals()
     bound = str(server.effective_host)
     log.info(
         "serving %s on http://%s:%s; %s",

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import errno
 import select
+import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from waitress import wasyncore
@@ -240,6 +242,18 @@ def _bind_problem(host: str, port: int, exc: OSError) -> str:
 
 
 IDLE_BEFORE_CLOSE = 0.25  # seconds: a connection quiet this long while draining is closed
+
+
+def stop_on_signals() -> threading.Event:
+    """SIGTERM (docker stop, systemd) and Ctrl-C: stop accepting, answer what is in flight, then stop."""
+    stopping = threading.Event()
+
+    def drain(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, drain)
+    signal.signal(signal.SIGINT, drain)
+    return stopping
 
 
 def serve_until(server: Any, stopping: threading.Event, drain_seconds: float = 10.0) -> None:

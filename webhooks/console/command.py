@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -30,7 +28,7 @@ from webhooks.console.app import create_console_app, flush_refused_logins, regis
 from webhooks.console.context import ConsoleConfig
 from webhooks.console.rescore import Rescorer
 from webhooks.forwarding import TRUSTED_PROXIES_ENV, ProxyPolicy, parse_trusted_proxies
-from webhooks.server import ServerLimits, create_server
+from webhooks.server import ServerLimits, create_server, serve_until, stop_on_signals
 
 log = logging.getLogger("leadtherm.console")
 SECRET = "LEADTHERM_ADMIN_SECRET"
@@ -106,15 +104,6 @@ def _trusted(env: Mapping[str, str], options: list[str] | None) -> ProxyPolicy:
     return ProxyPolicy(parse_trusted_proxies([env.get(TRUSTED_PROXIES_ENV, "")], TRUSTED_PROXIES_ENV))
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (docker stop, systemd) ends the console like Ctrl-C: the pending log counts are written."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def console(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8081,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -162,16 +151,13 @@ def console(
     except LeadthermError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
-    _stop_on_sigterm()
+    stopping = stop_on_signals()  # SIGTERM and Ctrl-C: answer what is in flight, then write the pending log counts
     # The port it really listens on (with --port 0, a free one), for people and scripts.
     typer.echo(
         f"console on http://{host}:{server.effective_port}/admin/ editing the rules in {store.location()}", err=True
     )
     try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
+        serve_until(server, stopping)
     finally:
-        server.close()
         flush_refused_logins(app)
         repeats.flush(everything=True)
