@@ -55,6 +55,8 @@ class _Compiled:
     aged: tuple[tuple[str, tuple[AgedFire, ...]], ...]
     compounds: tuple[FireOnValues, ...]
     timed: bool  # some rule tests a date's age: the moment is needed
+    # Each `days_ago` condition's attribute and edges in seconds: where a rule starts or stops firing.
+    edges: tuple[tuple[str, tuple[float, ...]], ...]
     fit_weight: float
     engagement_weight: float
     half_life_days: float
@@ -280,10 +282,15 @@ def _compile(rules: ScoringRules) -> _Compiled:
     by_attribute: dict[str, list[tuple[str, Rule]]] = {}
     aged: dict[str, list[AgedFire]] = {}
     compounds: list[FireOnValues] = []
-    timed = False
+    edges: dict[str, set[float]] = {}
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
         for rule in group:
-            timed = timed or any(c.days_ago is not None for c in rule.conditions)
+            for condition in rule.conditions:
+                if condition.days_ago is not None and condition.attribute is not None:
+                    bounds = (condition.days_ago.at_least, condition.days_ago.below)
+                    edges.setdefault(condition.attribute, set()).update(
+                        b * _DAY_SECONDS for b in bounds if b is not None
+                    )
             if rule.attribute is None:
                 compounds.append(_compound(axis, rule))
             elif rule.days_ago is not None:
@@ -296,7 +303,8 @@ def _compile(rules: ScoringRules) -> _Compiled:
         groups=tuple(_group(a, r) for a, r in by_attribute.items()),
         aged=tuple((a, tuple(f)) for a, f in aged.items()),
         compounds=tuple(compounds),
-        timed=timed,
+        timed=bool(edges),
+        edges=tuple((a, tuple(sorted(e))) for a, e in edges.items()),
         fit_weight=rules.weights.fit,
         engagement_weight=rules.weights.engagement,
         half_life_days=rules.decay.half_life_days,
@@ -415,9 +423,39 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
         reasons=tuple(reasons),
         next_action=c.next_actions[temperature],
         assessed_at=now,
-        next_drop_at=_next_drop(c, last, axes, temperature, now),
+        next_drop_at=_next_change(c, lead, axes, temperature, not missing, now)
+        if c.timed
+        else _next_drop(c, last, axes, temperature, now),
         missing_for_hot=missing,
     )
+
+
+def _next_change(
+    c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, qualified: bool, now: datetime
+) -> datetime | None:
+    """With `days_ago` rules: the first whole second after `now` at which decay, or a date ageing past a rule's
+    edge, changes the temperature (up or down: either is news for the CRM with no event to tell it)."""
+    values = lead.values
+    last: datetime | None = values.get(_LAST_ENGAGEMENT)
+    start = _utc(now).timestamp()
+    crossings: set[float] = set()
+    for attribute, edges in c.edges:
+        value = values.get(attribute)
+        if isinstance(value, datetime):
+            born = _utc(value).timestamp()
+            crossings.update(when for edge in edges if (when := born + edge) > start)
+    at = now
+    for crossing in sorted(crossings):
+        drop = _next_drop(c, last, axes, temperature, at)
+        moment = datetime.fromtimestamp(math.ceil(crossing), UTC)
+        if drop is not None and drop <= moment:
+            return drop
+        axes = _axes(c, lead, moment.timestamp())
+        score = _round(_raw_score(c, axes, _decay_factor(c, last, moment)))
+        if _temperature(c, score, qualified) is not temperature:
+            return moment
+        at = moment
+    return _next_drop(c, last, axes, temperature, at)
 
 
 def _next_drop(

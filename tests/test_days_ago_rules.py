@@ -200,3 +200,40 @@ def test_check_through_the_cli_accepts_days_ago_and_locates_it_on_a_text_attribu
     assert any(f"scoring.yaml:{line} " in out and "days_ago needs a datetime attribute" in out
                for out in done.stderr.splitlines())  # fmt: skip
     assert "Traceback" not in done.stderr
+
+
+def test_a_lead_is_due_again_when_its_date_ages_past_a_rules_edge(tmp_path: Path) -> None:
+    fresh = "\n  - label: Fresh trial\n    attribute: trial_started\n    days_ago: {below: 10}\n    points: 60\n"
+    rules = load_file(ScoringRules, _folder(tmp_path, fit=fresh, engagement="") / "scoring.yaml")
+    started = NOW - timedelta(days=3, hours=5)
+    lead = Lead.of("hubspot", "1", trial_started=started)
+    now = assess(lead, rules, NOW)
+    assert "Fresh trial" in {r.label for r in now.reasons} and now.temperature.value != "cold"
+    # No event will come when the trial turns 10 days old: the sweep must be told to look again then.
+    assert now.next_drop_at == started + timedelta(days=10)
+    assert assess(lead, rules, now.next_drop_at).temperature.value == "cold"
+    assert assess(lead, rules, now.next_drop_at - timedelta(seconds=1)).temperature == now.temperature
+    stale = Lead.of("hubspot", "2", trial_started=NOW - timedelta(days=40))
+    assert assess(stale, rules, NOW).next_drop_at is None  # past every edge, nothing will change
+
+
+def test_whatif_reads_each_dates_age_at_its_leads_own_moment(tmp_path: Path) -> None:
+    from integration.calibration.history import History
+    from integration.whatif import what_if
+    from mappings.catalogue import custom_attribute
+
+    current = load_file(ScoringRules, PACKAGED / "scoring.yaml")
+    fresh = "\n  - label: Fresh trial\n    attribute: trial_started\n    days_ago: {below: 10}\n    points: 100\n"
+    edited = load_file(ScoringRules, _folder(tmp_path, fit=fresh, engagement="") / "scoring.yaml")
+    leads, as_of, outcomes = [], [], []
+    for n in range(200):
+        moment = NOW - timedelta(days=n)
+        age = (n * 7) % 25  # days between the trial and the lead's own as-of moment
+        leads.append(Lead.of("sheet", str(n), "lead", trial_started=moment - timedelta(days=age, hours=1)))
+        as_of.append(moment)
+        outcomes.append(int(age < 10) if n % 3 else n % 2)
+    history = History("made", leads, outcomes, as_of, (custom_attribute("trial_started", "datetime", "Trial"),))
+    expected = sum(1 for n in range(200) if (n * 7) % 25 < 10)
+    result = what_if(history, current, edited)
+    assert 0 < expected < 200
+    assert result.warmer == expected and result.cooler == 0
