@@ -10,6 +10,7 @@ from integration.calibration.calibrate import Calibration, calibrate, same_as_th
 from integration.calibration.history import History
 from integration.calibration.model import auc
 from integration.calibration.scale import POINTS_TO_DOUBLE, auc_interval
+from integration.calibration.writer import scoring_yaml
 from integration.model import Lead
 from integration.scoring import assess
 from mappings.catalogue import ATTRIBUTES
@@ -190,6 +191,30 @@ def test_a_date_is_learned_as_age_ranges_in_days_and_written_as_days_ago_rules(r
     # Recent sign-ups convert more than year-old ones: the youngest range earns the most points of the date's rules.
     assert ages[0].points == max(r.points for r in ages) and ages[0].points > 0
     assert not any("cannot test a date's age" in n for n in rare.notes)
+    text = scoring_yaml(rare, 8, 0.3)  # reads back as the learned rules, or it raises
+    youngest = ages[0].days_ago
+    assert youngest is not None and youngest.below is not None
+    assert f"    days_ago: {{below: {int(youngest.below)}}}\n" in text
+
+
+def test_a_pair_on_a_dates_age_is_a_days_ago_condition_of_a_compound_rule() -> None:
+    import numpy as np
+
+    from integration.calibration.binning import Bin, Term
+    from integration.calibration.pairs import condition, side_text
+
+    bins = [
+        Bin("under 30 days ago", {"days_ago": {"below": 30.0}}, "range", None, 30.0),
+        Bin("30 days ago or more", {"days_ago": {"at_least": 30.0}}, "range", 30.0, None),
+    ]
+    term = Term("signed_up", "Signed up", "age", bins, np.zeros(4, dtype=np.int64), 0)
+    found = condition(term, frozenset({1}))
+    assert found == {"attribute": "signed_up", "days_ago": {"at_least": 30.0}}
+    assert side_text(term, frozenset({1})) == "Signed up: 30 days ago or more"
+    rule = Rule.model_validate(
+        {"label": "x", "all": [found, {"attribute": "company_size", "at_least": 10}], "points": 3}
+    )
+    assert rule.all_ is not None and rule.all_[0].days_ago is not None
 
 
 def test_written_age_rules_fire_as_the_learned_bins_do_at_each_leads_moment(rare: Calibration) -> None:
