@@ -237,3 +237,36 @@ def test_whatif_reads_each_dates_age_at_its_leads_own_moment(tmp_path: Path) -> 
     result = what_if(history, current, edited)
     assert 0 < expected < 200
     assert result.warmer == expected and result.cooler == 0
+
+
+def test_score_through_the_cli_reads_ages_at_its_as_of_moment(tmp_path: Path) -> None:
+    import csv
+    import json
+
+    from integration.normalize import Normalizer
+    from mappings.loader import load_mapping
+
+    recent = "\n  - label: Seen in the last 45 days\n    attribute: last_engagement_at\n"
+    recent += "    days_ago: {below: 45}\n    points: 50\n"  # the largest fit rule: always among the top reasons
+    folder = _folder(tmp_path, fit=recent, engagement="")
+    export = Path(__file__).resolve().parent.parent / "examples" / "hubspot_contacts.csv"
+    with export.open(newline="") as handle:
+        leads = [Normalizer(load_mapping("hubspot")).lead(row) for row in csv.DictReader(handle)]
+    seen: dict[str, set[str]] = {}
+    for as_of in ("2026-11-01T00:00:00", "2026-12-10T00:00:00"):
+        args = ["score", str(export), "--crm", "hubspot", "--format", "json", "--as-of", as_of]
+        done = subprocess.run(
+            [*LEADTHERM, *args, "--mappings", str(folder)], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        rows = json.loads(done.stdout)
+        seen[as_of] = {str(r["id"]) for r in rows if "Seen in the last 45 days" in json.dumps(r["reasons"])}
+        moment = datetime.fromisoformat(as_of).replace(tzinfo=UTC)
+        expected = {
+            lead.record_id
+            for lead in leads
+            if (last := lead.get("last_engagement_at")) is not None and (moment - last) < timedelta(days=45)
+        }
+        assert expected and len(expected) < len(rows)
+        assert seen[as_of] == expected
+    assert seen["2026-12-10T00:00:00"] < seen["2026-11-01T00:00:00"]  # 39 days later, fewer were seen recently
