@@ -23,8 +23,10 @@ _DAY_SECONDS = 86400.0
 _SETTLE_STEPS = 1000
 
 Fire = Callable[[Any], Reason | None]
-# A compound rule reads several attributes: it takes the lead's values and returns its Reason or None.
-FireOnValues = Callable[[Mapping[str, Any]], Reason | None]
+# A `days_ago` rule reads the attribute's date and the assessment moment (POSIX seconds).
+AgedFire = Callable[[Any, float], Reason | None]
+# A compound rule reads several attributes: it takes the lead's values (and the moment) and returns its Reason or None.
+FireOnValues = Callable[[Mapping[str, Any], float], Reason | None]
 _AXES = ("fit", "engagement", "penalty")
 _AXIS_INDEX = {axis: i for i, axis in enumerate(_AXES)}
 # The attributes the core reads beyond the rules, by the role the catalogue gives them.
@@ -49,7 +51,12 @@ class _AttributeRules:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     groups: tuple[_AttributeRules, ...]
+    # `days_ago` rules apart, by attribute: the common path never reads the clock's moment.
+    aged: tuple[tuple[str, tuple[AgedFire, ...]], ...]
     compounds: tuple[FireOnValues, ...]
+    timed: bool  # some rule tests a date's age: the moment is needed
+    # Each `days_ago` condition's attribute and edges in seconds: where a rule starts or stops firing.
+    edges: tuple[tuple[str, tuple[float, ...]], ...]
     fit_weight: float
     engagement_weight: float
     half_life_days: float
@@ -94,6 +101,26 @@ def _condition(rule: Rule | Condition) -> Callable[[Any], bool]:
     return lambda v: v is not None and low <= v < high
 
 
+def _aged(rule: Rule | Condition) -> Callable[[Any, float], bool]:
+    """A `days_ago` test on a date and the assessment moment (POSIX seconds); a missing date never matches."""
+    assert rule.days_ago is not None
+    low = -math.inf if rule.days_ago.at_least is None else rule.days_ago.at_least * _DAY_SECONDS
+    high = math.inf if rule.days_ago.below is None else rule.days_ago.below * _DAY_SECONDS
+
+    def test(value: Any, moment: float) -> bool:
+        if not isinstance(value, datetime):
+            return False
+        return low <= moment - _utc(value).timestamp() < high
+
+    return test
+
+
+def _aged_fire(axis: str, rule: Rule) -> AgedFire:
+    test = _aged(rule)
+    reason = Reason(axis, rule.label, rule.points)
+    return lambda value, moment: reason if test(value, moment) else None
+
+
 def _fire(axis: str, rule: Rule) -> Fire:
     if rule.each is not None:
         each, points, cap, label = rule.each, rule.points, rule.max_points, rule.label
@@ -129,12 +156,16 @@ def _holds(condition: Rule | Condition) -> Callable[[Any], bool]:
 
 def _compound(axis: str, rule: Rule) -> FireOnValues:
     """A rule that earns its points once when every one of its conditions holds (each tested as a single rule's)."""
-    tests = tuple((c.attribute, _holds(c)) for c in rule.conditions if c.attribute is not None)
+    tests = tuple((c.attribute, _holds(c)) for c in rule.conditions if c.attribute is not None and c.days_ago is None)
+    aged = tuple((c.attribute, _aged(c)) for c in rule.conditions if c.attribute is not None and c.days_ago is not None)
     reason = Reason(axis, rule.label, rule.points)
 
-    def every(values: Mapping[str, Any]) -> Reason | None:
+    def every(values: Mapping[str, Any], moment: float) -> Reason | None:
         for attribute, test in tests:
             if not test(values.get(attribute)):
+                return None
+        for attribute, dated in aged:
+            if not dated(values.get(attribute), moment):
                 return None
         return reason
 
@@ -190,15 +221,29 @@ def _memo(cache: dict[int, tuple[K, V]], key: K, build: Callable[[K], V], bound:
 
 
 _ONE_RULE: dict[int, tuple[Rule, _AttributeRules]] = {}
+_ONE_AGED: dict[int, tuple[Rule, AgedFire]] = {}
 
 
-def rule_matches(rule: Rule, value: Any) -> bool:
+def _moment(rule: Rule, now: datetime | None) -> float:
+    """The assessment moment a rule testing a date's age needs, as POSIX seconds (0 when it tests none)."""
+    if now is not None:
+        return _utc(now).timestamp()
+    if any(c.days_ago is not None for c in rule.conditions):
+        raise ValueError(f"rule {rule.label!r} tests a date's age (days_ago): give the assessment moment `now`")
+    return 0.0
+
+
+def rule_matches(rule: Rule, value: Any, now: datetime | None = None) -> bool:
     """Whether a single rule earns points for an attribute value, exactly as `assess` decides (calibration uses it).
 
-    A compound rule tests several attributes: use `rule_holds` with the lead's values.
+    A compound rule tests several attributes: use `rule_holds` with the lead's values. A `days_ago` rule
+    needs `now`, the moment the lead is assessed at.
     """
     if rule.all_ is not None:
         raise ValueError(f"rule {rule.label!r} is compound: use rule_holds with the lead's values")
+    if rule.days_ago is not None:
+        fire = _memo(_ONE_AGED, rule, lambda r: _aged_fire("fit", r), 4096)
+        return fire(value, _moment(rule, now)) is not None
     group = _memo(_ONE_RULE, rule, lambda r: _group(r.attribute or "", [("fit", r)]), 4096)
     reasons: list[Reason] = []
     _fires(group, value, reasons)
@@ -208,12 +253,12 @@ def rule_matches(rule: Rule, value: Any) -> bool:
 _ONE_COMPOUND: dict[int, tuple[Rule, FireOnValues]] = {}
 
 
-def rule_holds(rule: Rule, values: Mapping[str, Any]) -> bool:
-    """Whether a rule, single or compound, earns points for a lead's values, exactly as `assess` decides."""
+def rule_holds(rule: Rule, values: Mapping[str, Any], now: datetime | None = None) -> bool:
+    """Whether a rule, single or compound, earns points for a lead's values, exactly as `assess` decides at `now`."""
     if rule.all_ is None:
-        return rule_matches(rule, values.get(rule.attribute or ""))
+        return rule_matches(rule, values.get(rule.attribute or ""), now)
     every = _memo(_ONE_COMPOUND, rule, lambda r: _compound("fit", r), 4096)
-    return every(values) is not None
+    return every(values, _moment(rule, now)) is not None
 
 
 def decay_factor(last: datetime | None, now: datetime, half_life_days: float, grace_days: float) -> float:
@@ -235,18 +280,31 @@ def temperature_of(score: int, qualified: bool, cool: int, warm: int, hot: int) 
 
 def _compile(rules: ScoringRules) -> _Compiled:
     by_attribute: dict[str, list[tuple[str, Rule]]] = {}
+    aged: dict[str, list[AgedFire]] = {}
     compounds: list[FireOnValues] = []
+    edges: dict[str, set[float]] = {}
     for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
         for rule in group:
+            for condition in rule.conditions:
+                if condition.days_ago is not None and condition.attribute is not None:
+                    bounds = (condition.days_ago.at_least, condition.days_ago.below)
+                    edges.setdefault(condition.attribute, set()).update(
+                        b * _DAY_SECONDS for b in bounds if b is not None
+                    )
             if rule.attribute is None:
                 compounds.append(_compound(axis, rule))
+            elif rule.days_ago is not None:
+                aged.setdefault(rule.attribute, []).append(_aged_fire(axis, rule))
             else:
                 by_attribute.setdefault(rule.attribute, []).append((axis, rule))
     t = rules.temperature
     thresholds = ((Temperature.HOT, t.hot), (Temperature.WARM, t.warm), (Temperature.COOL, t.cool))
     return _Compiled(
         groups=tuple(_group(a, r) for a, r in by_attribute.items()),
+        aged=tuple((a, tuple(f)) for a, f in aged.items()),
         compounds=tuple(compounds),
+        timed=bool(edges),
+        edges=tuple((a, tuple(sorted(e))) for a, e in edges.items()),
         fit_weight=rules.weights.fit,
         engagement_weight=rules.weights.engagement,
         half_life_days=rules.decay.half_life_days,
@@ -316,14 +374,20 @@ class _Axes:
     reasons: list[Reason]
 
 
-def _axes(c: _Compiled, lead: Lead) -> _Axes:
+def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
+    """The lead's points on each axis; `moment` (POSIX seconds) is when dates' ages are read."""
     totals = [c.starting_points, 0.0, 0.0]
     reasons: list[Reason] = []
     values = lead.values
     for group in c.groups:
         _fires(group, values.get(group.attribute), reasons)
+    for attribute, fires in c.aged:
+        value = values.get(attribute)
+        for fire in fires:
+            if (reason := fire(value, moment)) is not None:
+                reasons.append(reason)
     for compound in c.compounds:
-        if (reason := compound(values)) is not None:
+        if (reason := compound(values, moment)) is not None:
             reasons.append(reason)
     for reason in reasons:
         totals[_AXIS_INDEX[reason.axis]] += reason.points
@@ -340,7 +404,7 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     c = _compiled(rules)
     values = lead.values
     last: datetime | None = values.get(_LAST_ENGAGEMENT)
-    axes = _axes(c, lead)
+    axes = _axes(c, lead, _utc(now).timestamp() if c.timed else 0.0)
     factor = _decay_factor(c, last, now)
     score = _round(_raw_score(c, axes, factor))
     missing = tuple(name for name in c.required if values.get(name) is not True)
@@ -359,9 +423,39 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
         reasons=tuple(reasons),
         next_action=c.next_actions[temperature],
         assessed_at=now,
-        next_drop_at=_next_drop(c, last, axes, temperature, now),
+        next_drop_at=_next_change(c, lead, axes, temperature, not missing, now)
+        if c.timed
+        else _next_drop(c, last, axes, temperature, now),
         missing_for_hot=missing,
     )
+
+
+def _next_change(
+    c: _Compiled, lead: Lead, axes: _Axes, temperature: Temperature, qualified: bool, now: datetime
+) -> datetime | None:
+    """With `days_ago` rules: the first whole second after `now` at which decay, or a date ageing past a rule's
+    edge, changes the temperature (up or down: either is news for the CRM with no event to tell it)."""
+    values = lead.values
+    last: datetime | None = values.get(_LAST_ENGAGEMENT)
+    start = _utc(now).timestamp()
+    crossings: set[float] = set()
+    for attribute, edges in c.edges:
+        value = values.get(attribute)
+        if isinstance(value, datetime):
+            born = _utc(value).timestamp()
+            crossings.update(when for edge in edges if (when := born + edge) > start)
+    at = now
+    for crossing in sorted(crossings):
+        drop = _next_drop(c, last, axes, temperature, at)
+        moment = datetime.fromtimestamp(math.ceil(crossing), UTC)
+        if drop is not None and drop <= moment:
+            return drop
+        axes = _axes(c, lead, moment.timestamp())
+        score = _round(_raw_score(c, axes, _decay_factor(c, last, moment)))
+        if _temperature(c, score, qualified) is not temperature:
+            return moment
+        at = moment
+    return _next_drop(c, last, axes, temperature, at)
 
 
 def _next_drop(

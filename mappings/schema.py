@@ -53,6 +53,25 @@ def _attribute_name(name: str) -> str:
 # ---------------------------------------------------------------------------- scoring.yaml
 
 
+class DaysAgo(Strict):
+    """A date's age in days at the moment a lead is assessed: `at_least` inclusive, `below` exclusive.
+
+    Fractional days count (12 hours is 0.5); a date after that moment is a negative age, so
+    `{at_least: -30, below: 0}` reads "in the next 30 days".
+    """
+
+    at_least: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _a_bound(self) -> Self:
+        if self.at_least is None and self.below is None:
+            raise ValueError("days_ago needs at_least, below or both (like {at_least: 7, below: 30})")
+        if self.at_least is not None and self.below is not None and self.at_least >= self.below:
+            raise ValueError("days_ago: at_least must be smaller than below")
+        return self
+
+
 class Condition(Strict):
     """One condition of a compound rule: an attribute and exactly one test, as a single rule has (no `each`)."""
 
@@ -62,6 +81,7 @@ class Condition(Strict):
     matches: str | None = None
     at_least: float | None = None
     below: float | None = None
+    days_ago: DaysAgo | None = None
     present: bool | None = None
 
     _check_attribute = field_validator("attribute")(_attribute_name)
@@ -81,7 +101,7 @@ class Condition(Strict):
 
     @model_validator(mode="after")
     def _one_condition(self) -> Self:
-        problem = _condition_problem(self, "is, in, matches, at_least/below, present")
+        problem = _condition_problem(self, "is, in, matches, at_least/below, days_ago, present")
         if problem:
             raise ValueError(problem)
         builtin = ATTRIBUTES.get(self.attribute)
@@ -104,6 +124,7 @@ def _condition_problem(test: Condition | Rule, names: str) -> str | None:
             ("in", test.in_),
             ("matches", test.matches),
             ("at_least/below", test.at_least if test.below is None else test.below),
+            ("days_ago", test.days_ago),
             ("present", test.present),
             ("each", each),
         )
@@ -121,6 +142,8 @@ def _kind_problem(test: Condition | Rule, attribute: str, kind: Kind) -> str | N
     each = test.each if isinstance(test, Rule) else None
     if (test.at_least is not None or test.below is not None or each) and not numeric:
         return f"at_least, below and each need a numeric attribute; {attribute} is {kind}"
+    if test.days_ago is not None and kind != "datetime":
+        return f"days_ago needs a datetime attribute; {attribute} is {kind}"
     if test.matches is not None and kind != "text":
         return f"matches needs a text attribute; {attribute} is {kind}"
     values = [test.is_] if test.is_ is not None else list(test.in_ or [])
@@ -138,8 +161,10 @@ class Rule(Strict):
     """One scoring rule: a condition on one Lead attribute and the points it is worth.
 
     Exactly one condition: `is` (equality, for booleans and exact values), `in` (one of,
-    case-insensitive), `matches` (regex), `at_least` / `below` (numeric range), `present`
-    (has a value), or `each` (points for every `each` units of a counter, up to `max_points`).
+    case-insensitive), `matches` (regex), `at_least` / `below` (numeric range), `days_ago` (a
+    datetime's age in days at the assessment moment, a range like `at_least` / `below`; a missing
+    date never matches), `present` (has a value), or `each` (points for every `each` units of a
+    counter, up to `max_points`).
 
     A compound rule has no `attribute` of its own: `all` lists two or more conditions, each an
     attribute and one of the conditions above but `each`, and the rule earns its points once when
@@ -154,6 +179,7 @@ class Rule(Strict):
     matches: str | None = None
     at_least: float | None = None
     below: float | None = None
+    days_ago: DaysAgo | None = None
     present: bool | None = None
     each: float | None = Field(default=None, gt=0)
     max_points: float | None = Field(default=None, ge=-POINTS_BOUND, le=POINTS_BOUND)
@@ -184,7 +210,7 @@ class Rule(Strict):
             return self._compound()
         if self.attribute is None:
             raise ValueError("needs an attribute (or all: [conditions] for a compound rule)")
-        problem = _condition_problem(self, "is, in, matches, at_least/below, present, each")
+        problem = _condition_problem(self, "is, in, matches, at_least/below, days_ago, present, each")
         if problem:
             raise ValueError(problem)
         if self.max_points is not None and self.each is None:
@@ -206,6 +232,7 @@ class Rule(Strict):
                 ("matches", self.matches),
                 ("at_least", self.at_least),
                 ("below", self.below),
+                ("days_ago", self.days_ago),
                 ("present", self.present),
                 ("each", self.each),
                 ("max_points", self.max_points),
@@ -303,6 +330,8 @@ class ScoringRules(Strict):
     @classmethod
     def _engagement_only_adds(cls, rules: list[Rule]) -> list[Rule]:
         # Interest only ever adds; negative evidence belongs in penalties, where it does not decay.
+        # `below` is refused because fewer events earning points reads backwards; a date's age is not a
+        # count, so `days_ago: {below: 14}` ("started a trial in the last two weeks") is allowed.
         for rule in rules:
             if rule.points < 0 or (rule.max_points is not None and rule.max_points < 0):
                 raise ValueError(f"rule {rule.label!r}: engagement points must be >= 0; put it in penalties")
@@ -496,6 +525,7 @@ __all__ = [
     "Condition",
     "CrmMapping",
     "CustomAttribute",
+    "DaysAgo",
     "Rule",
     "ScoringRules",
 ]

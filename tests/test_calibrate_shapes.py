@@ -7,8 +7,10 @@ import re
 import pytest
 
 from integration.calibration.calibrate import Calibration, calibrate, same_as_the_scorer
+from integration.calibration.history import History
 from integration.calibration.model import auc
 from integration.calibration.scale import POINTS_TO_DOUBLE, auc_interval
+from integration.calibration.writer import scoring_yaml
 from integration.model import Lead
 from integration.scoring import assess
 from mappings.catalogue import ATTRIBUTES
@@ -180,10 +182,67 @@ def test_the_same_fact_from_two_columns_is_named(rare: Calibration) -> None:
     assert "nearly the same leads" in note
 
 
-def test_a_date_is_learned_as_age_ranges_in_days(rare: Calibration) -> None:
-    [note] = [n for n in rare.notes if n.startswith("Signed up was learned as age ranges")]
-    found = re.findall(r"(under \d+ days old|\d+ days old or more) ([+-]\d+)", note)
-    assert found and int(found[0][1]) > int(found[-1][1])  # recent sign-ups convert more than year-old ones
+def test_a_date_is_learned_as_age_ranges_in_days_and_written_as_days_ago_rules(rare: Calibration) -> None:
+    ages = [r for r in _all(rare.rules) if r.attribute == "signed_up" and r.days_ago is not None]
+    shape = r"Signed up: (under \d+|\d+ to \d+|\d+) days ago( or more)?"
+    assert ages and all(re.fullmatch(shape, r.label) for r in ages)
+    ages.sort(key=lambda r: -1.0 if r.days_ago is None or r.days_ago.at_least is None else r.days_ago.at_least)
+    assert ages[0].label.startswith("Signed up: under")
+    # Recent sign-ups convert more than year-old ones: the youngest range earns the most points of the date's rules.
+    assert ages[0].points == max(r.points for r in ages) and ages[0].points > 0
+    assert not any("cannot test a date's age" in n for n in rare.notes)
+    text = scoring_yaml(rare, 8, 0.3)  # reads back as the learned rules, or it raises
+    youngest = ages[0].days_ago
+    assert youngest is not None and youngest.below is not None
+    assert f"    days_ago: {{below: {int(youngest.below)}}}\n" in text
+
+
+def test_a_pair_on_a_dates_age_is_a_days_ago_condition_of_a_compound_rule() -> None:
+    import numpy as np
+
+    from integration.calibration.binning import Bin, Term
+    from integration.calibration.pairs import condition, side_text
+
+    bins = [
+        Bin("under 30 days ago", {"days_ago": {"below": 30.0}}, "range", None, 30.0),
+        Bin("30 days ago or more", {"days_ago": {"at_least": 30.0}}, "range", 30.0, None),
+    ]
+    term = Term("signed_up", "Signed up", "age", bins, np.zeros(4, dtype=np.int64), 0)
+    found = condition(term, frozenset({1}))
+    assert found == {"attribute": "signed_up", "days_ago": {"at_least": 30.0}}
+    assert side_text(term, frozenset({1})) == "Signed up: 30 days ago or more"
+    rule = Rule.model_validate(
+        {"label": "x", "all": [found, {"attribute": "company_size", "at_least": 10}], "points": 3}
+    )
+    assert rule.all_ is not None and rule.all_[0].days_ago is not None
+
+
+def test_written_age_rules_fire_as_the_learned_bins_do_at_each_leads_moment(rare: Calibration) -> None:
+    history = rare.history
+    rows = rare.test[:1500]
+    ages = [p for p in rare.placed if p.term >= 0 and p.feature.rule.attribute == "signed_up"]
+    assert ages
+    for placed in ages:
+        [written] = [r for r in _all(rare.rules) if r.label == placed.feature.rule.label]
+        members = {i for i in rows if placed.feature.rule.label in
+                   {x.label for x in assess(history.leads[i], rare.rules, history.as_of[i]).reasons}}  # fmt: skip
+        expected = {i for i in rows if _age_days(history, i, written)}
+        assert members == expected, written.label
+    scores = [assess(history.leads[i], rare.rules, history.as_of[i]).score for i in rare.test]
+    assert scores == rare.holdout_points  # the points table is what the scorer gives, the dates' rules included
+    assert same_as_the_scorer(history, rare.rules, rare.test, rare.holdout_points)
+    assert rare.points_auc >= rare.model_auc - 0.01, (rare.points_auc, rare.model_auc)
+
+
+def _age_days(history: History, i: int, rule: Rule) -> bool:
+    """Whether lead i's sign-up is within the rule's days_ago range at its as-of moment, decided here."""
+    date = history.leads[i].get("signed_up")
+    if date is None or rule.days_ago is None:
+        return False
+    age = (history.as_of[i] - date).total_seconds() / 86400
+    low = rule.days_ago.at_least if rule.days_ago.at_least is not None else float("-inf")
+    high = rule.days_ago.below if rule.days_ago.below is not None else float("inf")
+    return low <= age < high
 
 
 def test_the_hot_gate_keeps_only_criteria_the_mapping_fills() -> None:

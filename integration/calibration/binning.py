@@ -1,7 +1,7 @@
 """Each attribute cut into bins a lead falls in exactly one of: values, ranges, zero and missing each apart.
 
 A bin is what one rule will test, so its condition is written the scorer's way: `at_least` inclusive,
-`below` exclusive, `present: false` for a value the record does not have.
+`below` exclusive, `present: false` for a value the record does not have; a date's age range as `days_ago`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class Term:
     codes: Codes
     reference: int  # the bin at 0 points, against which the others are read
     decays: bool = False
-    writable: bool = True  # an age cannot be tested by a scoring.yaml rule yet
     integer: bool = False
     rule: Rule | None = None  # a class from the admin's own rules (free-mail), tested as written
     cuts: list[float] = field(default_factory=list)  # a number's inner cut points, lowest first
@@ -86,29 +85,43 @@ def _floor_nice(value: float) -> float:
     return float(math.floor(value / step) * step)
 
 
-def _number_text(low: float | None, high: float | None, integer: bool, unit: str = "") -> str:
+def _number_text(low: float | None, high: float | None, integer: bool) -> str:
     """`under 3`, `3 to 6` (whole numbers: both ends included), `3 to under 7`, `7 or more`."""
-    suffix = f" {unit}" if unit else ""
     if low is None and high is None:
         return "any value"
     if low is None:
         assert high is not None
-        return f"under {number_label(high)}{suffix}"
+        return f"under {number_label(high)}"
     if high is None:
-        return f"{number_label(low)}{suffix} or more"
+        return f"{number_label(low)} or more"
     if integer and float(low).is_integer() and float(high).is_integer():
         last = high - 1
-        return f"{number_label(low)}{suffix}" if last == low else f"{number_label(low)} to {number_label(last)}{suffix}"
-    return f"{number_label(low)} to under {number_label(high)}{suffix}"
+        return f"{number_label(low)}" if last == low else f"{number_label(low)} to {number_label(last)}"
+    return f"{number_label(low)} to under {number_label(high)}"
 
 
-def _range_condition(low: float | None, high: float | None) -> dict[str, Any]:
+def _age_text(low: float | None, high: float | None) -> str:
+    """`under 7 days ago`, `7 to 30 days ago` (30 itself not included), `90 days ago or more`."""
+    if low is None and high is None:
+        return "any date"
+    if low is None:
+        assert high is not None
+        return f"under {number_label(high)} days ago"
+    if high is None:
+        return f"{number_label(low)} days ago or more"
+    return f"{number_label(low)} to {number_label(high)} days ago"
+
+
+def _range_condition(low: float | None, high: float | None, age: bool = False) -> dict[str, Any]:
     condition: dict[str, Any] = {}
     if low is not None:
         condition["at_least"] = low
     if high is not None:
         condition["below"] = high
-    return condition or {"present": True}
+    if not condition:
+        return {"present": True}
+    # An age is the date's days before the moment the lead is assessed: the scorer reads it as `days_ago`.
+    return {"days_ago": condition} if age else condition
 
 
 def _edges(values: Sequence[float], low: float | None, bins: int, enough: int) -> list[float]:
@@ -130,9 +143,7 @@ def _edges(values: Sequence[float], low: float | None, bins: int, enough: int) -
     return kept
 
 
-def _number_term(
-    attribute: Attribute, raw: list[float | None], train: Sequence[int], unit: str = "", age: bool = False
-) -> Term | None:
+def _number_term(attribute: Attribute, raw: list[float | None], train: Sequence[int], age: bool = False) -> Term | None:
     import numpy as np
 
     enough = least(len(train))
@@ -167,7 +178,8 @@ def _number_term(
         bounds = [low, *cuts]
         highs: list[float | None] = [*cuts, None]
         for lo, hi in zip(bounds, highs, strict=True):
-            bins.append(Bin(_number_text(lo, hi, integer, unit), _range_condition(lo, hi), "range", lo, hi))
+            text = _age_text(lo, hi) if age else _number_text(lo, hi, integer)
+            bins.append(Bin(text, _range_condition(lo, hi, age), "range", lo, hi))
     if zero_apart and bins[-1].kind == "zero":  # only zeros and too few of anything else: a flag "more than 0"
         bins.append(Bin("more than 0", {"at_least": _tiny(present)}, "range", _tiny(present), None))
     if len(bins) < 2:
@@ -181,9 +193,7 @@ def _number_term(
         return None
     codes = np.where(codes < 0, reference, codes)
     kind = "age" if age else "number"
-    return Term(
-        attribute.name, attribute.label, kind, bins, codes, reference, attribute.decays, not age, integer, cuts=cuts
-    )
+    return Term(attribute.name, attribute.label, kind, bins, codes, reference, attribute.decays, integer, cuts=cuts)
 
 
 def _tiny(present: Any) -> float:
@@ -298,11 +308,11 @@ def _boolean_bin(attribute: Attribute, found: Bin) -> Bin:
     return replace(found, text=attribute.label, kind="fires")
 
 
-def _class_term(rule: Rule, leads: Sequence[Lead], train: Sequence[int]) -> Term | None:
+def _class_term(rule: Rule, leads: Sequence[Lead], as_of: Sequence[datetime], train: Sequence[int]) -> Term | None:
     """One of the admin's own rules on an attribute calibrate does not cut itself (free-mail domains)."""
     import numpy as np
 
-    hits = fires(leads, rule)
+    hits = fires(leads, rule, as_of)
     count = int(hits[list(train)].sum())
     if count < least(len(train)) or len(train) - count < least(len(train)):
         return None
@@ -336,7 +346,7 @@ def terms(
     for attribute in used:
         if attribute.custom and attribute.kind == "datetime":
             ages = [_age(row.get(attribute.name), moment) for row, moment in zip(rows, as_of, strict=True)]
-            found.append(_number_term(attribute, ages, train, unit="days old", age=True))
+            found.append(_number_term(attribute, ages, train, age=True))
     covered = {a.name for a in attributes if a.calibrate != "none"}
     in_use = {a.name for a in used}
     seen: set[str] = set()
@@ -344,7 +354,7 @@ def terms(
         if rule.attribute in covered or rule.attribute not in in_use or rule.each is not None or rule.label in seen:
             continue
         seen.add(rule.label)
-        found.append(_class_term(rule.model_copy(update={"points": 0.0}), leads, train))
+        found.append(_class_term(rule.model_copy(update={"points": 0.0}), leads, as_of, train))
     return [t for t in found if t is not None]
 
 
@@ -397,10 +407,10 @@ def coarsen(term: Term, keep: Sequence[float]) -> Term:
         )
         if extend:
             last = merged[-1]
-            unit = "days old" if term.kind == "age" else ""
+            age = term.kind == "age"
             merged[-1] = Bin(
-                _number_text(last.low, found.high, term.integer, unit),
-                _range_condition(last.low, found.high),
+                _age_text(last.low, found.high) if age else _number_text(last.low, found.high, term.integer),
+                _range_condition(last.low, found.high, age),
                 "range",
                 last.low,
                 found.high,

@@ -265,7 +265,7 @@ def calibrate(
     weights = _weights(truth, train, balanced)
     chosen, specs, shapes, every, joint, pairs = _learn(found, truth, weights, factors, train, seed)
     folded, interactions = fold(chosen, joint, pairs) if pairs else (shapes, [])
-    rendered = render(chosen, specs, folded, pairs, interactions, train)
+    rendered = render(chosen, specs, folded, pairs, interactions)
     supplied = [a.name for a in history.attributes]
     required = [c for c in current.qualification.required if c in supplied]
 
@@ -296,9 +296,6 @@ def calibrate(
         *notes.duplicates(rendered.placed, chosen, train),
         *notes.signs(rendered.placed, chosen, truth, train, base_rate),
         *notes.silent(chosen, rendered.table),
-        *notes.unwritten(
-            chosen, [[float(v) for v in _age_points(s, t)] for s, t in zip(folded.scores, chosen, strict=True)]
-        ),
     ]
     return Calibration(
         history=history,
@@ -320,13 +317,6 @@ def calibrate(
         notes=found_notes,
         compound=rendered.compound,
     )
-
-
-def _age_points(score: Vector, term: Term) -> list[int]:
-    from integration.calibration.scale import points
-
-    reference = float(score[term.reference])
-    return [points(float(s) - reference) for s in score]
 
 
 def _support(

@@ -76,13 +76,24 @@ def decay_factor(last: datetime | None, as_of: datetime, decay: Decay) -> float:
     return scorer_decay(last, as_of, decay.half_life_days, decay.grace_days)
 
 
-def fires(leads: Sequence[Lead], rule: Rule) -> npt.NDArray[np.bool_]:
-    """Which leads a rule earns points for, decided by the scorer's own matching (once per distinct value)."""
+def fires(leads: Sequence[Lead], rule: Rule, as_of: Sequence[datetime] | None = None) -> npt.NDArray[np.bool_]:
+    """Which leads a rule earns points for, decided by the scorer's own matching (once per distinct value).
+
+    A rule testing a date's age (`days_ago`) is read at each lead's `as_of` moment.
+    """
     import numpy as np
 
     verdicts: dict[Any, bool] = {}
-    if rule.attribute is None:  # a compound rule reads several attributes of each lead
-        return np.fromiter((rule_holds(rule, lead.values) for lead in leads), dtype=bool, count=len(leads))
+    timed = any(c.days_ago is not None for c in rule.conditions)
+    if timed and as_of is None:
+        raise ValueError(f"rule {rule.label!r} tests a date's age (days_ago): give each lead's as-of moment")
+    if rule.attribute is None or timed:  # several attributes, or the moment, decide: lead by lead
+        moments = as_of if as_of is not None else [None] * len(leads)
+        return np.fromiter(
+            (rule_holds(rule, lead.values, moment) for lead, moment in zip(leads, moments, strict=True)),
+            dtype=bool,
+            count=len(leads),
+        )
     out = np.zeros(len(leads), dtype=bool)
     name = rule.attribute
     for i, lead in enumerate(leads):

@@ -125,23 +125,9 @@ def gate(required: Sequence[str], supplied: Sequence[str], reachable: bool) -> l
     return found
 
 
-def unwritten(terms: Sequence[Term], table: Sequence[Sequence[float]]) -> list[str]:
-    """Attributes learned but not written as rules (a date's age), with what was learned."""
-    found = []
-    for term, row in zip(terms, table, strict=True):
-        if term.writable:
-            continue
-        shape = ", ".join(f"{b.text} {v:+.0f}" for b, v in zip(term.bins, row, strict=True))
-        found.append(
-            f"{term.label} was learned as age ranges ({shape} points) but a scoring.yaml rule cannot test a "
-            "date's age yet, so no rule is written for it."
-        )
-    return found
-
-
 def silent(terms: Sequence[Term], table: Sequence[Sequence[int]]) -> list[str]:
     """Attributes learned from that earn no points: their values convert alike once the others are counted."""
-    names = [t.label for t, row in zip(terms, table, strict=True) if t.writable and not any(row) and t.kind != "class"]
+    names = [t.label for t, row in zip(terms, table, strict=True) if not any(row) and t.kind != "class"]
     if not names:
         return []
     return [f"No points for {', '.join(names)}: once the other columns are counted, their values convert alike."]

@@ -44,7 +44,7 @@ class Pair:
 
 def _order(term: Term, score: Vector) -> tuple[list[int], int] | None:
     """The bins in an order whose every tail a rule can state, and where the first allowed cut is."""
-    if term.decays or not term.writable:
+    if term.decays:
         return None
     if term.kind in ("number", "age"):
         return list(range(term.size)), 1
@@ -65,6 +65,8 @@ def condition(term: Term, side: frozenset[int]) -> dict[str, Any]:
             return {"attribute": term.name, "at_least": 0.0}
         if first.low is None or first.kind == "missing":
             return {"attribute": term.name, "present": True}
+        if term.kind == "age":
+            return {"attribute": term.name, "days_ago": {"at_least": first.low}}
         return {"attribute": term.name, "at_least": first.low}
     values = [term.bins[i].condition["is"] for i in sorted(side) if term.bins[i].condition]  # type: ignore[index]
     return {"attribute": term.name, "is": values[0]} if len(values) == 1 else {"attribute": term.name, "in": values}
@@ -82,7 +84,8 @@ def side_text(term: Term, side: frozenset[int]) -> str:
             return f"{term.label}: recorded"
         from integration.calibration.features import number_label
 
-        return f"{term.label}: {number_label(first.low)} or more"
+        unit = " days ago" if term.kind == "age" else ""
+        return f"{term.label}: {number_label(first.low)}{unit} or more"
     return f"{term.label}: {' or '.join(term.bins[i].text for i in sorted(side))}"
 
 

@@ -40,7 +40,7 @@ class Rendered:
     """The integer points: per attribute and bin, as rules, and the pairs as compound rules."""
 
     placed: list[Placed]
-    table: list[list[int]]  # points per bin of each term, the reference (and unwritable terms) at 0
+    table: list[list[int]]  # points per bin of each term, the reference at 0
     baseline: int
     compound: list[dict[str, Any]]
 
@@ -87,21 +87,13 @@ def render(
     shapes: Shapes,
     pairs: Sequence[Pair],
     interactions: Sequence[float],
-    rows: Sequence[int],
 ) -> Rendered:
     """Whole points on the fixed scale for every bin, read against each attribute's reference bin."""
-    import numpy as np
-
-    fit = np.asarray(rows, dtype=np.int64)
     anchor = shapes.intercept
     placed: list[Placed] = []
     table: list[list[int]] = []
     seen: set[str] = set()
     for t, (term, spec, score) in enumerate(zip(terms, specs, shapes.scores, strict=True)):
-        if not term.writable:
-            anchor += float(score[spec.codes[fit]].mean())  # not written yet: every lead gets its average
-            table.append([0] * term.size)
-            continue
         reference = 0.0 if spec.decays else float(score[term.reference])
         anchor += reference
         relative = [float(s) - reference for s in score]

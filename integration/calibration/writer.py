@@ -12,20 +12,26 @@ from integration.calibration.scale import ANCHOR_AGAINST, ANCHOR_SCORE, POINTS_T
 from mappings.loader import read_yaml, validate
 from mappings.schema import Rule, ScoringRules
 
-_CONDITIONS = ("is", "in", "matches", "at_least", "below", "present", "each", "max_points")
+_CONDITIONS = ("is", "in", "matches", "at_least", "below", "days_ago", "present", "each", "max_points")
 
 
 def _scalar(value: Any) -> str:
     """One YAML value on one line, quoted only where YAML needs it (labels with ': ', '123', regexes)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1_000_000).strip()
+    value = _whole(value)  # days_ago: {at_least: 7, below: 30}
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1_000_000).strip()
     return text.removesuffix("...").strip()
+
+
+def _whole(value: Any) -> Any:
+    """Whole-number floats as integers (7, not 7.0), inside a `days_ago` range too."""
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _flow(condition: dict[str, Any]) -> str:
     """One condition of a compound rule on one line, attribute first: `{attribute: seniority, is: director}`."""
-    data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in condition.items()}
+    data = {k: _whole(v) for k, v in condition.items()}
     return yaml.safe_dump(data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1_000_000).strip()
 
 
@@ -65,6 +71,7 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         f"# on a fixed scale: {POINTS_TO_DOUBLE} points double the odds of converting, a score of {ANCHOR_SCORE} "
         f"is odds of 1:{ANCHOR_AGAINST}.",
         "# Ranges: `at_least` includes its edge, `below` does not; a value with no rule gets 0 points.",
+        "# `days_ago` is a date's age in days at the moment the lead is assessed.",
         "#",
         "# score = weights.fit * fit + weights.engagement * engagement (decayed) + penalties, 0-100.",
         "version: 1",

@@ -118,6 +118,7 @@ def _item_span(lines: list[str], start: int) -> tuple[int, int]:
 def _condition_line(condition: Mapping[str, Any]) -> str:
     """One condition of a compound rule as a flow mapping, attribute first: `{attribute: seniority, is: director}`."""
     keys = ["attribute", *[k for k in CONDITIONS if k in condition]]
+    keys += [k for k in condition if k not in keys]  # a test the form does not offer (days_ago) stays
     values = {k: condition[k] for k in keys if condition[k] is not None}
     data = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in values.items()}
     text = yaml.safe_dump(data, default_flow_style=True, sort_keys=False, allow_unicode=True, width=1_000_000)

@@ -117,3 +117,17 @@ def test_a_rule_rewritten_in_place_keeps_its_position_and_its_neighbours() -> No
     rules = parse_rules(edited)
     assert rules.fit[0].label == "Founders" and rules.fit[0].matches == "founder"
     assert [r.label for r in rules.fit[1:]] == [r.label for r in parse_rules(SCORING).fit[1:]]
+
+
+def test_a_compound_rule_written_by_the_console_keeps_a_days_ago_condition_the_form_does_not_offer() -> None:
+    rule = {
+        "label": "Fresh trial at a big company",
+        "all": [
+            {"attribute": "company_size", "at_least": 500},
+            {"attribute": "last_engagement_at", "days_ago": {"below": 14}},
+        ],
+        "points": 8,
+    }
+    edited = add_rule(SCORING, "fit", rule)
+    [added] = [r for r in parse_rules(edited).fit if r.label == rule["label"]]
+    assert added.all_ is not None and added.all_[1].days_ago is not None and added.all_[1].days_ago.below == 14

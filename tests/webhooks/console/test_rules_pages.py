@@ -274,3 +274,23 @@ def test_a_compound_rule_is_edited_through_its_form_and_can_lose_a_condition(ser
     yaml_page = http.get(f"{served.url}/admin/yaml/scoring.yaml", timeout=30).text
     assert "  - label: Director\n    attribute: seniority\n    is: director\n    points: 20\n" in yaml_page
     assert "The draft is valid" in yaml_page
+
+
+def test_a_days_ago_rule_from_the_yaml_editor_shows_its_range_and_is_edited_there(
+    served: Served, log_in: LogIn
+) -> None:
+    http, token = log_in()
+    text = (served.folder / "scoring.yaml").read_text()
+    rule = (
+        "  - label: Active this week\n    attribute: last_engagement_at\n"
+        "    days_ago: {at_least: 1, below: 7}\n    points: 4\n"
+    )
+    text = text.replace("\npenalties:\n", "\n" + rule + "\npenalties:\n", 1)
+    http.post(f"{served.url}/admin/yaml/scoring.yaml", data={"text": text, "csrf_token": token}, timeout=30)
+    page = http.get(f"{served.url}/admin/rules", timeout=30).text
+    assert "The draft is valid" in page
+    table = page[page.index('id="rules-engagement"') :]
+    row = table[table.index("Active this week") : table.index("</tr>", table.index("Active this week"))]
+    assert re.search(r"days_ago: at_least 1(\.0)?, below 7(\.0)?", row)
+    assert "A date's age (days_ago): edit this rule in the" in row
+    assert 'action="/admin/rules/edit"' not in row  # the form cannot hold it: the YAML editor does
