@@ -16,6 +16,7 @@ from flask import Flask
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from integration.rules_folder import FolderRulesStore
+from integration.waiting import wait_until
 from tests.packaged_copy import copy_packaged
 from webhooks.console import ConsoleConfig, create_console_app
 
@@ -82,3 +83,26 @@ def log_in(served: Served) -> LogIn:
         return http, csrf_of(answer.text) if answer.ok else ""
 
     return log_in
+
+
+FETCH = {"X-Requested-With": "fetch"}  # what the page's script sends: a job answers with its status as JSON
+
+
+def job_status(http: requests.Session, url: str) -> dict[str, object]:
+    """A console job's status, as its page polls it."""
+    answer = http.get(url, timeout=10)
+    assert answer.status_code == 200
+    status: dict[str, object] = answer.json()
+    return status
+
+
+def job_ended(http: requests.Session, url: str, timeout: float = 120) -> dict[str, object]:
+    """Poll a console job's status URL until it is done or failed; its last status."""
+    seen: dict[str, object] = {}
+
+    def ended() -> bool:
+        seen.update(job_status(http, url))
+        return seen["state"] in ("done", "failed")
+
+    assert wait_until(ended, timeout, step=0.1)
+    return seen

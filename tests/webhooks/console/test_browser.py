@@ -54,6 +54,15 @@ def _follow(driver: WebDriver, element: WebElement, seconds: float = 15) -> None
     swapping.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
+def once_shown(driver: WebDriver, element_id: str, seconds: float = 120) -> WebElement:
+    """An element of a page that a background job fills: the page polls the job and reloads when it is done."""
+    waiting = WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,))
+    found: WebElement = waiting.until(
+        lambda d: d.find_elements(By.ID, element_id) and d.find_element(By.ID, element_id)
+    )
+    return found
+
+
 def _log_in(driver: WebDriver, served: Served) -> None:
     driver.delete_all_cookies()
     driver.get(f"{served.url}/admin/rules")
@@ -94,9 +103,7 @@ def test_an_admin_edits_previews_tests_applies_finds_and_rolls_back_a_version(
     driver.find_element(By.ID, "history-mapping").send_keys(str(mapping))
     driver.find_element(By.ID, "outcome").send_keys("won")
     _follow(driver, driver.find_element(By.ID, "history-upload"), seconds=60)
-    # The what-if runs as a background job: the page polls its status and reloads when it is done.
-    waiting = WebDriverWait(driver, 120, ignored_exceptions=(WebDriverException,))
-    table = waiting.until(lambda d: d.find_elements(By.ID, "whatif-table") and d.find_element(By.ID, "whatif-table"))
+    table = once_shown(driver, "whatif-table")
     assert "holdout ROC AUC" in table.text and "lift of the top 20%" in table.text
     assert re.search(r"\d+ warmer, \d+ cooler", table.text)
     assert len(driver.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 4

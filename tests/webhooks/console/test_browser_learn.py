@@ -16,7 +16,7 @@ from integration.cli import app
 from mappings.loader import PACKAGED
 from tests.webhooks.console import browser
 from tests.webhooks.console.conftest import EXAMPLES, Served
-from tests.webhooks.console.test_browser import _follow, _log_in
+from tests.webhooks.console.test_browser import _follow, _log_in, once_shown
 
 pytestmark = pytest.mark.skipif(not browser.available(), reason="needs chromium and chromedriver: run `make sysdeps`")
 EXAMPLE = EXAMPLES / "salesforce_leads.csv"
@@ -51,7 +51,9 @@ def test_learn_on_the_salesforce_example_warns_as_the_cli_does_and_needs_the_ack
     Select(driver.find_element(By.ID, "history-crm")).select_by_visible_text("salesforce")
     driver.find_element(By.ID, "outcome").send_keys("IsConverted")
     _follow(driver, driver.find_element(By.ID, "history-upload"), seconds=60)
+    once_shown(driver, "whatif-table")  # reading the upload and its what-if are background jobs
     _follow(driver, driver.find_element(By.ID, "calibrate"), seconds=120)
+    once_shown(driver, "learn-verdict")  # so is Learn
 
     shown = [" ".join(li.text.split()) for li in driver.find_elements(By.CSS_SELECTOR, "#learn-warnings li")]
     assert shown == expected

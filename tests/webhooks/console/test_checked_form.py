@@ -7,9 +7,8 @@ import re
 
 import requests
 
-from tests.webhooks.console.conftest import LogIn, Served
+from tests.webhooks.console.conftest import FETCH, LogIn, Served
 
-FETCH = {"X-Requested-With": "fetch"}
 ADD_RULE = 'action="/admin/rules/add"'
 
 
@@ -68,7 +67,7 @@ def test_a_rule_the_loader_refuses_leaves_the_form_usable_for_the_rest_of_the_dr
     text = text.replace("\nengagement:", f"{bad}\nengagement:", 1)
     _post(http, f"{served.url}/admin/yaml/scoring.yaml", {"text": text, "csrf_token": token})
     page = http.get(f"{served.url}/admin/rules", timeout=30).text
-    assert ADD_RULE in page and "YAML editor</a>." not in page
+    assert ADD_RULE in page and "is not YAML the form can read" not in page
     index = int(re.findall(r'id="points-fit-(\d+)"', page)[-1])  # the bad rule is the last of fit, shown
     assert "at_least, below and each need a numeric attribute; title is text" in html.unescape(page)
     # Other rules are still edited through the form; the bad one can be removed there too.

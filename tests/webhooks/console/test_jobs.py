@@ -20,7 +20,7 @@ from tests.adapters.hubspot.conftest import TOKEN, sandbox
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.calibration_data import write_history, write_mapping
 from tests.packaged_copy import copy_packaged
-from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, serve_app
+from tests.webhooks.console.conftest import FETCH, SECRET, LogIn, Served, csrf_of, job_ended, job_status, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.console.jobs import BACKGROUND_SHARE, JobRefused, JobRunner, background_clients
@@ -28,25 +28,6 @@ from webhooks.console.offload import background_bucket
 from webhooks.serve import routes_of
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
-FETCH = {"X-Requested-With": "fetch"}
-
-
-def _status(http: requests.Session, url: str) -> dict[str, object]:
-    answer = http.get(url, timeout=10)
-    assert answer.status_code == 200
-    status: dict[str, object] = answer.json()
-    return status
-
-
-def _ended(http: requests.Session, url: str, timeout: float = 120) -> dict[str, object]:
-    seen: dict[str, object] = {}
-
-    def ended() -> bool:
-        seen.update(_status(http, url))
-        return seen["state"] in ("done", "failed")
-
-    assert wait_until(ended, timeout, step=0.1)
-    return seen
 
 
 def _upload(http: requests.Session, served: Served, token: str, history: Path, mapping: Path) -> None:
@@ -61,7 +42,7 @@ def _upload(http: requests.Session, served: Served, token: str, history: Path, m
             timeout=60,
         )
     assert answer.status_code == 202
-    assert _ended(http, served.url + answer.json()["status_url"])["state"] == "done"
+    assert job_ended(http, served.url + answer.json()["status_url"])["state"] == "done"
 
 
 def test_an_upload_that_cannot_be_read_fails_its_job_with_the_reason(
@@ -77,7 +58,7 @@ def test_an_upload_that_cannot_be_read_fails_its_job_with_the_reason(
             headers=FETCH,
             timeout=60,
         )
-    status = _ended(http, served.url + answer.json()["status_url"])
+    status = job_ended(http, served.url + answer.json()["status_url"])
     assert status["state"] == "failed" and "no_such_column" in str(status["error"])
     assert "no_such_column" in http.get(f"{served.url}/admin/whatif", timeout=10).text  # shown on the page
 
@@ -94,7 +75,7 @@ def test_starting_a_what_if_answers_at_once_with_a_job_whose_status_shows_progre
     assert job["kind"] == "what-if" and job["state"] in ("queued", "running") and job["id"]
     states = []
     while True:
-        status = _status(http, served.url + job["status_url"])
+        status = job_status(http, served.url + job["status_url"])
         states.append((status["state"], status["done"], status["total"]))
         if status["state"] in ("done", "failed"):
             break
@@ -184,12 +165,12 @@ def test_a_webhook_delivered_during_a_history_pull_is_acknowledged_before_the_pu
         answer = http.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": token}, headers=FETCH)
         assert answer.status_code == 202
         status_url = url + answer.json()["status_url"]
-        assert wait_until(lambda: _status(http, status_url)["state"] == "running", 10)
+        assert wait_until(lambda: job_status(http, status_url)["state"] == "running", 10)
         ack = _delivery(sandbox, f"{url}/webhooks/hubspot", contacts[0])
         assert ack.status_code in (200, 204)
-        assert _status(http, status_url)["state"] == "running"  # acknowledged while the pull still waits
+        assert job_status(http, status_url)["state"] == "running"  # acknowledged while the pull still waits
     assert runtime.queue.stats().depth == 1
-    _ended(http, status_url)
+    job_ended(http, status_url)
 
 
 def test_a_history_pull_spends_from_its_own_smaller_bucket_not_the_workers(
@@ -209,7 +190,7 @@ def test_a_history_pull_spends_from_its_own_smaller_bucket_not_the_workers(
     http, token = _admin(url)
     before = dict(worker.stats.calls)
     answer = http.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": token}, headers=FETCH)
-    status = _ended(http, url + answer.json()["status_url"])
+    status = job_ended(http, url + answer.json()["status_url"])
     # Every record was read (none converted, so the history is refused with the reason) ...
     assert (status["done"], status["total"]) == (150, 150)
     assert "no lead converted" in str(status["error"])

@@ -6,9 +6,7 @@ import re
 
 import requests
 
-from tests.webhooks.console.conftest import EXAMPLES, LogIn, Served, csrf_of
-
-FETCH = {"X-Requested-With": "fetch"}
+from tests.webhooks.console.conftest import EXAMPLES, FETCH, LogIn, Served, csrf_of
 
 
 def _upload(http: requests.Session, served: Served, token: str, name: str = "hubspot_contacts.csv") -> str:

@@ -121,16 +121,19 @@ def test_a_dated_history_is_measured_forward_and_the_keep_leaky_box_keeps_the_re
     http, token = log_in()
     history, mapping = write_after_contact(tmp_path, rows=1500)
     with history.open("rb") as h, mapping.open("rb") as m:
-        page = http.post(
+        http.post(
             f"{served.url}/admin/whatif/upload",
             data={"crm": "hubspot", "outcome": "won", "date_column": "created", "csrf_token": token},
             files={"history": ("assessed.csv", h, "text/csv"), "mapping": ("assessed.yaml", m, "application/yaml")},
             timeout=60,
-        ).text
+        )
+    page = whatif_page_once_done(http, served)  # read, then the what-if, each a background job
     assert re.search(r"Holdout: forward: trained on the 1,0\d\d leads created before 2024-\d\d-\d\d", page)
     learn = f"{served.url}/admin/whatif/calibrate"
-    page = http.post(learn, data={"csrf_token": token}, timeout=120).text
+    http.post(learn, data={"csrf_token": token}, timeout=120)
+    page = whatif_page_once_done(http, served)
     assert 'data-attribute="rep_assessment"' in page and "holdout AUC alone" in page
     assert re.search(r'id="learn-split">Holdout: forward: trained on the', page)
-    kept = http.post(learn, data={"csrf_token": token, "keep_leaky": "yes"}, timeout=120).text
+    http.post(learn, data={"csrf_token": token, "keep_leaky": "yes"}, timeout=120)
+    kept = whatif_page_once_done(http, served)
     assert 'data-attribute="rep_assessment"' not in kept and "kept in the rules as asked" in kept
