@@ -179,7 +179,7 @@ def score(
     for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
         typer.echo(f"{warning} (warning)", err=True)
     _check_header(export, crm, plugin, mapping, mappings)
-    normalizer = Normalizer(mapping)
+    normalizer = Normalizer(mapping, remember=True)
     now = _utc(as_of) if as_of else datetime.now(UTC)
     tally = _ScoreTally()
     writer = row_writer(out, output.value)
@@ -624,7 +624,10 @@ def _usage(exc: typer.TyperException) -> None:
 def main() -> None:
     """Console-script entry: typed errors become one clear message and the documented exit code."""
     try:
-        _register_extra_commands()
+        if sys.argv[1:2] != ["score"]:
+            # score reads exports of any size in constant memory: it loads none of the server
+            # commands (Flask, the console: about 50 MB before the first row).
+            _register_extra_commands()
         code = app(standalone_mode=False)
     except (LeadthermError, ConfigError) as exc:  # ConfigError is the mappings package's own
         _report(exc)
