@@ -241,6 +241,7 @@ class _Field:
     map: Convert | None
     convert: Convert
     default: Any
+    single: bool = False  # read from one column: its outcome depends on that column's value alone
 
 
 def _compile_field(attribute: Attribute, spec: AttributeMapping, mapping: CrmMapping) -> _Field:
@@ -256,7 +257,20 @@ def _compile_field(attribute: Attribute, spec: AttributeMapping, mapping: CrmMap
     else:
         convert = _BY_KIND[attribute.kind]
     default = None if spec.map is not None else spec.default
-    return _Field(attribute.name, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default)
+    single = len(spec.sources) == 1
+    return _Field(attribute.name, ", ".join(spec.sources), _picker(spec), _mapper(spec), convert, default, single)
+
+
+_REMEMBERED = 4096  # outcomes per column; past it the column starts over (memory stays bounded)
+
+
+class _Outcome:
+    """What a column's raw value read as, remembered: the value, and whether its map listed it."""
+
+    __slots__ = ("unmapped", "value")
+
+    def __init__(self, value: Any, unmapped: bool) -> None:
+        self.value, self.unmapped = value, unmapped
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,11 +284,19 @@ class Reading:
 class Normalizer:
     """A compiled mapping: flat CRM record -> Lead."""
 
-    def __init__(self, mapping: CrmMapping) -> None:
+    def __init__(self, mapping: CrmMapping, remember: bool = False) -> None:
+        """`remember`: keep each one-column field's outcome per raw value (bounded), for a file of many rows.
+
+        Exports repeat their values (titles, industries, countries, counts), and a title read
+        through the seniority patterns costs more than the lookup.
+        """
         self.mapping = mapping
         self._fields = [
             _compile_field(attribute, mapping.sources()[attribute.name], mapping)
             for attribute in mapping.attributes_in_use
+        ]
+        self._memo: list[dict[Any, _Outcome] | None] = [
+            {} if remember and spec.single else None for spec in self._fields
         ]
 
     def read(self, record: RawRecord, object_type: str | None = None) -> Reading:
@@ -284,21 +306,34 @@ class Normalizer:
             raise MappingError(self.mapping.id_field, "record_id", "missing record id")
         values: dict[str, Any] = dict(EMPTY)
         unmapped: list[str] = []
-        for spec in self._fields:
+        for spec, memo in zip(self._fields, self._memo, strict=True):
             try:
                 raw = spec.pick(record)
-                if spec.map is not None:
-                    raw = spec.map(raw)
-                    if raw.__class__ is _Unmapped:
+                known = memo.get(raw) if memo is not None and raw.__class__ is str else None
+                if known is not None:
+                    if known.unmapped:
                         unmapped.append(spec.source)
-                        raw = raw.default
-                value = spec.convert(raw)
+                    value = known.value
+                else:
+                    read = raw
+                    missing = False
+                    if spec.map is not None:
+                        read = spec.map(read)
+                        if read.__class__ is _Unmapped:
+                            missing = True
+                            unmapped.append(spec.source)
+                            read = read.default
+                    value = spec.convert(read)
+                    if value is None:
+                        value = spec.default
+                    if memo is not None and raw.__class__ is str:
+                        if len(memo) >= _REMEMBERED:
+                            memo.clear()
+                        memo[raw] = _Outcome(value, missing)
             except SourceError as exc:
                 raise MappingError(exc.field, spec.attribute, str(exc)) from None
             except ValueError as exc:
                 raise MappingError(spec.source, spec.attribute, str(exc)) from None
-            if value is None:
-                value = spec.default
             if value is not None:
                 values[spec.attribute] = value
         lead = Lead(self.mapping.crm, record_id, object_type or self.mapping.objects[0], values)

@@ -1,9 +1,7 @@
-"""Render assessments for people (rich tables) and programs (CSV, JSON)."""
+"""Render assessments for people (rich tables); integration.score_output streams them for programs."""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -45,7 +43,8 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
 
-def _values(row: ScoredRow) -> list[str | int]:
+def score_values(row: ScoredRow) -> list[str | int]:
+    """One scored row's cells in COLUMNS order."""
     a = row.assessment
     return [
         row.record_id,
@@ -56,23 +55,6 @@ def _values(row: ScoredRow) -> list[str | int]:
         a.stage.value,
         reasons_text(a, 3),
     ]
-
-
-def write_rows(console: Console, rows: list[ScoredRow], fmt: str) -> None:
-    if fmt == "json":
-        payload = [dict(zip(COLUMNS, _values(r), strict=True)) for r in rows]
-        console.file.write(json.dumps(payload, indent=2) + "\n")
-    elif fmt == "csv":
-        writer = csv.writer(console.file, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(_values(r) for r in rows)
-    else:
-        table = Table(*COLUMNS, header_style="bold")
-        for row in rows:
-            values = [str(v) for v in _values(row)]
-            values[4] = f"[{TEMPERATURE_STYLE[row.assessment.temperature]}]{values[4]}[/]"
-            table.add_row(*values)
-        console.print(table)
 
 
 def print_distribution(console: Console, counts: Counter[Temperature], title: str) -> None:

@@ -142,13 +142,29 @@ def _deepest(data: Any) -> int:
     return deepest
 
 
+class NonStandardNumber(ValueError):
+    """NaN, Infinity or -Infinity: accepted by Python's json module, but not JSON (RFC 8259)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        super().__init__(f"{token} is not a JSON number (RFC 8259 has no NaN or Infinity)")
+
+
+def refuse_constant(token: str) -> Any:
+    """A json.loads parse_constant that refuses NaN, Infinity and -Infinity."""
+    raise NonStandardNumber(token)
+
+
 def load_json(text: str) -> Any:
-    """The text's JSON data; DocumentError for a number over MAX_NUMBER_DIGITS digits or nesting over MAX_DEPTH.
+    """The text's JSON data; DocumentError for a number over MAX_NUMBER_DIGITS digits, nesting over MAX_DEPTH,
+    or NaN / Infinity (not JSON, and no spreadsheet or other parser reads them back).
 
     json.JSONDecodeError (with its line) is left to the caller, as for any syntax error.
     """
     try:
-        data = json.loads(text, parse_int=_number(int), parse_float=_number(float))
+        data = json.loads(text, parse_int=_number(int), parse_float=_number(float), parse_constant=refuse_constant)
+    except NonStandardNumber as exc:
+        raise DocumentError(str(exc), _constant_at(text, exc.token)) from None
     except _TooLong as exc:
         line = text.count("\n", 0, max(text.find(exc.digits), 0)) + 1
         raise DocumentError(f"a number of {len(exc.digits):,} digits (at most {MAX_NUMBER_DIGITS})", line) from None
@@ -157,6 +173,14 @@ def load_json(text: str) -> Any:
     if _deepest(data) > MAX_DEPTH:
         raise DocumentError(f"nested deeper than {MAX_DEPTH} levels", _too_deep_at(text))
     return data
+
+
+def _constant_at(text: str, token: str) -> int | None:
+    """The line of the first `token` outside a string (NaN, Infinity or -Infinity)."""
+    for found in re.finditer(r'"(?:[^"\\]|\\.)*"|' + re.escape(token), text):
+        if found.group() == token:
+            return text.count("\n", 0, found.start()) + 1
+    return None
 
 
 def _too_deep_at(text: str) -> int | None:

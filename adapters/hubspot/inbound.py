@@ -22,6 +22,7 @@ from hubspot.utils.signature import Signature
 from integration.errors import PayloadError, VerificationError
 from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, EventKind, RecordRef
+from mappings.documents import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.hubspot.inbound")
 
@@ -209,7 +210,9 @@ def _merge(raw: Mapping[str, Any], event_id: str, occurred: datetime | None, act
 def parse(body: bytes) -> list[ChangeEvent]:
     """A verified webhook body -> ChangeEvents; PayloadError for anything malformed."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=refuse_constant)
+    except NonStandardNumber as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from exc
     except ValueError as exc:  # JSONDecodeError, bad UTF-8, an integer of thousands of digits
         raise PayloadError("body is not JSON") from exc
     except RecursionError as exc:

@@ -30,6 +30,7 @@ from adapters.salesforce.related import accepted_objects
 from integration.errors import LeadthermError, PayloadError, VerificationError
 from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
+from mappings.documents import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.salesforce.inbound")
 
@@ -279,7 +280,9 @@ def _callout_key(data: dict[str, object], body: bytes, signed_at: int) -> str:
 def parse_callout(body: bytes, objects: Sequence[str], signed_at: int) -> list[ChangeEvent]:
     """A verified callout body (signed at `signed_at`) -> one ChangeEvent per record."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=refuse_constant)
+    except NonStandardNumber as exc:
+        raise PayloadError(f"body is not JSON: {exc}") from exc
     except ValueError as exc:  # JSONDecodeError, bad UTF-8, an integer of thousands of digits
         raise PayloadError("body is not JSON") from exc
     except RecursionError as exc:
