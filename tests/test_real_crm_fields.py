@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from adapters.hubspot.sandbox import STANDARD_PROPERTIES
 from adapters.hubspot.setup import property_specs
 from adapters.salesforce.sandbox import STANDARD
@@ -45,3 +48,13 @@ def test_every_field_the_default_salesforce_mapping_reads_is_a_standard_field_or
 def test_the_salesforce_sandbox_invents_no_standard_lead_contact_or_opportunity_field() -> None:
     for object_type, real in SALESFORCE_STANDARD_FIELDS.items():
         assert set(STANDARD[object_type]) - real == set(), object_type
+
+
+def test_the_readme_names_exactly_the_hubspot_properties_the_default_mapping_reads() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Which HubSpot properties it reads")[1].split("A test holds this list")[0]
+    mapping = load_mapping("hubspot")
+    created = {spec.name for spec in property_specs(mapping)}
+    assert set(re.findall(r"`(\w+)`", section)) - {"hubspot", "hubspot.yaml"} == (
+        set(mapping.read_fields) - created - {mapping.id_field}
+    )
