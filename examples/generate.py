@@ -208,7 +208,7 @@ def hubspot_rows(seed: int = 20261101) -> list[dict[str, str]]:
             "leadtherm_authority": _flag(person.bant.get("authority")),
             "leadtherm_timeline": _flag(person.bant.get("timeline")),
             "hs_analytics_last_visit_timestamp": stamp,
-            "hs_num_open_deals": "1" if person.open_deal else "0",
+            "num_associated_deals": "1" if person.open_deal or person.customer else "0",
             "total_revenue": str(rng.choice([12000, 48000])) if person.customer else "",
         })  # fmt: skip
     return rows

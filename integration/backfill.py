@@ -15,6 +15,24 @@ def cursor_name(crm: str, object_type: str) -> str:
     return f"backfill:{crm}:{object_type}"
 
 
+def progress_name(crm: str, object_type: str) -> str:
+    """Records done so far, stored with the cursor: a rerun can say where it resumes."""
+    return f"backfill:{crm}:{object_type}:records"
+
+
+def resumed_at(state: StateStore, crm: str, object_types: Sequence[str]) -> int | None:
+    """Records an interrupted backfill already did; None when the next one starts from the top."""
+    if all(state.get_cursor(cursor_name(crm, o)) is None for o in object_types):
+        return None
+    return sum(int(state.get_cursor(progress_name(crm, o)) or 0) for o in object_types)
+
+
+def start_over(state: StateStore, crm: str, object_types: Sequence[str]) -> None:
+    for object_type in object_types:
+        state.set_cursor(cursor_name(crm, object_type), None)
+        state.set_cursor(progress_name(crm, object_type), None)
+
+
 def backfill(
     pipeline: Pipeline,
     crm: str,
@@ -35,8 +53,9 @@ def backfill(
     report = BatchReport()
     client = pipeline.crms[crm].client
     for object_type in object_types:
-        name = cursor_name(crm, object_type)
+        name, progress = cursor_name(crm, object_type), progress_name(crm, object_type)
         cursor = state.get_cursor(name)
+        done = int(state.get_cursor(progress) or 0) if cursor is not None else 0
         while cursor != DONE:
             try:
                 page = client.page(object_type, cursor, page_size)
@@ -56,11 +75,13 @@ def backfill(
                 queue.enqueue([ChangeEvent(f"backfill:{ref}:{cursor}", ref) for ref in sorted(failures)])
                 report.retried += len(failures)
             following = page.next_cursor or DONE
+            done += len(page.records)
             batch.cursors[name] = following
+            batch.cursors[progress] = str(done)
             queue.settle(batch, state)
             cursor = following
             if on_page is not None:
                 on_page(object_type, len(page.records))
-    finished = Settlement(cursors={cursor_name(crm, o): None for o in object_types})
+    finished = Settlement(cursors={n: None for o in object_types for n in (cursor_name(crm, o), progress_name(crm, o))})
     queue.settle(finished, state)  # finished: the next backfill starts from the top
     return report

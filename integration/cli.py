@@ -23,13 +23,13 @@ from rich.progress import (
 )
 
 from integration import __version__
-from integration.backfill import backfill, cursor_name
+from integration.backfill import backfill, resumed_at, start_over
 from integration.errors import ConfigError, InvalidSetting, LeadthermError, MappingError, MissingSetting
 from integration.exports import PROGRESS_EVERY, Export, ExportError, ReadProgress, open_export
 from integration.model import Temperature
 from integration.normalize import Normalizer
-from integration.plugins import CrmPlugin, UnknownPlugin, crm_names, extra_commands, load_crm
-from integration.ports import RecordRef
+from integration.plugins import CrmPlugin, NoStoredData, UnknownPlugin, crm_name, crm_names, extra_commands, load_crm
+from integration.ports import RecordRef, StateStore, WorkQueue
 from integration.report import (
     ScoredRow,
     make_console,
@@ -38,7 +38,7 @@ from integration.report import (
     print_explanation,
     print_setup,
 )
-from integration.runtime import NothingConfigured, build_runtime, check_outputs, open_backend
+from integration.runtime import NothingConfigured, build_runtime, check_outputs, open_existing_backend
 from integration.score_output import row_writer
 from integration.scoring import assess
 from integration.sweep import enqueue_due
@@ -72,6 +72,7 @@ USAGE_ERRORS: tuple[type[Exception], ...] = (
     MissingSetting,
     InvalidSetting,
     NothingConfigured,
+    NoStoredData,
     UnknownPlugin,
     ExportError,
 )
@@ -149,7 +150,8 @@ def _print_check(report: CheckReport) -> None:
             f"not checked, leadtherm does not read them: {skipped} (`leadtherm check FILE` checks one)", err=True
         )
     if report.problems:
-        typer.echo(f"{len(report.problems)} problem(s) found; checked {checked}", err=True)
+        # Nothing checked (a missing folder): the count alone, no dangling "checked ".
+        typer.echo(f"{len(report.problems)} problem(s) found" + (f"; checked {checked}" if checked else ""), err=True)
         raise typer.Exit(EXIT_USAGE)
     typer.echo(f"valid: {checked}")
 
@@ -360,10 +362,16 @@ def _looks_like(crm: str, export: Export, mappings: Path | None) -> bool:
 
 # ---------------------------------------------------------------------------- live commands
 
+
+def _crm_argument(name: str) -> str:
+    return crm_name(name)
+
+
 CrmOption = Annotated[
     list[str] | None, typer.Option("--crm", metavar="NAME", help="CRM(s) to use (default: every configured one).")
 ]
-CrmArgument = Annotated[str, typer.Argument(metavar="CRM", help="hubspot or salesforce")]
+# Case-insensitive (`HubSpot` is hubspot); `--crm` values are folded in main() for every command.
+CrmArgument = Annotated[str, typer.Argument(metavar="CRM", help="hubspot or salesforce", callback=_crm_argument)]
 
 
 def _env() -> dict[str, str]:
@@ -403,11 +411,17 @@ def backfill_command(
     check_outputs(runtime, [crm])  # says "run leadtherm setup <crm>" before any page is read
     objects = runtime.mappings[crm].objects
     if restart:
-        for object_type in objects:
-            runtime.state.set_cursor(cursor_name(crm, object_type), None)
+        start_over(runtime.state, crm, objects)
     client = runtime.clients[crm]
     counts = [client.count(o) for o in objects]
     total = None if None in counts else sum(c or 0 for c in counts)
+    resumed = resumed_at(runtime.state, crm, objects)
+    if resumed is not None:
+        err.print(
+            f"backfill {crm}: resuming at {resumed}/{total if total is not None else '?'} "
+            "(an earlier run was interrupted; --restart starts from the top)",
+            markup=False,
+        )
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -416,15 +430,26 @@ def backfill_command(
         TimeRemainingColumn(),
         console=err,
     ) as progress:
-        task = progress.add_task(f"backfill {crm}", total=total, rate="-")
+        task = progress.add_task(f"backfill {crm}", total=total, rate="-", completed=resumed or 0)
+        start = resumed or 0
 
         def advance(_: str, n: int) -> None:
             progress.advance(task, n)
             elapsed = progress.tasks[task].elapsed or 0.0
-            done = progress.tasks[task].completed
+            done = progress.tasks[task].completed - start  # this run's rate, not the interrupted one's
             progress.update(task, rate=f"{done / elapsed:.0f}" if elapsed else "-")
 
-        report = backfill(runtime.pipeline, crm, objects, runtime.state, runtime.queue, page_size, advance)
+        try:
+            report = backfill(runtime.pipeline, crm, objects, runtime.state, runtime.queue, page_size, advance)
+        except KeyboardInterrupt:
+            at = int(progress.tasks[task].completed)
+            progress.stop()
+            err.print(
+                f"backfill {crm} interrupted at {at}/{total if total is not None else '?'}: every page it finished "
+                f"is saved; run `leadtherm backfill {crm}` again to resume there",
+                markup=False,
+            )
+            raise typer.Exit(130) from None
     stats = client.stats
     out.print(
         f"backfill {crm}: {report.records} assessed, {report.written} written, {report.unchanged} unchanged, "
@@ -445,14 +470,21 @@ def explain(
     """Print the last assessment of a record: points per rule, temperature, stage, history."""
     load_crm(crm)  # an unknown name first: "unknown CRM", not a missing mapping file
     mapping = load_mapping(crm, mappings)
-    _, state = open_backend(_env())
+    _, state, where = _stored()
     refs = [RecordRef(crm, o, record_id) for o in mapping.objects]
     found = state.load(refs)
-    if not found:
-        typer.echo(f"error: no assessment stored for {crm} record {record_id}", err=True)
-        raise typer.Exit(EXIT_FAILED)
+    if not found:  # an id the person typed: the same code as `dlq replay` of an unknown id
+        typer.echo(f"error: no assessment stored for {crm} record {record_id} in {where}", err=True)
+        raise typer.Exit(EXIT_USAGE)
     ref, stored = next(iter(found.items()))
     print_explanation(out, ref, stored, state.audit(ref, limit=20))
+
+
+def _stored() -> tuple[WorkQueue, StateStore, str]:
+    """The queue and state of a command that only reads, saying which database (never creating one)."""
+    queue, state, where = open_existing_backend(_env())
+    typer.echo(f"database: {where}", err=True)
+    return queue, state, where
 
 
 REPLAY_LOOKUP = 100_000  # dead letters listed to tell a mistyped id from a real one
@@ -464,7 +496,7 @@ app.add_typer(dlq, name="dlq")
 @dlq.command("list")
 def dlq_list(limit: Annotated[int, typer.Option(help="Show at most this many.")] = 100) -> None:
     """Show dead letters with the reason each failed."""
-    queue, _ = open_backend(_env())
+    queue, _, _ = _stored()
     print_dead_letters(out, queue.dead_letters(limit))
 
 
@@ -473,7 +505,7 @@ def dlq_replay(
     ids: Annotated[list[str] | None, typer.Argument(metavar="ID", help="Dead-letter ids (default: all).")] = None,
 ) -> None:
     """Put dead letters back on the queue (once the cause is fixed)."""
-    queue, _ = open_backend(_env())
+    queue, _, _ = _stored()
     if ids:
         listed = {letter.id for letter in queue.dead_letters(REPLAY_LOOKUP)}
         unknown = [i for i in dict.fromkeys(ids) if i not in listed]
@@ -560,8 +592,8 @@ def calibrate(
     try:
         current = load_rules(mappings)
         history: History
-        if not file.exists() and str(file) in CRM_OUTCOMES:
-            crm = str(file)
+        if not file.exists() and crm_name(str(file)) in CRM_OUTCOMES:
+            crm = crm_name(str(file))
             plugin = load_crm(crm)
             crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
             bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
@@ -621,14 +653,28 @@ def _usage(exc: typer.TyperException) -> None:
     typer.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
 
 
+def _fold_crm_options(args: list[str]) -> list[str]:
+    """`--crm HubSpot` is `--crm hubspot` for every command, the plugins' own included."""
+    folded = list(args)
+    for i, arg in enumerate(folded):
+        if arg == "--":
+            break
+        if arg == "--crm" and i + 1 < len(folded):
+            folded[i + 1] = crm_name(folded[i + 1])
+        elif arg.startswith("--crm="):
+            folded[i] = "--crm=" + crm_name(arg.removeprefix("--crm="))
+    return folded
+
+
 def main() -> None:
     """Console-script entry: typed errors become one clear message and the documented exit code."""
     try:
-        if sys.argv[1:2] != ["score"]:
+        args = _fold_crm_options(sys.argv[1:])
+        if args[:1] != ["score"]:
             # score reads exports of any size in constant memory: it loads none of the server
             # commands (Flask, the console: about 50 MB before the first row).
             _register_extra_commands()
-        code = app(standalone_mode=False)
+        code = app(args=args, standalone_mode=False)
     except (LeadthermError, ConfigError) as exc:  # ConfigError is the mappings package's own
         _report(exc)
         sys.exit(exit_code(exc))

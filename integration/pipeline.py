@@ -361,8 +361,11 @@ class Pipeline:
         by_crm: dict[str, list[RecordRef]] = defaultdict(list)
         for ref in refs:
             by_crm[ref.crm].append(ref)
+        now = self.clock()
         for crm, crm_refs in by_crm.items():
             client = self.crms[crm].client
+            # The changes of every read chunk are pooled: one write per write batch size, not one per read chunk.
+            writes: list[Write] = []
             for chunk in _chunks(sorted(crm_refs), client.read_batch_size):
                 blocked = run.may_call(crm)
                 if blocked is not None:
@@ -376,7 +379,9 @@ class Pipeline:
                 run.reached.add(crm)
                 records: dict[RecordRef, RawRecord | None] = dict.fromkeys(fetched.missing)
                 records.update(fetched.records)
-                failures.update(self._apply(records, run))
+                failures.update(self._assess(records, run, now, writes))
+            if writes:
+                failures.update(self._write(crm, writes, run, now))
         return failures
 
     def apply(
@@ -393,8 +398,21 @@ class Pipeline:
         return failures
 
     def _apply(self, records: Mapping[RecordRef, RawRecord | None], run: _Pass) -> dict[RecordRef, Failure]:
-        report, batch = run.report, run.batch
         now = self.clock()
+        writes: list[Write] = []
+        failures = self._assess(records, run, now, writes)
+        by_crm: dict[str, list[Write]] = defaultdict(list)
+        for write in writes:
+            by_crm[write.ref.crm].append(write)
+        for crm, crm_writes in by_crm.items():
+            failures.update(self._write(crm, crm_writes, run, now))
+        return failures
+
+    def _assess(
+        self, records: Mapping[RecordRef, RawRecord | None], run: _Pass, now: datetime, writes: list[Write]
+    ) -> dict[RecordRef, Failure]:
+        """Decide every record, settle what needs no write into the pass; add the writes to `writes`."""
+        report, batch = run.report, run.batch
         rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
@@ -410,14 +428,13 @@ class Pipeline:
             decisions.append(decision)
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
-        writes: dict[str, list[Write]] = defaultdict(list)
         for decision in decisions:
             if isinstance(decision, Write | Unchanged) and decision.recovered:
                 # The CRM holds values of a write whose pass died before its commit: audit it now.
                 report.recovered += 1
                 batch.audit.append(AuditEntry(decision.ref, now, "write", decision.recovered, [RECOVERED]))
             if isinstance(decision, Write):
-                writes[decision.ref.crm].append(decision)
+                writes.append(decision)
             elif isinstance(decision, Unchanged):
                 report.unchanged += 1
                 batch.save(decision.ref, decision.state)
@@ -427,8 +444,6 @@ class Pipeline:
                 report.forgotten += 1
             elif isinstance(decision, Reject):
                 failures[decision.ref] = Failure(decision.reason, Outcome.PERMANENT)
-        for crm, crm_writes in writes.items():
-            failures.update(self._write(crm, crm_writes, run, now))
         return failures
 
     def _write(self, crm: str, writes: list[Write], run: _Pass, now: datetime) -> dict[RecordRef, Failure]:

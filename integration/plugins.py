@@ -70,6 +70,18 @@ class Backend(Protocol):
 
     def open(self, env: Env) -> tuple[WorkQueue, StateStore]: ...
 
+    def existing(self, env: Env) -> str:
+        """Where the data is, for a person; NoStoredData when there is none yet (reading must not create it)."""
+        ...
+
+
+class NoStoredData(LeadthermError):
+    """A read-only command pointed at storage that does not exist (bad usage: exit 2)."""
+
+    def __init__(self, where: str, hint: str) -> None:
+        self.where = where
+        super().__init__(f"no leadtherm database at {where} ({hint})")
+
 
 class UnknownPlugin(LeadthermError):
     """No installed adapter or backend has this name (bad usage: exit 2)."""
@@ -95,8 +107,14 @@ def crm_names() -> list[str]:
     return _names(CRM_GROUP)
 
 
+def crm_name(name: str) -> str:
+    """The installed adapter's own name for `name`, whatever its case (`HubSpot` -> `hubspot`)."""
+    known = crm_names()
+    return next((n for n in known if n.casefold() == name.casefold()), name)
+
+
 def load_crm(name: str) -> CrmPlugin:
-    plugin: CrmPlugin = _load(CRM_GROUP, "CRM", name)
+    plugin: CrmPlugin = _load(CRM_GROUP, "CRM", crm_name(name))
     return plugin
 
 

@@ -11,7 +11,7 @@ from integration.errors import ConfigError, LeadthermError, Problem
 from integration.guard import GuardedClient
 from integration.normalize import Normalizer
 from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
-from integration.plugins import CrmPlugin, Env, crm_names, load_backend, load_crm
+from integration.plugins import CrmPlugin, Env, crm_name, crm_names, load_backend, load_crm
 from integration.ports import StateStore, WorkQueue
 from integration.ratelimit import TokenBucket
 from integration.rules_provider import StoreRulesProvider, open_rules_store
@@ -65,6 +65,14 @@ def open_backend(env: Env) -> tuple[WorkQueue, StateStore]:
     return load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
 
 
+def open_existing_backend(env: Env) -> tuple[WorkQueue, StateStore, str]:
+    """For commands that only read: the backend and where its data is; NoStoredData rather than create it."""
+    backend = load_backend(env.get("LEADTHERM_BACKEND", "sqlite"))
+    where = backend.existing(env)
+    queue, state = backend.open(env)
+    return queue, state, where
+
+
 def build_runtime(
     env: Env,
     crms: Sequence[str] | None = None,
@@ -73,7 +81,8 @@ def build_runtime(
     clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
-    names = list(crms) if crms else [n for n in crm_names() if load_crm(n).configured(env)]
+    # `--crm HubSpot` means hubspot: names are keys of mappings, records and queues from here on.
+    names = [crm_name(n) for n in crms] if crms else [n for n in crm_names() if load_crm(n).configured(env)]
     if not names:
         raise NothingConfigured()
     plugins = {name: load_crm(name) for name in names}

@@ -45,16 +45,29 @@ def run_worker(
             stop.wait(max(idle_wait, 1.0))
             continue
         if report.events:
-            log.info(
-                "processed %d event(s): %d record(s), %d written, %d unchanged, %d retried, %d dead-lettered",
-                report.events,
-                report.records,
-                report.written,
-                report.unchanged,
-                report.retried,
-                report.dead_lettered,
-            )
+            log.info("%s", describe_pass(report))
             if on_report is not None:
                 on_report(report)
         else:
             stop.wait(idle_wait)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def describe_pass(report: BatchReport) -> str:
+    """The worker's log line for a pass, naming the events it dropped (so a pass of 0 records is explained)."""
+    line = (
+        f"processed {report.events} event(s): {report.records} record(s), {report.written} written, "
+        f"{report.unchanged} unchanged, {report.retried} retried, {report.dead_lettered} dead-lettered"
+    )
+    dropped = [
+        _count(report.echoes, "echo of its own write", "echoes of its own writes") if report.echoes else "",
+        _count(report.duplicates, "duplicate", "duplicates") if report.duplicates else "",
+        _count(report.irrelevant, "change to fields it does not read", "changes to fields it does not read")
+        if report.irrelevant
+        else "",
+    ]
+    dropped = [d for d in dropped if d]
+    return line + (f"; dropped {', '.join(dropped)}" if dropped else "")

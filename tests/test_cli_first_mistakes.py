@@ -67,6 +67,20 @@ def leadtherm(*args: str, env: dict[str, str] | None = None, cwd: Path | None = 
 class World:
     tmp: Path
     env: dict[str, str] = field(default_factory=dict)
+    held: list[socket.socket] = field(default_factory=list)
+
+    def database(self) -> str:
+        """Create the (empty) database LEADTHERM_DB names, as a `serve` that ran here would have."""
+        Database(Path(self.env["LEADTHERM_DB"]))
+        return self.env["LEADTHERM_DB"]
+
+    def busy_port(self) -> str:
+        """A port another program listens on, for as long as the case runs."""
+        other = socket.socket()
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        self.held.append(other)
+        return str(other.getsockname()[1])
 
     def mappings(self, edit: Callable[[Path], None] | None = None) -> Path:
         folder = copy_packaged(self.tmp / "mappings")
@@ -254,9 +268,76 @@ CASES = [
     Case("score-a-folder", lambda w: ["score", str(w.tmp)], 2, r"error: .*: is a folder; give an export file"),
     Case(
         "dlq-replay-unknown-id",
-        lambda w: ["dlq", "replay", "nonexistent-id"],
+        lambda w: [w.database() and "dlq", "replay", "nonexistent-id"],
         2,
-        r"error: not in the dead-letter queue: nonexistent-id",
+        r"database: .*leadtherm\.db$",
+        also=("error: not in the dead-letter queue: nonexistent-id",),
+    ),
+    Case(
+        "explain-unknown-id-as-dlq-replay",
+        lambda w: [w.database() and "explain", "hubspot", "51"],
+        2,
+        r"database: .*leadtherm\.db$",
+        also=("error: no assessment stored for hubspot record 51 in ",),
+    ),
+    # commands that only read name the database and never create one
+    *[
+        Case(
+            f"{'-'.join(cmd[:2])}-without-a-database",
+            lambda w, cmd=cmd: list(cmd),
+            2,
+            r"error: no leadtherm database at .*leadtherm\.db \(from LEADTHERM_DB; point LEADTHERM_DB at",
+        )
+        for cmd in (("dlq", "list"), ("dlq", "replay"), ("explain", "hubspot", "51"))
+    ],
+    # busy ports: one line and exit 2, as `serve` says it
+    Case(
+        "console-busy-port",
+        lambda w: ["console", "--port", w.busy_port(), "--mappings", str(w.mappings())],
+        2,
+        r"error: cannot listen on 127\.0\.0\.1:\d+: the port is already in use",
+        env={"LEADTHERM_ADMIN_SECRET": "s" * 32},
+    ),
+    Case(
+        "sandbox-busy-port",
+        lambda w: ["sandbox", "hubspot", "--port", w.busy_port()],
+        2,
+        r"error: cannot listen on 127\.0\.0\.1:\d+: the port is already in use",
+        absent=("Werkzeug", "Either identify"),
+    ),
+    # CRM names in any case
+    Case(
+        "score-crm-capitalised",
+        lambda w: ["score", str(EXAMPLES / "hubspot_contacts.csv"), "--crm", "HubSpot", "--format", "csv"],
+        0,
+        r"id,score,fit,engagement",
+    ),
+    Case(
+        "setup-crm-capitalised",
+        lambda w: ["setup", "HubSpot"],
+        2,
+        r"error: environment variable HUBSPOT_ACCESS_TOKEN",
+    ),
+    Case(
+        "sweep-crm-capitalised",
+        lambda w: ["sweep", "--crm=SalesForce"],
+        2,
+        r"error: environment variable SALESFORCE_",
+    ),
+    Case(
+        "explain-crm-capitalised",
+        lambda w: [w.database() and "explain", "HUBSPOT", "51"],
+        2,
+        r"database: ",
+        also=("no assessment stored for hubspot record 51",),
+    ),
+    Case(
+        "check-missing-folder",
+        lambda w: ["check", "--mappings", str(w.tmp / "no-such-folder")],
+        2,
+        r".*no-such-folder: no such folder",
+        also=("1 problem(s) found\n",),
+        absent=("checked",),
     ),
     # messages that point the right way
     Case(
@@ -307,7 +388,11 @@ def _write(path: Path, text: str) -> Path:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_each_first_mistake_gets_one_clear_line_and_the_documented_exit_code(case: Case, tmp_path: Path) -> None:
     world = World(tmp_path, {"LEADTHERM_DB": str(tmp_path / "leadtherm.db"), **case.env})
-    ran = leadtherm(*case.command(world), env=world.env, cwd=tmp_path)
+    try:
+        ran = leadtherm(*case.command(world), env=world.env, cwd=tmp_path)
+    finally:
+        for held in world.held:
+            held.close()
     output = ran.stdout + ran.stderr
     assert ran.code == case.code, output
     assert re.match(case.first_line, ran.first_line), ran.first_line

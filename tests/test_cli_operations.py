@@ -55,9 +55,11 @@ def test_explain_prints_points_per_rule_temperature_stage_and_history(db: Databa
         assert text in shown.stdout
 
 
-def test_explain_for_an_unknown_record_says_so_and_exits_1(db: Database) -> None:
+def test_explain_for_an_unknown_record_says_so_and_exits_2_as_dlq_replay_of_an_unknown_id(db: Database) -> None:
     shown = runner.invoke(app, ["explain", "hubspot", "999"])
-    assert shown.exit_code == 1 and "no assessment stored" in shown.output
+    assert shown.exit_code == 2 and "no assessment stored" in shown.output
+    replayed = runner.invoke(app, ["dlq", "replay", "no-such-letter"])
+    assert replayed.exit_code == shown.exit_code and "not in the dead-letter queue" in replayed.output
 
 
 def test_explain_says_which_field_held_a_value_outside_its_map(tmp_path: Path, db: Database) -> None:

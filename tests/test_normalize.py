@@ -25,7 +25,7 @@ def test_a_hubspot_api_contact_becomes_a_lead() -> None:
             "industry": "Software", "hs_analytics_source": "REFERRALS", "hs_analytics_num_page_views": "42",
             "leadtherm_need": "true", "leadtherm_budget": "false", "leadtherm_authority": "",
             "hs_analytics_last_visit_timestamp": "1761991200000", "hs_email_last_open_date": "2025-10-01T08:00:00Z",
-            "lifecyclestage": "salesqualifiedlead", "hs_email_bounce": "2", "hs_num_open_deals": "0",
+            "lifecyclestage": "salesqualifiedlead", "hs_email_bounce": "2", "num_associated_deals": "0",
         },
     })  # fmt: skip
     lead = HUBSPOT.lead(flat)

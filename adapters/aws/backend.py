@@ -25,5 +25,11 @@ class AwsBackend:
             DynamoStateStore(dynamodb, env["LEADTHERM_TABLE"]),
         )
 
+    def existing(self, env: Env) -> str:
+        for name in ("LEADTHERM_QUEUE_URL", "LEADTHERM_TABLE"):
+            if not env.get(name):
+                raise MissingSetting(name, "set by serverless.yml for the aws backend")
+        return f"SQS {env['LEADTHERM_QUEUE_URL']} and DynamoDB table {env['LEADTHERM_TABLE']}"
+
 
 backend = AwsBackend()

@@ -87,9 +87,12 @@ STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "radio",
         ("NEW", "OPEN", "IN_PROGRESS", "OPEN_DEAL", "UNQUALIFIED", "ATTEMPTED_TO_CONTACT", "CONNECTED", "BAD_TIMING"),
     ),
+    # The deal roll-ups a real contact carries; `hs_num_open_deals` is a company property, not on contacts.
     "num_associated_deals": ("number", "number", ()),
-    "hs_num_open_deals": ("number", "number", ()),
     "total_revenue": ("number", "number", ()),
+    "recent_deal_amount": ("number", "number", ()),
+    "recent_deal_close_date": ("datetime", "date", ()),
+    "first_deal_created_date": ("datetime", "date", ()),
     "hs_last_sales_activity_timestamp": ("datetime", "date", ()),
     "hs_analytics_last_visit_timestamp": ("datetime", "date", ()),
     "hs_email_last_open_date": ("datetime", "date", ()),
@@ -363,7 +366,6 @@ class HubSpotSandbox:
         won = sum(float(d.properties.get("amount") or 0) for d in deals if d.properties.get("dealstage") == "closedwon")
         values = {
             "num_associated_deals": str(len(deals)),
-            "hs_num_open_deals": str(open_deals),
             "total_revenue": str(won),
         }
         stage = "customer" if won else "opportunity" if open_deals else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from integration.plugins import Env
+from pathlib import Path
+
+from integration.plugins import Env, NoStoredData
 from integration.ports import StateStore, WorkQueue
 
 
@@ -12,6 +14,13 @@ class SqliteBackend:
 
         db = Database(env.get("LEADTHERM_DB") or "leadtherm.db")
         return SqliteWorkQueue(db), SqliteStateStore(db)
+
+    def existing(self, env: Env) -> str:
+        path = Path(env.get("LEADTHERM_DB") or "leadtherm.db").absolute()
+        if not path.is_file():
+            hint = "from LEADTHERM_DB" if env.get("LEADTHERM_DB") else "LEADTHERM_DB is not set, so ./leadtherm.db"
+            raise NoStoredData(str(path), f"{hint}; point LEADTHERM_DB at the database `leadtherm serve` uses")
+        return str(path)
 
 
 backend = SqliteBackend()

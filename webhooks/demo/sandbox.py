@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shlex
 import signal
+import socket
 import threading
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,12 +37,25 @@ def _side(name: SandboxName, seed: int) -> Any:
     return SalesforceDemo(now, seed)
 
 
+def _port_taken(port: int) -> bool:
+    """Whether another program listens on 127.0.0.1:port (Werkzeug would print two lines and exit 1)."""
+    if port == 0:
+        return False
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Werkzeug binds: TIME_WAIT is no owner
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def sandbox(
-    crm: Annotated[SandboxName, typer.Argument(metavar="CRM", help="hubspot or salesforce")],
+    crm: Annotated[SandboxName, typer.Argument(metavar="CRM", case_sensitive=False, help="hubspot or salesforce")],
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 0,
     records: Annotated[int, typer.Option(min=0, help="Believable contacts (or leads) to seed.")] = 50,
     seed: Annotated[int, typer.Option(help="Random seed for the seeded records.")] = 7,
@@ -51,11 +65,18 @@ def sandbox(
     ] = None,
 ) -> None:
     """Run one local CRM sandbox until Ctrl-C and print the settings that point leadtherm at it."""
+    if _port_taken(port):
+        typer.echo(
+            f"error: cannot listen on 127.0.0.1:{port}: the port is already in use (another sandbox running?); "
+            "choose another --port",
+            err=True,
+        )
+        raise typer.Exit(2)
     side = _side(crm, seed)
     try:
         env = side.start(port)
-    except OSError as exc:
-        console.print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror}", markup=False)
+    except (OSError, SystemExit) as exc:  # SystemExit: Werkzeug's own exit when the port was taken meanwhile
+        typer.echo(f"error: cannot listen on 127.0.0.1:{port}: {getattr(exc, 'strerror', None) or exc}", err=True)
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
