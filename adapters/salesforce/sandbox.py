@@ -568,7 +568,8 @@ class SalesforceSandbox:
         if self.latency:
             time.sleep(self.latency)
         path = request.path
-        if path.startswith("/services/Soap/u/") or path == "/services/oauth2/token":
+        # /sandbox/: the sandbox's own stand-ins for what a person does in the UI (no API session)
+        if path.startswith(("/services/Soap/u/", "/sandbox/")) or path == "/services/oauth2/token":
             return None
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("OAuth ").strip()
         with self.lock:

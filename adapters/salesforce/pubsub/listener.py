@@ -73,7 +73,12 @@ class ListenerConfig:
             )
         batch = int(number("SALESFORCE_CDC_BATCH", 100, 1))
         lag = number("SALESFORCE_CDC_MAX_LAG", 300.0, 1)
-        ca = env.get("SALESFORCE_PUBSUB_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or None
+        ca = (
+            env.get("SALESFORCE_PUBSUB_CA_BUNDLE")
+            or env.get("SALESFORCE_CA_BUNDLE")
+            or env.get("REQUESTS_CA_BUNDLE")
+            or None
+        )
         if ca and not Path(ca).is_file():
             problems.append(Problem("environment", None, "SALESFORCE_PUBSUB_CA_BUNDLE", f"{ca} is not a file"))
         if problems:
