@@ -156,3 +156,55 @@ def test_the_readme_walkthrough_runs_as_written_against_the_sandbox(name: str, t
     finally:
         said = walk.stop()
     assert not any(TRACEBACK in text for text in said)
+
+
+def _readme_text() -> str:
+    """The README with its line breaks and indentation folded to single spaces (quotes there wrap)."""
+    return " ".join(README.read_text(encoding="utf-8").split())
+
+
+def _quoted_in_readme(example: str) -> str:
+    assert f"`{example}`" in _readme_text(), f"the README no longer quotes {example!r}"
+    return example
+
+
+def test_the_error_examples_the_readme_quotes_are_what_the_cli_prints(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    packaged = Path(__file__).resolve().parent.parent / "mappings"
+    env = clean_env()
+
+    def leadtherm(*args: str, **extra: str) -> str:
+        done = subprocess.run(
+            ["leadtherm", *args], capture_output=True, text=True, env={**env, **extra}, cwd=tmp_path, timeout=120
+        )
+        assert TRACEBACK not in done.stderr
+        return " ".join((done.stdout + done.stderr).split())
+
+    wrong_crm = _quoted_in_readme(
+        "no hs_object_id column (the hubspot record id), so not a hubspot export; its header looks like "
+        "a salesforce export: use --crm salesforce"
+    )
+    assert wrong_crm in leadtherm("score", str(examples / "salesforce_leads.csv"), "--crm", "hubspot")
+
+    rows = (examples / "hubspot_contacts.csv").read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    cells = rows[13].split(",")  # row 14 of the file, the header being row 1
+    cells[header.index("hs_analytics_num_page_views")] = "lots"
+    rows[13] = ",".join(cells)
+    (tmp_path / "contacts.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    bad_row = _quoted_in_readme("row 14, column hs_analytics_num_page_views: expected a number (row skipped)")
+    assert bad_row in leadtherm("score", "contacts.csv", "--crm", "hubspot", "--format", "csv")
+
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    for source in packaged.glob("*.yaml"):
+        (mappings / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    (mappings / "hubspot.yaml").rename(mappings / "hubspot.yml")
+    scoring = (mappings / "scoring.yaml").read_text(encoding="utf-8").splitlines()
+    warm = next(i for i, line in enumerate(scoring) if line.lstrip().startswith("warm:"))
+    scoring.insert(warm + 1, scoring[warm])  # the same key twice, on the line after the first
+    (mappings / "scoring.yaml").write_text("\n".join(scoring) + "\n", encoding="utf-8")
+    checked = leadtherm("check", LEADTHERM_MAPPINGS=str(mappings))
+    assert _quoted_in_readme("hubspot.yaml: missing (found hubspot.yml: rename it to hubspot.yaml)") in checked
+    duplicate = _quoted_in_readme(f"temperature.warm: duplicate key (first on line {warm + 1})")
+    assert duplicate in checked
