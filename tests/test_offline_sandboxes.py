@@ -6,6 +6,7 @@ types in another shell with the settings the sandbox printed.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 import requests
 
+from integration.calibration.history import MIN_PER_CLASS
 from integration.waiting import wait_until
 from tests.sandbox_process import LEADTHERM, TRACEBACK, SandboxProcess, clean_env
-from tests.webhooks.servers import free_port
+from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
+from tests.webhooks.servers import ConsoleProcess, free_port
 
 
 def run(*args: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -158,3 +161,25 @@ def test_a_missing_salesforce_ca_bundle_file_is_one_line_and_exit_2(tmp_path: Pa
     ran = run("setup", "salesforce", env=env, cwd=tmp_path)
     assert ran.returncode == 2 and TRACEBACK not in ran.stderr
     assert ran.stderr.splitlines()[0].startswith("error: environment variable SALESFORCE_CA_BUNDLE is not valid")
+
+
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+def test_the_consoles_read_the_history_finds_outcomes_in_the_running_sandbox(crm: str, tmp_path: Path) -> None:
+    sandbox = SandboxProcess.of(crm, cwd=tmp_path)
+    try:
+        env = clean_env(**sandbox.settings, LEADTHERM_DB=str(tmp_path / "leadtherm.db"), LEADTHERM_ADMIN_SECRET=SECRET)
+        assert run("setup", crm, env=env, cwd=tmp_path).returncode == 0
+        console = ConsoleProcess(env, tmp_path / "mappings", cwd=tmp_path)
+        try:
+            assert console.url is not None
+            http, _ = log_in_at(console.url)
+            token = csrf_of(http.get(f"{console.url}/admin/whatif", timeout=10).text)
+            page = http.post(f"{console.url}/admin/whatif/crm", data={"crm": crm, "csrf_token": token}, timeout=120)
+        finally:
+            console.stop()
+    finally:
+        sandbox.stop()
+    found = re.search(r"History: [^,]+, (\d+) leads, (\d+) conversions\.", page.text)
+    assert found is not None, re.findall(r'class="flash[^"]*">([^<]+)', page.text)
+    leads, conversions = int(found.group(1)), int(found.group(2))
+    assert MIN_PER_CLASS <= conversions <= leads - MIN_PER_CLASS
