@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 import requests
 
@@ -183,3 +184,15 @@ def test_the_consoles_read_the_history_finds_outcomes_in_the_running_sandbox(crm
     assert found is not None, re.findall(r'class="flash[^"]*">([^<]+)', page.text)
     leads, conversions = int(found.group(1)), int(found.group(2))
     assert MIN_PER_CLASS <= conversions <= leads - MIN_PER_CLASS
+
+
+def test_salesforce_ca_bundle_is_trusted_even_when_the_shell_exports_another_requests_ca_bundle(
+    salesforce: SandboxProcess, tmp_path: Path
+) -> None:
+    """A shell may export REQUESTS_CA_BUNDLE for something else; plain requests lets it win over a session's CA."""
+    env = clean_env(**salesforce.settings, LEADTHERM_DB=str(tmp_path / "leadtherm.db"))
+    env["REQUESTS_CA_BUNDLE"] = certifi.where()  # the public roots: not the sandbox's CA
+    ran = run("setup", "salesforce", env=env, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    del env["SALESFORCE_CA_BUNDLE"]
+    assert run("setup", "salesforce", env=env, cwd=tmp_path).returncode == 1  # the public roots alone do not do
