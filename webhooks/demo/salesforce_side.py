@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import secrets
@@ -81,7 +82,12 @@ class SalesforceDemo:
             "SALESFORCE_OUTBOUND_SECRET": self.outbound_secret,
         }
         if self.pubsub is not None:
-            env["SALESFORCE_PUBSUB_ENDPOINT"] = self.pubsub.start(port + 1 if 0 < port < 65535 else 0)
+            pubsub_port = port + 1 if 0 < port < 65535 else 0
+            try:
+                env["SALESFORCE_PUBSUB_ENDPOINT"] = self.pubsub.start(pubsub_port)
+            except RuntimeError:  # gRPC's "Failed to bind"
+                self.sandbox.stop()
+                raise OSError(errno.EADDRINUSE, f"the Pub/Sub endpoint's port {pubsub_port} is in use") from None
             env["SALESFORCE_PUBSUB_CA_BUNDLE"] = self.sandbox.ca_bundle_path
             env["SALESFORCE_CDC"] = "1"
         return env
