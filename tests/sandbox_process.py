@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
 from integration.waiting import wait_until
+from tests.webhooks.servers import free_port
 
 BIN = Path(sys.executable).parent  # where the installed `leadtherm` is
 LEADTHERM = str(BIN / "leadtherm")
@@ -24,6 +26,19 @@ def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any CRM or leadtherm settings, the installed leadtherm first on PATH."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED)}
     return {**base, "PATH": f"{BIN}{os.pathsep}{base.get('PATH', '')}", **extra}
+
+
+def free_port_pair() -> int:
+    """A free port whose successor is free too (the Salesforce sandbox serves Pub/Sub on port + 1)."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no two consecutive free ports")
 
 
 class SandboxProcess:

@@ -17,9 +17,9 @@ import requests
 
 from integration.calibration.history import MIN_PER_CLASS
 from integration.waiting import wait_until
-from tests.sandbox_process import LEADTHERM, TRACEBACK, SandboxProcess, clean_env
+from tests.sandbox_process import LEADTHERM, TRACEBACK, SandboxProcess, clean_env, free_port_pair
 from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
-from tests.webhooks.servers import ConsoleProcess, free_port
+from tests.webhooks.servers import ConsoleProcess
 
 
 def run(*args: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -103,6 +103,7 @@ def test_the_rep_route_refuses_an_unknown_field_and_an_unknown_record(salesforce
     assert missing.status_code == 404
 
 
+@pytest.mark.slow
 def test_calibrate_learns_from_the_history_each_running_sandbox_holds(tmp_path: Path) -> None:
     for crm in ("hubspot", "salesforce"):
         folder = tmp_path / crm
@@ -121,7 +122,7 @@ def test_calibrate_learns_from_the_history_each_running_sandbox_holds(tmp_path: 
 
 
 def test_state_dir_keeps_the_outbound_secret_and_the_ca_across_a_restart(tmp_path: Path) -> None:
-    port = str(free_port())
+    port = str(free_port_pair())
     state = str(tmp_path / "state")
 
     def start(*args: str) -> SandboxProcess:
@@ -164,6 +165,7 @@ def test_a_missing_salesforce_ca_bundle_file_is_one_line_and_exit_2(tmp_path: Pa
     assert ran.stderr.splitlines()[0].startswith("error: environment variable SALESFORCE_CA_BUNDLE is not valid")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
 def test_the_consoles_read_the_history_finds_outcomes_in_the_running_sandbox(crm: str, tmp_path: Path) -> None:
     sandbox = SandboxProcess.of(crm, cwd=tmp_path)

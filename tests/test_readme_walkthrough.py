@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -24,8 +23,7 @@ import pytest
 import requests
 
 from integration.waiting import wait_until
-from tests.sandbox_process import TRACEBACK, SandboxProcess, clean_env
-from tests.webhooks.servers import free_port
+from tests.sandbox_process import TRACEBACK, SandboxProcess, clean_env, free_port_pair
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BACKGROUND = ("sandbox", "serve", "listen")
@@ -40,22 +38,9 @@ def walkthrough(name: str) -> list[str]:
     return [line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _free_pair() -> int:
-    """A free port whose successor is free too (the Salesforce sandbox serves Pub/Sub on port + 1)."""
-    for _ in range(50):
-        port = free_port()
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no two consecutive free ports")
-
-
 def _with_free_ports(lines: list[str]) -> list[str]:
     ports = sorted({int(p) for line in lines for p in re.findall(r"(?:--port |127\.0\.0\.1:)(\d{4})\b", line)})
-    swap = {port: _free_pair() for port in ports}
+    swap = {port: free_port_pair() for port in ports}
     swapped = []
     for line in lines:
         for old, new in swap.items():
@@ -124,6 +109,7 @@ def _healthy(port: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["hubspot", "salesforce"])
 def test_the_readme_walkthrough_runs_as_written_against_the_sandbox(name: str, tmp_path: Path) -> None:
     lines = _with_free_ports(walkthrough(name))
