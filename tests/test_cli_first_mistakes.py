@@ -459,7 +459,7 @@ def test_calibrating_a_portal_without_won_deals_says_no_lead_converted(hubspot: 
     )
 
 
-def test_an_untrusted_salesforce_certificate_says_to_set_requests_ca_bundle() -> None:
+def test_an_untrusted_salesforce_certificate_says_to_set_salesforce_ca_bundle() -> None:
     sandbox = SalesforceSandbox()
     try:
         base = sandbox.start()
@@ -469,7 +469,7 @@ def test_an_untrusted_salesforce_certificate_says_to_set_requests_ca_bundle() ->
         sandbox.stop()
     assert ran.code == 1
     assert ran.first_line.startswith(
-        "error: Salesforce's TLS certificate is not trusted (SSLError): set REQUESTS_CA_BUNDLE"
+        "error: Salesforce's TLS certificate is not trusted (SSLError): set SALESFORCE_CA_BUNDLE"
     )
     assert TRACEBACK not in ran.stderr
 

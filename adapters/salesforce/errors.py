@@ -47,7 +47,7 @@ def translate(exc: Exception) -> CrmError:
     if isinstance(exc, requests.exceptions.SSLError):
         # Mostly a CA that is not trusted (the sandbox's own, a corporate proxy): say what to set.
         return RetriableCrmError(
-            "Salesforce's TLS certificate is not trusted (SSLError): set REQUESTS_CA_BUNDLE to the CA bundle "
+            "Salesforce's TLS certificate is not trusted (SSLError): set SALESFORCE_CA_BUNDLE to the CA bundle "
             "that signed it (the Salesforce sandbox prints its path)"
         )
     if isinstance(exc, requests.RequestException):

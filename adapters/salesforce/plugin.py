@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
+import requests
 from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import SalesforceClient
@@ -13,7 +15,7 @@ from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRout
 from adapters.salesforce.normalize import flatten
 from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
 from adapters.salesforce.setup import setup
-from integration.errors import MissingSetting
+from integration.errors import InvalidSetting, MissingSetting
 from integration.inbound import InboundRoute, secrets_setting
 from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
@@ -24,14 +26,44 @@ DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: sta
 API_VERSION = "59.0"
 
 
+CA_BUNDLE_SETTING = "SALESFORCE_CA_BUNDLE"
+
+
+class _TrustingSession(requests.Session):
+    """A session whose own CA file wins over REQUESTS_CA_BUNDLE (plain requests lets the variable win)."""
+
+    def merge_environment_settings(
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:  # requests' stubs type it as a private TypedDict
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if verify is None or verify is True:
+            settings["verify"] = self.verify
+        return settings
+
+
+def http_session(env: Env) -> requests.Session:
+    """leadtherm's own HTTP session to Salesforce: it trusts `SALESFORCE_CA_BUNDLE` when set, and
+    only this session does (unlike REQUESTS_CA_BUNDLE, which every request of the process would use)."""
+    ca = env.get(CA_BUNDLE_SETTING, "").strip()
+    if not ca:
+        return requests.Session()
+    if not Path(ca).is_file():
+        raise InvalidSetting(CA_BUNDLE_SETTING, "the path of a CA file (PEM) to trust for Salesforce")
+    session = _TrustingSession()
+    session.verify = ca
+    return session
+
+
 def connect(env: Env) -> Salesforce:
     """A session from the environment: a token, a username/password, or a JWT bearer grant."""
     domain = env.get("SALESFORCE_DOMAIN") or None
+    session = http_session(env)
     if env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"):
         return Salesforce(
             instance_url=env["SALESFORCE_INSTANCE_URL"],
             session_id=env["SALESFORCE_ACCESS_TOKEN"],
             version=API_VERSION,
+            session=session,
         )
     username = env.get("SALESFORCE_USERNAME")
     if username and env.get("SALESFORCE_CONSUMER_KEY") and env.get("SALESFORCE_PRIVATE_KEY_FILE"):
@@ -42,6 +74,7 @@ def connect(env: Env) -> Salesforce:
                 privatekey_file=env["SALESFORCE_PRIVATE_KEY_FILE"],
                 domain=domain,
                 version=API_VERSION,
+                session=session,
             )
         )
     if username and env.get("SALESFORCE_PASSWORD"):
@@ -52,6 +85,7 @@ def connect(env: Env) -> Salesforce:
                 security_token=env.get("SALESFORCE_SECURITY_TOKEN", ""),
                 domain=domain,
                 version=API_VERSION,
+                session=session,
             )
         )
     raise _missing(env)
@@ -114,7 +148,7 @@ class SalesforcePlugin:
         org_id = env.get("SALESFORCE_ORG_ID", "")
         session_check = None
         if enabled(env.get(VERIFY_SESSION_SETTING)):
-            session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id)
+            session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id, http=http_session(env))
         return [
             OutboundMessageRoute(org_id, mapping.objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
             FlowCalloutRoute(secrets_setting(env.get("SALESFORCE_CALLOUT_SECRET")), mapping.objects),

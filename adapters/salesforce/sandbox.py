@@ -146,7 +146,7 @@ class SalesforceSandbox:
         self.integration_user_id = self._id("User")
         self.objects["User"][self.integration_user_id] = {"Id": self.integration_user_id, "Username": username}
         self.sessions: set[str] = set()
-        self.jwt_clients: dict[str, str] = {}  # connected-app consumer key -> PEM public key
+        self.jwt_clients: dict[str, str] = {}  # External Client App consumer key -> PEM public key
         self.api_usage = 0
         self.calls: Counter[str] = Counter()
         self.writes: list[tuple[str, dict[str, Any]]] = []  # record id, fields written through the API
@@ -223,7 +223,7 @@ class SalesforceSandbox:
         return f"127.0.0.1:{self.port}/services/oauth2/token#"
 
     def register_jwt_client(self, consumer_key: str, public_key_pem: str) -> None:
-        """A connected app whose certificate verifies JWT bearer assertions."""
+        """An External Client App whose certificate verifies JWT bearer assertions."""
         self.jwt_clients[consumer_key] = public_key_pem
 
     def expire_sessions(self) -> None:
@@ -568,7 +568,8 @@ class SalesforceSandbox:
         if self.latency:
             time.sleep(self.latency)
         path = request.path
-        if path.startswith("/services/Soap/u/") or path == "/services/oauth2/token":
+        # /sandbox/: the sandbox's own stand-ins for what a person does in the UI (no API session)
+        if path.startswith(("/services/Soap/u/", "/sandbox/")) or path == "/services/oauth2/token":
             return None
         token = request.headers.get("Authorization", "").removeprefix("Bearer ").removeprefix("OAuth ").strip()
         with self.lock:

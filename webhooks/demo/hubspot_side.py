@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
+
+from flask import Response, request
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from mappings.catalogue import QUALIFICATION
-from webhooks.demo.people import Persona
+from webhooks.demo.people import Persona, outcome
+from webhooks.demo.rep_route import REP_ROUTE, rep_change
 
 TOKEN = "demo-hubspot-token"
 SECRET = "demo-hubspot-client-secret"
@@ -40,6 +44,30 @@ class HubSpotDemo:
         self.clock = clock
         self.sandbox = HubSpotSandbox(access_token=TOKEN, seed=seed)
         self.ids: list[str] = []
+        self.sandbox.app.add_url_rule(
+            f"{REP_ROUTE}/contacts/<contact_id>", "rep_change", self._rep_change, methods=["POST"]
+        )
+
+    @property
+    def rep_url(self) -> str:
+        """Where a rep's change is posted: `POST {rep_url}/contacts/<id>` with the properties as JSON."""
+        return f"{self.sandbox.base_url}{REP_ROUTE}"
+
+    @property
+    def rep_example(self) -> str:
+        first = self.ids[0] if self.ids else "1001"
+        return (
+            f'curl -X POST -H "Authorization: Bearer $HUBSPOT_ACCESS_TOKEN" {self.rep_url}/contacts/{first} '
+            """-d '{"leadtherm_need": true, "hs_analytics_num_page_views": 40}'"""
+        )
+
+    def _rep_change(self, contact_id: str) -> Response:
+        def update(values: dict[str, Any]) -> None:
+            properties = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
+            self.sandbox.update_contact(contact_id, properties, source="CRM_UI")
+
+        with self.sandbox.lock:
+            return rep_change(request.get_data(), contact_id in self.sandbox.contacts, self.sandbox.properties, update)
 
     def start(self, port: int = 0) -> dict[str, str]:
         base_url = self.sandbox.start(port)
@@ -71,6 +99,17 @@ class HubSpotDemo:
             if person.visits:
                 properties["hs_analytics_last_visit_timestamp"] = now
             self.ids.append(self.sandbox.create_contact(properties))
+
+    def seed_history(self, people: list[Persona], rng: random.Random) -> None:
+        """Deals of the seeded contacts, won or lost, so `calibrate hubspot` has outcomes to learn from."""
+        for contact_id, person in zip(self.ids, people, strict=True):
+            ended = outcome(person, rng)
+            if ended is not None:
+                stage = "closedwon" if ended == "won" else "closedlost"
+                amount = str(rng.choice([4_000, 12_000, 30_000, 75_000]))
+                self.sandbox.create_deal(
+                    {"dealname": f"{person.company} deal", "dealstage": stage, "amount": amount}, [contact_id]
+                )
 
     def _bump(self, contact_id: str, name: str, by: int) -> str:
         current = self.sandbox.contact(contact_id).get(name) or "0"

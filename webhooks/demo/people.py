@@ -88,3 +88,21 @@ def personas(count: int, rng: random.Random) -> list[Persona]:
         )
         people.append(person)
     return people
+
+
+_LIKELY_BUYERS = {"CEO": 0.45, "Chief Technology Officer": 0.5, "VP Sales": 0.4, "Head of Marketing": 0.35}
+
+
+def outcome(person: Persona, rng: random.Random) -> str | None:
+    """How a seeded person's history ended: "won", "lost" (a deal that closed lost) or None (no deal).
+
+    Senior, engaged people from warm sources win more often, so a calibration on a sandbox has
+    something to learn, and a mix of outcomes to learn it from.
+    """
+    chance = _LIKELY_BUYERS.get(person.title, 0.1)
+    chance += 0.1 if person.page_views > 15 or person.forms else 0.0
+    chance -= 0.1 if person.origin in ("purchased_list", "cold_call") else 0.0
+    roll = rng.random()
+    if roll < chance:
+        return "won"
+    return "lost" if roll < chance + 0.1 else None

@@ -9,6 +9,7 @@ import socket
 import threading
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +25,7 @@ class SandboxName(StrEnum):
     salesforce = "salesforce"
 
 
-def _side(name: SandboxName, seed: int) -> Any:
+def _side(name: SandboxName, seed: int, state_dir: Path | None = None) -> Any:
     def now() -> datetime:
         return datetime.now(UTC)
 
@@ -34,7 +35,7 @@ def _side(name: SandboxName, seed: int) -> Any:
         return HubSpotDemo(now, seed)
     from webhooks.demo.salesforce_side import SalesforceDemo
 
-    return SalesforceDemo(now, seed)
+    return SalesforceDemo(now, seed, state_dir, pubsub=True)
 
 
 def _port_taken(port: int) -> bool:
@@ -57,11 +58,15 @@ def _interrupt(signum: int, frame: object) -> None:
 def sandbox(
     crm: Annotated[SandboxName, typer.Argument(metavar="CRM", case_sensitive=False, help="hubspot or salesforce")],
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 0,
-    records: Annotated[int, typer.Option(min=0, help="Believable contacts (or leads) to seed.")] = 50,
+    records: Annotated[int, typer.Option(min=0, help="Believable contacts (or leads) to seed.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed for the seeded records.")] = 7,
     webhook_url: Annotated[
         str | None,
         typer.Option(metavar="URL", help="Deliver changes to this `leadtherm serve`, e.g. http://127.0.0.1:8080."),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(metavar="DIR", help="Salesforce: keep the outbound secret and the CA here across restarts."),
     ] = None,
 ) -> None:
     """Run one local CRM sandbox until Ctrl-C and print the settings that point leadtherm at it."""
@@ -72,7 +77,7 @@ def sandbox(
             err=True,
         )
         raise typer.Exit(2)
-    side = _side(crm, seed)
+    side = _side(crm, seed, state_dir)
     try:
         env = side.start(port)
     except (OSError, SystemExit) as exc:  # SystemExit: Werkzeug's own exit when the port was taken meanwhile
@@ -80,13 +85,17 @@ def sandbox(
         raise typer.Exit(2) from None
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
-        side.seed(personas(records, random.Random(seed)) if records else [])
+        people = personas(records, random.Random(seed)) if records else []
+        side.seed(people)
+        side.seed_history(people, random.Random(seed + 1))
         if webhook_url:
             side.connect(webhook_url.rstrip("/"))
+            env.pop("SALESFORCE_CDC", None)  # outbound messages already deliver: one intake, not both
         console.print(f"{side.label} sandbox running; in another shell, set:", markup=False)
         for name, value in env.items():
             console.print(f"export {name}={shlex.quote(value)}", markup=False, highlight=False)
         console.print(f"then e.g. `leadtherm setup {crm}`; Ctrl-C stops the sandbox", markup=False)
+        console.print(f"a rep's change (not leadtherm's own): {side.rep_example}", markup=False, highlight=False)
         threading.Event().wait()
     except KeyboardInterrupt:
         console.print(f"{side.label} sandbox stopped", markup=False)

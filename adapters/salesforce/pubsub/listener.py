@@ -77,7 +77,12 @@ class ListenerConfig:
         lag = number("SALESFORCE_CDC_MAX_LAG", 300.0, 1)
         stall = number("SALESFORCE_CDC_MAX_STALL", 60.0, 1)
         crashes = int(number("SALESFORCE_CDC_MAX_CRASHES", 5, 1))
-        ca = env.get("SALESFORCE_PUBSUB_CA_BUNDLE") or env.get("REQUESTS_CA_BUNDLE") or None
+        ca = (
+            env.get("SALESFORCE_PUBSUB_CA_BUNDLE")
+            or env.get("SALESFORCE_CA_BUNDLE")
+            or env.get("REQUESTS_CA_BUNDLE")
+            or None
+        )
         if ca and not Path(ca).is_file():
             problems.append(Problem("environment", None, "SALESFORCE_PUBSUB_CA_BUNDLE", f"{ca} is not a file"))
         if problems:
