@@ -27,6 +27,7 @@ def listen(
     from integration.runtime import build_runtime
     from integration.worker import run_worker
 
+    crm = crm.casefold()  # CRM names are case-insensitive everywhere in the CLI
     if crm != "salesforce":
         typer.echo(f"error: Change Data Capture is a Salesforce feature; {crm!r} is not supported", err=True)
         raise typer.Exit(2)
