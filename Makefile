@@ -48,7 +48,7 @@ sysdeps:
 	$$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing
 
 test: lint typecheck osls sysdeps
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 # The Pub/Sub API stubs are committed; regenerate them after updating the vendored .proto
 # (grpcio-tools is pinned in the dev extra so the output is reproducible).

@@ -18,7 +18,7 @@ import requests
 from integration.calibration.history import MIN_PER_CLASS
 from integration.waiting import wait_until
 from tests.sandbox_process import LEADTHERM, TRACEBACK, SandboxProcess, clean_env, free_port_pair
-from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
+from tests.webhooks.console.conftest import FETCH, SECRET, csrf_of, job_ended, log_in_at
 from tests.webhooks.servers import ConsoleProcess
 
 
@@ -177,7 +177,12 @@ def test_the_consoles_read_the_history_finds_outcomes_in_the_running_sandbox(crm
             assert console.url is not None
             http, _ = log_in_at(console.url)
             token = csrf_of(http.get(f"{console.url}/admin/whatif", timeout=10).text)
-            page = http.post(f"{console.url}/admin/whatif/crm", data={"crm": crm, "csrf_token": token}, timeout=120)
+            pull = f"{console.url}/admin/whatif/crm"
+            started = http.post(pull, data={"crm": crm, "csrf_token": token}, headers=FETCH, timeout=30)
+            assert started.status_code == 202, started.text[-300:]  # a history pull is a background job
+            job = job_ended(http, console.url + started.json()["status_url"])
+            assert job["state"] == "done", job
+            page = http.get(f"{console.url}/admin/whatif", timeout=30)
         finally:
             console.stop()
     finally:
