@@ -236,7 +236,8 @@ def run() -> str:
     load_after = os.getloadavg()[0]
     idle, busy = _p99_ms(figures["idle"]), _p99_ms(figures["busy"])
     ratio = busy / idle
-    verdict = "meets" if busy < P99_TARGET_MS and ratio <= RATIO_TARGET else "MISSES"
+    under = "meets" if busy < P99_TARGET_MS else "MISSES"
+    relative = "meets" if ratio <= RATIO_TARGET else "MISSES"
     jobs = figures["jobs"]
     whatif_s = statistics.median(j["what-if"] for j in jobs)
     pull_s = statistics.median(j["pull"] for j in jobs)
@@ -247,8 +248,8 @@ def run() -> str:
 | measure | value | target |
 |---|---|---|
 | webhook ack p99, idle ({len(figures["idle"])} signed one-event deliveries, one at a time) | {idle:.1f} ms | |
-| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries) | **{busy:.1f} ms** ({verdict} the target) | under {P99_TARGET_MS:.0f} ms |
-| busy p99 over idle p99 | **{ratio:.2f}x** | at most {RATIO_TARGET}x |
+| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries) | **{busy:.1f} ms** ({under} the target) | under {P99_TARGET_MS:.0f} ms |
+| busy p99 over idle p99 | **{ratio:.2f}x** ({relative} the target) | at most {RATIO_TARGET}x |
 | what-if job, from the click to done (median of {ROUNDS}) | {whatif_s:.1f} s | |
 | history pull job, from the click to done (median of {ROUNDS}) | {pull_s:.1f} s | |
 | memory kept by a {ROWS:,}-row history as read (tracemalloc) | {raw:.1f} MiB | |
