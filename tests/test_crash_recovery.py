@@ -16,7 +16,13 @@ from integration.outputs import canonical, format_datetime
 from integration.ports import RecordRef
 from integration.waiting import wait_until as wait_for
 from mappings.loader import load_mapping
-from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, sandbox_env, written_outputs
+from tests.adapters.hubspot.helpers import (
+    expected_outputs,
+    repeated_writes,
+    running_portal,
+    sandbox_env,
+    written_outputs,
+)
 from tests.serve_process import LEADTHERM, LEASE_SECONDS, ServeProcess
 from tests.webhooks.servers import free_port
 
@@ -26,11 +32,8 @@ SECRET = "crash-secret"
 
 @pytest.fixture
 def sandbox() -> Iterator[HubSpotSandbox]:
-    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
-    portal.start()
-    yield portal
-    portal.webhook_url = None
-    portal.stop()
+    with running_portal(TOKEN) as portal:
+        yield portal
 
 
 def unaudited_writes(

@@ -13,7 +13,7 @@ import requests
 
 from adapters.hubspot.sandbox import HubSpotSandbox
 from integration.waiting import wait_until
-from tests.adapters.hubspot.helpers import sandbox_env
+from tests.adapters.hubspot.helpers import running_portal, sandbox_env
 from tests.packaged_copy import copy_packaged
 from tests.serve_process import LEADTHERM, ServeProcess
 from tests.webhooks.servers import free_port
@@ -46,11 +46,8 @@ def hostile_folder(folder: Path) -> Path:
 
 @pytest.fixture
 def sandbox() -> Iterator[HubSpotSandbox]:
-    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
-    portal.start()
-    yield portal
-    portal.webhook_url = None
-    portal.stop()
+    with running_portal(TOKEN) as portal:
+        yield portal
 
 
 def answers_within_a_second(port: int) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +48,15 @@ def sandbox_env(sandbox: HubSpotSandbox, db: Path, token: str, secret: str) -> d
         "HUBSPOT_RATE_LIMIT": "10000/10",
         "LEADTHERM_DB": str(db),
     }
+
+
+@contextmanager
+def running_portal(token: str) -> Iterator[HubSpotSandbox]:
+    """A HubSpot sandbox on 127.0.0.1 whose rate limit stays out of the tests' way; stopped afterwards."""
+    portal = HubSpotSandbox(access_token=token, rate_limit=(10_000, 10.0))
+    portal.start()
+    try:
+        yield portal
+    finally:
+        portal.webhook_url = None
+        portal.stop()
