@@ -213,3 +213,26 @@ def test_a_value_that_falls_to_a_declared_default_is_no_notice_but_an_unlisted_o
         reading = Normalizer(load_file(CrmMapping, changed)).read({"lead_id": "1", "source": "partner"})
         assert reading.unmapped == unmapped
         assert reading.lead.get("origin") == read_as
+
+
+def test_creation_dates_too_coarse_to_leave_a_training_part_fall_back_to_a_stratified_split() -> None:
+    from datetime import UTC, datetime
+
+    from integration.calibration.session import holdout_split
+    from integration.model import Lead
+
+    # A sandbox seeds its leads within a second or two: most of them share the latest second.
+    early, late = datetime(2026, 12, 7, 23, 59, 58, tzinfo=UTC), datetime(2026, 12, 7, 23, 59, 59, tzinfo=UTC)
+    created = tuple([early] * 10 + [late] * 90)
+    leads = [Lead.of("hubspot", str(n)) for n in range(100)]
+    history = History(
+        "sandbox",
+        leads,
+        [int(n % 4 == 0) for n in range(100)],
+        [late] * 100,
+        created=created,
+        created_from="createdate",
+    )
+    split = holdout_split(history, 0.3, 7)
+    assert not split.forward and len(split.train) == 70
+    assert "leave only 10 lead(s) before the most recent 30%, too few to learn from" in split.description

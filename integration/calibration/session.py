@@ -97,11 +97,21 @@ def holdout_split(history: History, holdout: float, seed: int) -> Split:
     cut = created[order[n - max(1, round(n * holdout))]]
     # The boundary is a day, as a person says it, when leads were created before that day; else the moment.
     day = cut.replace(hour=0, minute=0, second=0, microsecond=0)
-    cut = day if created[order[0]] < day else cut
+    # ...but never at the cost of the split: a day that leaves under half the intended training part
+    # (leads created over a few hours around midnight) is no boundary to learn from.
+    intended = n - max(1, round(n * holdout))
+    cut = day if sum(1 for c in created if c < day) >= max(1, intended // 2) else cut
     train = [i for i in range(n) if created[i] < cut]  # leads created at the very moment of the cut are held out
     test = [i for i in range(n) if created[i] >= cut]
     if not train:
         why = f"; the creation dates ({history.created_from}) are all the same moment, so they cannot order a holdout"
+        return _stratified(history, holdout, seed, why)
+    if len(train) < intended // 2:
+        # Coarse dates (many leads created in the same second or day) can leave almost nothing to learn from.
+        why = (
+            f"; the creation dates ({history.created_from}) leave only {len(train)} lead(s) before the most recent "
+            f"{holdout:.0%}, too few to learn from"
+        )
         return _stratified(history, holdout, seed, why)
     boundary = f"{cut:%Y-%m-%d}" if cut == day else f"{cut:%Y-%m-%d %H:%M:%S}"
     for part, name in ((train, "before"), (test, "on or after")):
