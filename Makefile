@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CODE := integration mappings adapters webhooks sandboxes/leadtherm_sandboxes harness
 NPM := $(shell command -v npm 2>/dev/null)
 
 .PHONY: demo test lint typecheck bench osls lambda-package clean proto sysdeps
@@ -13,12 +14,12 @@ NPM := $(shell command -v npm 2>/dev/null)
 # drive the console's browser tests. apt-get installs only the missing ones (as root or via sudo).
 SYSDEPS := nginx:nginx chromium:chromium chromedriver:chromium-driver
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sandboxes/pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH"; exit 2; }
 	@echo "creating $(VENV) and installing leadtherm with its dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev,aws,calibrate]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev,aws,calibrate]' -e ./sandboxes
 	@touch $(STAMP)
 	@echo "installed: run the commands as .venv/bin/leadtherm, or type \`. .venv/bin/activate\` once to use leadtherm"
 
@@ -27,10 +28,10 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check integration mappings adapters webhooks
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(STAMP)
-	$(BIN)/mypy integration mappings adapters webhooks
+	$(BIN)/mypy $(CODE)
 
 # The deploy CLI, only where node is installed; `osls print` is then part of the tests.
 osls:

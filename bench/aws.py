@@ -14,10 +14,10 @@ from moto.server import ThreadedMotoServer
 from adapters.aws.dynamodb_state import DynamoStateStore
 from adapters.aws.resources import create_resources
 from adapters.aws.sqs_queue import SqsWorkQueue
-from integration.normalize import Normalizer
-from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.domain.normalize import Normalizer
 from integration.ports import ChangeEvent, StateStore, WorkQueue
-from integration.worker import drain
+from integration.service.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.service.worker import drain
 from mappings.loader import load_mapping, load_rules
 from tests.fakes import FakeCrm
 from tests.pipeline_world import Clock, hubspot_contact

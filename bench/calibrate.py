@@ -7,12 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.calibration_data import reference_aucs, write_history, write_mapping, write_shaped
 from integration.calibration.history import read_history
 from integration.calibration.session import run as calibrate_session
 from integration.calibration.writer import scoring_yaml
 from mappings.loader import load_file, load_rules
 from mappings.schema import CrmMapping
-from tests.calibration_data import reference_aucs, write_history, write_mapping, write_shaped
 
 ROWS = 100_000
 EXTRA = 14  # noise columns on top of the six that carry the outcome: 20 attributes

@@ -9,16 +9,17 @@ import threading
 import time
 from pathlib import Path
 
+from leadtherm_sandboxes.salesforce.pubsub_sandbox import PubSubSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+from leadtherm_sandboxes.waiting import wait_until
+
 from adapters.salesforce.pubsub.listener import Listener
 from adapters.salesforce.pubsub.subscriber import cursor_name
-from adapters.salesforce.pubsub_sandbox import PubSubSandbox
-from adapters.salesforce.sandbox import SalesforceSandbox
 from bench.hubspot import _quantile, change_to_write_delays
-from integration.pipeline import PipelineSettings
-from integration.retry import RetryPolicy
-from integration.runtime import Runtime, build_runtime
-from integration.waiting import wait_until
-from integration.worker import run_worker
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import RetryPolicy
+from integration.service.worker import run_worker
 from mappings.loader import load_mapping
 
 TOPIC = "/data/LeadChangeEvent"

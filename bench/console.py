@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness.calibration_data import write_history, write_mapping
+from harness.packaged_copy import copy_packaged
 from integration.calibration.history import read_history
-from integration.rules_folder import FolderRulesStore
-from integration.rules_provider import parse_rules
-from integration.whatif import what_if
+from integration.domain.whatif import what_if
+from integration.files.rules_folder import FolderRulesStore
+from integration.service.rules_provider import parse_rules
 from mappings.loader import PACKAGED, load_file
 from mappings.schema import CrmMapping
-from tests.calibration_data import write_history, write_mapping
-from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import csrf_of, log_in_at, serve_app
 from webhooks.console import ConsoleConfig, create_console_app
 

@@ -17,15 +17,15 @@ from typing import Any
 
 import requests
 from flask import Flask, Response
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.backfill import backfill
-from integration.pipeline import PipelineSettings
-from integration.retry import POLICY
-from integration.runtime import Runtime, build_runtime
-from integration.worker import drain, run_worker
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.backfill import backfill
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import POLICY
+from integration.service.worker import drain, run_worker
 from webhooks.app import AppConfig, create_app
-from webhooks.serve import routes_of
 from webhooks.server import create_server, tune_for_serving
 
 TOKEN, SECRET = "bench-token", "bench-secret"

@@ -16,21 +16,21 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
-from adapters.hubspot.sandbox import HubSpotSandbox
+from harness.calibration_data import write_history, write_mapping
+from harness.packaged_copy import copy_packaged
 from integration.calibration.history import read_history
-from integration.runtime import build_runtime
+from integration.composition.routes import routes_of
+from integration.composition.runtime import build_runtime
 from mappings.loader import load_file
 from mappings.schema import CrmMapping
-from tests.calibration_data import write_history, write_mapping
-from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import csrf_of
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.console.compact import pack
 from webhooks.console.context import MAX_UPLOAD_BYTES
 from webhooks.console.jobs import BACKGROUND_SHARE
-from webhooks.serve import routes_of
 from webhooks.server import ServerLimits, create_server, tune_for_serving
 
 TOKEN, SECRET, ADMIN = "bench-token", "bench-secret", "bench-admin"

@@ -16,14 +16,14 @@ import tempfile
 from pathlib import Path
 
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 from waitress.adjustments import Adjustments
 from waitress.task import ThreadedTaskDispatcher
 
 from adapters.hubspot.inbound import HubSpotWebhookRoute
 from adapters.sqlite import SqliteWorkQueue
 from bench.hubspot import ACK_REQUESTS, SECRET, WARM_UP, _batch, _load
-from integration.waiting import wait_until
-from tests.webhooks.servers import free_port
+from harness.servers import free_port
 from webhooks.app import AppConfig, create_app
 from webhooks.server import ServerLimits, _Server, adjustments, tune_for_serving
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from integration.ports import ChangeEvent, StoredAssessment
-from integration.sweep import enqueue_due
-from integration.worker import drain
+from integration.service.sweep import enqueue_due
+from integration.service.worker import drain
 from tests.pipeline_world import World, make_world
 
 CALLS_TARGET = 1.05

@@ -25,12 +25,12 @@ from pathlib import Path
 
 import requests
 
-from integration.rules_folder import FolderRulesStore
+from harness.packaged_copy import copy_packaged
+from harness.rules_store_crash import FILES, kill_during_applies, leftovers, marks, unchecked
+from harness.servers import LEADTHERM
+from integration.files.rules_folder import FolderRulesStore
 from mappings.loader import check_folder
-from tests.packaged_copy import copy_packaged
-from tests.rules_store_crash import FILES, kill_during_applies, leftovers, marks, unchecked
 from tests.webhooks.console.conftest import csrf_of
-from tests.webhooks.servers import LEADTHERM
 
 SECRET = "bench-secret"
 FORKED_KILLS, CONSOLE_KILLS = 400, 30

@@ -12,18 +12,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from flask import Flask, Response
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
 from adapters.salesforce.inbound import ACK, outbound_endpoint
-from adapters.salesforce.sandbox import SalesforceSandbox
 from bench.hubspot import ACK_REQUESTS, _load, _quantile, _serve, change_to_write_delays
-from integration.backfill import backfill
-from integration.pipeline import PipelineSettings
-from integration.retry import POLICY
-from integration.runtime import Runtime, build_runtime
-from integration.worker import drain, run_worker
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.backfill import backfill
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import POLICY
+from integration.service.worker import drain, run_worker
 from mappings.loader import load_mapping
 from webhooks.app import AppConfig, create_app
-from webhooks.serve import routes_of
 
 BACKFILL_LEADS = 50_000
 OUTBOUND_SECRET = "bench-outbound-url-secret-0123"

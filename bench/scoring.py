@@ -7,8 +7,8 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
-from integration.model import Lead
-from integration.scoring import assess
+from integration.domain.model import Lead
+from integration.domain.scoring import assess
 from mappings.loader import load_rules
 from mappings.schema import ScoringRules
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
 from adapters.hubspot.inbound import HubSpotWebhookRoute
-from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.sqlite import SqliteWorkQueue
 from bench.hubspot import ack_figures, ack_rounds
 from webhooks.app import AppConfig, create_app

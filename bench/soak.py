@@ -17,17 +17,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
+
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.hubspot.setup import setup
+from adapters.hubspot.field_setup import setup
 from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
-from integration.pipeline import RECOVERED
+from harness.servers import free_port
 from integration.ports import RecordRef
-from integration.waiting import wait_until
+from integration.service.pipeline import RECOVERED
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 from tests.serve_process import LEASE_SECONDS, ServeProcess
-from tests.webhooks.servers import free_port
 
 TOKEN, SECRET = "soak-token", "soak-secret"
 POISON_FIELD, POISON_VALUE = "hs_analytics_num_page_views", "1e400"

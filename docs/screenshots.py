@@ -15,10 +15,10 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
+from harness.calibration_data import write_history, write_mapping
+from integration.files.rules_folder import FolderRulesStore
 from integration.ports import ChangeEvent, RecordRef
-from integration.rules_folder import FolderRulesStore
 from mappings.loader import PACKAGED
-from tests.calibration_data import write_history, write_mapping
 from tests.webhooks.console.browser import chromium
 from webhooks.console import ConsoleConfig, create_console_app
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from integration.model import Lead
+from integration.domain.model import Lead
 from mappings.loader import load_rules
 from mappings.schema import ScoringRules
 

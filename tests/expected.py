@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from integration.normalize import Normalizer
-from integration.outputs import assessment_outputs
-from integration.plugins import load_crm
-from integration.scoring import assess
+from integration.composition.plugins import load_crm
+from integration.domain.normalize import Normalizer
+from integration.domain.outputs import assessment_outputs
+from integration.domain.scoring import assess
 from mappings.loader import load_mapping, load_rules
 
 

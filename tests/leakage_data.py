@@ -15,7 +15,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.calibration_data import custom_mapping_yaml, custom_rows
+from harness.calibration_data import custom_mapping_yaml, custom_rows
 
 ASSESSMENT_WON = {"High": 0.8, "Medium": 0.15, "Low": 0.05, "Worst": 0.0}
 ASSESSMENT_LOST = {"High": 0.015, "Medium": 0.3, "Low": 0.4, "Worst": 0.285}

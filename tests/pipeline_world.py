@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
-from integration.normalize import Normalizer
-from integration.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.domain.normalize import Normalizer
 from integration.ports import ChangeEvent, CrmClient, EventKind, RecordRef
-from integration.retry import POLICY
+from integration.service.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.service.retry import POLICY
 from mappings.loader import load_mapping, load_rules
 from tests.fakes import FakeCrm
 

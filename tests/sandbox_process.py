@@ -11,8 +11,9 @@ import sys
 import threading
 from pathlib import Path
 
-from integration.waiting import wait_until
-from tests.webhooks.servers import free_port
+from leadtherm_sandboxes.waiting import wait_until
+
+from harness.servers import free_port
 
 BIN = Path(sys.executable).parent  # where the installed `leadtherm` is
 LEADTHERM = str(BIN / "leadtherm")

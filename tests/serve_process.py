@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import requests
-
-from integration.waiting import wait_until
+from leadtherm_sandboxes.waiting import wait_until
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 LEASE_SECONDS = 45  # the shortest lease the retry policy fits in (a killed serve's leases come back at its restart)

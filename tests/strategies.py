@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from integration.model import Lead, Stage
+from integration.domain.model import Lead, Stage
 from mappings.catalogue import ATTRIBUTES, Attribute
 from mappings.schema import ScoringRules
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.calibration_data import write_history, write_mapping
 from integration.calibration.bands import choose, temperature
 from integration.calibration.binning import terms
 from integration.calibration.calibrate import Calibration
@@ -19,11 +20,10 @@ from integration.calibration.history import History, read_history
 from integration.calibration.session import run
 from integration.calibration.writer import scoring_yaml
 from integration.cli import app
-from integration.model import Lead, Temperature
-from integration.scoring import assess
+from integration.domain.model import Lead, Temperature
+from integration.domain.scoring import assess
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Decay, Rule, ScoringRules
-from tests.calibration_data import write_history, write_mapping
 
 CURRENT = load_rules()
 

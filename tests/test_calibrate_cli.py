@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.calibration_data import write_history, write_mapping
 from integration.cli import app
 from mappings.loader import read_yaml, validate
 from mappings.schema import ScoringRules
 from tests.adapters.salesforce.conftest import password_env
-from tests.calibration_data import write_history, write_mapping
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_calibrating_from_hubspot_learns_from_contacts_and_their_won_deals(
 ) -> None:
     import random
 
-    from adapters.hubspot.sandbox import HubSpotSandbox
+    from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
     portal = HubSpotSandbox(access_token="calibrate-token", rate_limit=(10_000, 10.0))
     portal.start()
@@ -145,7 +145,7 @@ def test_calibrating_from_salesforce_learns_from_converted_leads(
 ) -> None:
     import random
 
-    from adapters.salesforce.sandbox import SalesforceSandbox
+    from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
     org = SalesforceSandbox()
     org.start()

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.calibration_data import custom_rows, raw_columns_auc, write_custom_history, write_custom_mapping
 from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.history import History, read_history
 from integration.cli import app
-from integration.scoring import assess
+from integration.domain.scoring import assess
 from mappings.loader import PACKAGED, load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Rule, ScoringRules
 from tests.adapters.salesforce.conftest import password_env
-from tests.calibration_data import custom_rows, raw_columns_auc, write_custom_history, write_custom_mapping
 
 CUSTOM = {"trial_logins", "product_interest"}
 
@@ -114,7 +114,7 @@ def test_calibrate_file_with_a_mapping_learns_its_custom_attributes_and_the_file
 def test_calibrate_hubspot_learns_a_custom_contact_property_its_mapping_declares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters.hubspot.sandbox import HubSpotSandbox
+    from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
     mapping = tmp_path / "hubspot.yaml"
     mapping.write_text(
@@ -143,7 +143,7 @@ def test_calibrate_hubspot_learns_a_custom_contact_property_its_mapping_declares
 def test_calibrate_salesforce_learns_a_custom_picklist_its_mapping_declares(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from adapters.salesforce.sandbox import SalesforceSandbox
+    from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
     mapping = tmp_path / "salesforce.yaml"
     mapping.write_text(

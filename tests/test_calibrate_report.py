@@ -13,7 +13,7 @@ from integration.calibration.charts import bands_chart, bands_figure, coinciding
 from integration.calibration.history import read_history
 from integration.calibration.report import html_report, rate_text
 from integration.calibration.session import run
-from integration.model import Temperature
+from integration.domain.model import Temperature
 from mappings.loader import PACKAGED, load_file, load_rules
 from mappings.schema import CrmMapping
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.calibration_data import write_history, write_mapping
 from integration.calibration.history import History, read_history
 from integration.calibration.session import Options, Outcome, run
 from integration.cli import app
-from integration.normalize import Normalizer
-from integration.whatif import what_if
+from integration.domain.normalize import Normalizer
+from integration.domain.whatif import what_if
 from mappings.loader import load_file, load_rules, read_yaml, validate
 from mappings.schema import CrmMapping, Rule, ScoringRules
-from tests.calibration_data import write_history, write_mapping
 from tests.leakage_data import rare_values_rows, write_after_contact, write_noise, write_rare_values
 
 
@@ -219,7 +219,7 @@ def test_creation_dates_too_coarse_to_leave_a_training_part_fall_back_to_a_strat
     from datetime import UTC, datetime
 
     from integration.calibration.session import holdout_split
-    from integration.model import Lead
+    from integration.domain.model import Lead
 
     # A sandbox seeds its leads within a second or two: most of them share the latest second.
     early, late = datetime(2026, 12, 7, 23, 59, 58, tzinfo=UTC), datetime(2026, 12, 7, 23, 59, 59, tzinfo=UTC)

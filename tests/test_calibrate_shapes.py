@@ -6,17 +6,7 @@ import re
 
 import pytest
 
-from integration.calibration.calibrate import Calibration, calibrate, same_as_the_scorer
-from integration.calibration.history import History
-from integration.calibration.model import auc
-from integration.calibration.scale import POINTS_TO_DOUBLE, auc_interval
-from integration.calibration.writer import scoring_yaml
-from integration.model import Lead
-from integration.scoring import assess
-from mappings.catalogue import ATTRIBUTES
-from mappings.loader import load_rules
-from mappings.schema import Rule, ScoringRules
-from tests.calibration_data import (
+from harness.calibration_data import (
     ORIGINS,
     PAGES,
     SHAPED_AS_OF,
@@ -24,6 +14,16 @@ from tests.calibration_data import (
     reference_aucs,
     shaped_history,
 )
+from integration.calibration.calibrate import Calibration, calibrate, same_as_the_scorer
+from integration.calibration.history import History
+from integration.calibration.scale import POINTS_TO_DOUBLE, auc_interval
+from integration.calibration.statistics import auc
+from integration.calibration.writer import scoring_yaml
+from integration.domain.model import Lead
+from integration.domain.scoring import assess
+from mappings.catalogue import ATTRIBUTES
+from mappings.loader import load_rules
+from mappings.schema import Rule, ScoringRules
 
 CURRENT = load_rules()
 

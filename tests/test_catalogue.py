@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.hubspot import setup as hubspot_setup
-from adapters.salesforce import setup as salesforce_setup
+from adapters.hubspot import field_setup as hubspot_setup
+from adapters.salesforce import field_setup as salesforce_setup
 from integration.calibration.binning import terms
-from integration.model import Lead
-from integration.normalize import Normalizer
-from integration.outputs import assessment_outputs, changed_outputs, format_datetime
-from integration.scoring import assess
+from integration.domain.model import Lead
+from integration.domain.normalize import Normalizer
+from integration.domain.outputs import assessment_outputs, changed_outputs, format_datetime
+from integration.domain.scoring import assess
 from mappings import catalogue
 from mappings.catalogue import ATTRIBUTES, EMPTY, OUTPUT_KEYS, OUTPUTS, Attribute
 from mappings.loader import load_mapping, load_rules, read_yaml, validate

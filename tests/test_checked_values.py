@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.packaged_copy import copy_packaged
+from harness.packaged_copy import copy_packaged
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 

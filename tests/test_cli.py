@@ -9,8 +9,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from harness.packaged_copy import copy_packaged
 from integration.cli import app
-from tests.packaged_copy import copy_packaged
 
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bench.score_export import write_export
-from tests.packaged_copy import copy_packaged
+from harness.packaged_copy import copy_packaged
 
 LEADTHERM = str(Path(sys.executable).parent / "leadtherm")  # the installed entry point
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "hubspot_contacts.csv"

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.salesforce.sandbox import SalesforceSandbox
 from adapters.sqlite import Database, SqliteWorkQueue
+from harness.calibration_data import write_history, write_mapping
+from harness.packaged_copy import copy_packaged
 from integration.ports import ChangeEvent, RecordRef
-from tests.calibration_data import write_history, write_mapping
-from tests.packaged_copy import copy_packaged
 
 ROOT = Path(__file__).resolve().parent.parent
 LEADTHERM = str(Path(sys.executable).parent / "leadtherm")

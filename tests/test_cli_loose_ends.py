@@ -8,14 +8,15 @@ import signal
 import subprocess
 from pathlib import Path
 
-from adapters.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
+
 from adapters.sqlite import Database, SqliteWorkQueue
+from harness.servers import free_port
 from integration.ports import ChangeEvent, RecordRef
-from integration.waiting import wait_until
 from tests.adapters.hubspot.helpers import sandbox_env
 from tests.serve_process import ServeProcess
 from tests.test_cli_first_mistakes import CLEARED, LEADTHERM, TRACEBACK, leadtherm
-from tests.webhooks.servers import free_port
 
 TOKEN, SECRET = "pat-loose-ends", "loose-ends-secret"
 

@@ -64,7 +64,7 @@ def test_explain_for_an_unknown_record_says_so_and_exits_2_as_dlq_replay_of_an_u
 
 def test_explain_says_which_field_held_a_value_outside_its_map(tmp_path: Path, db: Database) -> None:
     # Through the pipeline, so the stored assessment is what a real pass keeps.
-    from integration.worker import drain
+    from integration.service.worker import drain
     from tests.pipeline_world import make_world
 
     (tmp_path / "world").mkdir()

@@ -13,15 +13,15 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from harness.packaged_copy import copy_packaged
 from integration.cli import app
+from integration.domain.model import Lead
+from integration.domain.normalize import Normalizer
+from integration.domain.scoring import assess, rule_holds
+from integration.domain.whatif import attributes_tested
 from integration.errors import ConfigError
-from integration.model import Lead
-from integration.normalize import Normalizer
-from integration.scoring import assess, rule_holds
-from integration.whatif import attributes_tested
 from mappings.loader import PACKAGED, check_folder_report, load_file, load_mapping
 from mappings.schema import Rule, ScoringRules
-from tests.packaged_copy import copy_packaged
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
@@ -305,7 +305,7 @@ def test_explain_through_the_cli_names_the_compound_rule_with_its_points(
 ) -> None:
     from adapters.sqlite import Database, SqliteStateStore
     from integration.ports import RecordRef
-    from integration.worker import drain
+    from integration.service.worker import drain
     from tests.pipeline_world import make_world
 
     folder = _folder(tmp_path, fit=COMPOUND)
@@ -331,10 +331,10 @@ def test_a_broken_compound_rule_stops_load_with_a_located_error(tmp_path: Path) 
 
 
 def test_whatif_with_a_compound_rule_warms_only_leads_that_meet_all_its_conditions(tmp_path: Path) -> None:
+    from harness.calibration_data import write_history, write_mapping
     from integration.calibration.history import read_history
-    from integration.whatif import what_if
+    from integration.domain.whatif import what_if
     from mappings.schema import CrmMapping
-    from tests.calibration_data import write_history, write_mapping
 
     history = read_history(
         write_history(tmp_path / "h.csv", rows=600), load_file(CrmMapping, write_mapping(tmp_path / "m.yaml")),
@@ -357,12 +357,12 @@ def test_calibrate_writes_a_compound_rule_it_was_given_as_an_ordinary_all_block(
     # The learner builds a compound rule from plain data; the writer's text must read back as that rule.
     from dataclasses import replace
 
+    from harness.calibration_data import write_history, write_mapping
     from integration.calibration.calibrate import calibrate
     from integration.calibration.history import read_history
     from integration.calibration.writer import scoring_yaml
     from mappings.loader import read_yaml, validate
     from mappings.schema import CrmMapping
-    from tests.calibration_data import write_history, write_mapping
 
     history = read_history(
         write_history(tmp_path / "h.csv", rows=600), load_file(CrmMapping, write_mapping(tmp_path / "m.yaml")),
@@ -398,7 +398,7 @@ def test_calibrate_writes_a_compound_rule_it_was_given_as_an_ordinary_all_block(
 def test_each_condition_decides_exactly_as_the_same_single_rule(
     condition: dict[str, object], values: list[object]
 ) -> None:
-    from integration.scoring import rule_matches
+    from integration.domain.scoring import rule_matches
 
     single = Rule.model_validate({"label": "single", **condition, "points": 1})
     other = {"attribute": "visits", "at_least": 0}

@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until as wait_for
 
-from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.sqlite import Database, SqliteStateStore
-from integration.outputs import canonical, format_datetime
+from harness.servers import free_port
+from integration.domain.outputs import canonical, format_datetime
 from integration.ports import RecordRef
-from integration.waiting import wait_until as wait_for
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.helpers import (
     expected_outputs,
@@ -24,7 +25,6 @@ from tests.adapters.hubspot.helpers import (
     written_outputs,
 )
 from tests.serve_process import LEADTHERM, LEASE_SECONDS, ServeProcess
-from tests.webhooks.servers import free_port
 
 TOKEN = "crash-token"
 SECRET = "crash-secret"

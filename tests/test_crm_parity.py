@@ -13,12 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.hubspot.normalize import flatten as hubspot_flatten
-from adapters.salesforce.normalize import flatten as salesforce_flatten
+from adapters.hubspot.flatten import flatten as hubspot_flatten
+from adapters.salesforce.flatten import flatten as salesforce_flatten
 from examples import generate
-from integration.exports import read_export
-from integration.normalize import Normalizer
-from integration.scoring import assess
+from integration.domain.normalize import Normalizer
+from integration.domain.scoring import assess
+from integration.files.exports import read_export
 from mappings.loader import load_mapping, load_rules
 
 RULES = load_rules()

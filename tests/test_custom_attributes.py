@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.packaged_copy import copy_packaged
+from integration.domain.normalize import Normalizer
+from integration.domain.outputs import changed_outputs
+from integration.domain.scoring import assess
 from integration.errors import ConfigError
-from integration.normalize import Normalizer
-from integration.outputs import changed_outputs
-from integration.scoring import assess
 from mappings.loader import PACKAGED, check_folder_report, load_config, load_mapping
-from tests.packaged_copy import copy_packaged
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HUBSPOT_OWN = """

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from integration.model import Lead
-from integration.scoring import assess, rule_holds, rule_matches
+from harness.packaged_copy import copy_packaged
+from integration.domain.model import Lead
+from integration.domain.scoring import assess, rule_holds, rule_matches
 from mappings.loader import PACKAGED, check_folder_report, load_file
 from mappings.schema import Rule, ScoringRules
-from tests.packaged_copy import copy_packaged
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 LEADTHERM = [sys.executable, "-c", "from integration.cli import main; main()"]
@@ -219,7 +219,7 @@ def test_a_lead_is_due_again_when_its_date_ages_past_a_rules_edge(tmp_path: Path
 
 def test_whatif_reads_each_dates_age_at_its_leads_own_moment(tmp_path: Path) -> None:
     from integration.calibration.history import History
-    from integration.whatif import what_if
+    from integration.domain.whatif import what_if
     from mappings.catalogue import custom_attribute
 
     current = load_file(ScoringRules, PACKAGED / "scoring.yaml")
@@ -243,7 +243,7 @@ def test_score_through_the_cli_reads_ages_at_its_as_of_moment(tmp_path: Path) ->
     import csv
     import json
 
-    from integration.normalize import Normalizer
+    from integration.domain.normalize import Normalizer
     from mappings.loader import load_mapping
 
     recent = "\n  - label: Seen in the last 45 days\n    attribute: last_engagement_at\n"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.packaged_copy import copy_packaged
 from mappings.documents import MAX_DEPTH, DocumentError, compose_yaml, load_json, load_yaml
 from mappings.loader import PACKAGED
-from tests.packaged_copy import copy_packaged
 from tests.serve_process import LEADTHERM
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from integration.model import Stage, Temperature
-from integration.normalize import Normalizer
-from integration.scoring import assess
+from integration.domain.model import Stage, Temperature
+from integration.domain.normalize import Normalizer
+from integration.domain.scoring import assess
 from mappings.loader import load_mapping, load_rules
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.packaged_copy import copy_packaged
 from mappings.errors import ConfigError
 from mappings.loader import check_folder, load_mapping, load_rules
-from tests.packaged_copy import copy_packaged
 
 
 @pytest.fixture

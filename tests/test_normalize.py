@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.hubspot.normalize import flatten as hubspot_flatten
-from adapters.salesforce.normalize import flatten as salesforce_flatten
+from adapters.hubspot.flatten import flatten as hubspot_flatten
+from adapters.salesforce.flatten import flatten as salesforce_flatten
+from integration.domain.model import Stage
+from integration.domain.normalize import Normalizer
 from integration.errors import MappingError
-from integration.model import Stage
-from integration.normalize import Normalizer
 from mappings.loader import load_mapping
 
 HUBSPOT = Normalizer(load_mapping("hubspot"))

@@ -14,12 +14,12 @@ from pathlib import Path
 import certifi
 import pytest
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 
+from harness.servers import ConsoleProcess
 from integration.calibration.history import MIN_PER_CLASS
-from integration.waiting import wait_until
 from tests.sandbox_process import LEADTHERM, TRACEBACK, SandboxProcess, clean_env, free_port_pair
 from tests.webhooks.console.conftest import FETCH, SECRET, csrf_of, job_ended, log_in_at
-from tests.webhooks.servers import ConsoleProcess
 
 
 def run(*args: str, env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:

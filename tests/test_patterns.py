@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from integration.normalize import Normalizer
+from harness.packaged_copy import copy_packaged
+from integration.domain.normalize import Normalizer
 from mappings.loader import check_folder, load_mapping
 from mappings.patterns import MAX_SUBJECT_CHARS, PatternError, compile_pattern
-from tests.packaged_copy import copy_packaged
 from tests.serve_process import LEADTHERM
 
 

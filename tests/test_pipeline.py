@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from integration.guard import GuardedClient
 from integration.ports import EventKind, RecordRef
-from integration.retry import retry_on_rate_limit
-from integration.sweep import enqueue_due
-from integration.worker import drain
+from integration.service.guard import GuardedClient
+from integration.service.retry import retry_on_rate_limit
+from integration.service.sweep import enqueue_due
+from integration.service.worker import drain
 from tests.pipeline_world import World, make_world
 
 

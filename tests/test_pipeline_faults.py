@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from adapters.sqlite.store import StorageError
-from integration.backfill import backfill, cursor_name
+from integration.composition.runtime import settings_from_env
+from integration.domain.outputs import format_datetime
 from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing, RetryBudgetError
-from integration.outputs import format_datetime
-from integration.pause import CrmPauses, RecordedPauses
-from integration.pipeline import RECOVERED, BatchReport, PipelineSettings
 from integration.ports import QueueItem, Settlement, StateStore
-from integration.retry import POLICY, RetryPolicy
-from integration.runtime import settings_from_env
-from integration.worker import drain
+from integration.service.backfill import backfill, cursor_name
+from integration.service.pause import CrmPauses, RecordedPauses
+from integration.service.pipeline import RECOVERED, BatchReport, PipelineSettings
+from integration.service.retry import POLICY, RetryPolicy
+from integration.service.worker import drain
 from tests.pipeline_world import World, make_world
 
 SECRET_VALUE = "jane.doe@example.com +49 170 1234567"
@@ -77,7 +77,7 @@ def test_no_record_value_reaches_the_log_the_dead_letters_or_the_audit(
 def test_an_unexpected_exception_while_scoring_one_record_dead_letters_only_that_record(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import integration.decisions as decisions
+    import integration.domain.decisions as decisions
 
     real = decisions.assess
 
@@ -307,7 +307,7 @@ class ReleasingQueue:
 
 
 def test_without_a_transaction_the_queue_is_settled_last(world: World) -> None:
-    from integration.unit_of_work import settle_in_order
+    from integration.service.settlement import settle_in_order
 
     ref = world.contact("51")
     world.queue.enqueue([world.event(ref, "e1")])
@@ -325,8 +325,9 @@ def test_the_worker_outlives_an_unexpected_failure_of_a_whole_pass(
 ) -> None:
     import threading
 
-    from integration.waiting import wait_until
-    from integration.worker import run_worker
+    from leadtherm_sandboxes.waiting import wait_until
+
+    from integration.service.worker import run_worker
 
     real = world.pipeline.run_once
     calls = {"n": 0}

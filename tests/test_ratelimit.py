@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from integration.ratelimit import TokenBucket
+from integration.service.ratelimit import TokenBucket
 
 
 class ManualClock:

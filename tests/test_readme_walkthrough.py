@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 
-from integration.waiting import wait_until
 from tests.sandbox_process import TRACEBACK, SandboxProcess, clean_env, free_port_pair
 
 README = Path(__file__).resolve().parent.parent / "README.md"

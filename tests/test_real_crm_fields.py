@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from adapters.hubspot.sandbox import STANDARD_PROPERTIES
-from adapters.hubspot.setup import property_specs
-from adapters.salesforce.sandbox import STANDARD
-from adapters.salesforce.setup import field_specs
+from leadtherm_sandboxes.hubspot.sandbox import STANDARD_PROPERTIES
+from leadtherm_sandboxes.salesforce.sandbox import STANDARD
+
+from adapters.hubspot.field_setup import property_specs
+from adapters.salesforce.field_setup import field_specs
 from mappings.loader import load_mapping
 from tests.real_crm_fields import (
     HUBSPOT_COMPANY_ONLY,

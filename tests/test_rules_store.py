@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from integration.rules_folder import HISTORY, OUTSIDE, FolderRulesStore, open_folder_store
-from integration.rules_provider import StoreRulesProvider, parse_rules
-from integration.rules_store import StaleDraft
+from harness.packaged_copy import copy_packaged
+from harness.rules_store_crash import kill_during_applies, unchecked
+from integration.files.rules_folder import HISTORY, OUTSIDE, FolderRulesStore, open_folder_store
+from integration.ports.rules_store import StaleDraft
+from integration.service.rules_provider import StoreRulesProvider, parse_rules
 from mappings.loader import PACKAGED, load_rules
 from tests.contracts.rules_store_contract import RulesStoreContract, noted, warmer
-from tests.packaged_copy import copy_packaged
-from tests.rules_store_crash import kill_during_applies, unchecked
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from integration.model import Stage, Temperature
-from integration.scoring import assess
+from integration.domain.model import Stage, Temperature
+from integration.domain.scoring import assess
 from mappings.schema import ScoringRules
 from tests.conftest import MakeLead
 

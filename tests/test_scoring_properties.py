@@ -7,8 +7,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from integration.model import Lead, Temperature
-from integration.scoring import assess
+from integration.domain.model import Lead, Temperature
+from integration.domain.scoring import assess
 from mappings.catalogue import BUILTIN
 from mappings.loader import load_rules
 from tests.strategies import NOW

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from integration.retry import POLICY
-from integration.runtime import settings_from_env
+from integration.composition.runtime import settings_from_env
+from integration.service.retry import POLICY
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "serverless.yml"

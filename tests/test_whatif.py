@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.calibration_data import write_history, write_mapping
 from integration.calibration.calibrate import calibrate
 from integration.calibration.history import read_history
-from integration.model import Temperature
-from integration.whatif import Sample, preview, top_lift, what_if
+from integration.domain.model import Temperature
+from integration.domain.whatif import Sample, preview, top_lift, what_if
 from mappings.loader import load_file
 from mappings.schema import CrmMapping, ScoringRules
-from tests.calibration_data import write_history, write_mapping
 from tests.conftest import NOW, MakeLead
 
 

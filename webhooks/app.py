@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from integration.errors import LeadthermError
-from integration.inbound import InboundRequest, InboundRoute
 from integration.ports import ChangeEvent, QueueStats, WorkQueue
+from integration.ports.inbound import InboundRequest, InboundRoute
 from webhooks.forwarding import TRUST_NOTHING, ForwardingMiddleware, ProxyPolicy
 
 log = logging.getLogger("leadtherm.webhooks")

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from integration.pipeline import Pipeline
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
 from integration.ports import ChangeEvent, QueueItem
-from integration.runtime import Runtime, build_runtime
-from integration.sweep import enqueue_due
+from integration.service.pipeline import Pipeline
+from integration.service.sweep import enqueue_due
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import proxy_policy
 from webhooks.logs import bound_repeats
-from webhooks.serve import routes_of
 
 log = logging.getLogger("leadtherm.lambda")
 

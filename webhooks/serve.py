@@ -6,19 +6,19 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
 from adapters.salesforce.pubsub.listener import cdc_enabled, start_listener
+from integration.composition.routes import check_verification, routes_by_crm
+from integration.composition.runtime import Runtime, build_runtime, check_outputs
 from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
-from integration.inbound import InboundRoute
-from integration.pipeline import PipelineSettings
-from integration.runtime import Runtime, build_runtime, check_outputs
-from integration.sweep import enqueue_due
-from integration.worker import run_worker
+from integration.service.pipeline import PipelineSettings
+from integration.service.sweep import enqueue_due
+from integration.service.worker import run_worker
 from webhooks import logs
 from webhooks.app import AppConfig, create_app
 from webhooks.console.app import flush_refused_logins, upload_area
@@ -32,14 +32,6 @@ _INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EVENT_AGE_ENV = "LEADTHERM_MAX_EVENT_AGE"
 DEFAULT_MAX_EVENT_AGE = "15m"
-
-# What each built-in route needs before it can verify anything. A route may instead say so
-# itself with `cannot_verify() -> str | None`, which wins (third-party adapters, new secrets).
-ROUTE_SECRETS: dict[str, tuple[str, ...]] = {
-    "/webhooks/hubspot": ("HUBSPOT_CLIENT_SECRET",),
-    "/webhooks/salesforce": ("SALESFORCE_ORG_ID", "SALESFORCE_OUTBOUND_SECRET"),
-    "/webhooks/salesforce/flow": ("SALESFORCE_CALLOUT_SECRET",),
-}
 
 
 class ServeConfigError(LeadthermError):
@@ -62,39 +54,6 @@ def parse_interval(text: str, source: str = "interval") -> float:
     if not match or float(match.group(1)) <= 0:
         raise ServeConfigError(f"{source}: {text!r} is not an interval like 30s, 15m, 1h")
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def routes_of(runtime: Runtime, env: Mapping[str, str]) -> list[InboundRoute]:
-    return [r for routes in routes_by_crm(runtime, env).values() for r in routes]
-
-
-def routes_by_crm(runtime: Runtime, env: Mapping[str, str]) -> dict[str, list[InboundRoute]]:
-    return {name: p.routes(runtime.mappings[name], env) for name, p in runtime.plugins.items()}
-
-
-def cannot_verify(route: InboundRoute, env: Mapping[str, str]) -> str | None:
-    """Why `route` would refuse every delivery (its secret is not configured), or None."""
-    own = getattr(route, "cannot_verify", None)
-    if callable(own):
-        answer = own()
-        return str(answer) if answer else None
-    missing = [name for name in ROUTE_SECRETS.get(route.path, ()) if not env.get(name, "").replace(",", "").strip()]
-    return f"{' and '.join(missing)} not set" if missing else None
-
-
-def check_verification(routes: Mapping[str, Sequence[InboundRoute]], env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(path, reason) of routes that cannot verify; ServeConfigError if a CRM has no route that can."""
-    warnings: list[tuple[str, str]] = []
-    for crm, crm_routes in routes.items():
-        problems = {r.path: reason for r in crm_routes if (reason := cannot_verify(r, env))}
-        if crm_routes and len(problems) == len(crm_routes):
-            detail = "; ".join(f"{path}: {reason}" for path, reason in problems.items())
-            raise ServeConfigError(
-                f"{crm}: no webhook route could verify a delivery ({detail}); every delivery would be refused. "
-                f"Set the secret, or serve only the other CRMs with --crm"
-            )
-        warnings += problems.items()
-    return warnings
 
 
 def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from integration.composition.plugins import Env
 from integration.errors import MissingSetting
-from integration.plugins import Env
 from integration.ports import StateStore, WorkQueue
 
 

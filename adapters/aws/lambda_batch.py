@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats, Settlement, StateStore, WorkQueue
-from integration.unit_of_work import settle_in_order
+from integration.service.settlement import settle_in_order
 
 
 class LambdaBatchQueue:

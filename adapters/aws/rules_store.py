@@ -24,7 +24,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from integration.errors import MissingSetting
-from integration.rules_store import (
+from integration.ports.rules_store import (
     Files,
     Reader,
     RulesStoreError,

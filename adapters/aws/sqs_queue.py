@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from integration.errors import LeadthermError
 from integration.ports import ChangeEvent, DeadLetter, QueueItem, QueueStats, Settlement, StateStore
-from integration.unit_of_work import settle_in_order
+from integration.service.settlement import settle_in_order
 
 MAX_BATCH = 10  # SQS batch APIs take at most 10 entries
 MAX_VISIBILITY = 43_200

@@ -22,7 +22,7 @@ from urllib3.util.retry import Retry
 from adapters.hubspot.errors import call, describe, missing_properties
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import ChangeEvent, FetchResult, FieldWrite, Page, RecordRef, WriteResult, WriteStatus
-from integration.retry import POLICY
+from integration.service.retry import POLICY
 from mappings.schema import CrmMapping
 
 CRM = "hubspot"

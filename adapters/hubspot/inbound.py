@@ -20,8 +20,8 @@ from typing import Any
 from hubspot.utils.signature import Signature
 
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, EventKind, RecordRef
+from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from mappings.documents import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.hubspot.inbound")

@@ -7,14 +7,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
+from adapters.hubspot.field_setup import setup
+from adapters.hubspot.flatten import flatten
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
-from adapters.hubspot.normalize import flatten
-from adapters.hubspot.setup import setup
+from integration.composition.plugins import Env, SetupReport
 from integration.errors import InvalidSetting, MissingSetting
-from integration.inbound import InboundRoute, secrets_setting
-from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
-from integration.ratelimit import parse_rate_limit
+from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s

@@ -11,7 +11,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import Operation
 
 from adapters.salesforce.errors import RETRIABLE_CODES, call
-from adapters.salesforce.normalize import dotted
+from adapters.salesforce.flatten import dotted
 from adapters.salesforce.related import CONVERSION, RELATED_OBJECTS
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import (
@@ -24,7 +24,7 @@ from integration.ports import (
     WriteResult,
     WriteStatus,
 )
-from integration.retry import POLICY
+from integration.service.retry import POLICY
 from mappings.schema import CrmMapping
 
 CRM = "salesforce"

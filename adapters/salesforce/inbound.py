@@ -28,8 +28,8 @@ from defusedxml.ElementTree import fromstring
 
 from adapters.salesforce.related import accepted_objects
 from integration.errors import LeadthermError, PayloadError, VerificationError
-from integration.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
+from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
 from mappings.documents import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.salesforce.inbound")

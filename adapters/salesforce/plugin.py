@@ -11,15 +11,15 @@ from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.errors import call
+from adapters.salesforce.field_setup import setup
+from adapters.salesforce.flatten import flatten
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
-from adapters.salesforce.normalize import flatten
 from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
-from adapters.salesforce.setup import setup
+from integration.composition.plugins import Env, SetupReport
 from integration.errors import InvalidSetting, MissingSetting
-from integration.inbound import InboundRoute, secrets_setting
-from integration.plugins import Env, SetupReport
 from integration.ports import CrmClient
-from integration.ratelimit import parse_rate_limit
+from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: stay gentle anyway

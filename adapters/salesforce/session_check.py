@@ -19,7 +19,7 @@ import requests
 
 from adapters.salesforce.inbound import SessionCheckUnavailable, same_org
 from integration.errors import LeadthermError, VerificationError
-from integration.inbound import WebhookSettingError
+from integration.ports.inbound import WebhookSettingError
 
 VERIFY_SESSION_SETTING = "SALESFORCE_OUTBOUND_VERIFY_SESSION"
 REMEMBER_SECONDS = 900.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from integration.plugins import Env, NoStoredData
+from integration.composition.plugins import Env, NoStoredData
 from integration.ports import StateStore, WorkQueue
 
 

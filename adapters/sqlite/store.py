@@ -33,7 +33,7 @@ from integration.ports import (
     StateStore,
     StoredAssessment,
 )
-from integration.unit_of_work import settle_in_order
+from integration.service.settlement import settle_in_order
 
 Clock = Callable[[], float]
 _CHUNK = 500  # keeps IN (...) lists under SQLite's variable limit

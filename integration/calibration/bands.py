@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations, pairwise
 
-from integration.model import Temperature
-from integration.scoring import temperature_of
+from integration.domain.model import Temperature
+from integration.domain.scoring import temperature_of
 
 GRID = 40  # candidate edges at every 2.5th percentile of the training scores
 MIN_SHARE = 0.02  # a band must hold at least this share of the training leads...

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from integration.calibration.features import fires, learnable, nice, number_label
-from integration.model import Lead
-from integration.scoring import decay_factor
+from integration.domain.model import Lead
+from integration.domain.scoring import decay_factor
 from mappings.catalogue import Attribute
 from mappings.schema import Rule, ScoringRules
 

@@ -10,14 +10,14 @@ from integration.calibration import notes
 from integration.calibration.bands import Band, cells, choose, tally
 from integration.calibration.binning import Term, coarsen, decay_factors, merged_bins, terms
 from integration.calibration.history import CalibrationError, History
-from integration.calibration.model import auc
-from integration.calibration.model import split as stratified
 from integration.calibration.pairs import MAX_PAIRS, Pair, fold, moved_to, pays, search
 from integration.calibration.points import Placed, Rendered, assemble, render
 from integration.calibration.refine import TOLERANCE, choose_cuts
 from integration.calibration.scale import auc_interval
 from integration.calibration.shapes import Shapes, Spec, boost
-from integration.scoring import assess
+from integration.calibration.statistics import auc
+from integration.calibration.statistics import split as stratified
+from integration.domain.scoring import assess
 from mappings.schema import ScoringRules
 
 if TYPE_CHECKING:

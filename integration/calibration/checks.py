@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from integration.calibration.model import auc
-from integration.model import Lead
+from integration.calibration.statistics import auc
+from integration.domain.model import Lead
 from mappings.catalogue import NUMERIC_KINDS, Attribute
 from mappings.schema import CrmMapping
 

@@ -9,9 +9,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from integration.model import Lead
-from integration.scoring import decay_factor as scorer_decay
-from integration.scoring import rule_holds, rule_matches
+from integration.domain.model import Lead
+from integration.domain.scoring import decay_factor as scorer_decay
+from integration.domain.scoring import rule_holds, rule_matches
 from mappings.catalogue import Attribute
 from mappings.schema import Decay, Rule
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from integration.domain.model import Lead
+from integration.domain.normalize import Normalizer, to_datetime
 from integration.errors import LeadthermError, MappingError
-from integration.exports import read_export
-from integration.model import Lead
-from integration.normalize import Normalizer, to_datetime
+from integration.files.exports import read_export
 from integration.ports import CrmClient
 from mappings.catalogue import ATTRIBUTES, Attribute
 from mappings.schema import CrmMapping

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from integration.calibration.calibrate import Calibration, calibrate
 from integration.calibration.checks import Suspect, leakage, learnable, too_little
 from integration.calibration.history import CalibrationError, History
-from integration.calibration.model import split as stratified
+from integration.calibration.statistics import split as stratified
 from mappings.schema import ScoringRules
 
 MIN_PER_SIDE = 2  # a forward holdout (or its training part) needs this many of each outcome

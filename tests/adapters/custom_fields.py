@@ -10,12 +10,12 @@ from typing import Any
 
 from waitress.server import create_server
 
-from integration.runtime import Runtime
-from integration.worker import run_worker
+from harness.packaged_copy import copy_packaged
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime
+from integration.service.worker import run_worker
 from mappings.loader import PACKAGED
-from tests.packaged_copy import copy_packaged
 from webhooks.app import AppConfig, create_app
-from webhooks.serve import routes_of
 
 RULE = """
   - label: Interested in the analytics suite

@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import pytest
 
 from integration.errors import RateLimited
-from integration.guard import GuardedClient
 from integration.ports import ChangeEvent, CrmClient, FieldWrite, RecordRef, WriteStatus
-from integration.retry import retry_on_rate_limit
+from integration.service.guard import GuardedClient
+from integration.service.retry import retry_on_rate_limit
 
 
 class CrmHarness(Protocol):

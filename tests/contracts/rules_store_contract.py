@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from integration.errors import ConfigError
-from integration.rules_store import Files, RulesStore, StaleDraft, UnknownVersion, Version, fresh_readers
+from integration.ports.rules_store import Files, RulesStore, StaleDraft, UnknownVersion, Version, fresh_readers
 
 
 def noted(text: str, note: str) -> str:

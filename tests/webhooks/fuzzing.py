@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from adapters.hubspot.inbound import HubSpotWebhookRoute, signed_uri
 from adapters.salesforce.inbound import FlowCalloutRoute, OutboundMessageRoute, callout_signature
 from adapters.sqlite import SqliteWorkQueue
-from integration.inbound import InboundRoute
+from integration.ports.inbound import InboundRoute
 from webhooks.app import AppConfig, create_app
 
 HUBSPOT_SECRET = "fuzz-client-secret"

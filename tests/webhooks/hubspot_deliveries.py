@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.runtime import build_runtime
+from integration.composition.runtime import build_runtime
 from tests.adapters.hubspot.helpers import sandbox_env
 from tests.webhooks.fuzzing import HUBSPOT_SECRET, hubspot_v3
 

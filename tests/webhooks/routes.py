@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from integration.inbound import Enqueue, InboundRequest, InboundResponse
 from integration.ports import ChangeEvent, RecordRef
+from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse
 
 
 class EchoRoute:

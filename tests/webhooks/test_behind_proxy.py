@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.hubspot.inbound import HubSpotWebhookRoute
-from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.sqlite import SqliteWorkQueue
-from integration.waiting import wait_until
-from tests.webhooks.servers import NGINX, Proxy, free_port, nginx_in_front, serving
+from harness.servers import NGINX, Proxy, free_port, nginx_in_front, serving
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import ProxyPolicy, parse_public_url, parse_trusted_proxies
 

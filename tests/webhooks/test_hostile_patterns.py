@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.waiting import wait_until
+from harness.packaged_copy import copy_packaged
+from harness.servers import free_port
 from tests.adapters.hubspot.helpers import running_portal, sandbox_env
-from tests.packaged_copy import copy_packaged
 from tests.serve_process import LEADTHERM, ServeProcess
-from tests.webhooks.servers import free_port
 
 TOKEN = "hostile-token"
 SECRET = "hostile-secret"

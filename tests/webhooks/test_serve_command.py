@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.plugins import load_crm
-from integration.runtime import build_runtime
-from integration.waiting import wait_until
+from harness.servers import LEADTHERM, NGINX, Serve, free_port, nginx_in_front
+from integration.composition.plugins import load_crm
+from integration.composition.routes import NoVerifiableRoute, check_verification
+from integration.composition.runtime import build_runtime
 from mappings.loader import load_mapping
-from tests.webhooks.servers import LEADTHERM, NGINX, Serve, free_port, nginx_in_front
-from webhooks.serve import ServeConfigError, check_verification
 
 TOKEN, SECRET = "serve-token", "serve-secret"
 
@@ -113,7 +113,7 @@ def test_a_salesforce_route_without_its_secret_is_announced_and_a_crm_with_none_
     only_org = {"SALESFORCE_ORG_ID": "00D000000000001", "SALESFORCE_OUTBOUND_SECRET": "url-secret-0123456789"}
     warnings = check_verification({"salesforce": plugin.routes(mapping, only_org)}, only_org)
     assert warnings == [("/webhooks/salesforce/flow", "SALESFORCE_CALLOUT_SECRET not set")]
-    with pytest.raises(ServeConfigError, match="salesforce: no webhook route could verify"):
+    with pytest.raises(NoVerifiableRoute, match="salesforce: no webhook route could verify"):
         check_verification({"salesforce": plugin.routes(mapping, {})}, {})
 
 

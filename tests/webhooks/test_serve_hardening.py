@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from tests.packaged_copy import copy_packaged
+from harness.packaged_copy import copy_packaged
+from harness.servers import Serve, export_of_size
 from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
-from tests.webhooks.servers import Serve, export_of_size
 from tests.webhooks.test_serve_command import env, portal
 
 __all__ = ["env", "portal"]  # the serve tests' HubSpot sandbox and environment, used here as they are

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 from urllib3.exceptions import NewConnectionError
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.waiting import wait_until
+from harness.servers import Serve
 from tests.webhooks.hubspot_deliveries import deliver, portal, serve_env
-from tests.webhooks.servers import Serve
 
 __all__ = ["portal"]
 

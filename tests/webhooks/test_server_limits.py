@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from adapters.sqlite import SqliteWorkQueue
+from harness.servers import serving
 from tests.webhooks.routes import EchoRoute
-from tests.webhooks.servers import serving
 from webhooks.app import AppConfig, create_app
 from webhooks.server import ServerLimits
 

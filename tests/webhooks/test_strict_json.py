@@ -14,13 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
-from adapters.hubspot.sandbox import HubSpotSandbox
 from adapters.salesforce.inbound import callout_signature
-from adapters.salesforce.sandbox import SalesforceSandbox
-from integration.runtime import build_runtime
+from harness.servers import Serve
+from integration.composition.runtime import build_runtime
 from tests.adapters.hubspot.helpers import sandbox_env
-from tests.webhooks.servers import Serve
 
 TOKEN, SECRET, CALLOUT_SECRET = "strict-token", "strict-secret", "strict-callout-secret-0123456789"
 TOKENS = ["NaN", "Infinity", "-Infinity"]

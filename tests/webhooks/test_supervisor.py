@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.sqlite import SqliteWorkQueue
-from integration.waiting import wait_until
+from harness.servers import serving
 from tests.webhooks.routes import EchoRoute
-from tests.webhooks.servers import serving
 from webhooks.app import AppConfig, create_app
 from webhooks.supervisor import Supervisor, describe_crash
 

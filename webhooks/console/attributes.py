@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from integration.rules_store import Files
+from integration.ports.rules_store import Files
 from mappings.catalogue import BUILTIN
 from mappings.documents import DocumentError, load_yaml
 

@@ -7,7 +7,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from integration.whatif import WhatIf
+from integration.domain.whatif import WhatIf
 
 WIDTH, HEIGHT, PAD = 520, 240, 36
 SERIES = (("current", "bar-current"), ("edited", "bar-edited"))

@@ -12,16 +12,16 @@ from typing import Annotated, Any
 import typer
 from flask import Flask
 
+from integration.composition.plugins import crm_names, load_crm
+from integration.composition.runtime import Runtime, open_backend
 from integration.errors import LeadthermError, MissingSetting
-from integration.guard import GuardedClient
-from integration.pause import RecordedPauses
-from integration.plugins import crm_names, load_crm
+from integration.files.rules_folder import FolderRulesStore
 from integration.ports import CrmClient
-from integration.ratelimit import TokenBucket
-from integration.rules_folder import FolderRulesStore
-from integration.rules_provider import open_rules_store
-from integration.rules_store import RulesStore
-from integration.runtime import Runtime, open_backend
+from integration.ports.rules_store import RulesStore
+from integration.service.guard import GuardedClient
+from integration.service.pause import RecordedPauses
+from integration.service.ratelimit import TokenBucket
+from integration.service.rules_provider import open_rules_store
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
 from webhooks import logs
 from webhooks.console.app import create_console_app, flush_refused_logins, register_console, upload_area

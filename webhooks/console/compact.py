@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from integration.calibration.history import History
-from integration.model import Lead
+from integration.domain.model import Lead
 
 
 class PackedValues(Mapping[str, Any]):

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from flask import after_this_request, g, session
 from pydantic import BaseModel
 
+from integration.composition.plugins import CrmPlugin, load_crm
 from integration.errors import ConfigError, Problem
-from integration.plugins import CrmPlugin, load_crm
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
-from integration.rules_provider import SCORING_FILE
-from integration.rules_store import RulesStore
+from integration.ports.rules_store import RulesStore
+from integration.service.rules_provider import SCORING_FILE
 from mappings.crosscheck import rules_against, rules_value_notices
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules

@@ -25,8 +25,8 @@ from flask import Blueprint, abort, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from integration.errors import LeadthermError
-from integration.guard import GuardedClient
 from integration.ports import CrmClient
+from integration.service.guard import GuardedClient
 
 log = logging.getLogger("leadtherm.console")
 

@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 from integration.calibration.history import History, pull_history
 from integration.calibration.session import Options, Outcome, run, without_history
+from integration.composition.plugins import load_crm
+from integration.domain.whatif import WhatIf, what_if
 from integration.errors import ConfigError, LeadthermError
-from integration.guard import GuardedClient
-from integration.plugins import load_crm
 from integration.ports import CrmClient, Page
-from integration.ratelimit import TokenBucket
-from integration.whatif import WhatIf, what_if
+from integration.service.guard import GuardedClient
+from integration.service.ratelimit import TokenBucket
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.compact import Packer, key_order, pack, rows
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from integration.backfill import backfill, cursor_name
 from integration.errors import LeadthermError
-from integration.pipeline import Pipeline
 from integration.ports import StateStore, WorkQueue
+from integration.service.backfill import backfill, cursor_name
+from integration.service.pipeline import Pipeline
 from webhooks.console.context import Console
 from webhooks.console.jobs import Job, JobRefused, JobRunner, started
 from webhooks.console.jobs import Progress as JobProgress

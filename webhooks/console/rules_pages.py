@@ -8,10 +8,10 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
+from integration.domain.whatif import attributes_tested, preview
 from integration.errors import ConfigError, LeadthermError, Problem
-from integration.rules_provider import SCORING_FILE
-from integration.rules_store import RulesStoreError, unified_diff
-from integration.whatif import attributes_tested, preview
+from integration.ports.rules_store import RulesStoreError, unified_diff
+from integration.service.rules_provider import SCORING_FILE
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
 from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights

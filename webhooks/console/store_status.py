@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from integration.rules_store import RulesStore, RulesStoreError, fresh_readers
+from integration.ports.rules_store import RulesStore, RulesStoreError, fresh_readers
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import Any
 
 from integration.calibration.history import History, default_as_of, read_history
 from integration.calibration.session import Outcome
+from integration.domain.normalize import Normalizer
+from integration.domain.whatif import Sample, WhatIf
 from integration.errors import LeadthermError, MappingError
-from integration.exports import read_export
-from integration.normalize import Normalizer
+from integration.files.exports import read_export
 from integration.ports import Draft, RawRecord, RecordRef
-from integration.whatif import Sample, WhatIf
 from mappings.schema import CrmMapping
 from webhooks.console.merge import Conflict
 

@@ -23,9 +23,9 @@ def listen(
     # Imported here: every `leadtherm` command loads this module to register it, and grpc is heavy.
     from adapters.salesforce.pubsub.listener import Listener
     from adapters.salesforce.pubsub.subscriber import SubscriberGaveUp
+    from integration.composition.runtime import build_runtime
     from integration.errors import LeadthermError
-    from integration.runtime import build_runtime
-    from integration.worker import run_worker
+    from integration.service.worker import run_worker
 
     crm = crm.casefold()  # CRM names are case-insensitive everywhere in the CLI
     if crm != "salesforce":

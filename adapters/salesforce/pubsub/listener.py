@@ -19,9 +19,9 @@ from adapters.salesforce.pubsub.session import SalesforceSessions
 from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberGaveUp, SubscriberSettings
 from adapters.salesforce.pubsub.translate import topic_of
 from adapters.salesforce.related import opportunity_fields
-from integration.backfill import backfill
+from integration.composition.runtime import Runtime
 from integration.errors import ConfigError, MissingSetting, Problem
-from integration.runtime import Runtime
+from integration.service.backfill import backfill
 
 log = logging.getLogger("leadtherm.salesforce.cdc")
 

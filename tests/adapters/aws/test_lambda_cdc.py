@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
+from leadtherm_sandboxes.salesforce.pubsub_sandbox import PubSubSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
 from adapters.aws.resources import create_resources
 from adapters.salesforce.pubsub.subscriber import cursor_name
-from adapters.salesforce.pubsub_sandbox import PubSubSandbox
-from adapters.salesforce.sandbox import SalesforceSandbox
 from tests.adapters.aws.conftest import Aws
 from webhooks import lambda_cdc, lambda_handlers
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from adapters.aws.resources import create_resources
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.hubspot.setup import setup
-from integration.waiting import wait_until as wait_for
+from adapters.hubspot.field_setup import setup
 from mappings.loader import load_mapping
 from tests.adapters.aws.conftest import Aws
 from webhooks import lambda_handlers

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from adapters.aws.rules_store import DynamoRulesStore
-from integration.rules_store import StaleDraft
+from harness.packaged_copy import copy_packaged
+from harness.rules_store_crash import unchecked
+from integration.ports.rules_store import StaleDraft
 from tests.adapters.aws.conftest import Aws
 from tests.contracts.rules_store_contract import RulesStoreContract, warmer
-from tests.packaged_copy import copy_packaged
-from tests.rules_store_crash import unchecked
 
 
 @pytest.fixture

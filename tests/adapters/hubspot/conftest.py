@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 import waitress
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from waitress.server import BaseWSGIServer
 
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.hubspot.setup import setup
-from integration.pipeline import PipelineSettings
-from integration.retry import POLICY
-from integration.runtime import Runtime, build_runtime
-from integration.worker import run_worker
+from adapters.hubspot.field_setup import setup
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import POLICY
+from integration.service.worker import run_worker
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.helpers import sandbox_env
 from webhooks.app import AppConfig, create_app
-from webhooks.serve import routes_of
 
 TOKEN = "test-token"
 SECRET = "test-client-secret"

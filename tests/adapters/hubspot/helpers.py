@@ -7,7 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+
 from mappings.loader import load_mapping
 from tests.expected import expected_outputs as expected
 

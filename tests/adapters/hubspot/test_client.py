@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 
 from adapters.hubspot.client import HubSpotClient
+from adapters.hubspot.field_setup import setup
 from adapters.hubspot.inbound import parse
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.hubspot.setup import setup
 from integration.errors import AuthError, OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import ChangeEvent, FieldWrite, RecordRef
-from integration.worker import drain
+from integration.service.worker import drain
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.conftest import TOKEN
 from tests.contracts.crm_client_contract import CrmClientContract

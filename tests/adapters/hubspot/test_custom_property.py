@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from hubspot.crm.properties import OptionInput, PropertyCreate
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.runtime import build_runtime
-from integration.waiting import wait_until
+from integration.composition.runtime import build_runtime
 from tests.adapters.custom_fields import REASON, custom_folder, serving
 from tests.adapters.hubspot.conftest import SECRET, TOKEN
 

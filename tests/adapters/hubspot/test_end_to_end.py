@@ -7,10 +7,11 @@ import math
 import random
 import time
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.backfill import backfill
-from integration.waiting import wait_until as wait_for
-from integration.worker import drain
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until as wait_for
+
+from integration.service.backfill import backfill
+from integration.service.worker import drain
 from tests.adapters.hubspot.conftest import Live
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.hubspot.field_setup import webhook_instructions
 from adapters.hubspot.inbound import MAX_MERGED_IDS, HubSpotWebhookRoute, legacy_versions, parse, signed_uri, verify
 from adapters.hubspot.plugin import plugin
-from adapters.hubspot.setup import webhook_instructions
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import InboundRequest, WebhookSettingError
 from integration.ports import EventKind, RecordRef
+from integration.ports.inbound import InboundRequest, WebhookSettingError
 from mappings.loader import load_mapping
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import ProxyPolicy, parse_trusted_proxies

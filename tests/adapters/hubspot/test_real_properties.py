@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.normalize import Normalizer
+from integration.domain.normalize import Normalizer
 from integration.ports import RecordRef
 from mappings.loader import load_mapping
 from tests.adapters.hubspot.conftest import TOKEN

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from typer.testing import CliRunner
 
 from adapters.hubspot.client import HubSpotClient
-from adapters.hubspot.sandbox import HubSpotSandbox
-from adapters.hubspot.setup import setup
+from adapters.hubspot.field_setup import setup
 from integration.cli import app
 from mappings.loader import load_mapping
 

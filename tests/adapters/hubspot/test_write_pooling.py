@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+
 from adapters.hubspot.client import BATCH_LIMIT
-from adapters.hubspot.sandbox import HubSpotSandbox
+from integration.composition.runtime import Runtime, build_runtime
 from integration.ports import ChangeEvent, RecordRef
-from integration.runtime import Runtime, build_runtime
 from tests.adapters.hubspot.conftest import SECRET, TOKEN
 from tests.adapters.hubspot.helpers import sandbox_env
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from leadtherm_sandboxes.salesforce.pubsub_sandbox import PubSubSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.salesforce.pubsub.listener import Listener
-from adapters.salesforce.pubsub_sandbox import PubSubSandbox
-from adapters.salesforce.sandbox import SalesforceSandbox
-from integration.pipeline import PipelineSettings
-from integration.retry import RetryPolicy
-from integration.runtime import Runtime, build_runtime
-from integration.waiting import wait_until
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import RetryPolicy
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
 

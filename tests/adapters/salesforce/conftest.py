@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
 from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.field_setup import setup
 from adapters.salesforce.plugin import connect
-from adapters.salesforce.sandbox import SalesforceSandbox
-from adapters.salesforce.setup import setup
 from mappings.loader import load_mapping
 
 OUTBOUND_SECRET = "outbound-url-secret-0123456789"  # what the admin put into the endpoint URL

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
 from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.field_setup import setup
 from adapters.salesforce.inbound import parse_outbound
 from adapters.salesforce.plugin import connect
-from adapters.salesforce.sandbox import SalesforceSandbox
-from adapters.salesforce.setup import setup
 from integration.errors import AuthError, DailyLimitExhausted, OutputFieldsMissing
 from integration.ports import ChangeEvent, FieldWrite, RecordRef, WriteStatus
 from mappings.loader import load_mapping

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+
 from adapters.salesforce.client import READ_CHUNK, SalesforceClient
+from adapters.salesforce.field_setup import setup
 from adapters.salesforce.plugin import connect
-from adapters.salesforce.sandbox import SalesforceSandbox
-from adapters.salesforce.setup import setup
-from integration.model import Stage
-from integration.normalize import Normalizer
+from integration.domain.model import Stage
+from integration.domain.normalize import Normalizer
+from integration.domain.scoring import assess
 from integration.ports import RawRecord, RecordRef
-from integration.scoring import assess
 from mappings.loader import load_mapping, load_rules
 from mappings.schema import AttributeMapping
 from tests.adapters.salesforce.conftest import password_env

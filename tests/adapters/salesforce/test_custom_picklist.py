@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+from leadtherm_sandboxes.waiting import wait_until
+
 from adapters.salesforce.inbound import outbound_endpoint
 from adapters.salesforce.plugin import connect
-from adapters.salesforce.sandbox import SalesforceSandbox
-from integration.runtime import build_runtime
-from integration.waiting import wait_until
+from integration.composition.runtime import build_runtime
 from tests.adapters.custom_fields import REASON, custom_folder, serving
 from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
 

@@ -13,20 +13,20 @@ from typing import Any
 
 import pytest
 import waitress
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from adapters.salesforce.inbound import outbound_endpoint
-from adapters.salesforce.sandbox import SalesforceSandbox
-from integration.inbound import InboundRequest
-from integration.pipeline import PipelineSettings
-from integration.retry import POLICY
-from integration.runtime import Runtime, build_runtime
-from integration.waiting import wait_until as wait_for
-from integration.worker import drain, run_worker
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.ports.inbound import InboundRequest
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import POLICY
+from integration.service.worker import drain, run_worker
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
 from tests.expected import expected_outputs
 from webhooks.app import AppConfig, create_app
-from webhooks.serve import routes_of
 
 FAST_RETRY = PipelineSettings(retry=replace(POLICY, queue_delay=0.05))
 HOT_LEAD = {

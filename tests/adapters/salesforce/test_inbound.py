@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
+from adapters.salesforce.field_setup import outbound_instructions
 from adapters.salesforce.inbound import (
     FlowCalloutRoute,
     OutboundMessageRoute,
@@ -24,13 +26,11 @@ from adapters.salesforce.inbound import (
     verify_url_secret,
 )
 from adapters.salesforce.plugin import plugin
-from adapters.salesforce.sandbox import SalesforceSandbox
 from adapters.salesforce.session_check import UserinfoSessionCheck
-from adapters.salesforce.setup import outbound_instructions
 from adapters.sqlite import SqliteWorkQueue
 from integration.errors import PayloadError, VerificationError
-from integration.inbound import InboundRequest, InboundRoute, WebhookSettingError
 from integration.ports import ChangeEvent, RecordRef
+from integration.ports.inbound import InboundRequest, InboundRoute, WebhookSettingError
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
 from webhooks.app import AppConfig, create_app

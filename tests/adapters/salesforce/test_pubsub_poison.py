@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.salesforce.pubsub.subscriber import cursor_name
-from integration.runtime import open_backend
-from integration.waiting import wait_until
+from harness.servers import free_port
+from integration.composition.runtime import open_backend
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, world
 from tests.serve_process import ServeProcess
-from tests.webhooks.servers import free_port
 
 __all__ = ["world"]
 

@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.salesforce.pubsub.subscriber import cursor_name
-from integration.runtime import open_backend
-from integration.waiting import wait_until
+from integration.composition.runtime import open_backend
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, world
 
 __all__ = ["world"]

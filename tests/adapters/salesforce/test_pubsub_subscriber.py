@@ -8,13 +8,13 @@ import time
 from dataclasses import replace
 
 import pytest
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.salesforce.pubsub.listener import start_listener
 from adapters.salesforce.pubsub.subscriber import cursor_name
-from adapters.salesforce.sandbox import SalesforceSandbox
 from integration.ports import RecordRef
-from integration.waiting import wait_until
-from integration.worker import drain
+from integration.service.worker import drain
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, run_in_background, world
 
 __all__ = ["world"]  # the fixture, imported for pytest

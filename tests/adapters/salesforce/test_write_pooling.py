@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+
 from adapters.salesforce.client import COLLECTION_LIMIT, READ_CHUNK
-from adapters.salesforce.sandbox import SalesforceSandbox
+from integration.composition.runtime import Runtime, build_runtime
 from integration.ports import ChangeEvent, RecordRef
-from integration.runtime import Runtime, build_runtime
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import password_env
 

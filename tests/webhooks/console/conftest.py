@@ -13,11 +13,11 @@ import pytest
 import requests
 import waitress
 from flask import Flask
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
-from integration.rules_folder import FolderRulesStore
-from integration.waiting import wait_until
-from tests.packaged_copy import copy_packaged
+from harness.packaged_copy import copy_packaged
+from integration.files.rules_folder import FolderRulesStore
 from webhooks.console import ConsoleConfig, create_console_app
 
 SECRET = "correct horse battery staple"

@@ -16,8 +16,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from harness.calibration_data import write_history, write_mapping
 from integration.ports import ChangeEvent, RecordRef
-from tests.calibration_data import write_history, write_mapping
 from tests.webhooks.console import browser
 from tests.webhooks.console.conftest import EXAMPLES, SECRET, Served
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 
 from adapters.sqlite import SqliteStateStore
-from integration.pause import CrmPauses
+from harness.servers import ConsoleProcess
+from integration.service.pause import CrmPauses
 from tests.webhooks.console.conftest import SECRET, log_in_at
-from tests.webhooks.servers import ConsoleProcess
 
 LEADTHERM = str(Path(sys.executable).with_name("leadtherm"))
 

@@ -6,12 +6,12 @@ import gc
 import tracemalloc
 from pathlib import Path
 
+from harness.calibration_data import write_history, write_mapping
 from integration.calibration.history import History, read_history
-from integration.rules_provider import parse_rules
-from integration.whatif import what_if
+from integration.domain.whatif import what_if
+from integration.service.rules_provider import parse_rules
 from mappings.loader import PACKAGED, load_file
 from mappings.schema import CrmMapping
-from tests.calibration_data import write_history, write_mapping
 from webhooks.console.compact import Packer, key_order, pack, rows
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from integration.rules_provider import parse_rules
+from integration.service.rules_provider import parse_rules
 from mappings.loader import PACKAGED
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.edits import (

@@ -19,8 +19,8 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from harness.servers import ConsoleProcess, export_of_size
 from tests.webhooks.console.conftest import SECRET, csrf_of, log_in_at
-from tests.webhooks.servers import ConsoleProcess, export_of_size
 from tests.webhooks.test_server_limits import SlowClients
 
 MIB = 1024 * 1024

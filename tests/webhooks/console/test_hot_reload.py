@@ -6,22 +6,22 @@ import threading
 from pathlib import Path
 
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.pipeline import PipelineSettings
-from integration.retry import RetryPolicy
-from integration.runtime import build_runtime
-from integration.waiting import wait_until
-from integration.worker import run_worker
+from harness.packaged_copy import copy_packaged
+from integration.composition.routes import routes_of
+from integration.composition.runtime import build_runtime
+from integration.service.pipeline import PipelineSettings
+from integration.service.retry import RetryPolicy
+from integration.service.worker import run_worker
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
 from tests.adapters.hubspot.helpers import sandbox_env
 from tests.adapters.hubspot.test_end_to_end import HOT
-from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import SECRET, csrf_of, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
-from webhooks.serve import routes_of
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 

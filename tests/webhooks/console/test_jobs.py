@@ -10,22 +10,22 @@ from pathlib import Path
 
 import pytest
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.guard import GuardedClient
-from integration.runtime import Runtime, build_runtime
-from integration.waiting import wait_until
+from harness.calibration_data import write_history, write_mapping
+from harness.packaged_copy import copy_packaged
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.guard import GuardedClient
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
 from tests.adapters.hubspot.test_end_to_end import HOT
-from tests.calibration_data import write_history, write_mapping
-from tests.packaged_copy import copy_packaged
 from tests.webhooks.console.conftest import FETCH, SECRET, LogIn, Served, csrf_of, job_ended, job_status, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.console.jobs import BACKGROUND_SHARE, JobRefused, JobRunner, background_clients
 from webhooks.console.offload import background_bucket
-from webhooks.serve import routes_of
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from harness.servers import serving
 from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of
-from tests.webhooks.servers import serving
 from webhooks.console import ConsoleConfig, create_console_app
 from webhooks.console.security import AttemptLimiter
 from webhooks.forwarding import ProxyPolicy

@@ -16,9 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.hubspot.sandbox import HubSpotSandbox
-from integration.waiting import wait_until
+from harness.servers import LEADTHERM, free_port
 from mappings.loader import PACKAGED
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
@@ -26,7 +27,6 @@ from tests.adapters.hubspot.helpers import sandbox_env
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.serve_process import ServeProcess
 from tests.webhooks.console.conftest import SECRET, csrf_of
-from tests.webhooks.servers import LEADTHERM, free_port
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 

@@ -6,13 +6,13 @@ import re
 from pathlib import Path
 
 import requests
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
-from integration.pause import CrmPauses
+from harness.calibration_data import write_history, write_mapping
+from integration.files.rules_folder import FolderRulesStore
 from integration.ports import ChangeEvent, RecordRef
-from integration.rules_folder import FolderRulesStore
-from integration.waiting import wait_until
-from tests.calibration_data import write_history, write_mapping
+from integration.service.pause import CrmPauses
 from tests.leakage_data import write_after_contact
 from tests.webhooks.console.conftest import SECRET, LogIn, Served, csrf_of, log_in_at, serve_app
 from webhooks.console.app import create_console_app

@@ -1,0 +1,135 @@
+"""Render assessments for people (rich tables); integration.files.score_output streams them for programs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.table import Table
+
+from integration.composition.plugins import SetupReport
+from integration.domain.model import Assessment, Temperature
+from integration.domain.outputs import reasons_text
+from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
+from mappings.catalogue import OUTPUTS
+
+TEMPERATURE_STYLE = {
+    Temperature.COLD: "blue",
+    Temperature.COOL: "cyan",
+    Temperature.WARM: "yellow",
+    Temperature.HOT: "bold red",
+}
+UNWRAPPED_WIDTH = 10_000  # tables take only the width they need; text never wraps below this
+# The score table shows the outputs a person reads at a glance (the catalogue's order).
+COLUMNS = (
+    "id",
+    *(o.key for o in OUTPUTS if not (o.on_temperature_change or o.optional or o.value == "short_text")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRow:
+    record_id: str
+    assessment: Assessment
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console that wraps at the terminal's width, and never when its output goes to a file or pipe."""
+    console = Console(stderr=stderr)
+    if console.is_terminal:
+        return console
+    # Rich assumes 80 columns off a terminal: one-line errors would split and ids be cut.
+    return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
+
+
+def score_values(row: ScoredRow) -> list[str | int]:
+    """One scored row's cells in COLUMNS order."""
+    a = row.assessment
+    return [
+        row.record_id,
+        a.score,
+        a.fit,
+        a.engagement,
+        a.temperature.value,
+        a.stage.value,
+        reasons_text(a, 3),
+    ]
+
+
+def print_distribution(console: Console, counts: Counter[Temperature], title: str) -> None:
+    total = sum(counts.values()) or 1
+    table = Table(title=title, header_style="bold")
+    table.add_column("temperature")
+    table.add_column("leads", justify="right")
+    table.add_column("share", justify="right")
+    for temperature in Temperature:
+        n = counts.get(temperature, 0)
+        label = f"[{TEMPERATURE_STYLE[temperature]}]{temperature.value}[/]"
+        table.add_row(label, str(n), f"{100 * n / total:.0f}%")
+    console.print(table)
+
+
+def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment, history: list[AuditEntry]) -> None:
+    """Points per rule by axis, the verdict, and the record's history of decisions."""
+    temperature = Temperature(stored.temperature)
+    console.print(
+        f"[bold]{ref}[/]  score {stored.score} (fit {stored.fit}, engagement {stored.engagement})  "
+        f"[{TEMPERATURE_STYLE[temperature]}]{temperature.value}[/]  stage {stored.stage}"
+    )
+    console.print(f"assessed {stored.assessed_at:%Y-%m-%d %H:%M:%S %Z}", highlight=False)
+    if stored.temperature_changed_at:
+        console.print(
+            f"temperature changed {stored.temperature_changed_at:%Y-%m-%d %H:%M:%S} "
+            f"(from {stored.previous_temperature or 'unset'})",
+            highlight=False,
+        )
+    if stored.next_drop_at:
+        console.print(f"cools down at {stored.next_drop_at:%Y-%m-%d %H:%M:%S} unless something happens")
+    rules = Table("axis", "rule", "points", header_style="bold")
+    for axis, label, points in sorted(stored.reasons, key=lambda r: (r[0], -abs(r[2]))):
+        rules.add_row(axis, label, f"{points:+.1f}")
+    console.print(rules)
+    console.print(f"next action: {stored.next_action}")
+    if stored.unmapped:
+        console.print(
+            f"[yellow]read as the default[/]: {', '.join(stored.unmapped)} held a value its map does not list "
+            "(add it to the map in the mapping file)"
+        )
+    if history:
+        table = Table("when", "action", "changes / reason", title="history", header_style="bold")
+        for entry in history:
+            detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in entry.changes.items() if k != "reasons")
+            table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, detail or "; ".join(entry.reasons))
+        console.print(table)
+
+
+def print_dead_letters(console: Console, letters: list[DeadLetter]) -> None:
+    if not letters:
+        console.print("the dead-letter queue is empty")
+        return
+    table = Table("id", "record", "attempts", "failed at", "reason", header_style="bold")
+    for letter in letters:
+        table.add_row(
+            letter.id,
+            str(letter.event.ref),
+            str(letter.attempts),
+            f"{letter.failed_at:%Y-%m-%d %H:%M:%S}",
+            letter.reason,
+        )
+    console.print(table)
+
+
+def print_setup(console: Console, crm: str, report: SetupReport) -> None:
+    for name in report.created:
+        console.print(f"[green]created[/]   {name}")
+    for name in report.unchanged:
+        console.print(f"[dim]exists[/]    {name}")
+    for problem in report.conflicts:
+        console.print(f"[red]conflict[/]  {problem}")
+    for name in report.missing:
+        console.print(f"[red]missing[/]   {name}: read by the mapping but not in {crm}; fix the mapping or create it")
+    if report.instructions:
+        console.print(f"\n[bold]Still to do by hand in {crm}:[/]")
+        for line in report.instructions:
+            console.print(line, highlight=False)

@@ -1,0 +1,128 @@
+"""Find CRM adapters and storage backends by name through entry points.
+
+The core never imports an adapter: the composition happens here, at run time,
+so a third party can ship a CRM adapter (or a backend) as its own package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from integration.errors import LeadthermError
+from integration.ports import CrmClient, StateStore, WorkQueue
+from integration.ports.inbound import InboundRoute
+from mappings.schema import CrmMapping
+
+CRM_GROUP = "leadtherm.crms"
+BACKEND_GROUP = "leadtherm.backends"
+COMMAND_GROUP = "leadtherm.commands"
+
+Env = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SetupReport:
+    """What `leadtherm setup CRM` did and what the admin must still do by hand."""
+
+    created: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    # Fields the mapping reads that the CRM does not have: a typo, or a custom field not created yet.
+    missing: list[str] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)
+
+
+class CrmPlugin(Protocol):
+    """What an adapter package exposes as its `plugin` object."""
+
+    name: str
+
+    def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        """An API-shaped or exported record -> (object type if it says, flat field values)."""
+        ...
+
+    def configured(self, env: Env) -> bool:
+        """Whether the environment holds credentials for this CRM."""
+        ...
+
+    def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        """A CrmClient configured from the environment (raises MissingSetting)."""
+        ...
+
+    def rate_limit(self, env: Env) -> tuple[int, float]:
+        """(requests, per seconds) to stay under."""
+        ...
+
+    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+        """The webhook endpoints, verifying with secrets from the environment."""
+        ...
+
+    def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        """Create the output fields in the CRM (idempotent) and say what is left to do by hand."""
+        ...
+
+
+class Backend(Protocol):
+    """A storage backend: the work queue and the state store, opened from the environment."""
+
+    def open(self, env: Env) -> tuple[WorkQueue, StateStore]: ...
+
+    def existing(self, env: Env) -> str:
+        """Where the data is, for a person; NoStoredData when there is none yet (reading must not create it)."""
+        ...
+
+
+class NoStoredData(LeadthermError):
+    """A read-only command pointed at storage that does not exist (bad usage: exit 2)."""
+
+    def __init__(self, where: str, hint: str) -> None:
+        self.where = where
+        super().__init__(f"no leadtherm database at {where} ({hint})")
+
+
+class UnknownPlugin(LeadthermError):
+    """No installed adapter or backend has this name (bad usage: exit 2)."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"unknown {kind} {name!r} (known: {', '.join(known) or 'none installed'})")
+
+
+def _names(group: str) -> list[str]:
+    return sorted(ep.name for ep in entry_points(group=group))
+
+
+def _load(group: str, kind: str, name: str) -> Any:
+    for ep in entry_points(group=group):
+        if ep.name == name:
+            return ep.load()
+    raise UnknownPlugin(kind, name, _names(group))
+
+
+def crm_names() -> list[str]:
+    return _names(CRM_GROUP)
+
+
+def crm_name(name: str) -> str:
+    """The installed adapter's own name for `name`, whatever its case (`HubSpot` -> `hubspot`)."""
+    known = crm_names()
+    return next((n for n in known if n.casefold() == name.casefold()), name)
+
+
+def load_crm(name: str) -> CrmPlugin:
+    plugin: CrmPlugin = _load(CRM_GROUP, "CRM", crm_name(name))
+    return plugin
+
+
+def load_backend(name: str) -> Backend:
+    backend: Backend = _load(BACKEND_GROUP, "backend", name)
+    return backend
+
+
+def extra_commands() -> dict[str, Any]:
+    """CLI commands that live outside the core (serve, demo), by name."""
+    return {ep.name: ep.load() for ep in entry_points(group=COMMAND_GROUP)}

@@ -1,0 +1,101 @@
+"""The composition root: build the pipeline for the CRMs and backend the environment names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from integration.composition.plugins import CrmPlugin, Env, crm_name, crm_names, load_backend, load_crm
+from integration.domain.normalize import Normalizer
+from integration.errors import ConfigError, LeadthermError, Problem
+from integration.ports import StateStore, WorkQueue
+from integration.service.guard import GuardedClient
+from integration.service.pipeline import CrmBinding, Pipeline, PipelineSettings
+from integration.service.ratelimit import TokenBucket
+from integration.service.rules_provider import StoreRulesProvider, open_rules_store
+from mappings.loader import load_config, mappings_dir
+from mappings.schema import CrmMapping, ScoringRules
+
+
+class NothingConfigured(LeadthermError):
+    def __init__(self) -> None:
+        super().__init__(
+            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or SALESFORCE_INSTANCE_URL and "
+            "SALESFORCE_ACCESS_TOKEN (or SALESFORCE_USERNAME/PASSWORD), or name one with --crm"
+        )
+
+
+@dataclass
+class Runtime:
+    rules: ScoringRules
+    queue: WorkQueue
+    state: StateStore
+    plugins: dict[str, CrmPlugin]
+    mappings: dict[str, CrmMapping]
+    clients: dict[str, GuardedClient]
+    pipeline: Pipeline
+    rules_provider: StoreRulesProvider | None = None  # the applied rules, reloaded without a restart
+
+
+def settings_from_env(env: Env, settings: PipelineSettings | None = None) -> PipelineSettings:
+    """The settings with what the environment fixes: `LEADTHERM_MAX_RECEIVES` (SQS's maxReceiveCount) is the attempts.
+
+    The pipeline then dead-letters an event with its reason on its last receive, before SQS
+    would redrive it without one.
+    """
+    base = settings or PipelineSettings()
+    text = env.get("LEADTHERM_MAX_RECEIVES")
+    if not text:
+        return base
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ConfigError(
+            [Problem("environment", None, "LEADTHERM_MAX_RECEIVES", f"must be a whole number >= 1, got {text!r}")]
+        )
+    return replace(base, retry=replace(base.retry, queue_attempts=int(text)))
+
+
+def check_outputs(runtime: Runtime, crms: Sequence[str] | None = None) -> None:
+    """For `serve` and `backfill` at start: raise OutputFieldsMissing ("run leadtherm setup <crm>") if any is absent."""
+    runtime.pipeline.check_outputs(crms)
+
+
+def open_backend(env: Env) -> tuple[WorkQueue, StateStore]:
+    return load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
+
+
+def open_existing_backend(env: Env) -> tuple[WorkQueue, StateStore, str]:
+    """For commands that only read: the backend and where its data is; NoStoredData rather than create it."""
+    backend = load_backend(env.get("LEADTHERM_BACKEND", "sqlite"))
+    where = backend.existing(env)
+    queue, state = backend.open(env)
+    return queue, state, where
+
+
+def build_runtime(
+    env: Env,
+    crms: Sequence[str] | None = None,
+    mappings: str | Path | None = None,
+    settings: PipelineSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Runtime:
+    """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
+    # `--crm HubSpot` means hubspot: names are keys of mappings, records and queues from here on.
+    names = [crm_name(n) for n in crms] if crms else [n for n in crm_names() if load_crm(n).configured(env)]
+    if not names:
+        raise NothingConfigured()
+    plugins = {name: load_crm(name) for name in names}
+    # Rules and mappings checked against each other: a rule on an attribute a CRM in use lacks fails here.
+    rules, crm_mappings = load_config(names, mappings)
+    clients: dict[str, GuardedClient] = {}
+    for name, plugin in plugins.items():
+        capacity, period = plugin.rate_limit(env)
+        clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
+    queue, state = open_backend(env)
+    bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
+    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules)
+    pipeline = Pipeline(
+        bindings, provider, queue, state, settings_from_env(env, settings), clock or (lambda: datetime.now(UTC))
+    )
+    return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

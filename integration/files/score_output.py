@@ -1,0 +1,124 @@
+"""Write scored rows as they come (CSV, a JSON array, or a table), never holding the whole export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Protocol
+
+from rich.console import Console
+from rich.table import Table
+
+from integration.cli.report import COLUMNS, TEMPERATURE_STYLE, ScoredRow, score_values
+from integration.domain.model import Temperature
+
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, and tab or
+# carriage return, which some spreadsheets skip before looking for one of those.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TABLE_PAGE = 500  # rows shown as a boxed table; a longer export streams as aligned plain lines
+_NUMBERS = (1, 2, 3)  # score, fit, engagement: right-aligned
+_TEMPERATURE = 4
+_ANSI = {Temperature.COLD: "34", Temperature.COOL: "36", Temperature.WARM: "33", Temperature.HOT: "1;31"}
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """The cell with a leading single quote when a spreadsheet would read it as a formula."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+class RowWriter(Protocol):
+    def write(self, row: ScoredRow) -> None: ...
+
+    def close(self) -> None:
+        """Finish the output (closing bracket, the table); called once, also for no rows."""
+
+
+class CsvRows:
+    """A header, then one line per row; every text cell spreadsheet-safe."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow(COLUMNS)
+
+    def write(self, row: ScoredRow) -> None:
+        self._writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in score_values(row)])
+
+    def close(self) -> None:
+        """Nothing to finish: every line is complete."""
+
+
+class JsonRows:
+    """A JSON array written one object per line, so a reader can stream it too; never NaN or Infinity."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._separator = "[\n  "
+
+    def write(self, row: ScoredRow) -> None:
+        record = dict(zip(COLUMNS, score_values(row), strict=True))
+        self._stream.write(self._separator + json.dumps(record, allow_nan=False))
+        self._separator = ",\n  "
+
+    def close(self) -> None:
+        self._stream.write("[]\n" if self._separator.startswith("[") else "\n]\n")
+
+
+class TableRows:
+    """A boxed rich table up to TABLE_PAGE rows; beyond, aligned plain lines with widths from the first page.
+
+    A rich table measures every cell before printing: for 200,000 rows that is minutes and
+    hundreds of MB, and nothing shows until the end.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._page: list[ScoredRow] | None = []
+        self._widths: list[int] = []
+        self._colour = console.is_terminal and not console.no_color
+
+    def write(self, row: ScoredRow) -> None:
+        if self._page is None:
+            self._line(row)
+            return
+        self._page.append(row)
+        if len(self._page) > TABLE_PAGE:
+            page, self._page = self._page, None
+            cells = [[str(v) for v in score_values(r)] for r in page]
+            self._widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS[:-1])]
+            self._console.file.write(self._join(list(COLUMNS)) + "\n")
+            self._console.file.write("  ".join("-" * w for w in [*self._widths, len(COLUMNS[-1])]) + "\n")
+            for r in page:
+                self._line(r)
+
+    def _join(self, cells: list[str], colour: str | None = None) -> str:
+        *fixed, last = cells
+        padded = [
+            c.rjust(w) if i in _NUMBERS else c.ljust(w)
+            for i, (c, w) in enumerate(zip(fixed, self._widths, strict=True))
+        ]
+        if colour:
+            padded[_TEMPERATURE] = f"\x1b[{colour}m{padded[_TEMPERATURE]}\x1b[0m"
+        return "  ".join([*padded, last])
+
+    def _line(self, row: ScoredRow) -> None:
+        colour = _ANSI[row.assessment.temperature] if self._colour else None
+        self._console.file.write(self._join([str(v) for v in score_values(row)], colour) + "\n")
+
+    def close(self) -> None:
+        if self._page is None:
+            self._console.file.flush()
+            return
+        table = Table(*COLUMNS, header_style="bold")
+        for row in self._page:
+            values = [str(v) for v in score_values(row)]
+            values[4] = f"[{TEMPERATURE_STYLE[row.assessment.temperature]}]{values[4]}[/]"
+            table.add_row(*values)
+        self._console.print(table)
+
+
+def row_writer(console: Console, fmt: str) -> RowWriter:
+    if fmt == "csv":
+        return CsvRows(console.file)
+    if fmt == "json":
+        return JsonRows(console.file)
+    return TableRows(console)
