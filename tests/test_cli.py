@@ -39,7 +39,7 @@ def test_score_prints_one_json_row_per_record_with_reasons() -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert len(rows) == 240
-    assert set(rows[0]) == {"id", "score", "fit", "engagement", "temperature", "stage", "reasons"}
+    assert set(rows[0]) == {"id", "score", "fit", "engagement", "temperature", "stage", "reasons", "points"}
     assert {r["temperature"] for r in rows} == {"cold", "cool", "warm", "hot"}
 
 

@@ -65,8 +65,9 @@ def test_a_rule_on_a_custom_hubspot_property_earns_points_and_says_why(tmp_path:
     lead = normalizer.lead(record)
     assert lead.get("product_interest") == "analytics" and lead.get("trial_logins") == 12
     result = assess(lead, rules, NOW)
-    assert "Interested in the analytics suite (+20)" in [str(r) for r in result.reasons]
-    assert "Logs in to the trial (+8)" in [str(r) for r in result.reasons]
+    # 20 fit points at the fit weight of 0.5: 10 points of the score.
+    assert "Interested in the analytics suite (+10)" in [str(r) for r in result.reasons]
+    assert "Logs in to the trial (+4)" in [str(r) for r in result.reasons]  # 8 engagement points x 0.5
     plain = assess(normalizer.lead({**record, "product_interest": "", "trial_logins": ""}), rules, NOW)
     assert result.score > plain.score
 

@@ -108,5 +108,23 @@ def test_a_referral_starts_warmer_than_a_purchased_list_contact_with_the_same_ac
 
 
 def test_reasons_say_why_in_plain_language_with_points(lead: MakeLead, rules: ScoringRules, now: datetime) -> None:
-    text = [str(r) for r in assess(lead(title="CEO", seniority="executive"), rules, now).top_reasons()]
-    assert "Decision-maker title (+25)" in text
+    result = assess(lead(title="CEO", seniority="executive"), rules, now)
+    title = next(r for r in result.reasons if r.label == "Decision-maker title")
+    # 25 fit points at a fit weight of 0.5: about 12.5 points of the final score, as a whole number.
+    assert title.on_axis == 25 and title.points in (12, 13)
+    assert f"Decision-maker title (+{title.points:.0f})" in [str(r) for r in result.top_reasons()]
+
+
+def test_reasons_add_up_to_the_score_with_decay_and_caps_as_lines_of_their_own(
+    lead: MakeLead, rules: ScoringRules, now: datetime
+) -> None:
+    busy = lead(title="CEO", seniority="executive", form_submissions=40, visits=200, page_views=900,
+                email_clicks=50, demo_requested=True, timeline=True, need=True, budget=True, authority=True,
+                last_engagement_at=now - timedelta(days=64))  # fmt: skip
+    result = assess(busy, rules, now)
+    assert sum(r.points for r in result.reasons) == result.score
+    labels = [r.label for r in result.reasons]
+    assert "Fit capped at 100" in labels and "Engagement capped at 100" in labels
+    decay = next(r for r in result.reasons if r.axis == "decay")
+    assert decay.label == "No activity for 64 days" and decay.points < 0
+    assert all(r.points == int(r.points) for r in result.reasons)

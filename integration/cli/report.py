@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from integration.composition.plugins import SetupReport
-from integration.domain.model import Assessment, Temperature
+from integration.domain.model import Assessment, Temperature, signed
 from integration.domain.outputs import reasons_text
 from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
@@ -70,6 +70,10 @@ def print_distribution(console: Console, counts: Counter[Temperature], title: st
     console.print(table)
 
 
+# The formula's order: where the score starts, what each axis adds, then what caps and silence take away.
+_LINE_ORDER = {"start": 0, "fit": 1, "engagement": 2, "penalty": 3, "cap": 4, "decay": 5}
+
+
 def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment, history: list[AuditEntry]) -> None:
     """Points per rule by axis, the verdict, and the record's history of decisions."""
     temperature = Temperature(stored.temperature)
@@ -86,9 +90,11 @@ def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment
         )
     if stored.next_drop_at:
         console.print(f"cools down at {stored.next_drop_at:%Y-%m-%d %H:%M:%S} unless something happens")
-    rules = Table("axis", "rule", "points", header_style="bold")
-    for axis, label, points in sorted(stored.reasons, key=lambda r: (r[0], -abs(r[2]))):
-        rules.add_row(axis, label, f"{points:+.1f}")
+    rules = Table("axis", "rule", "points", header_style="bold", show_footer=True)
+    for axis, label, points in sorted(stored.reasons, key=lambda r: (_LINE_ORDER.get(r[0], 9), -abs(r[2]))):
+        rules.add_row(axis, label, signed(points))
+    rules.columns[1].footer = "score (the points add up to it)"
+    rules.columns[2].footer = str(stored.score)
     console.print(rules)
     console.print(f"next action: {stored.next_action}")
     if stored.unmapped:

@@ -90,14 +90,27 @@ class Lead:
 
 @dataclass(frozen=True, slots=True)
 class Reason:
-    """One rule that fired: which axis, its label, and its points on that axis."""
+    """One line of the score: a rule that fired, the starting points, a cap or the decay.
 
-    axis: str  # "fit", "engagement" or "penalty"
+    In an Assessment, `points` is the line's contribution to the final 0-100 score (after
+    weights, caps and decay), a whole number; the lines add up to the score exactly.
+    `on_axis` keeps a rule's own points on its axis, as written in scoring.yaml.
+    """
+
+    axis: str  # "fit", "engagement", "penalty"; "start", "cap", "decay" for the lines of the formula
     label: str
     points: float
+    on_axis: float | None = None
 
     def __str__(self) -> str:
-        return f"{self.label} ({self.points:+.0f})"
+        return f"{self.label} ({signed(self.points)})"
+
+
+def signed(points: float) -> str:
+    """+13, -5, 0: points as a person writes them."""
+    whole = round(points)
+    value = whole if abs(points - whole) < 1e-9 else points
+    return f"{value:+g}" if value else "0"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from integration.domain.model import Assessment
+from integration.domain.model import Assessment, signed
 from integration.domain.normalize import to_datetime
 from integration.ports import RawRecord
 from mappings.catalogue import OUTPUTS
@@ -19,8 +19,16 @@ _MILLISECOND = timedelta(milliseconds=1)
 
 
 def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = REASONS_MAX_CHARS) -> str:
-    """Top reasons in plain language, e.g. "Decision-maker title (+25); Page views (+12)"."""
-    parts = [str(r) for r in assessment.top_reasons(limit)]
+    """The reasons that moved the score most, the others summed in one item, so the points add up to the score.
+
+    E.g. "Requested a demo or quote (+15); Decision-maker title (+13); No activity for 64 days (-37); 9 more (+72)".
+    """
+    reasons = assessment.reasons
+    shown = assessment.top_reasons(limit if len(reasons) <= limit else max(limit - 1, 0))
+    parts = [str(r) for r in shown]
+    if len(reasons) > len(shown):
+        rest = sum(r.points for r in reasons) - sum(r.points for r in shown)
+        parts.append(f"{len(reasons) - len(shown)} more ({signed(rest)})")
     if assessment.missing_for_hot and assessment.temperature.value == "warm":
         parts.append("hot once confirmed: " + ", ".join(assessment.missing_for_hot))
     text = "; ".join(parts)

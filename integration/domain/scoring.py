@@ -394,6 +394,55 @@ def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
     return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)
 
 
+def _score_lines(c: _Compiled, axes: _Axes, factor: float, silent_days: int, score: int) -> tuple[Reason, ...]:
+    """Every line of the formula in final-score points, whole numbers adding up to `score` exactly.
+
+    score = clamp(fit weight x clamp(start + fit) + engagement weight x clamp(engagement) x decay + penalties),
+    so each rule contributes its points times its axis weight, and a cap, the decay or the final clamp that
+    changes the sum is a line of its own. Rounding gives the leftover to the largest remainders.
+    """
+    wf, we = c.fit_weight, c.engagement_weight
+    weight = {"fit": wf, "engagement": we}
+    # (axis, label, points on the axis, contribution, kept when it rounds to 0): a rule that fired always shows.
+    lines: list[tuple[str, str, float | None, float, bool]] = []
+    totals = {"fit": c.starting_points, "engagement": 0.0}
+    if c.starting_points:
+        lines.append(("start", "Starting points", c.starting_points, wf * c.starting_points, True))
+    for reason in axes.reasons:
+        if reason.axis in totals:
+            totals[reason.axis] += reason.points
+        lines.append((reason.axis, reason.label, reason.points, weight.get(reason.axis, 1.0) * reason.points, True))
+    for axis, total in totals.items():
+        if total != (kept := _clamp(total)):
+            edge = "capped at 100" if total > 100 else "floored at 0"
+            lines.append(("cap", f"{axis.capitalize()} {edge}", kept - total, weight[axis] * (kept - total), False))
+    lost = axes.engagement_full * (1.0 - factor)
+    if lost > 0:
+        lines.append(("decay", f"No activity for {silent_days} days", -lost, -we * lost, False))
+    combined = wf * axes.fit + we * axes.engagement_full * factor + axes.penalties
+    if combined != (kept := _clamp(combined)):
+        edge = "capped at 100" if combined > 100 else "floored at 0"
+        lines.append(("cap", f"Score {edge}", None, kept - combined, False))
+    whole = _largest_remainder([line[3] for line in lines], score)
+    return tuple(
+        Reason(axis, label, float(points), on_axis)
+        for (axis, label, on_axis, _, always), points in zip(lines, whole, strict=True)
+        if points or always
+    )
+
+
+def _largest_remainder(values: list[float], total: int) -> list[int]:
+    """Whole numbers as close to `values` as can be while adding up to `total` (Hamilton's method)."""
+    floors = [math.floor(v) for v in values]
+    short = total - sum(floors)
+    order = sorted(range(len(values)), key=lambda i: floors[i] - values[i])  # largest remainder first
+    for i in order[: max(0, short)]:
+        floors[i] += 1
+    for i in order[::-1][: max(0, -short)]:  # float error only: take from the smallest remainders
+        floors[i] -= 1
+    return floors
+
+
 def _raw_score(c: _Compiled, axes: _Axes, factor: float) -> float:
     combined = c.fit_weight * axes.fit + c.engagement_weight * axes.engagement_full * factor
     return _clamp(combined + axes.penalties)
@@ -409,18 +458,14 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     score = _round(_raw_score(c, axes, factor))
     missing = tuple(name for name in c.required if values.get(name) is not True)
     temperature = _temperature(c, score, not missing)
-    reasons = axes.reasons
-    lost = axes.engagement_full * (1.0 - factor)
-    if lost >= 0.5 and last is not None:
-        days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS)
-        reasons = [*reasons, Reason("engagement", f"No activity for {days} days", -lost)]
+    silent_days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
     return Assessment(
         score=score,
         fit=_round(axes.fit),
         engagement=_round(axes.engagement_full * factor),
         temperature=temperature,
         stage=_stage(c, values, score, not missing),
-        reasons=tuple(reasons),
+        reasons=_score_lines(c, axes, factor, silent_days, score),
         next_action=c.next_actions[temperature],
         assessed_at=now,
         next_drop_at=_next_change(c, lead, axes, temperature, not missing, now)
