@@ -106,7 +106,7 @@ def test_adding_a_built_in_attribute_is_one_catalogue_entry_plus_yaml(monkeypatc
     rules = ScoringRules.model_validate({**rules.model_dump(by_alias=True), "engagement": [rule]})
     lead = Normalizer(mapping).lead({"hs_object_id": "9", "trial_days_used": "2"})
     assert lead.get("trial_days") == 2 and Lead.of("hubspot", "1").get("trial_days") == 0 == EMPTY["trial_days"]
-    assert "Uses the trial (+10)" in [str(r) for r in assess(lead, rules, NOW).reasons]
+    assert "Uses the trial (+5)" in [str(r) for r in assess(lead, rules, NOW).reasons]  # 10 points x 0.5
     assert "trial_days_used" in mapping.read_fields
     leads = [Lead.of("hubspot", str(n), trial_days=n % 7) for n in range(200)]
     cut = terms(leads, [NOW] * len(leads), rules, mapping.attributes_in_use, range(len(leads)))

@@ -128,3 +128,14 @@ def test_reasons_add_up_to_the_score_with_decay_and_caps_as_lines_of_their_own(
     decay = next(r for r in result.reasons if r.axis == "decay")
     assert decay.label == "No activity for 64 days" and decay.points < 0
     assert all(r.points == int(r.points) for r in result.reasons)
+
+
+def test_starting_points_count_at_the_fit_weight_and_add_up_with_the_reasons(
+    lead: MakeLead, rules: ScoringRules, now: datetime
+) -> None:
+    started = rules.model_copy(update={"starting_points": 12})
+    result = assess(lead(title="CEO", seniority="executive"), started, now)
+    assert result.starting_points == 6  # 12 fit points at the fit weight of 0.5
+    assert all(r.axis != "start" for r in result.reasons)  # no rule earned them
+    assert result.starting_points + sum(r.points for r in result.reasons) == result.score
+    assert result.lines()[0].label == "Starting points"

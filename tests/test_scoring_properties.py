@@ -37,8 +37,9 @@ def test_score_fit_and_engagement_stay_within_0_and_100(lead: Lead, days: int) -
 @given(leads, st.integers(0, 1000))
 def test_reasons_are_whole_points_that_add_up_to_the_score(lead: Lead, days: int) -> None:
     result = assess(lead, RULES, NOW + timedelta(days=days))
-    assert all(r.points == int(r.points) for r in result.reasons)
-    assert sum(int(r.points) for r in result.reasons) == result.score
+    assert all(r.points == int(r.points) for r in result.lines())
+    assert sum(int(r.points) for r in result.lines()) == result.score
+    assert sum(int(r.points) for r in result.reasons) + result.starting_points == result.score
 
 
 @settings(max_examples=300)

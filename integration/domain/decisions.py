@@ -87,7 +87,7 @@ def stored_from(
         engagement=assessment.engagement,
         temperature=assessment.temperature.value,
         stage=assessment.stage.value,
-        reasons=[(r.axis, r.label, r.points) for r in assessment.reasons],
+        reasons=[(r.axis, r.label, r.points) for r in assessment.lines()],
         next_action=assessment.next_action,
         assessed_at=assessment.assessed_at,
         temperature_changed_at=changed_at,

@@ -128,11 +128,19 @@ class Assessment:
     # When the temperature drops if nothing new happens; None when it never will.
     next_drop_at: datetime | None = None
     missing_for_hot: tuple[str, ...] = field(default=())
+    # The starting points in the final score (after the fit weight): with the reasons, they add up to the score.
+    starting_points: int = 0
 
     @property
     def rating(self) -> int:
         """The 1-4 rating that maps onto the four temperatures."""
         return self.temperature.rank
+
+    def lines(self) -> tuple[Reason, ...]:
+        """The starting points (when there are any) and the reasons: whole points that add up to the score."""
+        if not self.starting_points:
+            return self.reasons
+        return (Reason("start", "Starting points", float(self.starting_points)), *self.reasons)
 
     def top_reasons(self, limit: int = 5) -> list[Reason]:
         """The reasons that moved the score most, largest first."""

@@ -23,8 +23,8 @@ def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = REASON
 
     E.g. "Requested a demo or quote (+15); Decision-maker title (+13); No activity for 64 days (-37); 9 more (+72)".
     """
-    reasons = assessment.reasons
-    shown = assessment.top_reasons(limit if len(reasons) <= limit else max(limit - 1, 0))
+    reasons = assessment.lines()
+    shown = sorted(reasons, key=lambda r: -abs(r.points))[: limit if len(reasons) <= limit else max(limit - 1, 0)]
     parts = [str(r) for r in shown]
     if len(reasons) > len(shown):
         rest = sum(r.points for r in reasons) - sum(r.points for r in shown)

@@ -394,8 +394,11 @@ def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
     return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)
 
 
-def _score_lines(c: _Compiled, axes: _Axes, factor: float, silent_days: int, score: int) -> tuple[Reason, ...]:
-    """Every line of the formula in final-score points, whole numbers adding up to `score` exactly.
+def _score_lines(
+    c: _Compiled, axes: _Axes, factor: float, silent_days: int, score: int
+) -> tuple[int, tuple[Reason, ...]]:
+    """The starting points and every other line of the formula in final-score points, whole numbers adding up to
+    `score` exactly (the starting points are not a reason: no rule earned them).
 
     score = clamp(fit weight x clamp(start + fit) + engagement weight x clamp(engagement) x decay + penalties),
     so each rule contributes its points times its axis weight, and a cap, the decay or the final clamp that
@@ -424,11 +427,13 @@ def _score_lines(c: _Compiled, axes: _Axes, factor: float, silent_days: int, sco
         edge = "capped at 100" if combined > 100 else "floored at 0"
         lines.append(("cap", f"Score {edge}", None, kept - combined, False))
     whole = _largest_remainder([line[3] for line in lines], score)
-    return tuple(
+    start = whole[0] if c.starting_points else 0
+    reasons = tuple(
         Reason(axis, label, float(points), on_axis)
         for (axis, label, on_axis, _, always), points in zip(lines, whole, strict=True)
-        if points or always
+        if (points or always) and axis != "start"
     )
+    return start, reasons
 
 
 def _largest_remainder(values: list[float], total: int) -> list[int]:
@@ -459,13 +464,15 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     missing = tuple(name for name in c.required if values.get(name) is not True)
     temperature = _temperature(c, score, not missing)
     silent_days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
+    start, reasons = _score_lines(c, axes, factor, silent_days, score)
     return Assessment(
         score=score,
         fit=_round(axes.fit),
         engagement=_round(axes.engagement_full * factor),
         temperature=temperature,
         stage=_stage(c, values, score, not missing),
-        reasons=_score_lines(c, axes, factor, silent_days, score),
+        reasons=reasons,
+        starting_points=start,
         next_action=c.next_actions[temperature],
         assessed_at=now,
         next_drop_at=_next_change(c, lead, axes, temperature, not missing, now)

@@ -57,7 +57,7 @@ class JsonRows:
     def write(self, row: ScoredRow) -> None:
         record: dict[str, object] = dict(zip(COLUMNS, score_values(row), strict=True))
         # Every line of the score, not just the top ones: a program can check they add up to it.
-        record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.reasons]
+        record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.lines()]
         self._stream.write(self._separator + json.dumps(record, allow_nan=False))
         self._separator = ",\n  "
 

@@ -23,7 +23,7 @@ RULE = """
     is: analytics
     points: 20
 """
-REASON = "Interested in the analytics suite (+20)"
+REASON = "Interested in the analytics suite (+10)"  # 20 fit points at the fit weight of 0.5
 
 
 def custom_folder(tmp_path: Path, crm: str, declaration: str) -> Path:
