@@ -6,6 +6,7 @@
 | processed event id | `evt#<id>` | `processed` | `expires_at` (epoch seconds; the table's TTL attribute) |
 | audit entry | `rec#<ref>` | `audit#<iso time>#<digest of the entry>` | payload |
 | cursor | `cursor#<name>` | `cursor` | value |
+| CRM pause | `pause#<crm>` | `pause` | record (why and since when; integration/service/pause.py) |
 | admin's draft | `draft#<author>` | `draft` | payload (adapters/aws/dynamodb_drafts.py) |
 
 `due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
@@ -25,9 +26,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from integration.errors import LeadthermError
 from integration.ports import AuditEntry, DraftStore, RecordRef, StoredAssessment
+from integration.ports.codec import dump_assessment, dump_audit, load_assessment, load_audit
 
 DUE_INDEX = "due"
 
@@ -42,6 +43,10 @@ def _digest(payload: str) -> str:
 
 def _record_key(ref: RecordRef) -> dict[str, Any]:
     return {"pk": {"S": f"rec#{ref}"}, "sk": {"S": "state"}}
+
+
+def _pause_key(crm: str) -> dict[str, Any]:
+    return {"pk": {"S": f"pause#{crm}"}, "sk": {"S": "pause"}}
 
 
 class DynamoStateStore:
@@ -180,3 +185,14 @@ class DynamoStateStore:
             self._call("delete_item", TableName=self.table, Key=key)
         else:
             self._call("put_item", TableName=self.table, Item={**key, "value": {"S": value}})
+
+    def get_pause(self, crm: str) -> str | None:
+        answer = self._call("get_item", TableName=self.table, Key=_pause_key(crm))
+        item = answer.get("Item")
+        return None if item is None else str(item["record"]["S"])
+
+    def set_pause(self, crm: str, record: str | None) -> None:
+        if record is None:
+            self._call("delete_item", TableName=self.table, Key=_pause_key(crm))
+        else:
+            self._call("put_item", TableName=self.table, Item={**_pause_key(crm), "record": {"S": record}})
