@@ -13,7 +13,7 @@ from mappings.schema import Condition, CrmMapping, Rule, ScoringRules
 Lines = Mapping[tuple[str | int, ...], int]
 
 
-def vocabulary(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
+def attribute_values(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
     """The values an attribute can hold where every mapping in use closes them; None where any is open.
 
     A seniority transform holds the values of its patterns; a `map` the values it maps onto (and
@@ -65,7 +65,7 @@ def _values_against(
     """Each value of an `is` or `in` that the attribute never holds: (its place in `in`, why, a typo)."""
     if condition.attribute is None:
         return []
-    known = vocabulary(condition.attribute, mappings)
+    known = attribute_values(condition.attribute, mappings)
     if known is None:
         return []
     given: list[tuple[int | None, object]] = [(None, condition.is_)] if condition.is_ is not None else []
@@ -99,7 +99,9 @@ def _value_problems(
     return problems
 
 
-def rules_values(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
+def rules_value_problems(
+    rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]
+) -> list[Problem]:
     """A rule that matches nobody for a typo (`is: executiv` on seniority): refused, with a "did you mean"."""
     return _value_problems(rules, file, lines, mappings, refused=True)
 
@@ -114,7 +116,7 @@ def rules_value_notices(
 def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
     """A rule on an attribute a CRM in use does not define, whose kind its condition cannot test, or on a value
     its attribute never holds."""
-    problems: list[Problem] = rules_values(rules, file, lines, mappings)
+    problems: list[Problem] = rules_value_problems(rules, file, lines, mappings)
     for section in SECTION_KEYS:
         for index, rule in enumerate(getattr(rules, section)):
             for at, condition in _located_conditions(rule, (section, index)):

@@ -221,7 +221,7 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _marks(values: Sequence[object]) -> str:
+def _placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
@@ -341,7 +341,7 @@ class SqliteWorkQueue:
             if not refs:
                 return []
             rows = db.execute(
-                f"SELECT seq, payload, attempts FROM queue WHERE visible_at <= ? AND ref IN ({_marks(refs)}) "
+                f"SELECT seq, payload, attempts FROM queue WHERE visible_at <= ? AND ref IN ({_placeholders(refs)}) "
                 "ORDER BY seq",
                 (now, *refs),
             ).fetchall()
@@ -466,7 +466,7 @@ class SqliteWorkQueue:
             else:
                 wanted = [int(i) for i in ids if str(i).isdigit()]
                 rows = db.execute(
-                    f"SELECT id, event_id, payload FROM dead_letters WHERE id IN ({_marks(wanted)})", wanted
+                    f"SELECT id, event_id, payload FROM dead_letters WHERE id IN ({_placeholders(wanted)})", wanted
                 ).fetchall()
             for dead_id, event_id, payload in rows:
                 ref = str(ChangeEvent.from_json(json.loads(payload)).ref)
@@ -513,7 +513,7 @@ class SqliteStateStore:
         keys = [str(r) for r in refs]
         for chunk in _chunks(keys):
             for ref, payload in self.db.read(
-                f"SELECT ref, payload FROM assessments WHERE ref IN ({_marks(chunk)})", chunk
+                f"SELECT ref, payload FROM assessments WHERE ref IN ({_placeholders(chunk)})", chunk
             ):
                 found[RecordRef.parse(str(ref))] = load_assessment(str(payload))
         return found
@@ -552,7 +552,7 @@ class SqliteStateStore:
         unique = list(dict.fromkeys(event_ids))
         for chunk in _chunks(unique):
             rows = self.db.read(
-                f"SELECT event_id FROM processed WHERE expires_at > ? AND event_id IN ({_marks(chunk)})",
+                f"SELECT event_id FROM processed WHERE expires_at > ? AND event_id IN ({_placeholders(chunk)})",
                 (now, *chunk),
             )
             seen.update(str(r[0]) for r in rows)
