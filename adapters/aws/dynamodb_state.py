@@ -7,6 +7,9 @@
 | audit entry | `rec#<ref>` | `audit#<iso time>#<digest of the entry>` | payload |
 | cursor | `cursor#<name>` | `cursor` | value |
 | CRM pause | `pause#<crm>` | `pause` | record (why and since when; integration/service/pause.py) |
+
+Versions before the pause items kept a pause as the cursor `pause:<crm>`: `get_pause` still reads
+that item when there is no pause item, and every `set_pause` deletes it.
 | admin's draft | `draft#<author>` | `draft` | payload (adapters/aws/dynamodb_drafts.py) |
 
 `due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
@@ -47,6 +50,11 @@ def _record_key(ref: RecordRef) -> dict[str, Any]:
 
 def _pause_key(crm: str) -> dict[str, Any]:
     return {"pk": {"S": f"pause#{crm}"}, "sk": {"S": "pause"}}
+
+
+def _former_pause_key(crm: str) -> dict[str, Any]:
+    """Where versions before the pause items kept a pause: among the cursors, as `pause:<crm>`."""
+    return {"pk": {"S": f"cursor#pause:{crm}"}, "sk": {"S": "cursor"}}
 
 
 class DynamoStateStore:
@@ -187,12 +195,19 @@ class DynamoStateStore:
             self._call("put_item", TableName=self.table, Item={**key, "value": {"S": value}})
 
     def get_pause(self, crm: str) -> str | None:
-        answer = self._call("get_item", TableName=self.table, Key=_pause_key(crm))
-        item = answer.get("Item")
-        return None if item is None else str(item["record"]["S"])
+        # A table written by an earlier version may hold the pause where it kept it then: read both at once.
+        found = {i["pk"]["S"]: i for i in self._batch_get([_pause_key(crm), _former_pause_key(crm)])}
+        item = found.get(_pause_key(crm)["pk"]["S"])
+        if item is not None:
+            return str(item["record"]["S"])
+        former = found.get(_former_pause_key(crm)["pk"]["S"])
+        return None if former is None else str(former["value"]["S"])
 
     def set_pause(self, crm: str, record: str | None) -> None:
-        if record is None:
-            self._call("delete_item", TableName=self.table, Key=_pause_key(crm))
-        else:
-            self._call("put_item", TableName=self.table, Item={**_pause_key(crm), "record": {"S": record}})
+        # Every write also drops the former item, in the same request: the first probe or resume migrates it.
+        change = (
+            {"DeleteRequest": {"Key": _pause_key(crm)}}
+            if record is None
+            else {"PutRequest": {"Item": {**_pause_key(crm), "record": {"S": record}}}}
+        )
+        self._batch_write([change, {"DeleteRequest": {"Key": _former_pause_key(crm)}}])
