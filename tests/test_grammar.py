@@ -16,6 +16,7 @@ from mappings.catalogue import CUSTOM_KINDS, STAGES, TEMPERATURES
 from mappings.grammar import (
     CONDITIONS,
     EACH,
+    FOLDER_GLOB,
     MAX_POINTS,
     SCORING_FILE,
     SECTION_KEYS,
@@ -62,8 +63,8 @@ def spelled_again(source: str) -> list[tuple[int, str]]:
                 hits = [w for w in words if w in names]
                 if len(set(hits)) >= AT_LEAST_NAMES.get(what, 2) and 2 * len(hits) > len(words):
                     found.append((node.lineno, what))
-        elif isinstance(node, ast.Constant) and node.value == SCORING_FILE:
-            found.append((node.lineno, "the scoring file's name"))
+        elif isinstance(node, ast.Constant) and node.value in (SCORING_FILE, SUFFIX, FOLDER_GLOB):
+            found.append((node.lineno, "the files' names"))
         elif isinstance(node, ast.JoinedStr) and node.values:  # f"{crm}.yaml"
             last = node.values[-1]
             if isinstance(last, ast.Constant) and isinstance(last.value, str) and last.value.endswith(SUFFIX):
@@ -92,6 +93,7 @@ def test_no_module_outside_the_grammar_and_the_catalogue_spells_the_vocabulary_a
         'Band = Literal["cold", "cool", "warm", "hot"]',
         'path = folder / "scoring.yaml"',
         'path = folder / f"{crm}.yaml"',
+        'files = folder.glob("*.yaml")',
     ],
 )
 def test_a_copy_of_the_grammar_is_found(copy: str) -> None:
