@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 Kind = Literal["text", "integer", "number", "boolean", "datetime", "stage"]
@@ -39,9 +40,45 @@ Calibration = Literal[
 # Kinds an admin may give an attribute of their own (a stage needs a map; built-in only).
 CUSTOM_KINDS: tuple[Kind, ...] = ("text", "integer", "number", "boolean", "datetime")
 NUMERIC_KINDS: frozenset[Kind] = frozenset({"integer", "number"})
+# Kinds that can count behaviour and so decay with silence: a count or a yes/no.
+DECAYING_KINDS: frozenset[Kind] = NUMERIC_KINDS | {"boolean"}
 
-STAGES = ("suspect", "lead", "mql", "sql", "opportunity", "customer")
-TEMPERATURES = ("cold", "cool", "warm", "hot")
+
+class Temperature(StrEnum):
+    """The thermometer, coldest first; order matters (see `rank`)."""
+
+    COLD = "cold"
+    COOL = "cool"
+    WARM = "warm"
+    HOT = "hot"
+
+    @property
+    def rank(self) -> int:
+        """1 (cold) to 4 (hot): the coarse rating CRMs show."""
+        return _TEMPERATURE_ORDER.index(self) + 1
+
+
+_TEMPERATURE_ORDER = list(Temperature)
+
+
+class Stage(StrEnum):
+    """The funnel, earliest first."""
+
+    SUSPECT = "suspect"
+    LEAD = "lead"
+    MQL = "mql"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+
+    @property
+    def rank(self) -> int:
+        return _STAGE_ORDER.index(self)
+
+
+_STAGE_ORDER = list(Stage)
+STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
+TEMPERATURES: tuple[str, ...] = tuple(t.value for t in Temperature)
 
 
 @dataclass(frozen=True, slots=True)

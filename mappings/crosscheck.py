@@ -7,13 +7,13 @@ from collections.abc import Mapping
 
 from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
 from mappings.errors import Problem
+from mappings.grammar import IN, IS, SECTION_KEYS, mapping_file
 from mappings.schema import Condition, CrmMapping, Rule, ScoringRules
 
 Lines = Mapping[tuple[str | int, ...], int]
-SECTIONS = ("fit", "engagement", "penalties")
 
 
-def vocabulary(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
+def attribute_values(attribute: str, mappings: Mapping[str, CrmMapping]) -> tuple[str, ...] | None:
     """The values an attribute can hold where every mapping in use closes them; None where any is open.
 
     A seniority transform holds the values of its patterns; a `map` the values it maps onto (and
@@ -65,7 +65,7 @@ def _values_against(
     """Each value of an `is` or `in` that the attribute never holds: (its place in `in`, why, a typo)."""
     if condition.attribute is None:
         return []
-    known = vocabulary(condition.attribute, mappings)
+    known = attribute_values(condition.attribute, mappings)
     if known is None:
         return []
     given: list[tuple[int | None, object]] = [(None, condition.is_)] if condition.is_ is not None else []
@@ -78,7 +78,7 @@ def _value_problems(
     rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping], refused: bool
 ) -> list[Problem]:
     problems: list[Problem] = []
-    for section in SECTIONS:
+    for section in SECTION_KEYS:
         for index, rule in enumerate(getattr(rules, section)):
             for at, condition in _located_conditions(rule, (section, index)):
                 unknown = _values_against(condition, mappings)
@@ -92,14 +92,16 @@ def _value_problems(
                 else:
                     shown = [] if refused else [u for u in unknown if u[2]]
                 for position, why, _ in shown:
-                    key = (*at, "is") if position is None else (*at, "in", position)
+                    key = (*at, IS) if position is None else (*at, IN, position)
                     where = lines.get(key, lines.get(at, lines.get((section, index))))
-                    field = _field(at) + ("." + "is" if position is None else f".in[{position}]")
+                    field = _field(at) + (f".{IS}" if position is None else f".{IN}[{position}]")
                     problems.append(Problem(file, where, field, f"rule {rule.label!r}: {why}"))
     return problems
 
 
-def rules_values(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
+def rules_value_problems(
+    rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]
+) -> list[Problem]:
     """A rule that matches nobody for a typo (`is: executiv` on seniority): refused, with a "did you mean"."""
     return _value_problems(rules, file, lines, mappings, refused=True)
 
@@ -114,8 +116,8 @@ def rules_value_notices(
 def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mapping[str, CrmMapping]) -> list[Problem]:
     """A rule on an attribute a CRM in use does not define, whose kind its condition cannot test, or on a value
     its attribute never holds."""
-    problems: list[Problem] = rules_values(rules, file, lines, mappings)
-    for section in SECTIONS:
+    problems: list[Problem] = rules_value_problems(rules, file, lines, mappings)
+    for section in SECTION_KEYS:
         for index, rule in enumerate(getattr(rules, section)):
             for at, condition in _located_conditions(rule, (section, index)):
                 if condition.attribute is None or condition.attribute in ATTRIBUTES:
@@ -127,10 +129,10 @@ def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mappin
                     if attribute is None:
                         message = (
                             f"rule {rule.label!r} tests {condition.attribute!r}, which the {crm} mapping does not "
-                            f"define (declare it under custom_attributes in {crm}.yaml, or fix the name)"
+                            f"define (declare it under custom_attributes in {mapping_file(crm)}, or fix the name)"
                         )
                     elif (kind := condition.kind_problem(attribute.kind)) is not None:
-                        message = f"rule {rule.label!r}: {kind} (as declared in {crm}.yaml)"
+                        message = f"rule {rule.label!r}: {kind} (as declared in {mapping_file(crm)})"
                     else:
                         continue
                     problems.append(Problem(file, where, field, message))

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices
 from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
+from mappings.grammar import FOLDER_GLOB, SCORING_FILE, SECTION_KEYS, crm_of, mapping_file
 from mappings.schema import CrmMapping, ScoringRules
 
 log = logging.getLogger("leadtherm.mappings")
@@ -248,13 +249,13 @@ def load_file(model: type[Model], path: Path) -> Model:
 
 
 def load_rules(folder: str | os.PathLike[str] | None = None) -> ScoringRules:
-    return load_file(ScoringRules, mappings_dir(folder) / "scoring.yaml")
+    return load_file(ScoringRules, mappings_dir(folder) / SCORING_FILE)
 
 
 def _mapping_with_notices(crm: str, folder: str | os.PathLike[str] | None) -> tuple[CrmMapping, list[Problem]]:
-    path = mappings_dir(folder) / f"{crm}.yaml"
+    path = mappings_dir(folder) / mapping_file(crm)
     mapping = load_file(CrmMapping, path)
-    packaged = PACKAGED / f"{crm}.yaml"
+    packaged = PACKAGED / mapping_file(crm)
     defaults = load_file(CrmMapping, packaged) if packaged.exists() and packaged != path.resolve() else None
     mapping, notices = complete_outputs(mapping, defaults)
     return mapping, [Problem(_display(path), None, "outputs", n) for n in notices]
@@ -287,7 +288,7 @@ def load_config(
         except ConfigError as exc:
             problems.extend(exc.problems)
     try:
-        rules, crossed = _rules_against(mappings_dir(folder) / "scoring.yaml", mappings)
+        rules, crossed = _rules_against(mappings_dir(folder) / SCORING_FILE, mappings)
     except ConfigError as exc:
         raise ConfigError([*problems, *exc.problems]) from exc
     problems.extend(crossed)
@@ -298,9 +299,8 @@ def load_config(
 
 # ---------------------------------------------------------------------------- leadtherm check
 
-SCORING_FILE = "scoring.yaml"
 # The CRMs whose mapping files are packaged; the CLI passes the installed adapters' names instead.
-PACKAGED_CRMS = tuple(sorted(p.stem for p in PACKAGED.glob("*.yaml") if p.name != SCORING_FILE))
+PACKAGED_CRMS = tuple(sorted(crm for p in PACKAGED.glob(FOLDER_GLOB) if (crm := crm_of(p.name)) is not None))
 
 
 @dataclass(frozen=True)
@@ -315,9 +315,10 @@ class CheckReport:
 
 def rules_warnings(rules: ScoringRules, file: str) -> list[Problem]:
     """Valid but surely not meant: no rules at all scores every lead 0 (cold)."""
-    if rules.fit or rules.engagement or rules.penalties:
+    if any(getattr(rules, section) for section in SECTION_KEYS):
         return []
-    return [Problem(file, None, "", "no rules in fit, engagement or penalties: every lead scores 0 (cold)")]
+    sections = ", ".join(SECTION_KEYS[:-1]) + f" or {SECTION_KEYS[-1]}"
+    return [Problem(file, None, "", f"no rules in {sections}: every lead scores 0 (cold)")]
 
 
 def _check(model: type[BaseModel], path: Path, report: CheckReport) -> None:
@@ -347,7 +348,7 @@ def check_folder_report(
     if not base.is_dir():
         report.problems.append(Problem(_display(base), None, "", "no such folder"))
         return report
-    expected = [(ScoringRules, SCORING_FILE)] + [(CrmMapping, f"{crm}.yaml") for crm in crms]
+    expected = [(ScoringRules, SCORING_FILE)] + [(CrmMapping, mapping_file(crm)) for crm in crms]
     for model, name in expected:
         path = base / name
         if path.is_file():
@@ -367,7 +368,7 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
     """Rules against the CRM mappings beside them, and the outputs a copied mapping lacks (notices)."""
     mappings: dict[str, CrmMapping] = {}
     for crm in crms:
-        if (base / f"{crm}.yaml").is_file():
+        if (base / mapping_file(crm)).is_file():
             try:
                 mappings[crm], notices = _mapping_with_notices(crm, base)
             except ConfigError:
@@ -384,7 +385,7 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     """scoring*.yaml holds rules, `<crm>.yaml` a mapping; otherwise the content decides."""
-    if path.name.startswith("scoring"):
+    if path.name.startswith(Path(SCORING_FILE).stem):  # scoring.calibrated.yaml too
         return ScoringRules
     if path.stem in crms:
         return CrmMapping

@@ -6,7 +6,9 @@ errors so that a typo cannot pass silently.
 
 from __future__ import annotations
 
+import keyword
 import re
+from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -14,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mappings.catalogue import (
     ATTRIBUTES,
     CUSTOM_KINDS,
+    DECAYING_KINDS,
     NUMERIC_KINDS,
     OUTPUT_BY_KEY,
     QUALIFICATION,
@@ -23,6 +26,7 @@ from mappings.catalogue import (
     Kind,
     custom_attribute,
 )
+from mappings.grammar import AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
 from mappings.patterns import valid_pattern
 
 Scalar = str | int | float | bool
@@ -95,13 +99,13 @@ class Condition(Strict):
     @classmethod
     def _no_counter(cls, data: Any) -> Any:
         # Said plainly rather than as "extra field": a compound rule earns its points once.
-        if isinstance(data, dict) and ("each" in data or "max_points" in data):
+        if isinstance(data, dict) and (EACH in data or MAX_POINTS in data):
             raise ValueError("each (and max_points) cannot be used inside all: a compound rule earns its points once")
         return data
 
     @model_validator(mode="after")
     def _one_condition(self) -> Self:
-        problem = _condition_problem(self, "is, in, matches, at_least/below, days_ago, present")
+        problem = _condition_problem(self, _IN_ALL)
         if problem:
             raise ValueError(problem)
         builtin = ATTRIBUTES.get(self.attribute)
@@ -114,24 +118,25 @@ class Condition(Strict):
         return _kind_problem(self, self.attribute, kind)
 
 
-def _condition_problem(test: Condition | Rule, names: str) -> str | None:
-    """Why a rule's or a condition's tests are not exactly one condition, or None."""
-    each = test.each if isinstance(test, Rule) else None
-    given = [
-        name
-        for name, value in (
-            ("is", test.is_),
-            ("in", test.in_),
-            ("matches", test.matches),
-            ("at_least/below", test.at_least if test.below is None else test.below),
-            ("days_ago", test.days_ago),
-            ("present", test.present),
-            ("each", each),
-        )
-        if value is not None
-    ]
+_IN_ALL = tuple(c for c in CONDITIONS if c != EACH)  # `each` counts units: a compound rule earns its points once
+
+
+def _given(test: Condition | Rule, names: Sequence[str]) -> list[str]:
+    """Which of these grammar names the rule or condition gives a value (`is` is the field `is_`)."""
+    return [name for name in names if getattr(test, f"{name}_" if keyword.iskeyword(name) else name, None) is not None]
+
+
+def _as_conditions(names: Sequence[str]) -> list[str]:
+    """Names as a person counts conditions: a range's two bounds are one, at_least/below."""
+    return list(dict.fromkeys(f"{AT_LEAST}/{BELOW}" if name in (AT_LEAST, BELOW) else name for name in names))
+
+
+def _condition_problem(test: Condition | Rule, names: Sequence[str]) -> str | None:
+    """Why a rule's or a condition's tests are not exactly one of `names`, or None."""
+    given = _as_conditions(_given(test, names))
     if len(given) != 1:
-        return f"needs exactly one condition of {names}" + (f" (has {', '.join(given)})" if given else "")
+        menu = ", ".join(_as_conditions(names))
+        return f"needs exactly one condition of {menu}" + (f" (has {', '.join(given)})" if given else "")
     if test.at_least is not None and test.below is not None and test.at_least >= test.below:
         return "at_least must be smaller than below"
     return None
@@ -210,7 +215,7 @@ class Rule(Strict):
             return self._compound()
         if self.attribute is None:
             raise ValueError("needs an attribute (or all: [conditions] for a compound rule)")
-        problem = _condition_problem(self, "is, in, matches, at_least/below, days_ago, present, each")
+        problem = _condition_problem(self, CONDITIONS)
         if problem:
             raise ValueError(problem)
         if self.max_points is not None and self.each is None:
@@ -224,21 +229,7 @@ class Rule(Strict):
     def _compound(self) -> Self:
         if self.attribute is not None:
             raise ValueError("a compound rule has no attribute of its own: each condition under all names one")
-        beside = [
-            name
-            for name, value in (
-                ("is", self.is_),
-                ("in", self.in_),
-                ("matches", self.matches),
-                ("at_least", self.at_least),
-                ("below", self.below),
-                ("days_ago", self.days_ago),
-                ("present", self.present),
-                ("each", self.each),
-                ("max_points", self.max_points),
-            )
-            if value is not None
-        ]
+        beside = _given(self, (*CONDITIONS, MAX_POINTS))
         if beside:
             raise ValueError(f"a compound rule's conditions go under all, not beside it (has {', '.join(beside)})")
         return self
@@ -416,8 +407,9 @@ class CustomAttribute(AttributeMapping):
 
     @model_validator(mode="after")
     def _decays_on_behaviour(self) -> Self:
-        if self.decays and self.kind not in ("integer", "number", "boolean"):
-            raise ValueError(f"decays: true needs a count or a yes/no (integer, number, boolean), not {self.kind}")
+        if self.decays and self.kind not in DECAYING_KINDS:
+            kinds = ", ".join(k for k in CUSTOM_KINDS if k in DECAYING_KINDS)
+            raise ValueError(f"decays: true needs a count or a yes/no ({kinds}), not {self.kind}")
         return self
 
 

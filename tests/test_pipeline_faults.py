@@ -147,10 +147,10 @@ def test_a_pause_is_recorded_for_a_console_elsewhere_and_cleared_when_the_crm_an
 
 def test_a_state_store_that_cannot_record_a_pause_still_pauses(world: World) -> None:
     class Unwritable:
-        def get_cursor(self, name: str) -> str | None:
+        def get_pause(self, crm: str) -> str | None:
             return None
 
-        def set_cursor(self, name: str, value: str | None) -> None:
+        def set_pause(self, crm: str, record: str | None) -> None:
             raise StorageError("database is locked")
 
     pauses = CrmPauses(probe_every=30.0, record=Unwritable())

@@ -6,6 +6,10 @@
 | processed event id | `evt#<id>` | `processed` | `expires_at` (epoch seconds; the table's TTL attribute) |
 | audit entry | `rec#<ref>` | `audit#<iso time>#<digest of the entry>` | payload |
 | cursor | `cursor#<name>` | `cursor` | value |
+| CRM pause | `pause#<crm>` | `pause` | record (why and since when; integration/service/pause.py) |
+
+Versions before the pause items kept a pause as the cursor `pause:<crm>`: `get_pause` still reads
+that item when there is no pause item, and every `set_pause` deletes it.
 | admin's draft | `draft#<author>` | `draft` | payload (adapters/aws/dynamodb_drafts.py) |
 
 `due()` queries the sparse global secondary index `due` (`due_pk`, `next_drop_at`): only
@@ -25,9 +29,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from integration.errors import LeadthermError
 from integration.ports import AuditEntry, DraftStore, RecordRef, StoredAssessment
+from integration.ports.codec import dump_assessment, dump_audit, load_assessment, load_audit
 
 DUE_INDEX = "due"
 
@@ -42,6 +46,15 @@ def _digest(payload: str) -> str:
 
 def _record_key(ref: RecordRef) -> dict[str, Any]:
     return {"pk": {"S": f"rec#{ref}"}, "sk": {"S": "state"}}
+
+
+def _pause_key(crm: str) -> dict[str, Any]:
+    return {"pk": {"S": f"pause#{crm}"}, "sk": {"S": "pause"}}
+
+
+def _former_pause_key(crm: str) -> dict[str, Any]:
+    """Where versions before the pause items kept a pause: among the cursors, as `pause:<crm>`."""
+    return {"pk": {"S": f"cursor#pause:{crm}"}, "sk": {"S": "cursor"}}
 
 
 class DynamoStateStore:
@@ -180,3 +193,21 @@ class DynamoStateStore:
             self._call("delete_item", TableName=self.table, Key=key)
         else:
             self._call("put_item", TableName=self.table, Item={**key, "value": {"S": value}})
+
+    def get_pause(self, crm: str) -> str | None:
+        # A table written by an earlier version may hold the pause where it kept it then: read both at once.
+        found = {i["pk"]["S"]: i for i in self._batch_get([_pause_key(crm), _former_pause_key(crm)])}
+        item = found.get(_pause_key(crm)["pk"]["S"])
+        if item is not None:
+            return str(item["record"]["S"])
+        former = found.get(_former_pause_key(crm)["pk"]["S"])
+        return None if former is None else str(former["value"]["S"])
+
+    def set_pause(self, crm: str, record: str | None) -> None:
+        # Every write also drops the former item, in the same request: the first probe or resume migrates it.
+        change = (
+            {"DeleteRequest": {"Key": _pause_key(crm)}}
+            if record is None
+            else {"PutRequest": {"Item": {**_pause_key(crm), "record": {"S": record}}}}
+        )
+        self._batch_write([change, {"DeleteRequest": {"Key": _former_pause_key(crm)}}])

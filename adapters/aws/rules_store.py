@@ -34,6 +34,7 @@ from integration.ports.rules_store import (
     unified_diff,
     validated,
 )
+from mappings.grammar import FOLDER_GLOB
 
 PK = "rules"
 
@@ -73,7 +74,7 @@ class DynamoRulesStore:
         return answer
 
     def _deployed_files(self) -> dict[str, str]:
-        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.deployed.glob("*.yaml"))}
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self.deployed.glob(FOLDER_GLOB))}
 
     def head(self) -> int:
         item = self._call("get_item", TableName=self.table, Key={"pk": {"S": PK}, "sk": {"S": "head"}}).get("Item")

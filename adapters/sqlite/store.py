@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.sqlite.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from adapters.sqlite.lease_holders import holder_is_gone, new_lease_id
 from integration.errors import LeadthermError
 from integration.ports import (
@@ -33,6 +32,7 @@ from integration.ports import (
     StateStore,
     StoredAssessment,
 )
+from integration.ports.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from integration.service.settlement import settle_in_order
 
 Clock = Callable[[], float]
@@ -80,7 +80,18 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_ref ON audit (ref, id);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pauses (crm TEXT PRIMARY KEY, record TEXT NOT NULL);
 """
+
+# Changes to files made by earlier versions, in order; `PRAGMA user_version` counts those applied.
+MIGRATIONS = (
+    # 1: pauses were kept in `cursors` as `pause:<crm>`; they have their own table now.
+    """
+    INSERT OR REPLACE INTO pauses (crm, record)
+        SELECT substr(name, length('pause:') + 1), value FROM cursors WHERE name LIKE 'pause:%';
+    DELETE FROM cursors WHERE name LIKE 'pause:%';
+    """,
+)
 
 
 class StorageError(LeadthermError):
@@ -114,9 +125,26 @@ class Database:
         self._identity: FileIdentity | None = None  # not known until the first connection created the file
         try:
             self._connection().executescript(SCHEMA)  # runs in its own transaction
+            self._migrate()
         except sqlite3.Error as exc:
             raise StorageError(f"cannot create the schema in {self.path}: {exc}") from exc
         self._identity = _identity(self.path)  # the file our connections have open
+
+    def _migrate(self) -> None:
+        """Apply the migrations this file has not had, in one transaction (the lock keeps two openers apart)."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            applied = int(db.execute("PRAGMA user_version").fetchone()[0])
+            for statements in MIGRATIONS[applied:]:
+                for statement in filter(str.strip, statements.split(";")):
+                    db.execute(statement)
+            if applied < len(MIGRATIONS):  # a file of a newer version keeps its count
+                db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")  # a pragma takes no parameters
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _connection(self) -> sqlite3.Connection:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
@@ -193,7 +221,7 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[start : start + _CHUNK]
 
 
-def _marks(values: Sequence[object]) -> str:
+def _placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
@@ -313,7 +341,7 @@ class SqliteWorkQueue:
             if not refs:
                 return []
             rows = db.execute(
-                f"SELECT seq, payload, attempts FROM queue WHERE visible_at <= ? AND ref IN ({_marks(refs)}) "
+                f"SELECT seq, payload, attempts FROM queue WHERE visible_at <= ? AND ref IN ({_placeholders(refs)}) "
                 "ORDER BY seq",
                 (now, *refs),
             ).fetchall()
@@ -438,7 +466,7 @@ class SqliteWorkQueue:
             else:
                 wanted = [int(i) for i in ids if str(i).isdigit()]
                 rows = db.execute(
-                    f"SELECT id, event_id, payload FROM dead_letters WHERE id IN ({_marks(wanted)})", wanted
+                    f"SELECT id, event_id, payload FROM dead_letters WHERE id IN ({_placeholders(wanted)})", wanted
                 ).fetchall()
             for dead_id, event_id, payload in rows:
                 ref = str(ChangeEvent.from_json(json.loads(payload)).ref)
@@ -468,7 +496,7 @@ class SqliteWorkQueue:
 
 
 class SqliteStateStore:
-    """Last assessments, processed event ids, audit log, sweep schedule and cursors."""
+    """Last assessments, processed event ids, audit log, sweep schedule, cursors and CRM pauses."""
 
     def __init__(self, source: str | Path | Database, clock: Clock | None = None) -> None:
         self.db = _database(source, clock)
@@ -485,7 +513,7 @@ class SqliteStateStore:
         keys = [str(r) for r in refs]
         for chunk in _chunks(keys):
             for ref, payload in self.db.read(
-                f"SELECT ref, payload FROM assessments WHERE ref IN ({_marks(chunk)})", chunk
+                f"SELECT ref, payload FROM assessments WHERE ref IN ({_placeholders(chunk)})", chunk
             ):
                 found[RecordRef.parse(str(ref))] = load_assessment(str(payload))
         return found
@@ -524,7 +552,7 @@ class SqliteStateStore:
         unique = list(dict.fromkeys(event_ids))
         for chunk in _chunks(unique):
             rows = self.db.read(
-                f"SELECT event_id FROM processed WHERE expires_at > ? AND event_id IN ({_marks(chunk)})",
+                f"SELECT event_id FROM processed WHERE expires_at > ? AND event_id IN ({_placeholders(chunk)})",
                 (now, *chunk),
             )
             seen.update(str(r[0]) for r in rows)
@@ -581,3 +609,14 @@ class SqliteStateStore:
             db.execute("DELETE FROM cursors WHERE name = ?", (name,))
         else:
             db.execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
+
+    def get_pause(self, crm: str) -> str | None:
+        rows = self.db.read("SELECT record FROM pauses WHERE crm = ?", (crm,))
+        return str(rows[0][0]) if rows else None
+
+    def set_pause(self, crm: str, record: str | None) -> None:
+        with self.db.write() as db:
+            if record is None:
+                db.execute("DELETE FROM pauses WHERE crm = ?", (crm,))
+            else:
+                db.execute("INSERT OR REPLACE INTO pauses (crm, record) VALUES (?, ?)", (crm, record))

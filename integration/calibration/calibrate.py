@@ -18,6 +18,7 @@ from integration.calibration.shapes import Shapes, Spec, boost
 from integration.calibration.statistics import auc
 from integration.calibration.statistics import split as stratified
 from integration.domain.scoring import assess
+from mappings.grammar import SECTION_KEYS
 from mappings.schema import ScoringRules
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ def _axes(rendered: Rendered, found: Sequence[Term], pairs: Sequence[Spec], rows
     import numpy as np
 
     index = np.asarray(rows, dtype=np.int64)
-    axes = {name: np.zeros(index.size) for name in ("fit", "engagement", "penalties")}
+    axes = {name: np.zeros(index.size) for name in SECTION_KEYS}
     axes["fit"] += rendered.baseline
     tables: dict[tuple[int, str], Vector] = {}
     for rule in rendered.placed:

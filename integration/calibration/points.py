@@ -11,6 +11,7 @@ from integration.calibration.features import Feature, Group
 from integration.calibration.pairs import Pair, condition, side_text
 from integration.calibration.scale import points, score_of
 from integration.calibration.shapes import Shapes, Spec
+from mappings.grammar import SECTION_KEYS
 from mappings.schema import POINTS_BOUND, Rule, ScoringRules
 
 LABEL_LIMIT = 120  # the schema's longest label
@@ -139,7 +140,7 @@ def assemble(
     required: Sequence[str] | None = None,
 ) -> ScoringRules:
     """The calibrated rules: learned points and bands; the admin's decay, qualification gate and next actions."""
-    by_axis: dict[str, list[dict[str, Any]]] = {"fit": [], "engagement": [], "penalties": []}
+    by_axis: dict[str, list[dict[str, Any]]] = {key: [] for key in SECTION_KEYS}
     # One attribute's rules stay together, strongest attribute first, its values in their own order.
     strength: dict[str, int] = {}
     for rule in placed:

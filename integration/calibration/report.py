@@ -12,8 +12,9 @@ from integration.calibration.bands import Band
 from integration.calibration.calibrate import Calibration
 from integration.calibration.charts import EMPTY_BAND, bands_chart, coinciding, gains_chart, lift_chart
 from integration.calibration.session import Outcome
+from mappings.grammar import ENGAGEMENT, SECTION_KEYS, SECTIONS
 
-_AXIS_NAMES = {"fit": "fit", "engagement": "engagement (decays)", "penalties": "penalty"}
+_AXIS_NAMES = {s.key: f"{s.label} (decays)" if s is ENGAGEMENT else s.label for s in SECTIONS}
 
 
 def auc_rows(result: Calibration, interval: tuple[float, float] | None = None) -> list[tuple[str, str]]:
@@ -36,7 +37,7 @@ def point_rows(result: Calibration) -> list[tuple[str, str, str, str, str, str]]
     rows: list[tuple[str, str, str, str, str, str]] = []
     if result.baseline:
         rows.append(("fit", "Starting points (every lead)", f"{result.baseline:+d}", "", "100%", ""))
-    for axis in ("fit", "engagement", "penalties"):
+    for axis in SECTION_KEYS:
         for rule in sorted((p for p in result.placed if p.axis == axis), key=lambda p: -abs(p.points)):
             seen = result.support[rule.feature.rule.label]
             rows.append((

@@ -9,10 +9,11 @@ import yaml
 
 from integration.calibration.calibrate import Calibration
 from integration.calibration.scale import ANCHOR_AGAINST, ANCHOR_SCORE, POINTS_TO_DOUBLE
+from mappings.grammar import CONDITIONS, MAX_POINTS, SECTION_KEYS
 from mappings.loader import read_yaml, validate
 from mappings.schema import Rule, ScoringRules
 
-_CONDITIONS = ("is", "in", "matches", "at_least", "below", "days_ago", "present", "each", "max_points")
+_CONDITIONS = (*CONDITIONS, MAX_POINTS)
 
 
 def _scalar(value: Any) -> str:
@@ -97,7 +98,8 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         "",
         f"starting_points: {rules.starting_points}     # from the base rate on the same scale; never a reason",
     ]
-    for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalties", rules.penalties)):
+    for axis in SECTION_KEYS:
+        group: list[Rule] = getattr(rules, axis)
         lines += ["", f"{axis}:" if group else f"{axis}: []"]
         for rule in group:
             lines += _rule(rule, _note(result, rule))

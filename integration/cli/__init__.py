@@ -51,6 +51,7 @@ from integration.ports import RecordRef, StateStore, WorkQueue
 from integration.service.backfill import backfill, resumed_at, start_over
 from integration.service.sweep import enqueue_due
 from integration.service.worker import drain
+from mappings.grammar import SCORING_FILE
 from mappings.loader import (
     CheckReport,
     check_file,
@@ -186,7 +187,7 @@ def score(
     rules, by_crm = load_config([crm], mappings)
     mapping = by_crm[crm]
     export = _open(file, encoding)
-    for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
+    for warning in rules_warnings(rules, str(mappings_dir(mappings) / SCORING_FILE)):
         typer.echo(f"{warning} (warning)", err=True)
     _check_header(export, crm, plugin, mapping, mappings)
     normalizer = Normalizer(mapping, remember=True)

@@ -10,45 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from mappings.catalogue import ATTRIBUTES, EMPTY, QUALIFICATION
-
-
-class Temperature(StrEnum):
-    """The thermometer, coldest first; order matters (see `rank`)."""
-
-    COLD = "cold"
-    COOL = "cool"
-    WARM = "warm"
-    HOT = "hot"
-
-    @property
-    def rank(self) -> int:
-        """1 (cold) to 4 (hot): the coarse rating CRMs show."""
-        return _TEMPERATURE_ORDER.index(self) + 1
-
-
-_TEMPERATURE_ORDER = list(Temperature)
-
-
-class Stage(StrEnum):
-    """The funnel, earliest first."""
-
-    SUSPECT = "suspect"
-    LEAD = "lead"
-    MQL = "mql"
-    SQL = "sql"
-    OPPORTUNITY = "opportunity"
-    CUSTOMER = "customer"
-
-    @property
-    def rank(self) -> int:
-        return _STAGE_ORDER.index(self)
-
-
-_STAGE_ORDER = list(Stage)
+from mappings.catalogue import Stage as Stage  # the catalogue declares the enums; the core reads them here
+from mappings.catalogue import Temperature as Temperature
 
 # Qualification answers a rep records (BANT; HubSpot's "fit" and "influence" map onto these).
 QUALIFICATION_CRITERIA = QUALIFICATION
@@ -97,7 +63,9 @@ class Reason:
     `on_axis` keeps a rule's own points on its axis, as written in scoring.yaml.
     """
 
-    axis: str  # "fit", "engagement", "penalty"; "start", "cap", "decay" for the lines of the formula
+    # A section's label (mappings.grammar.SECTIONS): "fit", "engagement", "penalty"; or, for the lines of
+    # the formula, "start", "cap", "decay".
+    axis: str
     label: str
     points: float
     on_axis: float | None = None

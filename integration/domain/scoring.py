@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from integration.domain.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
+from mappings.grammar import SECTIONS
 from mappings.patterns import compile_pattern
 from mappings.schema import Condition, Rule, ScoringRules
 
@@ -27,7 +28,7 @@ Fire = Callable[[Any], Reason | None]
 AgedFire = Callable[[Any, float], Reason | None]
 # A compound rule reads several attributes: it takes the lead's values (and the moment) and returns its Reason or None.
 FireOnValues = Callable[[Mapping[str, Any], float], Reason | None]
-_AXES = ("fit", "engagement", "penalty")
+_AXES = tuple(section.label for section in SECTIONS)  # a reason names its axis by the singular: "penalty"
 _AXIS_INDEX = {axis: i for i, axis in enumerate(_AXES)}
 # The attributes the core reads beyond the rules, by the role the catalogue gives them.
 _LAST_ENGAGEMENT = the_one("last_engagement")
@@ -283,7 +284,9 @@ def _compile(rules: ScoringRules) -> _Compiled:
     aged: dict[str, list[AgedFire]] = {}
     compounds: list[FireOnValues] = []
     edges: dict[str, set[float]] = {}
-    for axis, group in (("fit", rules.fit), ("engagement", rules.engagement), ("penalty", rules.penalties)):
+    for section in SECTIONS:
+        axis = section.label
+        group: list[Rule] = getattr(rules, section.key)
         for rule in group:
             for condition in rule.conditions:
                 if condition.days_ago is not None and condition.attribute is not None:

@@ -43,6 +43,7 @@ from integration.ports.rules_store import (
     unified_diff,
     validated,
 )
+from mappings.grammar import FOLDER_GLOB
 from mappings.loader import PACKAGED
 
 log = logging.getLogger("leadtherm.rules")
@@ -146,8 +147,8 @@ class FolderRulesStore:
             in_force = self._files / _dir_name(pointed) if pointed is not None else None
             files: dict[str, str] = {}
             if in_force is not None:
-                files = {p.name: p.read_text(encoding="utf-8") for p in sorted(in_force.glob("*.yaml"))}
-            for path in sorted(self.folder.glob("*.yaml")):
+                files = {p.name: p.read_text(encoding="utf-8") for p in sorted(in_force.glob(FOLDER_GLOB))}
+            for path in sorted(self.folder.glob(FOLDER_GLOB)):
                 if in_force is None or not self._ours(path):
                     files[path.name] = path.read_text(encoding="utf-8")
             return dict(sorted(files.items()))
@@ -318,7 +319,7 @@ class FolderRulesStore:
                     shutil.rmtree(path)
                     removed.append(str(path.relative_to(self.folder)))
         in_force = self._files / _dir_name(pointed)
-        for path in sorted(in_force.glob("*.yaml")):
+        for path in sorted(in_force.glob(FOLDER_GLOB)):
             top = self.folder / path.name
             # Missing (added by an apply stopped before linking), or still the plain file a first
             # apply was turning into a link: the text is the version's, so linking changes nothing.

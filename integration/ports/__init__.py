@@ -288,7 +288,7 @@ class Settlement:
 
 
 class StateStore(Protocol):
-    """Last assessments, processed event ids, the audit log, sweep schedule, cursors."""
+    """Last assessments, processed event ids, the audit log, sweep schedule, cursors, CRM pauses."""
 
     def load(self, refs: Sequence[RecordRef]) -> dict[RecordRef, StoredAssessment]: ...
 
@@ -318,9 +318,19 @@ class StateStore(Protocol):
         """Newest first."""
         ...
 
-    def get_cursor(self, name: str) -> str | None: ...
+    def get_cursor(self, name: str) -> str | None:
+        """Where a reader of a stream (a backfill, a CDC topic) got to; None before its first save."""
+        ...
 
     def set_cursor(self, name: str, value: str | None) -> None: ...
+
+    def get_pause(self, crm: str) -> str | None:
+        """The record of why `crm` is paused (as `set_pause` stored it), or None while it runs."""
+        ...
+
+    def set_pause(self, crm: str, record: str | None) -> None:
+        """Record that `crm` is paused (for other processes to see), or clear it with None."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from integration.errors import ConfigError, LeadthermError, Problem
+from mappings.grammar import SUFFIX
 from mappings.loader import check_folder
 
 Files = Mapping[str, str]  # file name ("scoring.yaml", "hubspot.yaml") -> its text
@@ -151,8 +152,8 @@ def unified_diff(before: Files, after: Files) -> str:
 def problems_in(files: Files) -> list[Problem]:
     """Every problem in a set of files, through the same loader `leadtherm check` uses, named by file."""
     for name in files:
-        if Path(name).name != name or not name.endswith(".yaml"):
-            return [Problem(name, None, "", "not a mapping file name (expected NAME.yaml)")]
+        if Path(name).name != name or not name.endswith(SUFFIX):
+            return [Problem(name, None, "", f"not a mapping file name (expected NAME{SUFFIX})")]
     with tempfile.TemporaryDirectory(prefix="leadtherm-check-") as folder:
         for name, text in files.items():
             (Path(folder) / name).write_text(text, encoding="utf-8")

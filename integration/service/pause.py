@@ -5,7 +5,7 @@ every `probe_every` seconds one pass is let through as the probe, and the first 
 that gets through without a CRM-wide failure resumes the CRM.
 
 Admission is decided in the process, but each pause is also recorded in the state store
-(`pause:<crm>`, rewritten at every failed probe, cleared on resume), so the operations page
+(its pause records, rewritten at every failed probe, cleared on resume), so the operations page
 of a console running elsewhere (or beside Lambda workers) can say which CRM is paused and why.
 """
 
@@ -37,13 +37,9 @@ class Paused:
 class PauseRecord(Protocol):
     """Where pauses are recorded for other processes to see (a StateStore is one)."""
 
-    def get_cursor(self, name: str) -> str | None: ...
+    def get_pause(self, crm: str) -> str | None: ...
 
-    def set_cursor(self, name: str, value: str | None) -> None: ...
-
-
-def record_name(crm: str) -> str:
-    return f"pause:{crm}"
+    def set_pause(self, crm: str, record: str | None) -> None: ...
 
 
 class CrmPauses:
@@ -84,7 +80,7 @@ class CrmPauses:
         if self.record is None:
             return
         try:
-            self.record.set_cursor(record_name(crm), value)
+            self.record.set_pause(crm, value)
         except LeadthermError as exc:
             log.warning("could not record %s's pause state (%s)", crm, type(exc).__name__)
 
@@ -129,7 +125,7 @@ class RecordedPauses:
         """CRM -> "reason (since ...)", for every CRM a worker recorded as paused."""
         found: dict[str, str] = {}
         for crm in self.crms:
-            held = self.record.get_cursor(record_name(crm))
+            held = self.record.get_pause(crm)
             if not held:
                 continue
             try:

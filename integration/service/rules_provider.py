@@ -22,11 +22,11 @@ from typing import Protocol
 from integration.composition.plugins import Env, UnknownPlugin
 from integration.errors import ConfigError, LeadthermError
 from integration.ports.rules_store import READER_BEAT, RulesStore, reader_name
+from mappings.grammar import SCORING_FILE
 from mappings.loader import read_yaml, validate
 from mappings.schema import ScoringRules
 
 log = logging.getLogger("leadtherm.rules")
-SCORING_FILE = "scoring.yaml"
 STORE_GROUP = "leadtherm.rules_stores"
 
 

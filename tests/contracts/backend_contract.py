@@ -184,3 +184,15 @@ class BackendContract:
         assert state.get_cursor("backfill:hubspot:contact") == "7001"
         state.set_cursor("backfill:hubspot:contact", None)
         assert state.get_cursor("backfill:hubspot:contact") is None
+
+    def test_a_pause_is_recorded_apart_from_the_cursors_and_cleared(self, backend: Backend) -> None:
+        _, state, _ = backend
+        assert state.get_pause("hubspot") is None
+        state.set_pause("hubspot", '{"reason": "token revoked"}')
+        state.set_cursor("hubspot", "7001")  # a cursor of the same name is another thing
+        assert state.get_pause("hubspot") == '{"reason": "token revoked"}'
+        assert state.get_pause("salesforce") is None
+        state.set_cursor("hubspot", None)
+        assert state.get_pause("hubspot") == '{"reason": "token revoked"}'
+        state.set_pause("hubspot", None)
+        assert state.get_pause("hubspot") is None

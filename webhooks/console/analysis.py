@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from integration.calibration.history import CRM_OUTCOMES
 from integration.calibration.session import Options, with_history
 from integration.errors import ConfigError, LeadthermError
-from integration.service.rules_provider import SCORING_FILE
+from mappings.grammar import SCORING_FILE
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping
 from webhooks.console.charts import bands_chart, moves_chart

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 import yaml
 
 from integration.ports.rules_store import Files
-from mappings.catalogue import BUILTIN
+from mappings.catalogue import BUILTIN, NUMERIC_KINDS
 from mappings.documents import DocumentError, load_yaml
-
-SCORING_FILE = "scoring.yaml"
+from mappings.grammar import crm_of
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class AttributeInfo:
 
     @property
     def numeric(self) -> bool:
-        return self.kind in ("integer", "number")
+        return self.kind in NUMERIC_KINDS
 
 
 def _raw(text: str) -> object:
@@ -44,13 +43,13 @@ def attributes_in_use(files: Files) -> list[AttributeInfo]:
     """Built-in attributes, then every custom attribute declared in a mapping file (by name, first kind wins)."""
     found: dict[str, AttributeInfo] = {a.name: AttributeInfo(a.name, a.kind, a.decays, a.label) for a in BUILTIN}
     for file_name, text in sorted(files.items()):
-        if file_name == SCORING_FILE:
+        crm = crm_of(file_name)
+        if crm is None:
             continue
         data = _raw(text)
         section = data.get("custom_attributes") if isinstance(data, dict) else None
         if not isinstance(section, dict):
             continue
-        crm = file_name.removesuffix(".yaml")
         for name, spec in section.items():
             if not isinstance(spec, dict):
                 continue

@@ -22,6 +22,7 @@ from integration.service.guard import GuardedClient
 from integration.service.pause import RecordedPauses
 from integration.service.ratelimit import TokenBucket
 from integration.service.rules_provider import open_rules_store
+from mappings.grammar import FOLDER_GLOB
 from mappings.loader import PACKAGED, load_mapping, mappings_dir
 from webhooks import logs
 from webhooks.console.app import create_console_app, flush_refused_logins, register_console, upload_area
@@ -125,9 +126,9 @@ def console(
         secret = _secret(env)
         proxy = _trusted(env, trusted_proxy)
         folder = mappings_dir(mappings)
-        if init and not list(folder.glob("*.yaml")):
+        if init and not list(folder.glob(FOLDER_GLOB)):
             folder.mkdir(parents=True, exist_ok=True)
-            for source in PACKAGED.glob("*.yaml"):
+            for source in PACKAGED.glob(FOLDER_GLOB):
                 shutil.copy(source, folder / source.name)
         if folder.resolve() == PACKAGED.resolve():
             raise PackagedFolder()

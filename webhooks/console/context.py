@@ -16,8 +16,8 @@ from integration.composition.plugins import CrmPlugin, load_crm
 from integration.errors import ConfigError, Problem
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.ports.rules_store import RulesStore
-from integration.service.rules_provider import SCORING_FILE
 from mappings.crosscheck import rules_against, rules_value_notices
+from mappings.grammar import SCORING_FILE, SUFFIX, mapping_file
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, ScoringRules
 from webhooks.console.jobs import JobRunner, background_clients
@@ -95,7 +95,7 @@ def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...], notice
     for name, text in mapping_texts:
         mapping, _ = _checked(name, text)
         if isinstance(mapping, CrmMapping):
-            mappings[name.removesuffix(".yaml")] = mapping
+            mappings[name.removesuffix(SUFFIX)] = mapping
     cross = rules_value_notices if notices else rules_against
     return tuple(cross(rules, SCORING_FILE, read_yaml(rules_text, SCORING_FILE).lines, mappings))
 
@@ -238,7 +238,7 @@ class Console:
 
     @staticmethod
     def mapping_of(files: Mapping[str, str], crm: str) -> CrmMapping | None:
-        name = f"{crm}.yaml"
+        name = mapping_file(crm)
         if name not in files:
             return None
         mapping, _ = _checked(name, files[name])
@@ -271,7 +271,7 @@ class Console:
 
     @staticmethod
     def crms(files: Mapping[str, str]) -> list[str]:
-        return sorted(n.removesuffix(".yaml") for n in files if n != SCORING_FILE)
+        return sorted(n.removesuffix(SUFFIX) for n in files if n != SCORING_FILE)
 
     @staticmethod
     def plugin(crm: str) -> CrmPlugin:

@@ -13,15 +13,19 @@ from typing import Any
 
 import yaml
 
+from mappings.catalogue import CUSTOM_KINDS
 from mappings.documents import DocumentError, compose_yaml
+from mappings.grammar import CONDITIONS as GRAMMAR_CONDITIONS
+from mappings.grammar import DAYS_AGO, IN, IS, NUMERIC_CONDITIONS, PRESENT, SECTION_KEYS
 from mappings.loader import Located
 
 # libyaml where installed: the forms need only where each key starts, not the loader's full parse.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-AXES = ("fit", "engagement", "penalties")
-CONDITIONS = ("is", "in", "matches", "at_least", "below", "present", "each")
-KINDS = ("text", "integer", "number", "boolean", "datetime")
+AXES = SECTION_KEYS
+# The conditions the forms offer: a date's age (days_ago) is a range of its own, edited as YAML.
+CONDITIONS = tuple(c for c in GRAMMAR_CONDITIONS if c != DAYS_AGO)
+KINDS = CUSTOM_KINDS
 
 
 class EditError(ValueError):
@@ -210,16 +214,16 @@ def parse_condition(condition: str, raw: str, kind: str) -> Any:
     value = raw.strip()
     if condition not in CONDITIONS:
         raise EditError(f"condition: must be one of {', '.join(CONDITIONS)}")
-    if condition in ("at_least", "below", "each"):
+    if condition in NUMERIC_CONDITIONS:
         try:
             return float(value)
         except ValueError:
             raise EditError(f"{condition}: must be a number (got {raw!r})") from None
-    if condition == "present" or (condition == "is" and kind == "boolean"):
+    if condition == PRESENT or (condition == IS and kind == "boolean"):
         if value.casefold() not in ("true", "false"):
             raise EditError(f"{condition}: must be true or false (got {raw!r})")
         return value.casefold() == "true"
-    if condition == "in":
+    if condition == IN:
         return [v.strip() for v in value.split(",") if v.strip()]
     return value
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from integration.service.rules_provider import SCORING_FILE
+from mappings.grammar import SCORING_FILE
 from webhooks.console.edits import AXES, EditError, add_rule, remove_rule, replace_rule, set_value
 
 THEIRS, YOURS = "theirs", "yours"

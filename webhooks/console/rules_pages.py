@@ -11,9 +11,9 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 from integration.domain.whatif import attributes_tested, preview
 from integration.errors import ConfigError, LeadthermError, Problem
 from integration.ports.rules_store import RulesStoreError, unified_diff
-from integration.service.rules_provider import SCORING_FILE
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
+from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file
 from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
@@ -47,7 +47,7 @@ SETTINGS = {  # form field -> path in scoring.yaml
 }
 CRITERIA = QUALIFICATION
 MAX_CONDITIONS = 4  # condition rows a rule's form offers; a longer compound rule is edited as YAML
-AND_CONDITIONS = tuple(c for c in CONDITIONS if c != "each")  # `each` counts units: never inside all
+AND_CONDITIONS = tuple(c for c in CONDITIONS if c != EACH)  # `each` counts units: never inside all
 CHOOSE_FIRST = (
     "Another admin applied a change to the same rule or setting you edited: "
     "choose theirs or yours for each conflict first."
@@ -269,8 +269,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             "attribute": attribute,
             condition: parse_condition(condition, value, kinds.get(attribute, "text")),
         }
-        if condition == "at_least" and request.form.get(f"below{suffix}", "").strip():
-            found["below"] = _number(f"below{suffix}")  # a range: at_least <= value < below
+        if condition == AT_LEAST and request.form.get(f"below{suffix}", "").strip():
+            found[BELOW] = _number(f"below{suffix}")  # a range: at_least <= value < below
         return found
 
     def rule_from_form(ws: Workspace) -> dict[str, Any]:
@@ -284,8 +284,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if more:  # rows after the first make a compound rule: points once when all of them hold
             return {"label": label, "all": conditions, "points": _number("points")}
         rule: dict[str, Any] = {"label": label, **first, "points": _number("points")}
-        if "each" in first and request.form.get("max_points", "").strip():
-            rule["max_points"] = _number("max_points")
+        if EACH in first and request.form.get("max_points", "").strip():
+            rule[MAX_POINTS] = _number("max_points")
         return rule
 
     @bp.post("/rules/add")
@@ -388,7 +388,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def custom_attribute() -> Response:
         def change(ws: Workspace) -> None:
             crm = request.form.get("crm", "")
-            file = f"{crm}.yaml"
+            file = mapping_file(crm)
             if file not in ws.files or file == SCORING_FILE:
                 raise EditError(f"crm: no mapping file {file}")
             spec = {
@@ -465,7 +465,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
         message = store_status(console.store, console.now()).applied(made.number)
-        if any(name != "scoring.yaml" for name in changed):
+        if any(name != SCORING_FILE for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."
         flash(message, "info")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from adapters.aws.secrets import resolve_secrets
 from adapters.aws.sqs_queue import SqsWorkQueue
 from integration.errors import MissingSetting
 from integration.ports import AuditEntry, Settlement
+from integration.service.pause import RecordedPauses
 from tests.adapters.aws.conftest import Aws
 from tests.contracts.backend_contract import Backend, BackendContract, event, ref, stored
 
@@ -30,6 +32,18 @@ def backend(aws: Aws) -> Backend:
 
 class TestAwsBackend(BackendContract):
     pass
+
+
+def test_a_table_of_the_version_that_kept_pauses_among_the_cursors_keeps_its_pauses(aws: Aws) -> None:
+    record = json.dumps({"reason": "Salesforce refused the session", "since": "2026-12-01T09:30:00+00:00"})
+    former = {"pk": {"S": "cursor#pause:salesforce"}, "sk": {"S": "cursor"}}
+    aws.dynamodb.put_item(TableName=aws.table, Item={**former, "value": {"S": record}})  # as that version wrote it
+    state = DynamoStateStore(aws.dynamodb, aws.table)
+    seen = RecordedPauses(state, ["hubspot", "salesforce"]).paused()
+    assert seen == {"salesforce": "Salesforce refused the session (since 2026-12-01T09:30:00+00:00)"}
+    state.set_pause("salesforce", None)  # resumed by a worker of this version
+    assert state.get_pause("salesforce") is None
+    assert "Item" not in aws.dynamodb.get_item(TableName=aws.table, Key=former)
 
 
 def test_a_poison_message_is_redriven_to_the_dlq_after_max_receives(aws: Aws) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.sqlite import Database, SqliteStateStore, SqliteWorkQueue
+from integration.service.pause import RecordedPauses
 from tests.contracts.backend_contract import Backend, BackendContract, event, ref, stored
 
 
@@ -38,6 +41,23 @@ def backend(tmp_path: Path) -> Backend:
 
 class TestSqliteBackend(BackendContract):
     pass
+
+
+def test_a_database_of_the_version_that_kept_pauses_among_the_cursors_keeps_its_pauses(tmp_path: Path) -> None:
+    path = tmp_path / "leadtherm.db"
+    with sqlite3.connect(path) as old:  # as versions before the pauses table left the file
+        old.execute("CREATE TABLE cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute(
+            "INSERT INTO cursors VALUES ('pause:salesforce', ?), ('backfill:hubspot:contact', '7001')",
+            (json.dumps({"reason": "Salesforce refused the session", "since": "2026-12-01T09:30:00+00:00"}),),
+        )
+    state = SqliteStateStore(path)
+    seen = RecordedPauses(state, ["hubspot", "salesforce"]).paused()
+    assert seen == {"salesforce": "Salesforce refused the session (since 2026-12-01T09:30:00+00:00)"}
+    assert state.get_cursor("pause:salesforce") is None  # moved, not copied
+    assert state.get_cursor("backfill:hubspot:contact") == "7001"
+    state.set_pause("salesforce", None)  # resumed; opening the file again migrates nothing back
+    assert SqliteStateStore(path).get_pause("salesforce") is None
 
 
 def test_fifty_events_for_one_record_come_back_in_one_lease(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""JSON forms of the values the state store keeps (shared by the SQLite and DynamoDB backends)."""
+"""JSON forms of the port values a state store keeps, for every backend (SQLite, DynamoDB) to share."""
 
 from __future__ import annotations
 
