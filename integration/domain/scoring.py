@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from integration.domain.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
-from mappings.grammar import SECTIONS
+from mappings.grammar import ENGAGEMENT, FIT, SECTIONS
 from mappings.patterns import compile_pattern
 from mappings.schema import Condition, Rule, ScoringRules
 
@@ -408,10 +408,10 @@ def _score_lines(
     changes the sum is a line of its own. Rounding gives the leftover to the largest remainders.
     """
     wf, we = c.fit_weight, c.engagement_weight
-    weight = {"fit": wf, "engagement": we}
+    weight = {FIT.label: wf, ENGAGEMENT.label: we}
     # (axis, label, points on the axis, contribution, kept when it rounds to 0): a rule that fired always shows.
     lines: list[tuple[str, str, float | None, float, bool]] = []
-    totals = {"fit": c.starting_points, "engagement": 0.0}
+    totals = {FIT.label: c.starting_points, ENGAGEMENT.label: 0.0}
     if c.starting_points:
         lines.append(("start", "Starting points", c.starting_points, wf * c.starting_points, True))
     for reason in axes.reasons:
