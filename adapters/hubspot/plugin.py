@@ -1,4 +1,8 @@
-"""The object the core loads through the `leadtherm.crms` entry point."""
+"""The object the core loads through the `leadtherm.crms` entry point.
+
+The client and the field setup (the HubSpot SDK) are imported by the methods that use them: `leadtherm check`
+and the Lambda HTTP handler load this plugin and never call them.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
-from adapters.hubspot.field_setup import setup
 from adapters.hubspot.flatten import flatten
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
 from integration.composition.plugins import Env, SetupReport
@@ -21,6 +23,8 @@ DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
 
 
 def _api_base(env: Env) -> str:
+    from adapters.hubspot.client import DEFAULT_API_BASE
+
     base = env.get("HUBSPOT_API_BASE") or DEFAULT_API_BASE
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -45,6 +49,8 @@ class HubSpotPlugin:
         return bool(env.get("HUBSPOT_ACCESS_TOKEN"))
 
     def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        from adapters.hubspot.client import HubSpotClient
+
         return HubSpotClient(mapping, _token(env), _api_base(env))
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
@@ -55,6 +61,9 @@ class HubSpotPlugin:
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        from adapters.hubspot.client import HubSpotClient
+        from adapters.hubspot.field_setup import setup
+
         client = HubSpotClient(mapping, _token(env), _api_base(env))
         return setup(client.api, mapping)
 
