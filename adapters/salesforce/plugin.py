@@ -123,12 +123,13 @@ class SalesforcePlugin:
         return parse_rate_limit(env.get("SALESFORCE_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "SALESFORCE_RATE_LIMIT")
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
-        from adapters.salesforce.http_session import http_session
         from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
 
         org_id = env.get("SALESFORCE_ORG_ID", "")
         session_check = None
         if enabled(env.get(VERIFY_SESSION_SETTING)):
+            from adapters.salesforce.http_session import http_session
+
             session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id, http=http_session(env))
         return [
             OutboundMessageRoute(org_id, mapping.objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
