@@ -50,15 +50,15 @@ def inbound(env: Mapping[str, str]) -> tuple[WorkQueue, list[InboundRoute]]:
     from integration.composition.plugins import crm_names, load_backend, load_crm
     from mappings.loader import load_config
 
-    names = [n for n in crm_names() if load_crm(n).configured(env)]
-    if not names:
+    plugins = {name: plugin for name in crm_names() if (plugin := load_crm(name)).configured(env)}
+    if not plugins:
         from integration.composition.runtime import NothingConfigured
 
         raise NothingConfigured()
     # Rules and mappings checked against each other, as build_runtime does: the worker would refuse them.
-    _, mappings = load_config(names)
+    _, mappings = load_config(plugins)
     queue, _ = load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
-    return queue, [route for name in names for route in load_crm(name).routes(mappings[name], env)]
+    return queue, [route for name, plugin in plugins.items() for route in plugin.routes(mappings[name], env)]
 
 
 @cache
