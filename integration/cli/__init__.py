@@ -588,7 +588,7 @@ def calibrate(
     mappings: MappingsOption = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
-    from integration.calibration.history import CRM_OUTCOMES, CalibrationError, History, pull_history, read_history
+    from integration.calibration.history import CalibrationError, History, pull_history, read_history
     from integration.calibration.report import html_report, print_summary
     from integration.calibration.session import Options, run
     from integration.calibration.writer import scoring_yaml, write
@@ -600,13 +600,16 @@ def calibrate(
     try:
         current = load_rules(mappings)
         history: History
-        if not file.exists() and crm_name(str(file)) in CRM_OUTCOMES:
+        if not file.exists() and crm_name(str(file)) in crm_names():
             crm = crm_name(str(file))
             plugin = load_crm(crm)
             crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
             bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
             client = GuardedClient(plugin.client(crm_mapping, os.environ), bucket)
-            history = pull_history(client, crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm], moment)
+            source = plugin.calibration
+            history = pull_history(
+                client, crm_mapping, plugin.flatten, outcome or source.outcome, moment, created_field=source.created
+            )
         else:
             if not file.exists() and not file.suffix and len(file.parts) == 1:
                 raise UnknownPlugin("CRM", str(file), crm_names())  # neither a file nor a CRM: a CRM was meant

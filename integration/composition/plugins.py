@@ -9,12 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from integration.composition.settings import Setting
 from integration.errors import LeadthermError
 from integration.ports import CrmClient, StateStore, WorkQueue
 from integration.ports.inbound import InboundRoute
+from integration.ports.intake import BackgroundIntake
 from mappings.schema import CrmMapping
+
+if TYPE_CHECKING:
+    from integration.composition.runtime import Runtime
 
 CRM_GROUP = "leadtherm.crms"
 BACKEND_GROUP = "leadtherm.backends"
@@ -35,10 +40,35 @@ class SetupReport:
     instructions: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CalibrationSource:
+    """How `leadtherm calibrate CRM` reads a history from the CRM itself."""
+
+    outcome: str  # the yes/no Lead attribute that means "converted"
+    created: str | None = None  # the flattened field holding each record's creation date (orders the holdout)
+
+
 class CrmPlugin(Protocol):
-    """What an adapter package exposes as its `plugin` object."""
+    """What an adapter package exposes as its `plugin` object: everything the core knows of a CRM."""
 
     name: str
+    calibration: CalibrationSource
+
+    def settings(self) -> list[Setting]:
+        """Every environment variable this CRM reads (README table, `check --env`)."""
+        ...
+
+    def how_to_configure(self) -> str:
+        """The settings that configure this CRM, for "nothing configured" (e.g. `set X_TOKEN`)."""
+        ...
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        """The change feeds `serve` and `leadtherm listen CRM` read in the background (the enabled ones)."""
+        ...
+
+    def sandbox(self) -> str | None:
+        """The `leadtherm.sandboxes` entry point of a local emulator of this CRM, if there is one."""
+        ...
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         """An API-shaped or exported record -> (object type if it says, flat field values)."""
@@ -57,7 +87,7 @@ class CrmPlugin(Protocol):
         ...
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
-        """The webhook endpoints, verifying with secrets from the environment."""
+        """The webhook endpoints, verifying with secrets from the environment; each says `cannot_verify()`."""
         ...
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:

@@ -103,3 +103,7 @@ class InboundRoute(Protocol):
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         """Verify, parse, enqueue durably, then acknowledge; never raise for bad input."""
         ...
+
+    def cannot_verify(self) -> str | None:
+        """Why this route would refuse every delivery (e.g. "X_SECRET not set"), or None when it can verify."""
+        ...
