@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from integration.errors import LeadthermError
@@ -65,7 +66,7 @@ def _one_of(*choices: str) -> Check:
 
 CORE = "leadtherm"
 CORE_SETTINGS: tuple[Setting, ...] = (
-    Setting("LEADTHERM_BACKEND", "`sqlite` (default) or `aws`", default="sqlite"),
+    Setting("LEADTHERM_BACKEND", "the storage: `sqlite` (embedded) or `aws` (SQS and DynamoDB)", default="sqlite"),
     Setting("LEADTHERM_DB", "SQLite file of the embedded backend", default="./leadtherm.db"),
     Setting("LEADTHERM_MAPPINGS", "folder of mapping files (default: the packaged `mappings/`)"),
     Setting(
@@ -205,12 +206,28 @@ def markdown(declared: Mapping[str, tuple[str, Setting]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+TABLE_START = "<!-- settings table:"
+TABLE_END = "<!-- end of settings table -->"
+
+
+def with_table(readme: str, table: str) -> str:
+    """The README text with its generated settings table replaced by `table`."""
+    start = readme.index("\n", readme.index(TABLE_START)) + 1
+    return readme[:start] + table + readme[readme.index(TABLE_END, start) :]
+
+
 def main(argv: Sequence[str]) -> int:
-    if list(argv) != ["--markdown"]:
-        print("usage: python -m integration.composition.settings --markdown", file=sys.stderr)
-        return 2
-    sys.stdout.write(markdown(installed_declarations()))
-    return 0
+    """`--markdown`: print the configuration table; `--readme FILE`: rewrite the table in that README."""
+    table = markdown(installed_declarations())
+    if list(argv) == ["--markdown"]:
+        sys.stdout.write(table)
+        return 0
+    if len(argv) == 2 and argv[0] == "--readme":
+        path = Path(argv[1])
+        path.write_text(with_table(path.read_text(encoding="utf-8"), table), encoding="utf-8")
+        return 0
+    print("usage: python -m integration.composition.settings --markdown | --readme README.md", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

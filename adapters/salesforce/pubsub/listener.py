@@ -208,6 +208,12 @@ class CdcIntake:
         finally:
             self.listener.close()
 
+    def drain(self, until: float, idle_after: float) -> dict[str, int]:
+        """For the scheduled function: from the stored replay ids until caught up; the channel stays open."""
+        before = {s.settings.topic: s.stats.queued for s in self.listener.subscribers}
+        self.listener.run(threading.Event(), until=until, until_idle=True, idle_after=idle_after)
+        return {s.settings.topic: s.stats.queued - before[s.settings.topic] for s in self.listener.subscribers}
+
     def health(self) -> str | None:
         return self.listener.health()
 

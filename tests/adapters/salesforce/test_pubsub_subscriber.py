@@ -12,9 +12,9 @@ from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.salesforce.pubsub.listener import CdcIntake
+from adapters.salesforce.pubsub.subscriber import cursor_name
 from integration.composition.intakes import start_intakes
 from integration.composition.plugins import load_crm
-from adapters.salesforce.pubsub.subscriber import cursor_name
 from integration.ports import RecordRef
 from integration.service.worker import drain
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, run_in_background, world
