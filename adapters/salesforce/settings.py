@@ -44,7 +44,12 @@ SETTINGS = [
         "CA file (PEM) leadtherm's Salesforce requests trust, and only they (e.g. the sandbox's, or a "
         "TLS-inspecting proxy's); default: the system's",
     ),
-    Setting(CDC_SETTING, "`1` runs the Change Data Capture listener inside `serve`", default="0"),
+    Setting(
+        CDC_SETTING,
+        "`1` turns Change Data Capture on: `serve` runs the listener beside the webhooks, "
+        "`leadtherm listen salesforce` on its own, the Lambda `cdc` function on its schedule",
+        default="0",
+    ),
     Setting(
         "SALESFORCE_CDC_TOPICS",
         "comma-separated change event channels (default: `/data/<Object>ChangeEvent` per mapped object)",

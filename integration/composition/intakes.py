@@ -13,6 +13,14 @@ from integration.ports.intake import BackgroundIntake
 log = logging.getLogger("leadtherm.intake")
 
 
+class NoIntakeEnabled(LeadthermError):
+    """`leadtherm listen CRM` for a CRM whose settings turn on no background intake (bad usage: exit 2)."""
+
+    def __init__(self, crm: str) -> None:
+        self.crm = crm
+        super().__init__(f"{crm}: no background intake is enabled (its settings turn them on: leadtherm check --env)")
+
+
 def intakes_of(runtime: Runtime, env: Mapping[str, str], crms: list[str] | None = None) -> list[BackgroundIntake]:
     """Every enabled intake of the runtime's CRMs (or of `crms`), in plugin order."""
     names = crms if crms is not None else list(runtime.plugins)

@@ -122,6 +122,14 @@ class UnknownPlugin(LeadthermError):
         super().__init__(f"unknown {kind} {name!r} (known: {', '.join(known) or 'none installed'})")
 
 
+class CrmNotNamed(LeadthermError):
+    """A command needs one CRM, none was named and none can be told from the context (bad usage: exit 2)."""
+
+    def __init__(self, why: str, known: list[str]) -> None:
+        self.known = known
+        super().__init__(f"which CRM? {why}; name one with --crm ({', '.join(known) or 'none installed'})")
+
+
 def _names(group: str) -> list[str]:
     return sorted(ep.name for ep in entry_points(group=group))
 
@@ -141,6 +149,10 @@ def crm_name(name: str) -> str:
     """The installed adapter's own name for `name`, whatever its case (`HubSpot` -> `hubspot`)."""
     known = crm_names()
     return next((n for n in known if n.casefold() == name.casefold()), name)
+
+
+def backend_names() -> list[str]:
+    return _names(BACKEND_GROUP)
 
 
 def load_crm(name: str) -> CrmPlugin:

@@ -28,6 +28,11 @@ class NothingConfigured(LeadthermError):
         super().__init__(f"no CRM is configured: set {ways}; or name one with --crm")
 
 
+def configured_crms(env: Env) -> list[str]:
+    """The installed CRMs whose credentials the environment holds."""
+    return [n for n in crm_names() if load_crm(n).configured(env)]
+
+
 def nothing_configured() -> NothingConfigured:
     return NothingConfigured({name: load_crm(name).how_to_configure() for name in crm_names()})
 
@@ -92,7 +97,7 @@ def build_runtime(
 ) -> Runtime:
     """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
     # `--crm NAME` in any case means the plugin's own name: the key of mappings, records and queues from here on.
-    names = [crm_name(n) for n in crms] if crms else [n for n in crm_names() if load_crm(n).configured(env)]
+    names = [crm_name(n) for n in crms] if crms else configured_crms(env)
     if not names:
         raise nothing_configured()
     mappings = mappings_folder(env, mappings)

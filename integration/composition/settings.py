@@ -189,6 +189,11 @@ def installed_declarations() -> dict[str, tuple[str, Setting]]:
     return declarations({name: load_crm(name).settings() for name in crm_names()})
 
 
+def core_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The core's settings alone: no plugin loaded (for what starts fast, e.g. `leadtherm check`)."""
+    return Settings(declarations({}), os.environ if env is None else env)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """The process environment (or `env`) read through every installed declaration."""
     return Settings(installed_declarations(), os.environ if env is None else env)
