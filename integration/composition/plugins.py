@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 CRM_GROUP = "leadtherm.crms"
 BACKEND_GROUP = "leadtherm.backends"
 COMMAND_GROUP = "leadtherm.commands"
+SANDBOX_GROUP = "leadtherm.sandboxes"  # the separate leadtherm-sandboxes package's emulators, when installed
 
 Env = Mapping[str, str]
 
@@ -146,7 +147,7 @@ def crm_names() -> list[str]:
 
 
 def crm_name(name: str) -> str:
-    """The installed adapter's own name for `name`, whatever its case (`HubSpot` -> `hubspot`)."""
+    """The installed adapter's own name for `name`, whatever its case (`Acme` -> `acme`)."""
     known = crm_names()
     return next((n for n in known if n.casefold() == name.casefold()), name)
 
@@ -163,6 +164,14 @@ def load_crm(name: str) -> CrmPlugin:
 def load_backend(name: str) -> Backend:
     backend: Backend = _load(BACKEND_GROUP, "backend", name)
     return backend
+
+
+def load_sandbox(crm: str) -> Any | None:
+    """The local emulator a CRM's plugin names (`sandbox()`), or None: it has none, or it is not installed."""
+    name = load_crm(crm).sandbox()
+    if name is None or name not in _names(SANDBOX_GROUP):
+        return None
+    return _load(SANDBOX_GROUP, "sandbox", name)
 
 
 def extra_commands() -> dict[str, Any]:

@@ -64,7 +64,7 @@ def secrets_setting(value: str | None) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class InboundRequest:
     method: str
-    url: str  # the public URL the CRM called (what HubSpot signs)
+    url: str  # the public URL the CRM called (what a CRM may sign)
     headers: Mapping[str, str]  # case-insensitive lookups are the route's job: use `header`
     body: bytes
 
@@ -96,7 +96,7 @@ _STATUS_NAMES = {
 
 
 class InboundRoute(Protocol):
-    """One webhook endpoint of an adapter, e.g. POST /webhooks/hubspot."""
+    """One webhook endpoint of an adapter, e.g. POST /webhooks/<crm>."""
 
     path: str
 
