@@ -28,9 +28,11 @@ Location = tuple[str | int, ...]
 
 
 def mappings_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The mapping folder: an explicit one, `LEADTHERM_MAPPINGS`, or the packaged defaults."""
-    chosen = override or os.environ.get("LEADTHERM_MAPPINGS")
-    return Path(chosen) if chosen else PACKAGED
+    """The mapping folder: an explicit one, or the packaged defaults.
+
+    `LEADTHERM_MAPPINGS` is a setting: the composition reads it and passes the folder here.
+    """
+    return Path(override) if override else PACKAGED
 
 
 @dataclass(frozen=True)

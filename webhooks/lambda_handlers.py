@@ -52,11 +52,12 @@ def inbound(env: Mapping[str, str]) -> tuple[WorkQueue, list[InboundRoute]]:
 
     plugins = {name: plugin for name in crm_names() if (plugin := load_crm(name)).configured(env)}
     if not plugins:
-        from integration.composition.runtime import NothingConfigured
+        from integration.composition.runtime import nothing_configured
 
-        raise NothingConfigured()
+        raise nothing_configured()
     # Rules and mappings checked against each other, as build_runtime does: the worker would refuse them.
-    _, mappings = load_config(plugins)
+    # The folder as integration.composition.runtime.mappings_folder finds it (that module: the pipeline's).
+    _, mappings = load_config(plugins, env.get("LEADTHERM_MAPPINGS") or None)
     queue, _ = load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
     return queue, [route for name, plugin in plugins.items() for route in plugin.routes(mappings[name], env)]
 

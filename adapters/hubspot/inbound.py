@@ -247,6 +247,9 @@ class HubSpotWebhookRoute:
         self.legacy = legacy  # v1/v2 signatures an operator enabled; none by default
         self.rejected = RejectionLog(log, "HubSpot webhook(s)")
 
+    def cannot_verify(self) -> str | None:
+        return None if self.secrets else "HUBSPOT_CLIENT_SECRET not set"
+
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:
             verify(request.method, request.url, request.headers, request.body, self.secrets, self.clock(), self.legacy)

@@ -7,10 +7,9 @@ from typing import Any
 
 import requests
 
+from adapters.salesforce.settings import CA_BUNDLE_SETTING
 from integration.composition.plugins import Env
 from integration.errors import InvalidSetting
-
-CA_BUNDLE_SETTING = "SALESFORCE_CA_BUNDLE"
 
 
 class _TrustingSession(requests.Session):

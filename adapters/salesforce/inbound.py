@@ -202,6 +202,11 @@ class OutboundMessageRoute:
         self.session_check = session_check  # off by default: needs "Send Session ID" ticked
         self.rejected = RejectionLog(log, "Salesforce outbound message(s)")
 
+    def cannot_verify(self) -> str | None:
+        needs = {"SALESFORCE_ORG_ID": bool(self.org_id.strip()), OUTBOUND_SECRET_SETTING: bool(self.secrets)}
+        missing = [name for name, present in needs.items() if not present]
+        return f"{' and '.join(missing)} not set" if missing else None
+
     def _verified(self, request: InboundRequest) -> list[ChangeEvent]:
         verify_url_secret(request.url, self.secrets)  # before a byte of XML is read
         message = read_outbound(request.body, self.objects)
@@ -320,6 +325,9 @@ class FlowCalloutRoute:
         self.objects = tuple(objects)
         self.clock = clock
         self.rejected = RejectionLog(log, "Salesforce callout(s)")
+
+    def cannot_verify(self) -> str | None:
+        return None if self.secrets else "SALESFORCE_CALLOUT_SECRET not set"
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:

@@ -11,15 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.salesforce.flatten import flatten
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
-from integration.composition.plugins import Env, SetupReport
+from adapters.salesforce.settings import SETTINGS, cdc_enabled
+from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from integration.composition.settings import Setting
 from integration.errors import MissingSetting
 from integration.ports import CrmClient
 from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
     from simple_salesforce.api import Salesforce
+
+    from integration.composition.runtime import Runtime
 
 DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: stay gentle anyway
 API_VERSION = "59.0"
@@ -106,6 +111,24 @@ def _remembered(find: Callable[[], str]) -> Callable[[], str]:
 
 class SalesforcePlugin:
     name = "salesforce"
+    calibration = CalibrationSource(outcome="converted", created="CreatedDate")
+
+    def settings(self) -> list[Setting]:
+        return SETTINGS
+
+    def how_to_configure(self) -> str:
+        return "SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN (or SALESFORCE_USERNAME/PASSWORD)"
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        if not cdc_enabled(env):
+            return []
+        # Imported here: grpc is heavy, and only a CDC setup needs it.
+        from adapters.salesforce.pubsub.listener import CdcIntake, Listener
+
+        return [CdcIntake(Listener(runtime, env))]
+
+    def sandbox(self) -> str | None:
+        return "salesforce"
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)

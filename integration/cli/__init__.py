@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain click help: `--summary / --no-summary`, not `<bool>` on every flag
-    help="Lead qualification for HubSpot and Salesforce.",
+    help="Lead qualification inside your CRM.",
 )
 
 
@@ -61,7 +61,7 @@ def _usage(exc: typer.TyperException) -> None:
 
 
 def _fold_crm_options(args: list[str]) -> list[str]:
-    """`--crm HubSpot` is `--crm hubspot` for every command, the plugins' own included."""
+    """`--crm Acme` is `--crm acme` for every command, the plugins' own included."""
     if not any(arg == "--crm" or arg.startswith("--crm=") for arg in args):
         return list(args)
     from integration.composition.plugins import crm_name  # reads the installed CRMs: only when one is named

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ import typer
 from integration.cli.consoles import err, out
 from integration.cli.exits import EXIT_FAILED, EXIT_USAGE
 from integration.cli.inputs import open_export_file
-from integration.cli.options import EncodingOption, MappingsOption, utc
+from integration.cli.options import EncodingOption, MappingsOption, env, utc
 from integration.composition.plugins import UnknownPlugin, crm_name, crm_names, load_crm
 from mappings.loader import load_mapping, load_rules
 from mappings.schema import CrmMapping
@@ -22,7 +21,7 @@ def calibrate(
     file: Annotated[
         Path,
         typer.Argument(
-            metavar="FILE|CRM", help="History export (CSV or JSON) with an outcome column, or `hubspot` / `salesforce`."
+            metavar="FILE|CRM", help="History export (CSV or JSON) with an outcome column, or an installed CRM's name."
         ),
     ],
     mapping: Annotated[
@@ -62,7 +61,7 @@ def calibrate(
     mappings: MappingsOption = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
-    from integration.calibration.history import CRM_OUTCOMES, CalibrationError, History, pull_history, read_history
+    from integration.calibration.history import CalibrationError, History, pull_history, read_history
     from integration.calibration.report import html_report, print_summary
     from integration.calibration.session import Options, run
     from integration.calibration.writer import scoring_yaml, write
@@ -74,13 +73,18 @@ def calibrate(
     try:
         current = load_rules(mappings)
         history: History
-        if not file.exists() and crm_name(str(file)) in CRM_OUTCOMES:
+        if not file.exists() and crm_name(str(file)) in crm_names():
             crm = crm_name(str(file))
             plugin = load_crm(crm)
             crm_mapping = load_file(CrmMapping, mapping) if mapping else load_mapping(crm, mappings)
-            bucket = TokenBucket.for_window(*plugin.rate_limit(os.environ))
-            client = GuardedClient(plugin.client(crm_mapping, os.environ), bucket)
-            history = pull_history(client, crm_mapping, plugin.flatten, outcome or CRM_OUTCOMES[crm], moment)
+            settings = env()
+            client = GuardedClient(
+                plugin.client(crm_mapping, settings), TokenBucket.for_window(*plugin.rate_limit(settings))
+            )
+            source = plugin.calibration
+            history = pull_history(
+                client, crm_mapping, plugin.flatten, outcome or source.outcome, moment, created_field=source.created
+            )
         else:
             if not file.exists() and not file.suffix and len(file.parts) == 1:
                 raise UnknownPlugin("CRM", str(file), crm_names())  # neither a file nor a CRM: a CRM was meant

@@ -19,11 +19,21 @@ def check(
         typer.Argument(metavar="PATH", help="One file to check, or a folder (default: --mappings)."),
     ] = None,
     mappings: MappingsOption = None,
+    environment_variables: Annotated[
+        bool,
+        typer.Option(
+            "--env", help="Report every setting instead: where its value came from (secrets masked), every problem."
+        ),
+    ] = False,
 ) -> None:
     """Validate scoring.yaml and each CRM's mapping file; one line per problem with file, line and field."""
+    if environment_variables:
+        from integration.cli.environment import check_environment
+
+        return check_environment(mappings)
     crms = crm_names()
-    # Rules are checked against the CRMs configured here (all of them when none is): a HubSpot-only
-    # admin's rule on a HubSpot custom property is no problem of salesforce.yaml's.
+    # Rules are checked against the CRMs configured here (all of them when none is): one CRM's
+    # admin's rule on that CRM's custom property is no problem of another CRM's mapping.
     environment = env()
     in_use = [n for n in crms if load_crm(n).configured(environment)] or crms
     if target is not None and not target.is_dir():

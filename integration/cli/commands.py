@@ -70,6 +70,11 @@ CORE_COMMANDS = (
         "integration.cli.calibrate:calibrate",
         "Learn the points of scoring.yaml from outcomes you already have, with a holdout report.",
     ),
+    LazyCommand(
+        "listen",
+        "integration.cli.listen:listen",
+        "Run a CRM's background intakes (e.g. change data capture): queue what they read, resume where they stopped.",
+    ),
 )
 CORE_GROUPS = (LazyCommand("dlq", "integration.cli.dlq:dlq", "Inspect and retry what could not be processed."),)
 

@@ -11,12 +11,23 @@ def usage_errors() -> tuple[type[Exception], ...]:
 
     Imported when an error is being reported, not at start: they live beside the code that raises them.
     """
-    from integration.composition.plugins import NoStoredData, UnknownPlugin
+    from integration.composition.intakes import NoIntakeEnabled
+    from integration.composition.plugins import CrmNotNamed, NoStoredData, UnknownPlugin
     from integration.composition.runtime import NothingConfigured
     from integration.errors import ConfigError, InvalidSetting, MissingSetting
     from integration.files.exports import ExportError
 
-    return (ConfigError, MissingSetting, InvalidSetting, NothingConfigured, NoStoredData, UnknownPlugin, ExportError)
+    return (
+        ConfigError,
+        MissingSetting,
+        InvalidSetting,
+        NothingConfigured,
+        NoStoredData,
+        UnknownPlugin,
+        CrmNotNamed,
+        NoIntakeEnabled,
+        ExportError,
+    )
 
 
 def exit_code(exc: Exception) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -16,10 +16,23 @@ def _crm_argument(name: str) -> str:
     return crm_name(name)
 
 
+def _mappings_option(value: Path | None) -> Path | None:
+    """--mappings, else LEADTHERM_MAPPINGS (read through the declared settings), else None: the packaged files."""
+    if value is not None:
+        return value
+    from integration.composition.settings import core_settings  # the core's alone: no plugin is loaded for it
+
+    folder = core_settings().get("LEADTHERM_MAPPINGS")
+    return Path(folder) if folder else None
+
+
 MappingsOption = Annotated[
     Path | None,
     typer.Option(
-        "--mappings", metavar="DIR", help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged)."
+        "--mappings",
+        metavar="DIR",
+        help="Folder of mapping files (default: $LEADTHERM_MAPPINGS or packaged).",
+        callback=_mappings_option,
     ),
 ]
 EncodingOption = Annotated[
@@ -29,12 +42,18 @@ EncodingOption = Annotated[
 CrmOption = Annotated[
     list[str] | None, typer.Option("--crm", metavar="NAME", help="CRM(s) to use (default: every configured one).")
 ]
-# Case-insensitive (`HubSpot` is hubspot); `--crm` values are folded in main() for every command.
-CrmArgument = Annotated[str, typer.Argument(metavar="CRM", help="hubspot or salesforce", callback=_crm_argument)]
+# Case-insensitive (`Acme` is acme); `--crm` values are folded in main() for every command.
+CrmArgument = Annotated[
+    str,
+    typer.Argument(metavar="CRM", help="An installed CRM (see `leadtherm check --env`).", callback=_crm_argument),
+]
 
 
-def env() -> dict[str, str]:
-    return dict(os.environ)
+def env() -> Mapping[str, str]:
+    """The environment through the declared settings (the core's and every installed CRM's)."""
+    from integration.composition.settings import load_settings
+
+    return load_settings()
 
 
 def utc(moment: datetime) -> datetime:

@@ -17,7 +17,7 @@ from integration.cli.exits import EXIT_FAILED
 from integration.cli.inputs import open_export_file
 from integration.cli.options import EncodingOption, MappingsOption, utc
 from integration.cli.report import ScoredRow, print_distribution
-from integration.composition.plugins import CrmPlugin, UnknownPlugin, crm_names, load_crm
+from integration.composition.plugins import CrmNotNamed, CrmPlugin, UnknownPlugin, crm_names, load_crm
 from integration.domain.model import Temperature
 from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess
@@ -41,8 +41,12 @@ def score(
         Path, typer.Argument(metavar="FILE", help="CRM export: CSV with the CRM's field names, or JSON records.")
     ],
     crm: Annotated[
-        str, typer.Option(metavar="NAME", help="Which CRM the export comes from (hubspot, salesforce).")
-    ] = "hubspot",
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Which CRM the export comes from (default: the only configured one, else the one its header matches).",
+        ),
+    ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")] = OutputFormat.table,
     as_of: Annotated[datetime | None, typer.Option("--as-of", help="Score as of this time (default: now).")] = None,
     summary: Annotated[bool, typer.Option(help="Print the temperature distribution on stderr after the rows.")] = False,
@@ -53,10 +57,14 @@ def score(
 
     Rows are read, scored and written one at a time, so an export of any size runs in constant memory.
     """
+    export = None
+    if crm is None:  # the header tells which CRM: read it first
+        export = open_export_file(file, encoding)
+        crm = _which_crm(export, mappings)
     plugin = load_crm(crm)
     rules, by_crm = load_config([crm], mappings)
     mapping = by_crm[crm]
-    export = open_export_file(file, encoding)
+    export = export or open_export_file(file, encoding)
     for warning in rules_warnings(rules, str(mappings_dir(mappings) / "scoring.yaml")):
         typer.echo(f"{warning} (warning)", err=True)
     _check_header(export, crm, plugin, mapping, mappings)
@@ -222,6 +230,22 @@ def _check_header(export: Export, crm: str, plugin: CrmPlugin, mapping: CrmMappi
             f"{export.path}: none of the columns the {crm} mapping reads is in the header "
             f"(expected some of {', '.join(sorted(sources)[:6])}, ...)"
         )
+
+
+def _which_crm(export: Export, mappings: Path | None) -> str:
+    """No --crm: the only configured CRM, else the only installed one whose record id the header has."""
+    from integration.cli.options import env
+    from integration.composition.runtime import configured_crms
+
+    known = crm_names()
+    configured = configured_crms(env())
+    if len(configured) == 1:
+        return configured[0]
+    matching = [name for name in (configured or known) if _looks_like(name, export, mappings)]
+    if len(matching) == 1:
+        return matching[0]
+    why = f"{len(configured)} CRMs are configured" if configured else "no CRM is configured"
+    raise CrmNotNamed(f"{why} and the export's header {'fits several' if matching else 'fits none'}", known)
 
 
 def _looks_like(crm: str, export: Export, mappings: Path | None) -> bool:
