@@ -1,21 +1,20 @@
-"""AWS Lambda, scheduled: drain Salesforce Change Data Capture from the stored replay id into SQS.
+"""AWS Lambda, scheduled: drain the configured CRMs' change feeds (their intakes) into SQS.
 
-Each invocation subscribes from the replay id kept in DynamoDB, queues what arrived, stores
-the new replay id after each queued batch, and returns when the stream has caught up (an
-empty keep-alive answer, or no event for IDLE_AFTER seconds) or the invocation's time budget
-is nearly spent. The SQS worker
-does the rest, as for webhooks.
+Each invocation reads every drainable intake from its stored position (in DynamoDB), queues
+what arrived, stores the new position after each queued batch, and returns when the feed has
+caught up (or nothing came for IDLE_AFTER seconds) or the invocation's time budget is nearly
+spent. The SQS worker does the rest, as for webhooks.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from functools import cache
 from typing import Any
 
-from adapters.salesforce.pubsub.listener import Listener
+from integration.composition.intakes import intakes_of
+from integration.ports.intake import BackgroundIntake, DrainableIntake
 from webhooks.lambda_handlers import environment, runtime
 
 log = logging.getLogger("leadtherm.lambda.cdc")
@@ -23,14 +22,14 @@ log = logging.getLogger("leadtherm.lambda.cdc")
 # Seconds kept back from the budget: a cancelled stream, the last cursor write, the return.
 SAFETY_MARGIN = 5.0
 DEFAULT_BUDGET = 60.0
-# Salesforce's keep-alive (the sign of being caught up) may take 270 s: this long without an event ends the run.
+# A feed's keep-alive (the sign of being caught up) may take minutes: this long without an event ends the run.
 IDLE_AFTER = 10.0
 
 
 @cache
-def listener() -> Listener:
-    """One per container: its gRPC channel, session and schema cache survive between invocations."""
-    return Listener(runtime(), environment())
+def intakes() -> list[BackgroundIntake]:
+    """One set per container: their connections, sessions and caches survive between invocations."""
+    return intakes_of(runtime(), environment())
 
 
 def _budget(context: Any) -> float:
@@ -40,12 +39,15 @@ def _budget(context: Any) -> float:
 
 
 def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Queue every change since the stored replay id, within this invocation's time budget."""
-    active = listener()
-    before = {s.settings.topic: s.stats.queued for s in active.subscribers}
+    """Queue every change since the stored positions, within this invocation's time budget."""
     started = time.monotonic()
-    active.run(threading.Event(), until=started + _budget(context), until_idle=True, idle_after=IDLE_AFTER)
-    queued = {s.settings.topic: s.stats.queued - before[s.settings.topic] for s in active.subscribers}
-    log.info("CDC drain queued %s in %.1f s", queued, time.monotonic() - started)
-    problem = active.health()
-    return {"queued": queued, "seconds": round(time.monotonic() - started, 1), "health": problem or "ok"}
+    until = started + _budget(context)
+    queued: dict[str, int] = {}
+    problems: list[str] = []
+    for intake in intakes():
+        if isinstance(intake, DrainableIntake):
+            queued.update(intake.drain(until, IDLE_AFTER))
+        if problem := intake.health():
+            problems.append(problem)
+    log.info("drain queued %s in %.1f s", queued, time.monotonic() - started)
+    return {"queued": queued, "seconds": round(time.monotonic() - started, 1), "health": "; ".join(problems) or "ok"}

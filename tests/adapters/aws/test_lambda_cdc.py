@@ -16,7 +16,7 @@ from tests.adapters.aws.conftest import Aws
 from webhooks import lambda_cdc, lambda_handlers
 
 TOPIC = "/data/LeadChangeEvent"
-CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_cdc.listener)
+CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_cdc.intakes)
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def deployed(aws: Aws, org: tuple[SalesforceSandbox, PubSubSandbox], monkeypatch
         "LEADTHERM_TABLE": made["table"], "SALESFORCE_USERNAME": sandbox.username,
         "SSM_SALESFORCE_PASSWORD": "/leadtherm/test/SALESFORCE_PASSWORD",
         "SALESFORCE_SECURITY_TOKEN": sandbox.security_token, "SALESFORCE_DOMAIN": sandbox.login_domain,
-        "SALESFORCE_PUBSUB_ENDPOINT": pubsub.target, "SALESFORCE_CDC_TOPICS": TOPIC,
+        "SALESFORCE_PUBSUB_ENDPOINT": pubsub.target, "SALESFORCE_CDC_TOPICS": TOPIC, "SALESFORCE_CDC": "1",
     }  # fmt: skip
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -50,7 +50,8 @@ def deployed(aws: Aws, org: tuple[SalesforceSandbox, PubSubSandbox], monkeypatch
     for cached in CACHED:
         cached.cache_clear()
     yield
-    lambda_cdc.listener().close()
+    for intake in lambda_cdc.intakes():
+        intake.listener.close()  # type: ignore[attr-defined]  # the Salesforce CDC intake
     for cached in CACHED:
         cached.cache_clear()
 
