@@ -11,9 +11,11 @@ from adapters.hubspot.field_setup import setup
 from adapters.hubspot.flatten import flatten
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
 from integration.composition.plugins import Env, SetupReport
+from integration.composition.runtime import Runtime
 from integration.errors import InvalidSetting, MissingSetting
 from integration.ports import CrmClient
 from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
@@ -56,7 +58,13 @@ class HubSpotPlugin:
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         client = HubSpotClient(mapping, _token(env), _api_base(env))
-        return setup(client.api, mapping)
+        return setup(client.api, mapping, env)
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        """The webhooks journal, when HUBSPOT_JOURNAL=1: a pull intake that needs no public endpoint."""
+        from adapters.hubspot.journal.intake import journal_intakes  # only a deployment that reads it pays
+
+        return journal_intakes(runtime, env)
 
 
 plugin = HubSpotPlugin()
