@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,7 @@ log = logging.getLogger("leadtherm.hubspot.journal")
 
 CRM = "hubspot"
 EARLIEST_MARK = "earliest"  # stored instead of an offset: read from the earliest entry HubSpot keeps
+LOOKAHEAD = 8  # entries asked for ahead of the one being committed, their files downloaded meanwhile
 
 
 def cursor_name(portal_id: int) -> str:
@@ -94,6 +96,7 @@ class JournalIntake:
         self._newest_seen_ms: int | None = None
         self._failing_since: float | None = None
         self.cursor = cursor_name(settings.portal_id)
+        self._downloads = ThreadPoolExecutor(4, thread_name_prefix="journal-download")
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> None:
@@ -136,7 +139,7 @@ class JournalIntake:
         return done
 
     def step(self) -> int:
-        """Read and queue at most one entry; 1 when one was committed, 0 when caught up."""
+        """Read and queue the entries after the stored offset (a few at a time); how many, 0 when caught up."""
         pending = self.state.get_cursor(catchup_name(self.settings.portal_id))
         if pending:
             self._catch_up(int(pending))
@@ -163,13 +166,37 @@ class JournalIntake:
             with self._lock:
                 self.stats.lag_seconds = 0.0
             return 0
+        return self._read_on(pointer)
+
+    def _read_on(self, pointer: Pointer) -> int:
+        """This entry and up to LOOKAHEAD - 1 after it: downloads overlap, commits stay in journal order."""
+        pointers = [pointer]
+        downloads = [self._downloads.submit(self.api.download, pointer)]
         try:
-            raw = self.api.download(pointer)
-        except UrlExpired as exc:
-            log.warning("%s; asking the journal again", exc)
-            return 1  # the offset has not moved: the next step gets the same entry with a fresh URL
-        self._commit(pointer, raw)
-        return 1
+            while len(pointers) < LOOKAHEAD:
+                following = self.api.next(pointers[-1].offset)
+                if following is None:
+                    break
+                pointers.append(following)
+                downloads.append(self._downloads.submit(self.api.download, following))
+        except LeadthermError as exc:  # the entries found so far are still good to commit
+            log.info("journal read-ahead stopped: %s", exc)
+        committed = 0
+        for entry, download in zip(pointers, downloads, strict=True):
+            try:
+                raw = download.result()
+            except UrlExpired as exc:
+                log.warning("%s; asking the journal again", exc)
+                break  # the offset has not moved past it: the next step gets it again with a fresh URL
+            except LeadthermError:
+                if committed == 0:
+                    raise
+                break  # what came before is committed; the next step tries this one again
+            self._commit(entry, raw)
+            committed += 1
+        for download in downloads[committed:]:
+            download.cancel()
+        return max(committed, 1)  # 1 after an expired URL too: straight back, no polling pause
 
     def _commit(self, pointer: Pointer, raw: list[dict[str, Any]]) -> None:
         binding = self.binding

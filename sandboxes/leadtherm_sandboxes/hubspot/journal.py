@@ -112,6 +112,7 @@ class Journal:
         self._event_ids = itertools.count(1)
         self._subscription_ids = itertools.count(7001)
         self._scripted: deque[int] = deque()
+        self._stale_urls = 0
         self._signing_key = secrets.token_bytes(16)
         self.base_url = ""
 
@@ -127,6 +128,11 @@ class Journal:
         with self.lock:
             self._seal()
             return self._purge(cutoff)
+
+    def expire_next_urls(self, times: int = 1) -> None:
+        """The next journal answers carry a download URL already past its `expiresAt` (a slow client's)."""
+        with self.lock:
+            self._stale_urls += times
 
     def expire_tokens(self) -> None:
         with self.lock:
@@ -232,6 +238,9 @@ class Journal:
                 return Response(status=204)
             return self.error(404, "OBJECT_NOT_FOUND", why)
         expires = time.time() + self.url_lifetime
+        if self._stale_urls:
+            self._stale_urls -= 1
+            expires = time.time() - 1.0
         signature = self._sign(entry.offset, expires)
         url = f"{self.base_url}{FILES_PATH}{entry.offset}.json?expires={expires:.3f}&signature={signature}"
         return _json({"currentOffset": entry.offset, "expiresAt": _iso(expires), "url": url})

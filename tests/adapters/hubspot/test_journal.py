@@ -131,6 +131,15 @@ def test_the_token_is_renewed_and_429s_are_retried(world: JournalWorld) -> None:
     assert intake.health() is None
 
 
+def test_a_download_url_that_expired_before_use_is_asked_for_again(world: JournalWorld) -> None:
+    _listening_from_an_offset(world)
+    world.sandbox.journal.expire_next_urls(1)
+    contact = world.sandbox.create_contact({**WARM, "email": "slow@fjord.example"})
+    assert wait_until(lambda: _scored(world, contact), 10)
+    assert world.sandbox.journal.stats.expired_downloads == 1
+    assert wait_until(lambda: world.stored_offset() == world.newest_offset(), 5)
+
+
 def test_the_entry_file_is_downloaded_without_an_authorization_header(world: JournalWorld) -> None:
     _listening_from_an_offset(world)
     stats = world.sandbox.journal.stats
