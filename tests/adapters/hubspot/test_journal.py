@@ -12,6 +12,7 @@ from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.hubspot.journal.api import SCOPES, JournalApi
 from adapters.hubspot.journal.subscriptions import wanted_subscriptions
+from integration.ports import RecordRef
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 from tests.adapters.hubspot.journal_world import CLIENT_ID, SECRET, JournalWorld, journal_world
 
@@ -145,3 +146,28 @@ def test_the_entry_file_is_downloaded_without_an_authorization_header(world: Jou
     stats = world.sandbox.journal.stats
     assert stats.downloads >= 1 and stats.authorized_downloads == 0
     assert set(SCOPES) <= {scope for _, (_, scopes) in world.sandbox.journal.tokens.items() for scope in scopes}
+
+
+def test_a_merge_forgets_the_merged_contact_and_rescores_the_survivor(world: JournalWorld) -> None:
+    survivor = _listening_from_an_offset(world)
+    merged = world.sandbox.create_contact({**WARM, "email": "twin@fjord.example"})
+    assert wait_until(lambda: _scored(world, merged), 10)
+    twin = RecordRef("hubspot", "contact", merged)
+    assert world.runtime.state.load([twin])
+    world.sandbox.merge_contacts(survivor, merged)
+    assert wait_until(lambda: not world.runtime.state.load([twin]), 10)
+    assert wait_until(lambda: world.settled() and _scored(world, survivor), 10)
+
+
+def test_polls_failing_for_longer_than_the_lag_limit_degrade_health_until_they_recover(
+    world: JournalWorld,
+) -> None:
+    world.env["HUBSPOT_JOURNAL_MAX_LAG"] = "1"
+    _listening_from_an_offset(world)
+    intake = world.intake
+    assert intake is not None
+    world.sandbox.journal.fail_next(503, times=6)  # two polls' worth of tries
+    assert wait_until(lambda: intake.health() is not None, 10)
+    assert "failing" in str(intake.health())
+    contact = world.sandbox.create_contact({**WARM, "email": "back@fjord.example"})
+    assert wait_until(lambda: intake.health() is None and _scored(world, contact), 15)
