@@ -77,6 +77,7 @@ class JournalStats:
     downloads: int = 0
     expired_downloads: int = 0
     authorized_downloads: int = 0  # a file requested with an Authorization header (refused)
+    refused_tokens: int = 0  # 401s: a token used after it expired
     events: int = 0
     calls: list[str] = field(default_factory=list)
 
@@ -227,6 +228,8 @@ class Journal:
             token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             expires, scopes = self.tokens.get(token, (0.0, frozenset()))
         if expires <= time.time():
+            with self.lock:
+                self.stats.refused_tokens += 1
             return self.error(401, "INVALID_AUTHENTICATION", "Authentication credentials not found or expired.")
         if scope not in scopes:
             return self.error(403, "MISSING_SCOPES", f"This app hasn't been granted all required scopes: {scope}")

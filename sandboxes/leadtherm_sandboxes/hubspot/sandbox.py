@@ -5,7 +5,9 @@ contact associations, properties and groups; bearer auth; a rolling rate limit w
 `X-HubSpot-RateLimit-*` headers; HubSpot's error bodies (400 VALIDATION_ERROR, 207 with
 OBJECT_NOT_FOUND, 409, 429 RATE_LIMITS); fault knobs. Changes are delivered as signed (v3 and
 v1) webhook batches of at most 100 events, retried on failure, including the property changes
-that leadtherm's own writes cause. Runnable alone: `python -m leadtherm_sandboxes.hubspot.sandbox`.
+that leadtherm's own writes cause. The webhooks journal (journal.py) beside them: client-credentials
+tokens, journal subscriptions, entries for every subscribed change, expiring download URLs.
+Runnable alone: `python -m leadtherm_sandboxes.hubspot.sandbox`.
 """
 
 from __future__ import annotations
@@ -908,8 +910,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-contacts", type=int, default=0)
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--client-secret", default="sandbox-secret")
+    parser.add_argument("--client-id", default="sandbox-client-id", help="the app's, for the journal's tokens")
     args = parser.parse_args(argv)
     sandbox = HubSpotSandbox(access_token=args.token)
+    sandbox.journal.client_id, sandbox.journal.client_secret = args.client_id, args.client_secret
     print(f"HubSpot sandbox on {sandbox.start(args.port)} (token {args.token!r})", flush=True)
     if args.webhook_url:
         sandbox.configure_webhooks(args.webhook_url, args.client_secret)

@@ -171,3 +171,12 @@ def test_polls_failing_for_longer_than_the_lag_limit_degrade_health_until_they_r
     assert "failing" in str(intake.health())
     contact = world.sandbox.create_contact({**WARM, "email": "back@fjord.example"})
     assert wait_until(lambda: intake.health() is None and _scored(world, contact), 15)
+
+
+def test_the_token_is_renewed_before_it_expires_not_after_a_refusal(world: JournalWorld) -> None:
+    world.sandbox.journal.token_lifetime = 1.0
+    intake = world.start_intake()
+    assert wait_until(lambda: intake.api.tokens_fetched >= 3, 10)
+    contact = world.sandbox.create_contact({**WARM, "email": "fresh@fjord.example"})
+    assert wait_until(lambda: _scored(world, contact), 10)
+    assert world.sandbox.journal.stats.refused_tokens == 0
