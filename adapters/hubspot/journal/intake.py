@@ -25,7 +25,7 @@ from adapters.hubspot.journal.catchup import ModifiedSince, catch_up_events, chu
 from adapters.hubspot.journal.events import translate
 from adapters.hubspot.journal.settings import Env, JournalSettings, journal_enabled
 from integration.composition.runtime import Runtime
-from integration.errors import CrmWideError, LeadthermError, MissingSetting
+from integration.errors import CrmWideError, LeadthermError, MissingSetting, RetriableCrmError
 from integration.ports import ChangeEvent, Settlement, StateStore, WorkQueue
 from integration.ports.intake import BackgroundIntake
 from integration.service.pipeline import CrmBinding, _relevant
@@ -93,10 +93,10 @@ class JournalIntake:
         self.clock = clock
         self.stats = JournalStats()
         self._lock = threading.Lock()
-        self._newest_seen_ms: int | None = None
         self._failing_since: float | None = None
         self.cursor = cursor_name(settings.portal_id)
         self._downloads = ThreadPoolExecutor(4, thread_name_prefix="journal-download")
+        self._stale_urls = 0  # downloads in a row whose URL had expired before use
 
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> None:
@@ -186,6 +186,9 @@ class JournalIntake:
             try:
                 raw = download.result()
             except UrlExpired as exc:
+                self._stale_urls += committed == 0
+                if self._stale_urls > 1:  # again at once: a clock far off, or downloads this slow; back off
+                    raise RetriableCrmError(f"{exc} again; is this host's clock right?") from exc
                 log.warning("%s; asking the journal again", exc)
                 break  # the offset has not moved past it: the next step gets it again with a fresh URL
             except LeadthermError:
@@ -193,6 +196,7 @@ class JournalIntake:
                     raise
                 break  # what came before is committed; the next step tries this one again
             self._commit(entry, raw)
+            self._stale_urls = 0
             committed += 1
         for download in downloads[committed:]:
             download.cancel()

@@ -180,3 +180,15 @@ def test_the_token_is_renewed_before_it_expires_not_after_a_refusal(world: Journ
     contact = world.sandbox.create_contact({**WARM, "email": "fresh@fjord.example"})
     assert wait_until(lambda: _scored(world, contact), 10)
     assert world.sandbox.journal.stats.refused_tokens == 0
+
+
+def test_download_urls_that_keep_expiring_back_off_and_degrade_health_rather_than_spin(world: JournalWorld) -> None:
+    world.env["HUBSPOT_JOURNAL_MAX_LAG"] = "1"
+    _listening_from_an_offset(world)
+    intake = world.intake
+    assert intake is not None
+    world.sandbox.journal.expire_next_urls(10_000)
+    reads = world.sandbox.journal.stats.reads
+    world.sandbox.create_contact({**WARM, "email": "stale@fjord.example"})
+    assert wait_until(lambda: intake.health() is not None, 10)
+    assert world.sandbox.journal.stats.reads - reads < 40  # backing off, not asking in a tight loop
