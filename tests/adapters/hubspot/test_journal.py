@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from leadtherm_sandboxes.hubspot import sandbox as hubspot_sandbox
 from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from leadtherm_sandboxes.waiting import wait_until
 
+from adapters.hubspot.journal import catchup
 from adapters.hubspot.journal.api import SCOPES, JournalApi
 from adapters.hubspot.journal.subscriptions import wanted_subscriptions
 from integration.ports import RecordRef
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
-from tests.adapters.hubspot.journal_world import CLIENT_ID, SECRET, JournalWorld, journal_world
+from tests.adapters.hubspot.journal_world import CLIENT_ID, SECRET, TOKEN, JournalWorld, journal_world
 
 WARM = {
     "email": "ops@fjord.example",
@@ -192,3 +195,18 @@ def test_download_urls_that_keep_expiring_back_off_and_degrade_health_rather_tha
     world.sandbox.create_contact({**WARM, "email": "stale@fjord.example"})
     assert wait_until(lambda: intake.health() is not None, 10)
     assert world.sandbox.journal.stats.reads - reads < 40  # backing off, not asking in a tight loop
+
+
+def test_the_catch_up_search_reads_past_the_search_result_cap_by_querying_again_from_the_last_date(
+    sandbox: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catchup, "SEARCH_LIMIT", 250)  # HubSpot's is 10,000: the same path, smaller
+    monkeypatch.setattr(hubspot_sandbox, "SEARCH_LIMIT", 250)
+    before = int(time.time() * 1000) - 1000
+    old = [sandbox.create_contact({"email": f"o{n}@fjord.example"}) for n in range(5)]
+    with sandbox.lock:  # modified long ago: not to be found
+        for contact in old:
+            sandbox.contacts[contact].properties["lastmodifieddate"] = "2020-01-01T00:00:00.000Z"
+    recent = [sandbox.create_contact({"email": f"r{n}@fjord.example"}) for n in range(600)]
+    found = list(catchup.ModifiedSince(TOKEN, sandbox.base_url).ids(before))
+    assert sorted(found) == sorted(recent)  # each once, none of the old ones
