@@ -41,6 +41,14 @@ SETTINGS = [
         "requests/seconds to stay under (e.g. `190/10` on Pro/Enterprise private apps)",
         default="100/10",
     ),
+    Setting("HUBSPOT_JOURNAL", "`1`: read changes from the webhooks journal (a pull intake) in `serve` and `listen`"),
+    Setting("HUBSPOT_CLIENT_ID", "app client id, for the journal's client-credentials token (with the client secret)"),
+    Setting("HUBSPOT_PORTAL_ID", "the installed account's id (`installPortalId`) whose local journal is read"),
+    Setting("HUBSPOT_JOURNAL_START", "`latest` or `earliest`: where a first start reads the journal from", default="latest"),
+    Setting("HUBSPOT_JOURNAL_POLL", "seconds between journal polls when it is caught up", default="1"),
+    Setting(
+        "HUBSPOT_JOURNAL_MAX_LAG", "seconds behind the journal (or failing) before /healthz is degraded", default="300"
+    ),
 ]
 
 
@@ -69,9 +77,6 @@ class HubSpotPlugin:
     def how_to_configure(self) -> str:
         return "HUBSPOT_ACCESS_TOKEN"
 
-    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
-        return []  # webhooks only, for now
-
     def sandbox(self) -> str | None:
         return "hubspot"
 
@@ -98,7 +103,13 @@ class HubSpotPlugin:
         from adapters.hubspot.field_setup import setup
 
         client = HubSpotClient(mapping, _token(env), _api_base(env))
-        return setup(client.api, mapping)
+        return setup(client.api, mapping, env)
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        """The webhooks journal, when HUBSPOT_JOURNAL=1: a pull intake that needs no public endpoint."""
+        from adapters.hubspot.journal.intake import journal_intakes  # only a deployment that reads it pays
+
+        return journal_intakes(runtime, env)
 
 
 plugin = HubSpotPlugin()
