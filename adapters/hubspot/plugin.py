@@ -44,7 +44,9 @@ SETTINGS = [
     Setting("HUBSPOT_JOURNAL", "`1`: read changes from the webhooks journal (a pull intake) in `serve` and `listen`"),
     Setting("HUBSPOT_CLIENT_ID", "app client id, for the journal's client-credentials token (with the client secret)"),
     Setting("HUBSPOT_PORTAL_ID", "the installed account's id (`installPortalId`) whose local journal is read"),
-    Setting("HUBSPOT_JOURNAL_START", "`latest` or `earliest`: where a first start reads the journal from", default="latest"),
+    Setting(
+        "HUBSPOT_JOURNAL_START", "`latest` or `earliest`: where a first start reads the journal from", default="latest"
+    ),
     Setting("HUBSPOT_JOURNAL_POLL", "seconds between journal polls when it is caught up", default="1"),
     Setting(
         "HUBSPOT_JOURNAL_MAX_LAG", "seconds behind the journal (or failing) before /healthz is degraded", default="300"
