@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -212,3 +216,16 @@ def test_the_catch_up_search_reads_past_the_search_result_cap_by_querying_again_
     recent = [sandbox.create_contact({"email": f"r{n}@fjord.example"}) for n in range(600)]
     found = list(catchup.ModifiedSince(TOKEN, sandbox.base_url).ids(before))
     assert sorted(found) == sorted(recent)  # each once, none of the old ones
+
+
+def test_the_demo_runs_on_the_journal_and_scores_every_contact(tmp_path: Path) -> None:
+    ran = subprocess.run(
+        [str(Path(sys.executable).with_name("leadtherm")), "demo", "--crm", "hubspot", "--intake", "journal",
+         "--contacts", "12", "--duration", "3"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("HUBSPOT_", "SALESFORCE_", "LEADTHERM_"))},
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "HubSpot: 12 records" in ran.stdout
+    unscored = re.search(r"not yet scored\s*│\s*(\d+)", ran.stdout)
+    assert unscored and unscored.group(1) == "0", ran.stdout
