@@ -93,3 +93,19 @@ def test_the_process_settings_hold_only_declared_variables(monkeypatch: pytest.M
     settings = load_settings()
     assert settings["LEADTHERM_DB"] == "/tmp/x.db"
     assert "LEADTHERM_NOT_A_SETTING" not in settings
+
+
+READS = re.compile(r"""\b(?:env|environment|settings|os\.environ)(?:\.get\(|\[)["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def test_every_variable_the_production_code_reads_by_name_is_declared() -> None:
+    root = README.parent
+    declared = installed_declarations()
+    read = {
+        (name, str(path.relative_to(root)))
+        for package in ("integration", "adapters", "webhooks", "mappings")
+        for path in (root / package).rglob("*.py")
+        for name in READS.findall(path.read_text(encoding="utf-8"))
+    }
+    assert read, "the pattern no longer finds the reads"
+    assert sorted((name, where) for name, where in read if name not in declared) == []
