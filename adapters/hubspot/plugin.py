@@ -1,17 +1,19 @@
-"""The object the core loads through the `leadtherm.crms` entry point."""
+"""The object the core loads through the `leadtherm.crms` entry point.
+
+The client and the field setup (the HubSpot SDK) are imported by the methods that use them: `leadtherm check`
+and the Lambda HTTP handler load this plugin and never call them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
-from adapters.hubspot.field_setup import setup
+from adapters.hubspot.endpoints import DEFAULT_API_BASE
 from adapters.hubspot.flatten import flatten
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
 from integration.composition.plugins import CalibrationSource, Env, SetupReport
-from integration.composition.runtime import Runtime
 from integration.composition.settings import Setting
 from integration.errors import InvalidSetting, MissingSetting
 from integration.ports import CrmClient
@@ -19,6 +21,9 @@ from integration.ports.inbound import InboundRoute, secrets_setting
 from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
+
+if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
+    from integration.composition.runtime import Runtime
 
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
 
@@ -77,6 +82,8 @@ class HubSpotPlugin:
         return bool(env.get("HUBSPOT_ACCESS_TOKEN"))
 
     def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        from adapters.hubspot.client import HubSpotClient
+
         return HubSpotClient(mapping, _token(env), _api_base(env))
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
@@ -87,6 +94,9 @@ class HubSpotPlugin:
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        from adapters.hubspot.client import HubSpotClient
+        from adapters.hubspot.field_setup import setup
+
         client = HubSpotClient(mapping, _token(env), _api_base(env))
         return setup(client.api, mapping)
 

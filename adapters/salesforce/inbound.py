@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -62,6 +61,8 @@ ACK = _ENVELOPE.format(f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true<
 
 
 def soap_fault(status: int, reason: str) -> InboundResponse:
+    from xml.sax.saxutils import escape  # it loads urllib.request: not for `leadtherm check`, which builds no fault
+
     code = "soapenv:Client" if status < 500 else "soapenv:Server"
     body = _ENVELOPE.format(
         f"<soapenv:Fault><faultcode>{code}</faultcode><faultstring>{escape(reason)}</faultstring></soapenv:Fault>"

@@ -13,6 +13,7 @@ import importlib.util
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer import _click
@@ -142,20 +143,17 @@ def load(command: LazyCommand) -> _click.Command:
 class LazyGroup(TyperGroup):
     """The `leadtherm` group: lists every command, imports one only when it runs (or shows its own help)."""
 
-    def _lazy(self) -> dict[str, LazyCommand]:
-        cached: dict[str, LazyCommand] | None = getattr(self, "_lazy_commands", None)
-        if cached is None:
-            cached = {c.name: c for c in (*CORE_COMMANDS, *CORE_GROUPS)}
-            self._lazy_commands = cached
-        return cached
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.lazy = {c.name: c for c in (*CORE_COMMANDS, *CORE_GROUPS)}
+        self.plugins_listed = False  # the entry points are read when a listing or an unknown name needs them
 
     def _with_plugins(self) -> dict[str, LazyCommand]:
-        lazy = self._lazy()
-        if not getattr(self, "_plugins_listed", False):
+        if not self.plugins_listed:
             for command in plugin_commands():
-                lazy.setdefault(command.name, command)
-            self._plugins_listed = True
-        return lazy
+                self.lazy.setdefault(command.name, command)
+            self.plugins_listed = True
+        return self.lazy
 
     def list_commands(self, ctx: _click.Context) -> list[str]:
         lazy = self._with_plugins()
@@ -166,9 +164,7 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
-        lazy = self._lazy()
-        if cmd_name not in lazy:  # a core name needs no look at the installed packages
-            lazy = self._with_plugins()
+        lazy = self.lazy if cmd_name in self.lazy else self._with_plugins()  # a core name: no entry points read
         if cmd_name not in lazy:
             return None
         command = load(lazy[cmd_name])

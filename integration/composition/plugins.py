@@ -6,9 +6,11 @@ so a third party can ship a CRM adapter (or a backend) as its own package.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
 from integration.composition.settings import Setting
@@ -131,12 +133,23 @@ class CrmNotNamed(LeadthermError):
         super().__init__(f"which CRM? {why}; name one with --crm ({', '.join(known) or 'none installed'})")
 
 
+def _installed(group: str) -> tuple[EntryPoint, ...]:
+    """The group's entry points, read once per import path: each read scans every installed package's
+    metadata (about 4 ms here), and `check` or a Lambda cold start asked about ten times."""
+    return _read_installed(group, tuple(sys.path))
+
+
+@cache
+def _read_installed(group: str, path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    return tuple(entry_points(group=group))
+
+
 def _names(group: str) -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=group))
+    return sorted(ep.name for ep in _installed(group))
 
 
 def _load(group: str, kind: str, name: str) -> Any:
-    for ep in entry_points(group=group):
+    for ep in _installed(group):
         if ep.name == name:
             return ep.load()
     raise UnknownPlugin(kind, name, _names(group))
@@ -176,4 +189,4 @@ def load_sandbox(crm: str) -> Any | None:
 
 def extra_commands() -> dict[str, Any]:
     """CLI commands that live outside the core (serve, demo), by name."""
-    return {ep.name: ep.load() for ep in entry_points(group=COMMAND_GROUP)}
+    return {ep.name: ep.load() for ep in _installed(COMMAND_GROUP)}
