@@ -15,6 +15,7 @@ from integration.composition.settings import (
     UndeclaredSetting,
     declarations,
     installed_declarations,
+    interval_seconds,
     load_settings,
     markdown,
     with_table,
@@ -80,6 +81,16 @@ def test_each_state_says_where_its_value_came_from_masks_secrets_and_names_every
         "ACME_TOKEN: required but not set",
         "LEADTHERM_MAX_RECEIVES: a whole number >= 1",
     ]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90.0), ("15m", 900.0), ("1.5h", 5400.0), ("2", 2.0)])
+def test_an_interval_setting_reads_in_seconds(text: str, seconds: float) -> None:
+    assert interval_seconds(text) == seconds
+
+
+def test_a_malformed_interval_setting_is_a_problem() -> None:
+    states = Settings(declarations({}), {"LEADTHERM_MAX_EVENT_AGE": "soon"}).states()
+    assert [s.problem for s in states if s.problem] == ["LEADTHERM_MAX_EVENT_AGE: an interval like 30s, 15m, 1h"]
 
 
 def test_a_required_setting_of_a_crm_not_in_use_is_no_problem() -> None:
