@@ -118,6 +118,17 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         default="15m",
         check=_interval,
     ),
+    Setting(
+        "LEADTHERM_LOG_FORMAT",
+        "`json`: one JSON object per log line (ids only, no personal data); `text` for plain lines",
+        default="text",
+        check=_one_of("text", "json"),
+    ),
+    Setting(
+        "LEADTHERM_METRICS_TOKEN",
+        "when set, `/metrics` answers only `Authorization: Bearer <token>`; unset: open like `/healthz`",
+        secret=True,
+    ),
     Setting("LEADTHERM_QUEUE_URL", "the SQS work queue (the `aws` backend; serverless.yml sets it)"),
     Setting("LEADTHERM_DLQ_URL", "the SQS dead-letter queue (the `aws` backend; serverless.yml sets it)"),
     Setting("LEADTHERM_TABLE", "the DynamoDB table of state and rules (the `aws` backend; serverless.yml sets it)"),
