@@ -15,6 +15,7 @@ from integration.composition.settings import (
     UndeclaredSetting,
     declarations,
     installed_declarations,
+    interval_seconds,
     load_settings,
     markdown,
     with_table,
@@ -82,6 +83,16 @@ def test_each_state_says_where_its_value_came_from_masks_secrets_and_names_every
     ]
 
 
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90.0), ("15m", 900.0), ("1.5h", 5400.0), ("2", 2.0)])
+def test_an_interval_setting_reads_in_seconds(text: str, seconds: float) -> None:
+    assert interval_seconds(text) == seconds
+
+
+def test_a_malformed_interval_setting_is_a_problem() -> None:
+    states = Settings(declarations({}), {"LEADTHERM_MAX_EVENT_AGE": "soon"}).states()
+    assert [s.problem for s in states if s.problem] == ["LEADTHERM_MAX_EVENT_AGE: an interval like 30s, 15m, 1h"]
+
+
 def test_a_required_setting_of_a_crm_not_in_use_is_no_problem() -> None:
     states = Settings(declarations({"acme": [TOKEN]}), {}).states([])
     assert [s.problem for s in states if s.problem] == []
@@ -93,3 +104,19 @@ def test_the_process_settings_hold_only_declared_variables(monkeypatch: pytest.M
     settings = load_settings()
     assert settings["LEADTHERM_DB"] == "/tmp/x.db"
     assert "LEADTHERM_NOT_A_SETTING" not in settings
+
+
+READS = re.compile(r"""\b(?:env|environment|settings|os\.environ)(?:\.get\(|\[)["']([A-Z][A-Z0-9_]+)["']""")
+
+
+def test_every_variable_the_production_code_reads_by_name_is_declared() -> None:
+    root = README.parent
+    declared = installed_declarations()
+    read = {
+        (name, str(path.relative_to(root)))
+        for package in ("integration", "adapters", "webhooks", "mappings")
+        for path in (root / package).rglob("*.py")
+        for name in READS.findall(path.read_text(encoding="utf-8"))
+    }
+    assert read, "the pattern no longer finds the reads"
+    assert sorted((name, where) for name, where in read if name not in declared) == []

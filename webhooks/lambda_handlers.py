@@ -30,11 +30,12 @@ log = logging.getLogger("leadtherm.lambda")
 
 
 @cache
-def environment() -> dict[str, str]:
-    """The process environment with SSM-held secrets filled in (read once per container)."""
+def environment() -> Mapping[str, str]:
+    """The declared settings, SSM-held secrets filled in (read once per container)."""
     from adapters.aws.secrets import resolve_secrets  # boto3 only where AWS is the platform
+    from integration.composition.settings import load_settings
 
-    return resolve_secrets(dict(os.environ))
+    return load_settings(resolve_secrets(dict(os.environ)))
 
 
 @cache

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ import typer
 from integration.composition.intakes import intakes_of, start_intakes
 from integration.composition.routes import check_verification, routes_by_crm
 from integration.composition.runtime import Runtime, build_runtime, check_outputs
-from integration.composition.settings import load_settings
+from integration.composition.settings import interval_seconds, load_settings
 from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
 from integration.service.pipeline import PipelineSettings
 from integration.service.sweep import enqueue_due
@@ -28,8 +27,6 @@ from webhooks.server import ServerLimits, check_port, create_server, serve_until
 from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
-_INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EVENT_AGE_ENV = "LEADTHERM_MAX_EVENT_AGE"
 DEFAULT_MAX_EVENT_AGE = "15m"
 
@@ -50,10 +47,10 @@ def _check_outputs_at_start(runtime: Runtime) -> None:
 
 def parse_interval(text: str, source: str = "interval") -> float:
     """'90s', '15m', '1h', '1d' or plain seconds -> seconds."""
-    match = _INTERVAL.match(text.strip())
-    if not match or float(match.group(1)) <= 0:
+    seconds = interval_seconds(text)
+    if seconds is None:
         raise ServeConfigError(f"{source}: {text!r} is not an interval like 30s, 15m, 1h")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return seconds
 
 
 def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:

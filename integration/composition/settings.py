@@ -9,6 +9,7 @@ without appearing in `leadtherm check --env` and in the README's configuration t
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,22 @@ class DuplicateSetting(LeadthermError):
 
     def __init__(self, name: str, owners: Sequence[str]) -> None:
         super().__init__(f"setting {name} is declared by both {' and '.join(owners)}")
+
+
+_INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def interval_seconds(text: str) -> float | None:
+    """'90s', '15m', '1h', '1d' or plain seconds -> seconds; None when it is no positive interval."""
+    match = _INTERVAL.match(text.strip())
+    if not match or float(match.group(1)) <= 0:
+        return None
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def _interval(text: str) -> str | None:
+    return None if interval_seconds(text) is not None else "an interval like 30s, 15m, 1h"
 
 
 def _whole_number(low: int) -> Check:
@@ -99,6 +116,18 @@ CORE_SETTINGS: tuple[Setting, ...] = (
         "LEADTHERM_MAX_EVENT_AGE",
         "`serve --max-event-age`: `/healthz` is degraded once the oldest pending event has waited longer",
         default="15m",
+        check=_interval,
+    ),
+    Setting(
+        "LEADTHERM_LOG_FORMAT",
+        "`json`: one JSON object per log line (ids only, no personal data); `text` for plain lines",
+        default="text",
+        check=_one_of("text", "json"),
+    ),
+    Setting(
+        "LEADTHERM_METRICS_TOKEN",
+        "when set, `/metrics` answers only `Authorization: Bearer <token>`; unset: open like `/healthz`",
+        secret=True,
     ),
     Setting("LEADTHERM_QUEUE_URL", "the SQS work queue (the `aws` backend; serverless.yml sets it)"),
     Setting("LEADTHERM_DLQ_URL", "the SQS dead-letter queue (the `aws` backend; serverless.yml sets it)"),
