@@ -57,7 +57,7 @@ def entries_per_second(folder: Path) -> tuple[float, float, int]:
         sandbox.update_contact(contact, {"hs_analytics_num_page_views": "9"})
     intake = _intake(runtime, env)
     started = time.perf_counter()
-    entries = intake.drain(threading.Event(), until=None, until_idle=True)
+    entries = intake.read_until(threading.Event(), until=None, until_idle=True)
     seconds = time.perf_counter() - started
     sandbox.stop()
     return entries / seconds, intake.stats.received / seconds, entries

@@ -101,9 +101,15 @@ class JournalIntake:
     # ------------------------------------------------------------------ the loop
     def run(self, stop: threading.Event) -> None:
         """Poll until `stop`: straight on while entries come, every `poll_interval` once caught up."""
-        self.drain(stop, until=None, until_idle=False)
+        self.read_until(stop, until=None, until_idle=False)
 
-    def drain(self, stop: threading.Event, until: float | None, until_idle: bool) -> int:
+    def drain(self, until: float, idle_after: float) -> dict[str, int]:
+        """For a scheduled function: read until caught up or `until` (time.monotonic()); events queued."""
+        before = self.stats.queued
+        self.read_until(threading.Event(), until=until, until_idle=True)
+        return {self.name: self.stats.queued - before}
+
+    def read_until(self, stop: threading.Event, until: float | None, until_idle: bool) -> int:
         """Entries read until `stop`, the time.monotonic() `until`, or (with `until_idle`) caught up."""
         done = 0
         backoff = 0.5

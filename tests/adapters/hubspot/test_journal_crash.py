@@ -15,13 +15,16 @@ from leadtherm_sandboxes.waiting import wait_until
 from tests.adapters.hubspot.helpers import expected_outputs, repeated_writes, written_outputs
 from tests.adapters.hubspot.journal_world import journal_world
 
-LISTEN = [sys.executable, "-m", "adapters.hubspot.journal.listen"]
+# The installed command, as an operator runs it: the journal intake and a worker in one process.
+LISTEN = [str(Path(sys.executable).with_name("leadtherm")), "listen", "hubspot", "--workers", "1"]
 WARM = {"jobtitle": "Head of Marketing", "numemployees": "100-500", "hs_analytics_source": "REFERRALS"}
 
 
 def _listener(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
-        return subprocess.Popen(LISTEN, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            LISTEN, env={**os.environ, **env, "HUBSPOT_JOURNAL": "1"}, stdout=out, stderr=subprocess.STDOUT
+        )
 
 
 def test_a_listener_killed_mid_stream_loses_nothing_and_writes_nothing_twice(

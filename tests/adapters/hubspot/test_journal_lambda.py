@@ -14,9 +14,9 @@ from adapters.hubspot.journal.subscriptions import wanted_subscriptions
 from mappings.loader import load_mapping
 from tests.adapters.aws.conftest import Aws, aws, aws_env, moto_endpoint  # noqa: F401 (fixtures)
 from tests.adapters.hubspot.journal_world import CLIENT_ID, SECRET, TOKEN
-from webhooks import lambda_handlers, lambda_journal
+from webhooks import lambda_handlers, lambda_intakes
 
-CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_journal.intake)
+CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_intakes.intakes)
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def deployed(aws: Aws, sandbox: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch)
     }  # fmt: skip
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    for variable in ("SALESFORCE_INSTANCE_URL", "SALESFORCE_USERNAME", "SALESFORCE_ACCESS_TOKEN", "HUBSPOT_JOURNAL"):
+    monkeypatch.setenv("HUBSPOT_JOURNAL", "1")  # as serverless.yml sets it on the journal function
+    for variable in ("SALESFORCE_INSTANCE_URL", "SALESFORCE_USERNAME", "SALESFORCE_ACCESS_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
     for cached in CACHED:
         cached.cache_clear()
@@ -54,7 +55,9 @@ def test_the_scheduled_function_queues_the_entries_after_the_stored_offset_withi
     deployed: None,
 ) -> None:
     sandbox.create_contact({"jobtitle": "CEO"})
-    assert lambda_journal.drain({}, _context(15))["queued"] == 1  # first run: the latest entry, then its offset
+    assert lambda_intakes.drain({}, _context(15))["queued"] == {
+        "hubspot-journal": 1
+    }  # first run: the latest entry, then its offset
     state = lambda_handlers.runtime().state
     stored = state.get_cursor(cursor_name(sandbox.portal_id))
     assert stored is not None
@@ -62,8 +65,8 @@ def test_the_scheduled_function_queues_the_entries_after_the_stored_offset_withi
     for contact in contacts[:10]:
         sandbox.update_contact(contact, {"jobtitle": "VP Sales"})
     started = time.monotonic()
-    answer = lambda_journal.drain({}, _context(15))
-    assert answer["queued"] == 20  # 30 changes of 20 contacts, coalesced by record
+    answer = lambda_intakes.drain({}, _context(15))
+    assert answer["queued"] == {"hubspot-journal": 20}  # 30 changes of 20 contacts, coalesced by record
     assert answer["health"] == "ok"
     assert time.monotonic() - started < 10  # it returned once caught up, not at the end of its budget
     assert state.get_cursor(cursor_name(sandbox.portal_id)) not in (None, stored)
