@@ -54,7 +54,8 @@ class _AttributeRules:
 class _Compiled:
     groups: tuple[_AttributeRules, ...]
     # Per group, what each value earned, by the value's class (see _outcome_memos): a row reads a dict.
-    plan: tuple[tuple[str, dict[type, dict[Any, tuple[Reason, ...]]], _AttributeRules], ...]
+    # The last item is what None earns.
+    plan: tuple[tuple[str, dict[type, dict[Any, tuple[Reason, ...]]], _AttributeRules, tuple[Reason, ...]], ...]
     # `days_ago` rules apart, by attribute: the common path never reads the clock's moment.
     aged: tuple[tuple[str, tuple[AgedFire, ...]], ...]
     compounds: tuple[FireOnValues, ...]
@@ -212,7 +213,7 @@ def _fires(group: _AttributeRules, value: Any, reasons: list[Reason]) -> None:
 # group and per value class (True, 1 and 1.0 are equal dict keys but need not earn the same), for
 # the classes whose values repeat across leads (choices, flags, counts). Floats are left out (0.0
 # and -0.0 are equal keys yet print differently for a `matches` rule), and so are dates (distinct).
-_OUTCOME_CLASSES = (str, int, bool, type(None))
+_OUTCOME_CLASSES = (str, int, bool)
 _OUTCOMES_REMEMBERED = 1024  # values per class and group; past it the memo starts over
 
 
@@ -220,13 +221,17 @@ def _outcome_memos() -> dict[type, dict[Any, tuple[Reason, ...]]]:
     return {cls: {} for cls in _OUTCOME_CLASSES}
 
 
-def _earn(group: _AttributeRules, memo: dict[Any, tuple[Reason, ...]], value: Any) -> tuple[Reason, ...]:
-    """What `value` earns under `group`, computed and remembered (the memo's miss path)."""
+def _earned(group: _AttributeRules, value: Any) -> tuple[Reason, ...]:
     reasons: list[Reason] = []
     _fires(group, value, reasons)
+    return tuple(reasons)
+
+
+def _earn(group: _AttributeRules, memo: dict[Any, tuple[Reason, ...]], value: Any) -> tuple[Reason, ...]:
+    """What `value` earns under `group`, computed and remembered (the memo's miss path)."""
     if len(memo) >= _OUTCOMES_REMEMBERED:
         memo.clear()
-    earned = memo[value] = tuple(reasons)
+    earned = memo[value] = _earned(group, value)
     return earned
 
 
@@ -328,7 +333,7 @@ def _compile(rules: ScoringRules) -> _Compiled:
     groups = tuple(_group(a, r) for a, r in by_attribute.items())
     return _Compiled(
         groups=groups,
-        plan=tuple((g.attribute, _outcome_memos(), g) for g in groups),
+        plan=tuple((g.attribute, _outcome_memos(), g, _earned(g, None)) for g in groups),
         aged=tuple((a, tuple(f)) for a, f in aged.items()),
         compounds=tuple(compounds),
         timed=bool(edges),
@@ -408,8 +413,12 @@ def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
     reasons: list[Reason] = []
     values = lead.values
     get = values.get
-    for attribute, memos, group in c.plan:
+    for attribute, memos, group, if_none in c.plan:
         value = get(attribute)
+        if value is None:  # the commonest value of most attributes: what it earns is known at compile time
+            if if_none:
+                reasons += if_none
+            continue
         memo = memos.get(value.__class__)
         if memo is None:
             _fires(group, value, reasons)
@@ -445,7 +454,7 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     axes = _axes(c, lead, _utc(now).timestamp() if c.timed else 0.0)
     factor = _decay_factor(c, last, now)
     score = _round(_raw_score(c, axes, factor))
-    missing = tuple(name for name in c.required if values.get(name) is not True)
+    missing = tuple([name for name in c.required if values.get(name) is not True])
     temperature = _temperature(c, score, not missing)
     reasons = axes.reasons
     lost = axes.engagement_full * (1.0 - factor)
