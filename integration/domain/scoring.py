@@ -53,8 +53,8 @@ class _AttributeRules:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     groups: tuple[_AttributeRules, ...]
-    # Per group, what each value earned, by the value's class (see _outcome_memos): a row reads a dict.
-    # The last item is what None earns.
+    # Per rule group: its attribute, what values earned by value class (see _outcome_memos), the
+    # group itself (for values not remembered), and what None earns.
     plan: tuple[tuple[str, dict[type, dict[Any, tuple[Reason, ...]]], _AttributeRules, tuple[Reason, ...]], ...]
     # `days_ago` rules apart, by attribute: the common path never reads the clock's moment.
     aged: tuple[tuple[str, tuple[AgedFire, ...]], ...]
