@@ -195,13 +195,29 @@ def _each(record: RawRecord, sources: list[str], convert: Convert) -> list[Any]:
     return values
 
 
+def _latest(record: RawRecord, sources: list[str]) -> datetime | None:
+    """The latest date among the sources (the first of equal ones); a missing column is no date."""
+    latest: datetime | None = None
+    for name in sources:
+        raw = record.get(name)
+        if raw is None:
+            continue
+        try:
+            moment = to_datetime(raw)
+        except ValueError as exc:
+            raise SourceError(name, str(exc)) from None
+        if moment is not None and (latest is None or moment > latest):
+            latest = moment
+    return latest
+
+
 def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
     sources = spec.sources
     if len(sources) == 1:
         name = sources[0]
         return lambda record: record.get(name)
     if spec.pick == "latest":
-        return lambda record: max((d for d in _each(record, sources, to_datetime) if d is not None), default=None)
+        return lambda record: _latest(record, sources)
     if spec.pick == "sum":
         return lambda record: sum(v or 0.0 for v in _each(record, sources, to_number))
     if spec.pick == "any":
