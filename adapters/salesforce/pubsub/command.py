@@ -31,7 +31,9 @@ def listen(
     if crm != "salesforce":
         typer.echo(f"error: Change Data Capture is a Salesforce feature; {crm!r} is not supported", err=True)
         raise typer.Exit(2)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webhooks import logs
+
+    logs.configure()  # text or LEADTHERM_LOG_FORMAT=json, as serve
     env = dict(os.environ)
     try:
         runtime = build_runtime(env, [crm], mappings)
