@@ -8,7 +8,7 @@ import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -16,6 +16,7 @@ from adapters.salesforce.pubsub.listener import cdc_enabled, start_listener
 from integration.composition.routes import check_verification, routes_by_crm
 from integration.composition.runtime import Runtime, build_runtime, check_outputs
 from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
+from integration.ports.metrics import use_metrics
 from integration.service.pipeline import PipelineSettings
 from integration.service.sweep import enqueue_due
 from integration.service.worker import run_worker
@@ -24,6 +25,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.console.app import flush_refused_logins, upload_area
 from webhooks.console.command import mount_console
 from webhooks.forwarding import proxy_policy
+from webhooks.metrics_prometheus import PrometheusMetrics, intake_lag, mount_metrics, queue_gauges
 from webhooks.server import ServerLimits, check_port, create_server, serve_until, stop_on_signals, tune_for_serving
 from webhooks.supervisor import Supervisor
 
@@ -69,6 +71,12 @@ def _max_event_age(option: str | None, env: Mapping[str, str]) -> float:
     return parse_interval(env.get(MAX_EVENT_AGE_ENV) or DEFAULT_MAX_EVENT_AGE, MAX_EVENT_AGE_ENV)
 
 
+def _cdc_lag(stats: Mapping[str, Any]) -> float | None:
+    """The largest lag of the CDC subscribers that know theirs."""
+    lags = [float(s["lag_seconds"]) for s in stats.get("salesforce_cdc", []) if s.get("lag_seconds") is not None]
+    return max(lags) if lags else None
+
+
 def serve(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8080,
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -107,6 +115,8 @@ def serve(
     """Run the webhook app (waitress) and the worker on the embedded backend."""
     repeats = logs.configure()
     env = dict(os.environ)
+    sink = PrometheusMetrics()
+    use_metrics(sink)  # before the runtime: its first CRM calls count too
     stop = threading.Event()
     supervisor = Supervisor(stop, on_tick=repeats.flush)
     try:
@@ -124,6 +134,8 @@ def serve(
         listener = start_listener(runtime, stop, env) if "salesforce" in runtime.plugins and cdc_enabled(env) else None
         if listener is not None:
             checks.append(listener.health)
+            sink.on_scrape(intake_lag("salesforce", "cdc", lambda: _cdc_lag(listener.stats())))
+        sink.on_scrape(queue_gauges(runtime.queue))
         config = AppConfig(
             runtime.queue,
             [r for crm_routes in routes.values() for r in crm_routes],
@@ -132,6 +144,7 @@ def serve(
             max_event_age=_max_event_age(max_event_age, env),
         )
         app = create_app(config)
+        mount_metrics(app, sink, env)
         console = mount_console(app, runtime, env, mappings)
         if console:
             log.info("admin console under /admin")
