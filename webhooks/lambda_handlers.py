@@ -22,6 +22,7 @@ from integration.service.sweep import enqueue_due
 from webhooks.app import AppConfig, create_app
 from webhooks.forwarding import proxy_policy
 from webhooks.logs import bound_repeats
+from webhooks.metrics_emf import invocation
 
 log = logging.getLogger("leadtherm.lambda")
 
@@ -54,7 +55,8 @@ def _http_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API (payload v2) -> the same Flask app as `leadtherm serve`."""
-    return _http_handler()(event, context)
+    with invocation("http"):  # one EMF log line: CloudWatch metrics without a scraper
+        return _http_handler()(event, context)
 
 
 def batch_items(event: Mapping[str, Any]) -> tuple[list[QueueItem], list[str]]:
@@ -91,7 +93,8 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = LambdaBatchQueue(rt.queue, handles)
     shared = rt.pipeline
     pipeline = Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock, shared.pauses)
-    pipeline.process(items, budget=_budget(context, shared))
+    with invocation("worker"):
+        pipeline.process(items, budget=_budget(context, shared))
     return {"batchItemFailures": [{"itemIdentifier": i} for i in [*unreadable, *batch.failed]]}
 
 
