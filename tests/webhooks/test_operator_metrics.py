@@ -17,8 +17,10 @@ from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from leadtherm_sandboxes.waiting import wait_until
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.packaged_copy import copy_packaged
 from harness.servers import Serve
 from integration.ports.metric_names import (
+    CONSOLE_APPLIES,
     CRM_API_CALLS,
     QUEUE_DEPTH,
     RECORDS_ASSESSED,
@@ -29,6 +31,8 @@ from integration.ports.metric_names import (
     WEBHOOK_REJECTED,
     WEBHOOK_REQUESTS,
 )
+from tests.webhooks.console.conftest import SECRET as ADMIN_SECRET
+from tests.webhooks.console.conftest import csrf_of
 from tests.webhooks.hubspot_deliveries import deliver, portal, serve_env  # noqa: F401 - portal is a fixture
 
 METRICS_TOKEN = "scrape-token"
@@ -142,3 +146,27 @@ def test_with_log_format_json_every_log_line_is_one_json_object_with_ids_and_no_
     for line in lines:
         assert EMAIL not in line
         assert not re.search(r"[\w.+-]+@[\w-]+\.\w+", line)
+
+
+def test_a_rules_version_applied_in_the_console_mounted_on_serve_is_counted(
+    portal: HubSpotSandbox,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    folder = copy_packaged(tmp_path / "mappings")
+    env = {**serve_env(portal, tmp_path / "leadtherm.db"), "LEADTHERM_MAPPINGS": str(folder)}
+    env.update(LEADTHERM_ADMIN_SECRET=ADMIN_SECRET, LEADTHERM_METRICS_TOKEN=METRICS_TOKEN)
+    serve = Serve(env)
+    try:
+        url = serve.url
+        assert url is not None
+        before = value(scrape(url), CONSOLE_APPLIES)
+        http = requests.Session()
+        token = csrf_of(http.get(f"{url}/admin/login", timeout=10).text)
+        login = {"secret": ADMIN_SECRET, "csrf_token": token}
+        token = csrf_of(http.post(f"{url}/admin/login", data=login, timeout=10).text)
+        bands = {"cool": "20", "warm": "95", "hot": "99", "csrf_token": token}
+        http.post(f"{url}/admin/rules/settings", data=bands, timeout=10)
+        assert "Applied as version" in http.post(f"{url}/admin/apply", data={"csrf_token": token}, timeout=10).text
+        assert value(scrape(url), CONSOLE_APPLIES) == before + 1
+    finally:
+        serve.stop()
