@@ -16,7 +16,10 @@ from functools import cache
 from typing import Any
 
 from adapters.salesforce.pubsub.listener import Listener
+from integration.ports.metric_names import INTAKE_LAG
+from integration.ports.metrics import metrics
 from webhooks.lambda_handlers import environment, runtime
+from webhooks.metrics_emf import invocation
 
 log = logging.getLogger("leadtherm.lambda.cdc")
 
@@ -44,7 +47,11 @@ def drain(event: dict[str, Any], context: Any) -> dict[str, Any]:
     active = listener()
     before = {s.settings.topic: s.stats.queued for s in active.subscribers}
     started = time.monotonic()
-    active.run(threading.Event(), until=started + _budget(context), until_idle=True, idle_after=IDLE_AFTER)
+    with invocation("cdc"):  # one EMF line: the API calls it made and how far behind the stream it ended
+        active.run(threading.Event(), until=started + _budget(context), until_idle=True, idle_after=IDLE_AFTER)
+        lags = [s.stats.lag_seconds for s in active.subscribers if s.stats.lag_seconds is not None]
+        if lags:
+            metrics().gauge(INTAKE_LAG, max(lags), crm="salesforce", intake="cdc")
     queued = {s.settings.topic: s.stats.queued - before[s.settings.topic] for s in active.subscribers}
     log.info("CDC drain queued %s in %.1f s", queued, time.monotonic() - started)
     problem = active.health()
