@@ -287,7 +287,8 @@ class Pipeline:
         run.finish()
         metrics().observe(PASS_SECONDS, time.monotonic() - started)
         for crm_items, reason in batch.dead:
-            log.warning("dead-lettered %d event(s) for %s: %s", len(crm_items), crm_items[0].event.ref, reason)
+            ref = crm_items[0].event.ref
+            log.warning("dead-lettered %d event(s) for %s: %s", len(crm_items), ref, reason, extra={"record": str(ref)})
         return report
 
     def _resolve_related(
