@@ -145,6 +145,7 @@ def serve(
         )
         app = create_app(config)
         mount_metrics(app, sink, env)
+        sink.preset(crm=list(runtime.plugins), route=[route.path for route in config.routes])
         console = mount_console(app, runtime, env, mappings)
         if console:
             log.info("admin console under /admin")

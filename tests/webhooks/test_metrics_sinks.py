@@ -57,3 +57,13 @@ def test_the_no_op_sink_is_the_default_outside_serve_and_lambda() -> None:
         metrics().count(RECORDS_WRITTEN, crm="hubspot")  # nothing to see, nothing raised
     finally:
         use_metrics(previous)
+
+
+def test_preset_series_are_there_at_zero_before_anything_happens() -> None:
+    sink = PrometheusMetrics()
+    sink.preset(crm=["hubspot", "salesforce"], route=["/webhooks/hubspot"])
+    text = sink.exposition().decode()
+    assert 'leadtherm_events_dead_lettered_total{crm="salesforce"} 0.0' in text
+    assert 'leadtherm_crm_paused{crm="hubspot"} 0.0' in text
+    assert 'leadtherm_webhook_requests_total{route="/webhooks/hubspot"} 0.0' in text
+    assert "_created" not in text
