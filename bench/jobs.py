@@ -166,13 +166,12 @@ def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], 
     return busy, jobs
 
 
-def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
-    """Ack p99 of `serve`'s app (console under /admin): idle and busy in turn, ROUNDS times."""
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    crm = context.Process(target=_sandbox_child, args=(ROWS, child))
-    crm.start()
-    base_url = parent.recv()
+def _serve_child(folder: Path, base_url: str, conn: Connection) -> None:
+    """`serve`'s app (console under /admin) in a process of its own, as `leadtherm serve` runs.
+
+    The bench's own clients (the sender, the admins' uploads and the page's polling) stay out
+    of this process: a client in the server's interpreter would take its turns from the acks.
+    """
     env = {
         "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_BASE": base_url,
         "HUBSPOT_RATE_LIMIT": "100000/10", "LEADTHERM_DB": str(folder / "leadtherm.db"), "LEADTHERM_ADMIN_SECRET": ADMIN,
@@ -186,7 +185,22 @@ def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
     # 1.2 MB); the webhook route keeps its own 1 MiB limit in the app.
     server: Any = create_server(app, "127.0.0.1", 0, ServerLimits(max_body_bytes=MAX_UPLOAD_BYTES))
     threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    conn.send(f"http://127.0.0.1:{server.effective_port}")
+    conn.recv()
+    server.close()
+
+
+def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
+    """Ack p99 of `serve`'s app (console under /admin): idle and busy in turn, ROUNDS times."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    crm = context.Process(target=_sandbox_child, args=(ROWS, child))
+    crm.start()
+    base_url = parent.recv()
+    ours, theirs = context.Pipe()
+    serving = context.Process(target=_serve_child, args=(folder, base_url, theirs))
+    serving.start()
+    url = ours.recv()
     _acks(f"{url}/webhooks/hubspot", 1, 100)  # warm-up: the first commits grow the WAL
     idle: list[float] = []
     busy: list[float] = []
@@ -199,7 +213,8 @@ def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
         busy += loaded
         ratios.append(_p99_ms(loaded) / _p99_ms(quiet))
         jobs.append(figures)
-    server.close()
+    ours.send("stop")
+    serving.join()
     parent.send("stop")
     crm.join()
     return {"idle": idle, "busy": busy, "ratios": ratios, "jobs": jobs}
