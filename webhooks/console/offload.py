@@ -278,19 +278,26 @@ def _history_from_child(conn: Connection, header: bytes, breather: float) -> His
     return history
 
 
-def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    # Linux's idle class: any thread of the service that wakes takes the CPU from the child at
-    # once (a merely niced child may keep it for a scheduler slice). Else the lowest niceness.
+def lower_priority(pid: int) -> None:
+    """Put a job's process (0: this one) below the service: Linux's idle class, on the last CPU.
+
+    The idle class: any thread of the service that wakes takes the CPU from the child at once
+    (a merely niced child may keep it for a scheduler slice). Else the lowest niceness.
+    """
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
-        with contextlib.suppress(OSError):  # not allowed here: the child still runs, at the same priority
-            os.nice(NICENESS)
+        with contextlib.suppress(AttributeError, OSError):  # not allowed: the child runs at the same priority
+            os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
     # Every job's child on one CPU (the last): with two jobs running, the others stay free for the service.
     with contextlib.suppress(AttributeError, OSError):
-        cpus = sorted(os.sched_getaffinity(0))
+        cpus = sorted(os.sched_getaffinity(pid))
         if len(cpus) > 1:
-            os.sched_setaffinity(0, {cpus[-1]})
+            os.sched_setaffinity(pid, {cpus[-1]})
+
+
+def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    lower_priority(0)  # again, should the parent not have been allowed to
     progress = _ToParent(conn)
     try:
         data = conn.recv_bytes()
@@ -321,6 +328,11 @@ def run_in_child(task: Callable[..., Any], args: tuple[Any, ...], history: Histo
     ours, theirs = context.Pipe()
     process = context.Process(target=_child, args=(theirs, task, args), name="console-job", daemon=True)
     process.start()
+    # Lowered by the parent at once: a spawned child imports the console, Flask and pydantic
+    # before its first line runs (about a second of CPU), and at the service's priority that
+    # second was taken from the acknowledgements at the start of every job.
+    if process.pid is not None:
+        lower_priority(process.pid)
     theirs.close()
     try:
         if history is None:

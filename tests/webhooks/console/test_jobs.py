@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,7 +31,14 @@ from tests.webhooks.console.conftest import FETCH, SECRET, LogIn, Served, csrf_o
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
 from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, JobRunner, Progress, background_clients
-from webhooks.console.offload import background_bucket, run_in_child, upload_task, whatif_task, wire_size
+from webhooks.console.offload import (
+    background_bucket,
+    lower_priority,
+    run_in_child,
+    upload_task,
+    whatif_task,
+    wire_size,
+)
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 
@@ -135,6 +145,21 @@ def test_a_history_read_in_a_job_goes_to_the_next_job_as_it_came_and_gives_the_s
     in_child = run_in_child(whatif_task, (current, edited, 0.3, 7), history, Progress(job, threading.Lock()))
     assert in_child == what_if(history, current, edited, 0.3, 7)
     assert (job.done, job.total) == (800, 800)  # the last count arrives, however few reports the child sent
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
+def test_a_jobs_process_is_put_below_the_service_by_the_server_itself_not_only_once_it_runs() -> None:
+    # The child's own first line comes after its imports (about a second of CPU): too late.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lower_priority(child.pid)
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+        if len(os.sched_getaffinity(0)) > 1:
+            assert os.sched_getaffinity(child.pid) == {max(os.sched_getaffinity(0))}
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the server itself is left as it was
+    finally:
+        child.kill()
+        child.wait()
 
 
 @pytest.fixture
