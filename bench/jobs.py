@@ -31,6 +31,7 @@ from webhooks.console.command import mount_console
 from webhooks.console.compact import pack
 from webhooks.console.context import MAX_UPLOAD_BYTES
 from webhooks.console.jobs import BACKGROUND_SHARE
+from webhooks.console.offload import run_in_child, upload_task, wire_size
 from webhooks.server import ServerLimits, create_server, tune_for_serving
 
 TOKEN, SECRET, ADMIN = "bench-token", "bench-secret", "bench-admin"
@@ -249,13 +250,39 @@ def history_memory(rows: int = ROWS) -> tuple[float, float]:
     return raw / 2**20, kept / 2**20
 
 
+class _Quiet:
+    """Progress of a job run by the bench itself: nobody polls it."""
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+    def pause(self) -> None:
+        return None
+
+
+def wire_kept(rows: int = ROWS) -> float:
+    """MiB kept beside a `rows`-row history read in a job's process: the bytes the next job's process gets."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export = write_history(Path(tmp) / "history.csv", rows=rows).read_bytes()
+        mapping = load_file(CrmMapping, write_mapping(Path(tmp) / "sheet.yaml"))
+        args = (export, "history.csv", mapping, "won", "closed_at", "")
+        history = run_in_child(upload_task, args, None, _Quiet())
+        assert len(history.leads) == rows
+        return wire_size(history) / 2**20
+
+
 def run() -> str:
     raw, packed = history_memory()
+    wire = wire_kept()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         figures = ack_idle_and_busy(Path(tmp))
     load_after = os.getloadavg()[0]
     idle, busy = _p99_ms(figures["idle"]), _p99_ms(figures["busy"])
+    idle_p50, busy_p50 = (statistics.median(figures[k]) * 1000 for k in ("idle", "busy"))
     ratio = busy / idle
     under = "meets" if busy < P99_TARGET_MS else "MISSES"
     relative = "meets" if ratio <= RATIO_TARGET else "MISSES"
@@ -268,18 +295,25 @@ def run() -> str:
 
 | measure | value | target |
 |---|---|---|
-| webhook ack p99, idle ({len(figures["idle"])} signed one-event deliveries, one at a time) | {idle:.1f} ms | |
-| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries) | **{busy:.1f} ms** ({under} the target) | under {P99_TARGET_MS:.0f} ms |
+| webhook ack p99, idle ({len(figures["idle"])} signed one-event deliveries, one at a time; median {idle_p50:.1f} ms) | {idle:.1f} ms | |
+| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries; median {busy_p50:.1f} ms) | **{busy:.1f} ms** ({under} the target) | under {P99_TARGET_MS:.0f} ms |
 | busy p99 over idle p99 | **{ratio:.2f}x** ({relative} the target) | at most {RATIO_TARGET}x |
 | what-if job, from the click to done (median of {ROUNDS}) | {whatif_s:.1f} s | |
 | history pull job, from the click to done (median of {ROUNDS}) | {pull_s:.1f} s | |
 | memory kept by a {ROWS:,}-row history as read (tracemalloc) | {raw:.1f} MiB | |
 | the same history packed, as the console keeps it per admin | **{packed:.1f} MiB** | |
+| and the bytes it arrived in from its job's process, kept beside it for the next job's | {wire:.1f} MiB | |
 
-{ROUNDS} rounds, each idle deliveries then busy ones; only deliveries sent while both jobs were
-running count as busy (per-round busy/idle p99 ratios: {rounds}). The jobs run on the console's
-pool of 2 threads, which only relay: the what-if and the pull compute in spawned, niced child
-processes; the pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
+{ROUNDS} rounds. In each, half the idle deliveries go just before the jobs start (the history
+uploaded and read) and half once both jobs have ended, so that other work on the machine
+weighs on idle and busy alike; only deliveries sent while both jobs were running count as busy
+(per-round busy/idle p99 ratios: {rounds}). serve's app runs in a process of its own; the
+deliveries come from another, and the admins (the uploads, and the page's polling of both jobs
+twice a second) from the bench's. The jobs run on the console's pool of 2 threads, which only
+relay: the what-if and the pull compute in spawned child processes that the server puts in
+Linux's idle scheduling class, on the last CPU, as it spawns them; the what-if's child gets the
+history as the bytes it arrived in (nothing pickled in the server), and children report their
+progress at most 4 times a second. The pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
 server has serve's limits, with the body limit at the console's 32 MiB for the history upload.
 The machine's 1-minute load average was {load_before:.1f} before and {load_after:.1f} after (other
 work on the same 2 cores moves both p99s and their ratio from run to run).
