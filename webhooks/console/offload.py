@@ -296,24 +296,7 @@ def lower_priority(pid: int) -> None:
             os.sched_setaffinity(pid, {cpus[-1]})
 
 
-def leave_the_services_group() -> None:
-    """Put this process's CPU time on a scheduling group of its own, at the lowest weight.
-
-    Linux with autogroups (the default on many distributions) shares the CPU fairly between
-    sessions first, and only then between the processes of each session: the idle class of a
-    job's child holds only inside the service's own session, and every second the child
-    computed was counted against the service when another session wanted the CPU (acks 2x
-    slower while a job ran, on a machine shared with other work). A session of its own,
-    niced 19, takes only what nothing else wants. No autogroups: nothing changes.
-    """
-    with contextlib.suppress(OSError):
-        os.setsid()
-    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w", encoding="ascii") as group:
-        group.write(str(NICENESS))
-
-
 def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    leave_the_services_group()
     lower_priority(0)  # again, should the parent not have been allowed to
     progress = _ToParent(conn)
     try:

@@ -162,21 +162,6 @@ def test_a_jobs_process_is_put_below_the_service_by_the_server_itself_not_only_o
         child.wait()
 
 
-def _where_it_runs(history: object, progress: object) -> tuple[int, int, str]:
-    autogroup = Path("/proc/self/autogroup")
-    return os.getsid(0), os.sched_getscheduler(0), autogroup.read_text() if autogroup.exists() else ""
-
-
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
-def test_a_jobs_process_computes_in_a_session_of_its_own_so_its_cpu_is_not_counted_against_the_service() -> None:
-    progress = Progress(Job("j", "what-if", "ada"), threading.Lock())
-    session, policy, autogroup = run_in_child(_where_it_runs, (), None, progress)
-    assert session != os.getsid(0)
-    assert policy == os.SCHED_IDLE
-    if autogroup:  # a kernel with autogroups: the child's own, at the lowest weight
-        assert autogroup.split()[-1] == "19"
-
-
 @pytest.fixture
 def service(sandbox: HubSpotSandbox, tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     """`serve`'s app with the console mounted under /admin, its worker not started (nothing to drain)."""
