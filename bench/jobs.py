@@ -311,9 +311,7 @@ weighs on idle and busy alike; only deliveries sent while both jobs were running
 deliveries come from another, and the admins (the uploads, and the page's polling of both jobs
 twice a second) from the bench's. The jobs run on the console's pool of 2 threads, which only
 relay: the what-if and the pull compute in spawned child processes that the server puts in
-Linux's idle scheduling class, on the last CPU, as it spawns them, and that move to a session of
-their own (their own autogroup, niced 19: their CPU is not counted against serve's session when
-other sessions want the CPU, as they do here); the what-if's child gets the
+Linux's idle scheduling class, on the last CPU, as it spawns them; the what-if's child gets the
 history as the bytes it arrived in (nothing pickled in the server), and children report their
 progress at most 4 times a second. The pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
 server has serve's limits, with the body limit at the console's 32 MiB for the history upload.
