@@ -31,12 +31,13 @@ from webhooks.console.command import mount_console
 from webhooks.console.compact import pack
 from webhooks.console.context import MAX_UPLOAD_BYTES
 from webhooks.console.jobs import BACKGROUND_SHARE
+from webhooks.console.offload import run_in_child, upload_task, wire_size
 from webhooks.server import ServerLimits, create_server, tune_for_serving
 
 TOKEN, SECRET, ADMIN = "bench-token", "bench-secret", "bench-admin"
 ROWS = 10_000
 ACKS = 400
-ROUNDS = 3
+ROUNDS = 4
 P99_TARGET_MS, RATIO_TARGET = 20.0, 1.5
 HOT = {"jobtitle": "Head of Marketing", "numemployees": "100-500", "industry": "Software", "country": "Sweden",
        "hs_analytics_source": "ORGANIC_SEARCH", "hs_analytics_num_visits": "4"}  # fmt: skip
@@ -122,8 +123,13 @@ def _wait(http: requests.Session, status_url: str) -> dict[str, Any]:
         time.sleep(0.5)  # as often as the page's script polls
 
 
-def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], dict[str, float]]:
-    """Acks sent while one admin's what-if on 10,000 uploaded rows and another's 10,000-record pull both run."""
+def _round(url: str, folder: Path, first_event: int) -> tuple[list[float], list[float], dict[str, float]]:
+    """Idle acks just before and just after the acks sent while one admin's what-if on 10,000 uploaded rows
+    and another's 10,000-record pull both run: (idle, busy, the jobs' figures).
+
+    The idle deliveries bracket the busy ones, once the upload is read and once both jobs have
+    ended: the other work on the machine moves both alike, not one more than the other.
+    """
     analyst, token = _admin(url)
     history, mapping = write_history(folder / "history.csv", rows=ROWS), write_mapping(folder / "sheet.yaml")
     with history.open("rb") as h, mapping.open("rb") as m:
@@ -134,12 +140,13 @@ def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], 
     assert uploaded.status_code == 202, uploaded.status_code
     assert _wait(analyst, url + uploaded.json()["status_url"])["state"] == "done"
     puller, pull_token = _admin(url)
+    idle = _acks(f"{url}/webhooks/hubspot", first_event, ACKS // 2)
     fetch = {"X-Requested-With": "fetch"}
     started = time.monotonic()
     whatif_job = analyst.post(f"{url}/admin/whatif/run", data={"csrf_token": token}, headers=fetch, timeout=10).json()
     pull_job = puller.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": pull_token},
                            headers=fetch, timeout=10).json()  # fmt: skip
-    sender = _Sender(f"{url}/webhooks/hubspot", first_event, 10 * ACKS)
+    sender = _Sender(f"{url}/webhooks/hubspot", first_event + ACKS, 10 * ACKS)
     ended: dict[str, float] = {}
 
     def watch(http: requests.Session, job: dict[str, Any]) -> None:
@@ -156,6 +163,7 @@ def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], 
         thread.join()
     for http in (analyst, puller):
         http.close()
+    idle += _acks(f"{url}/webhooks/hubspot", first_event + 11 * ACKS, ACKS - ACKS // 2)  # both jobs have ended
     both_until = min(ended["what-if"], ended["history pull from hubspot"])
     busy = [seconds for at, seconds in sent if at < both_until]
     jobs = {
@@ -163,16 +171,15 @@ def _busy_round(url: str, folder: Path, first_event: int) -> tuple[list[float], 
         "pull": ended["history pull from hubspot"] - started,
         "records": ended["history pull from hubspot records"],
     }
-    return busy, jobs
+    return idle, busy, jobs
 
 
-def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
-    """Ack p99 of `serve`'s app (console under /admin): idle and busy in turn, ROUNDS times."""
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    crm = context.Process(target=_sandbox_child, args=(ROWS, child))
-    crm.start()
-    base_url = parent.recv()
+def _serve_child(folder: Path, base_url: str, conn: Connection) -> None:
+    """`serve`'s app (console under /admin) in a process of its own, as `leadtherm serve` runs.
+
+    The bench's own clients (the sender, the admins' uploads and the page's polling) stay out
+    of this process: a client in the server's interpreter would take its turns from the acks.
+    """
     env = {
         "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_BASE": base_url,
         "HUBSPOT_RATE_LIMIT": "100000/10", "LEADTHERM_DB": str(folder / "leadtherm.db"), "LEADTHERM_ADMIN_SECRET": ADMIN,
@@ -186,20 +193,35 @@ def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
     # 1.2 MB); the webhook route keeps its own 1 MiB limit in the app.
     server: Any = create_server(app, "127.0.0.1", 0, ServerLimits(max_body_bytes=MAX_UPLOAD_BYTES))
     threading.Thread(target=server.run, daemon=True).start()
-    url = f"http://127.0.0.1:{server.effective_port}"
+    conn.send(f"http://127.0.0.1:{server.effective_port}")
+    conn.recv()
+    server.close()
+
+
+def ack_idle_and_busy(folder: Path) -> dict[str, Any]:
+    """Ack p99 of `serve`'s app (console under /admin): idle, busy and idle again, ROUNDS times."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    crm = context.Process(target=_sandbox_child, args=(ROWS, child))
+    crm.start()
+    base_url = parent.recv()
+    ours, theirs = context.Pipe()
+    serving = context.Process(target=_serve_child, args=(folder, base_url, theirs))
+    serving.start()
+    url = ours.recv()
     _acks(f"{url}/webhooks/hubspot", 1, 100)  # warm-up: the first commits grow the WAL
     idle: list[float] = []
     busy: list[float] = []
     ratios: list[float] = []
     jobs: list[dict[str, float]] = []
     for turn in range(ROUNDS):
-        quiet = _acks(f"{url}/webhooks/hubspot", 1_000_000 * (turn + 1), ACKS)
-        loaded, figures = _busy_round(url, folder, 1_000_000 * (turn + 1) + 500_000)
+        quiet, loaded, figures = _round(url, folder, 1_000_000 * (turn + 1))
         idle += quiet
         busy += loaded
         ratios.append(_p99_ms(loaded) / _p99_ms(quiet))
         jobs.append(figures)
-    server.close()
+    ours.send("stop")
+    serving.join()
     parent.send("stop")
     crm.join()
     return {"idle": idle, "busy": busy, "ratios": ratios, "jobs": jobs}
@@ -228,13 +250,39 @@ def history_memory(rows: int = ROWS) -> tuple[float, float]:
     return raw / 2**20, kept / 2**20
 
 
+class _Quiet:
+    """Progress of a job run by the bench itself: nobody polls it."""
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+    def pause(self) -> None:
+        return None
+
+
+def wire_kept(rows: int = ROWS) -> float:
+    """MiB kept beside a `rows`-row history read in a job's process: the bytes the next job's process gets."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export = write_history(Path(tmp) / "history.csv", rows=rows).read_bytes()
+        mapping = load_file(CrmMapping, write_mapping(Path(tmp) / "sheet.yaml"))
+        args = (export, "history.csv", mapping, "won", "closed_at", "")
+        history = run_in_child(upload_task, args, None, _Quiet())
+        assert len(history.leads) == rows
+        return wire_size(history) / 2**20
+
+
 def run() -> str:
     raw, packed = history_memory()
+    wire = wire_kept()
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         figures = ack_idle_and_busy(Path(tmp))
     load_after = os.getloadavg()[0]
     idle, busy = _p99_ms(figures["idle"]), _p99_ms(figures["busy"])
+    idle_p50, busy_p50 = (statistics.median(figures[k]) * 1000 for k in ("idle", "busy"))
     ratio = busy / idle
     under = "meets" if busy < P99_TARGET_MS else "MISSES"
     relative = "meets" if ratio <= RATIO_TARGET else "MISSES"
@@ -247,18 +295,25 @@ def run() -> str:
 
 | measure | value | target |
 |---|---|---|
-| webhook ack p99, idle ({len(figures["idle"])} signed one-event deliveries, one at a time) | {idle:.1f} ms | |
-| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries) | **{busy:.1f} ms** ({under} the target) | under {P99_TARGET_MS:.0f} ms |
+| webhook ack p99, idle ({len(figures["idle"])} signed one-event deliveries, one at a time; median {idle_p50:.1f} ms) | {idle:.1f} ms | |
+| webhook ack p99 while a what-if on {ROWS:,} rows and a {records:,}-record history pull both run ({len(figures["busy"])} deliveries; median {busy_p50:.1f} ms) | **{busy:.1f} ms** ({under} the target) | under {P99_TARGET_MS:.0f} ms |
 | busy p99 over idle p99 | **{ratio:.2f}x** ({relative} the target) | at most {RATIO_TARGET}x |
 | what-if job, from the click to done (median of {ROUNDS}) | {whatif_s:.1f} s | |
 | history pull job, from the click to done (median of {ROUNDS}) | {pull_s:.1f} s | |
 | memory kept by a {ROWS:,}-row history as read (tracemalloc) | {raw:.1f} MiB | |
 | the same history packed, as the console keeps it per admin | **{packed:.1f} MiB** | |
+| and the bytes it arrived in from its job's process, kept beside it for the next job's | {wire:.1f} MiB | |
 
-{ROUNDS} rounds, each idle deliveries then busy ones; only deliveries sent while both jobs were
-running count as busy (per-round busy/idle p99 ratios: {rounds}). The jobs run on the console's
-pool of 2 threads, which only relay: the what-if and the pull compute in spawned, niced child
-processes; the pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
+{ROUNDS} rounds. In each, half the idle deliveries go just before the jobs start (the history
+uploaded and read) and half once both jobs have ended, so that other work on the machine
+weighs on idle and busy alike; only deliveries sent while both jobs were running count as busy
+(per-round busy/idle p99 ratios: {rounds}). serve's app runs in a process of its own; the
+deliveries come from another, and the admins (the uploads, and the page's polling of both jobs
+twice a second) from the bench's. The jobs run on the console's pool of 2 threads, which only
+relay: the what-if and the pull compute in spawned child processes that the server puts in
+Linux's idle scheduling class, on the last CPU, as it spawns them; the what-if's child gets the
+history as the bytes it arrived in (nothing pickled in the server), and children report their
+progress at most 4 times a second. The pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The
 server has serve's limits, with the body limit at the console's 32 MiB for the history upload.
 The machine's 1-minute load average was {load_before:.1f} before and {load_after:.1f} after (other
 work on the same 2 cores moves both p99s and their ratio from run to run).

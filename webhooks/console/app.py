@@ -179,7 +179,7 @@ def _blueprint(console: Console, gate: Gate) -> Blueprint:
     analysis.add_routes(bp, console)
     operations.add_routes(bp, console)
     rescore.add_routes(bp, console)
-    jobs.add_routes(bp, console.owner, lambda: console.jobs)
+    jobs.add_routes(bp, lambda: console.jobs)
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int]:

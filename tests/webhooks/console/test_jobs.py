@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,15 +20,25 @@ from harness.calibration_data import write_history, write_mapping
 from harness.packaged_copy import copy_packaged
 from integration.composition.routes import routes_of
 from integration.composition.runtime import Runtime, build_runtime
+from integration.domain.whatif import what_if
 from integration.service.guard import GuardedClient
+from mappings.loader import load_file
+from mappings.schema import CrmMapping, ScoringRules
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
 from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.webhooks.console.conftest import FETCH, SECRET, LogIn, Served, csrf_of, job_ended, job_status, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
-from webhooks.console.jobs import BACKGROUND_SHARE, JobRefused, JobRunner, background_clients
-from webhooks.console.offload import background_bucket
+from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, JobRunner, Progress, background_clients
+from webhooks.console.offload import (
+    background_bucket,
+    lower_priority,
+    run_in_child,
+    upload_task,
+    whatif_task,
+    wire_size,
+)
 
 __all__ = ["sandbox"]  # the HubSpot tests' portal fixture, used here as it is
 
@@ -116,6 +129,37 @@ def test_the_pool_runs_one_job_at_a_time_queues_a_few_and_refuses_more_with_a_re
     release.set()
     assert wait_until(lambda: second.state == "done", 10)
     assert first.state == "done"
+
+
+def test_a_history_read_in_a_job_goes_to_the_next_job_as_it_came_and_gives_the_same_figures(tmp_path: Path) -> None:
+    mapping = load_file(CrmMapping, write_mapping(tmp_path / "sheet.yaml"))
+    export = write_history(tmp_path / "history.csv", rows=800).read_bytes()
+    job = Job("j", "history upload", "ada")
+    progress = Progress(job, threading.Lock())
+    history = run_in_child(upload_task, (export, "history.csv", mapping, "won", "closed_at", ""), None, progress)
+    assert len(history.leads) == 800 and (job.done, job.total) == (800, 800)
+    assert wire_size(history) > 0  # kept beside it: the next child gets these bytes, no lead pickled again
+    current = load_file(ScoringRules, copy_packaged(tmp_path / "mappings") / "scoring.yaml")
+    edited = current.model_copy(update={"temperature": current.temperature.model_copy(update={"hot": 60})})
+    job = Job("k", "what-if", "ada")
+    in_child = run_in_child(whatif_task, (current, edited, 0.3, 7), history, Progress(job, threading.Lock()))
+    assert in_child == what_if(history, current, edited, 0.3, 7)
+    assert (job.done, job.total) == (800, 800)  # the last count arrives, however few reports the child sent
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's idle scheduling class")
+def test_a_jobs_process_is_put_below_the_service_by_the_server_itself_not_only_once_it_runs() -> None:
+    # The child's own first line comes after its imports (about a second of CPU): too late.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lower_priority(child.pid)
+        assert os.sched_getscheduler(child.pid) == os.SCHED_IDLE
+        if len(os.sched_getaffinity(0)) > 1:
+            assert os.sched_getaffinity(child.pid) == {max(os.sched_getaffinity(0))}
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the server itself is left as it was
+    finally:
+        child.kill()
+        child.wait()
 
 
 @pytest.fixture
