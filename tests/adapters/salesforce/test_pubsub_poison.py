@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def _listen(world: World, log: Path, **env: str) -> subprocess.Popen[bytes]:
     executable = shutil.which("leadtherm", path=str(Path(sys.executable).parent))
     assert executable, "the leadtherm console script is installed with the package"
-    full = {**os.environ, **world.env, "SALESFORCE_CDC_BATCH": "10", **env}
+    full = {**os.environ, **world.env, "SALESFORCE_CDC": "1", "SALESFORCE_CDC_BATCH": "10", **env}
     with log.open("ab") as out:
         command = [executable, "listen", "salesforce", "--workers", "1"]
         return subprocess.Popen(command, env=full, stdout=out, stderr=out)
