@@ -34,6 +34,7 @@ class LiveConsole:
     url: str
     folder: Path
     sandboxes: dict[str, SandboxProcess]
+    db: Path  # the console's LEADTHERM_DB: its queue and state
 
 
 @contextmanager
@@ -52,7 +53,7 @@ def live_console(folder: Path) -> Iterator[LiveConsole]:
         stack.callback(console.stop)
         assert console.url is not None
         applied(console.url)
-        yield LiveConsole(console.url, folder / "mappings", sandboxes)
+        yield LiveConsole(console.url, folder / "mappings", sandboxes, folder / "leadtherm.db")
 
 
 def applied(url: str) -> None:

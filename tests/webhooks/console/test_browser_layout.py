@@ -53,18 +53,22 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 @pytest.fixture(scope="module")
 def driver(live: LiveConsole) -> Iterator[WebDriver]:
     with browser.chromium(*WIDTHS[0]) as made:
-        made.get(f"{live.url}/admin/login")
-        made.find_element(By.ID, "secret").send_keys(SECRET)
-        made.find_element(By.ID, "name").send_keys("Grace")
-        _follow(made, made.find_element(By.ID, "login"))
+        log_in_driver(made, live)
         yield made
+
+
+def log_in_driver(driver: WebDriver, live: LiveConsole) -> None:
+    driver.get(f"{live.url}/admin/login")
+    driver.find_element(By.ID, "secret").send_keys(SECRET)
+    driver.find_element(By.ID, "name").send_keys("Grace")
+    _follow(driver, driver.find_element(By.ID, "login"))
 
 
 def _sized(driver: WebDriver, width: int, height: int) -> None:
     driver.set_window_size(width, height)
 
 
-def _open(driver: WebDriver, url: str) -> None:
+def open_page(driver: WebDriver, url: str) -> None:
     driver.get(url)
     assert driver.execute_script("return document.readyState") == "complete"
 
@@ -82,12 +86,12 @@ def _links(driver: WebDriver) -> list[str]:
     return found
 
 
-def _every_page(driver: WebDriver, live: LiveConsole, app: Flask) -> dict[str, str]:
+def every_page(driver: WebDriver, live: LiveConsole, app: Flask) -> dict[str, str]:
     """endpoint -> URL of every console page: the fixed ones from the url_map, the others as the pages link them."""
     pages = {e: live.url + path for e, path in fixed_pages(app).items()}
     links: list[str] = []
     for url in pages.values():
-        _open(driver, url)
+        open_page(driver, url)
         links.extend(_links(driver))
     wanted = set(page_endpoints(app)) - set(pages)
     pages.update({e: live.url + path for e, path in one_link_per_page(app, links, wanted).items()})
@@ -96,23 +100,23 @@ def _every_page(driver: WebDriver, live: LiveConsole, app: Flask) -> dict[str, s
     return pages
 
 
-def _upload(driver: WebDriver, live: LiveConsole, name: str, crm: str) -> None:
-    _open(driver, f"{live.url}/admin/rules")
+def upload(driver: WebDriver, live: LiveConsole, name: str, crm: str) -> None:
+    open_page(driver, f"{live.url}/admin/rules")
     driver.find_element(By.ID, "export").send_keys(str(EXAMPLES / name))
     Select(driver.find_element(By.ID, "export-crm")).select_by_visible_text(crm)
     _follow(driver, driver.find_element(By.ID, "upload"))
     assert "records change" in driver.find_element(By.ID, "preview-summary").text
 
 
-def _read_from(driver: WebDriver, live: LiveConsole, crm: str) -> None:
-    _open(driver, f"{live.url}/admin/rules")
+def read_from(driver: WebDriver, live: LiveConsole, crm: str) -> None:
+    open_page(driver, f"{live.url}/admin/rules")
     _follow(driver, driver.find_element(By.ID, f"read-{crm}"))
     assert "records change" in driver.find_element(By.ID, "preview-summary").text
 
 
-def _with_history(driver: WebDriver, live: LiveConsole) -> None:
+def with_history(driver: WebDriver, live: LiveConsole) -> None:
     """The Salesforce example as the what-if's history: its table and charts are on the What-if page."""
-    _open(driver, f"{live.url}/admin/whatif")
+    open_page(driver, f"{live.url}/admin/whatif")
     if driver.find_elements(By.ID, "whatif-table"):
         return
     driver.find_element(By.ID, "history").send_keys(str(EXAMPLES / "salesforce_leads.csv"))
@@ -123,10 +127,10 @@ def _with_history(driver: WebDriver, live: LiveConsole) -> None:
 
 
 SOURCES = (
-    ("the HubSpot example export", lambda d, live: _upload(d, live, "hubspot_contacts.csv", "hubspot")),
-    ("the Salesforce example export", lambda d, live: _upload(d, live, "salesforce_leads.csv", "salesforce")),
-    ("records read from the HubSpot sandbox", lambda d, live: _read_from(d, live, "hubspot")),
-    ("records read from the Salesforce sandbox", lambda d, live: _read_from(d, live, "salesforce")),
+    ("the HubSpot example export", lambda d, live: upload(d, live, "hubspot_contacts.csv", "hubspot")),
+    ("the Salesforce example export", lambda d, live: upload(d, live, "salesforce_leads.csv", "salesforce")),
+    ("records read from the HubSpot sandbox", lambda d, live: read_from(d, live, "hubspot")),
+    ("records read from the Salesforce sandbox", lambda d, live: read_from(d, live, "salesforce")),
 )
 
 
@@ -134,8 +138,8 @@ def test_no_page_scrolls_sideways_with_either_example_export_or_either_sandbox_a
     driver: WebDriver, live: LiveConsole, app: Flask
 ) -> None:
     _sized(driver, *WIDTHS[0])
-    _with_history(driver, live)
-    pages = _every_page(driver, live, app)
+    with_history(driver, live)
+    pages = every_page(driver, live, app)
     wide: list[str] = []
     for source, load in SOURCES:
         _sized(driver, *WIDTHS[0])
@@ -143,7 +147,7 @@ def test_no_page_scrolls_sideways_with_either_example_export_or_either_sandbox_a
         for width, height in WIDTHS:
             _sized(driver, width, height)
             for endpoint, url in pages.items():
-                _open(driver, url)
+                open_page(driver, url)
                 if (overflow := _sideways(driver)) > 0:
                     wide.append(f"{endpoint} at {width}x{height} with {source}: {overflow} px")
     assert not wide, "pages that scroll sideways:\n" + "\n".join(wide)
@@ -179,7 +183,7 @@ def test_opened_edit_forms_and_the_penalties_table_keep_points_and_remove_clear_
     driver: WebDriver, live: LiveConsole, width: int, height: int
 ) -> None:
     _sized(driver, width, height)
-    _read_from(driver, live, "salesforce")
+    read_from(driver, live, "salesforce")
     for summary in driver.find_elements(By.CSS_SELECTOR, "details.edit-rule > summary"):
         driver.execute_script("arguments[0].parentElement.open = true", summary)
     side = _rect(driver, driver.find_element(By.CSS_SELECTOR, "section.side"))
@@ -198,7 +202,7 @@ def test_the_before_and_after_columns_are_in_view_with_records_read_from_a_crm(
     driver: WebDriver, live: LiveConsole, crm: str, width: int, height: int
 ) -> None:
     _sized(driver, width, height)
-    _read_from(driver, live, crm)
+    read_from(driver, live, crm)
     for cell in driver.find_elements(By.CSS_SELECTOR, "table.preview tbody tr:first-child td.before, "
                                                       "table.preview tbody tr:first-child td.after"):  # fmt: skip
         assert _in_view(driver, cell), cell.text
@@ -224,14 +228,14 @@ def test_every_page_passes_axe_without_serious_or_critical_violations_at_both_wi
     driver: WebDriver, live: LiveConsole, app: Flask
 ) -> None:
     _sized(driver, *WIDTHS[0])
-    _with_history(driver, live)
-    _upload(driver, live, "hubspot_contacts.csv", "hubspot")
-    pages = _every_page(driver, live, app)
+    with_history(driver, live)
+    upload(driver, live, "hubspot_contacts.csv", "hubspot")
+    pages = every_page(driver, live, app)
     failed: list[str] = []
     for width, height in WIDTHS:
         _sized(driver, width, height)
         for endpoint, url in pages.items():
-            _open(driver, url)
+            open_page(driver, url)
             for v in _violations(driver):
                 nodes = [" ".join(n.get("target", [])) for n in v.get("nodes", [])][:3]
                 failed.append(f"{endpoint} at {width}: {v.get('id')} ({v.get('impact')}) {v.get('help', '')} {nodes}")
@@ -253,11 +257,11 @@ def test_every_form_control_of_every_page_is_reached_with_the_tab_key(
     driver: WebDriver, live: LiveConsole, app: Flask
 ) -> None:
     _sized(driver, *WIDTHS[0])
-    _upload(driver, live, "salesforce_leads.csv", "salesforce")
+    upload(driver, live, "salesforce_leads.csv", "salesforce")
     missed: list[str] = []
     counted: dict[str, int] = {}
-    for endpoint, url in _every_page(driver, live, app).items():
-        _open(driver, url)
+    for endpoint, url in every_page(driver, live, app).items():
+        open_page(driver, url)
         controls: list[str] = driver.execute_script(_CONTROLS)
         driver.execute_script("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
         reached: set[str] = set()
@@ -279,7 +283,7 @@ def test_the_yaml_editor_numbers_its_lines_and_marks_a_problem_beside_its_line_n
     driver: WebDriver, live: LiveConsole, width: int, height: int
 ) -> None:
     _sized(driver, width, height)
-    _open(driver, f"{live.url}/admin/yaml/scoring.yaml")
+    open_page(driver, f"{live.url}/admin/yaml/scoring.yaml")
     editor = driver.find_element(By.ID, "yaml-text")
     lines = len((editor.get_attribute("value") or "").split("\n"))
     numbers = driver.find_elements(By.CSS_SELECTOR, ".code-editor .gutter span")
