@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+from flask import render_template
 
-from tests.webhooks.console.conftest import EXAMPLES, FETCH, LogIn, Served, csrf_of
+from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
+from harness.packaged_copy import copy_packaged
+from integration.files.rules_folder import FolderRulesStore
+from integration.service.pause import CrmPauses
+from tests.webhooks.console.conftest import (
+    EXAMPLES,
+    FETCH,
+    SECRET,
+    LogIn,
+    Served,
+    csrf_of,
+    log_in_at,
+    serve_app,
+)
+from webhooks.console import ConsoleConfig, create_console_app
+from webhooks.console.rescore import Progress
 from webhooks.console.wording import (
     change,
     diff_lines,
@@ -165,3 +183,40 @@ def test_an_empty_what_if_says_which_file_and_outcome_column_to_use(served: Serv
     http, _ = log_in()
     page = http.get(f"{served.url}/admin/whatif", timeout=30).text
     assert 'id="whatif-empty"' in page and "IsConverted" in page and "salesforce_leads.csv" in page
+
+
+def _console_with_pauses(tmp_path: Path, pauses: CrmPauses) -> Iterator[str]:
+    folder = copy_packaged(tmp_path / "mappings")
+    db = tmp_path / "db.sqlite"
+    config = ConsoleConfig(
+        secret=SECRET,
+        store=FolderRulesStore(folder),
+        queue=SqliteWorkQueue(db),
+        state=SqliteStateStore(db),
+        pauses=pauses,
+    )
+    yield from serve_app(create_console_app(config))
+
+
+def test_the_operations_page_says_since_when_a_crm_of_the_running_service_is_paused(tmp_path: Path) -> None:
+    clock = [1000.0]
+    pauses = CrmPauses(probe_every=30, clock=lambda: clock[0])
+    pauses.pause("hubspot", "HubSpot refused the token")
+    clock[0] += 90  # paused a minute and a half ago
+    for url in _console_with_pauses(tmp_path, pauses):
+        http, _ = log_in_at(url)
+        page = http.get(f"{url}/admin/operations", timeout=30).text
+        found = re.search(r"hubspot: HubSpot refused the token \(since (\S+)\)", page)
+        assert found, "no 'since' beside the pause"
+        since = datetime.fromisoformat(found.group(1))
+        assert abs((datetime.now(UTC) - since).total_seconds() - 90) < 30
+
+
+def test_the_rescore_page_before_the_run_has_counted_says_it_is_starting(served: Served) -> None:
+    app = create_console_app(ConsoleConfig(secret=SECRET, store=served.store, queue=served.queue, state=served.state))
+    with app.test_request_context("/admin/rescore"):
+        page = render_template("rescore.html", available=True, progress=Progress(running=True))
+    assert "Running: ," not in page and "Starting: counting the records in each CRM." in page
+    with app.test_request_context("/admin/rescore"):
+        page = render_template("rescore.html", available=True, progress=Progress(True, "hubspot", 40, 240))
+    assert "Running: hubspot, 40 of 240 records." in page
