@@ -310,6 +310,42 @@ def test_the_yaml_editor_numbers_its_lines_and_marks_a_problem_beside_its_line_n
     )
 
 
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_an_export_of_the_other_crm_is_named_as_the_cli_names_it_and_the_records_shown_before_stay(
+    driver: WebDriver, live: LiveConsole, width: int, height: int
+) -> None:
+    _sized(driver, width, height)
+    upload(driver, live, "hubspot_contacts.csv", "hubspot")
+    driver.find_element(By.ID, "export").send_keys(str(EXAMPLES / "salesforce_leads.csv"))
+    Select(driver.find_element(By.ID, "export-crm")).select_by_visible_text("hubspot")
+    _follow(driver, driver.find_element(By.ID, "upload"))
+    refused = driver.find_element(By.CSS_SELECTOR, "p.flash.error").text
+    assert "salesforce_leads.csv: no hs_object_id column (the hubspot record id), so not a hubspot export" in refused
+    assert "its header looks like a salesforce export" in refused and "hubspot: hubspot" not in refused
+    assert (
+        "Records: hubspot_contacts.csv (240 records)"
+        in driver.find_element(By.ID, "preview").find_element(By.XPATH, "..").text
+    )
+    assert _sideways(driver) == 0
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_declaring_a_custom_attribute_is_confirmed_on_the_page(
+    driver: WebDriver, live: LiveConsole, width: int, height: int
+) -> None:
+    _sized(driver, width, height)
+    open_page(driver, f"{live.url}/admin/mappings")
+    form = driver.find_element(By.ID, "custom-form")
+    form.find_element(By.NAME, "name").send_keys("webinar_count")
+    form.find_element(By.NAME, "field").send_keys("webinars")
+    _follow(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    shown = driver.find_element(By.CSS_SELECTOR, "p.flash.info").text
+    assert shown.startswith("Declared webinar_count in the draft of hubspot.yaml")
+    assert "webinar_count" in driver.find_element(By.ID, "custom-attributes").text
+    assert _sideways(driver) == 0
+    _follow(driver, driver.find_element(By.ID, "discard"))  # the next test starts from the rules in force
+
+
 def test_axe_is_served_from_the_tests_own_files() -> None:
     """No CDN: the accessibility checks run axe-core from node_modules, as package.json pins it."""
     pinned = json.loads((AXE.parents[2] / "package.json").read_text())["devDependencies"]["axe-core"]
