@@ -36,7 +36,8 @@ def _name(endpoint: str) -> str:
 def _shot(driver: WebDriver, name: str, width: int, height: int) -> Path:
     """The page down to its end (at most MAX_HEIGHT), at this width."""
     full = int(driver.execute_script("return document.documentElement.scrollHeight"))
-    driver.set_window_size(width, min(max(full + 90, height), MAX_HEIGHT))
+    # The window's height includes what headless Chromium keeps for its own frame (about 140 px).
+    driver.set_window_size(width, min(max(full + 160, height), MAX_HEIGHT))
     driver.execute_script("window.scrollTo(0, 0)")
     path = DOCS / f"{name}.png"
     driver.save_screenshot(str(path))
