@@ -5,6 +5,7 @@ Shared by the layout browser tests and docs/screenshots.py (which shows every pa
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from harness.packaged_copy import copy_packaged
 from harness.servers import ConsoleProcess
 from integration.files.rules_folder import FolderRulesStore
-from tests.sandbox_process import SandboxProcess, clean_env
+from tests.sandbox_process import LEADTHERM, SandboxProcess, clean_env
 from tests.webhooks.console.conftest import csrf_of, log_in_at
 from webhooks.console import ConsoleConfig, create_console_app
 
@@ -49,11 +50,20 @@ def live_console(folder: Path) -> Iterator[LiveConsole]:
             sandboxes[crm] = sandbox
         settings = {k: v for s in sandboxes.values() for k, v in s.settings.items()}
         env = clean_env(**settings, LEADTHERM_DB=str(folder / "leadtherm.db"), LEADTHERM_ADMIN_SECRET=SECRET)
+        for crm in CRMS:
+            scored(crm, env, folder)
         console = ConsoleProcess(env, folder / "mappings", cwd=folder)
         stack.callback(console.stop)
         assert console.url is not None
         applied(console.url)
         yield LiveConsole(console.url, folder / "mappings", sandboxes, folder / "leadtherm.db")
+
+
+def scored(crm: str, env: dict[str, str], cwd: Path) -> None:
+    """Every record of the sandbox scored once, as `serve` would have: the stored records the console lists."""
+    for command in (["setup", crm], ["backfill", crm]):
+        ran = subprocess.run([LEADTHERM, *command], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, f"leadtherm {' '.join(command)}: {ran.stderr[-500:]}"
 
 
 def applied(url: str) -> None:
