@@ -111,6 +111,16 @@ class CrmPauses:
         with self._lock:
             return {crm: p.reason for crm, p in self._paused.items()}
 
+    def described(self) -> dict[str, str]:
+        """CRM -> "reason (since ...)", worded as RecordedPauses words a recorded pause (the console shows it)."""
+        now, wall = self.clock(), datetime.now(UTC)
+        with self._lock:
+            held = dict(self._paused)
+        return {
+            crm: f"{p.reason} (since {(wall - timedelta(seconds=now - p.since)).isoformat(timespec='seconds')})"
+            for crm, p in held.items()
+        }
+
     def health(self) -> str | None:
         """For /healthz (`AppConfig.health_checks`): why the pipeline is degraded, or None when no CRM is paused."""
         paused = self.paused()

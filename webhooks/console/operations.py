@@ -24,7 +24,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         queue, state = console.config.queue, console.config.state
         writes = state.recent_audit(50) if isinstance(state, RecentAudit) else None
         pauses = console.config.pauses
-        paused = pauses.paused() if pauses is not None else None
+        # "since" as well as why: the running service's own pauses word it as the recorded ones do
+        described = getattr(pauses, "described", None)
+        paused = described() if callable(described) else pauses.paused() if pauses is not None else None
         return render_template(
             "operations.html",
             connected=queue is not None,

@@ -17,6 +17,7 @@ from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
 from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file
 from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
+from webhooks.console import wording
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
 from webhooks.console.edits import (
@@ -34,7 +35,15 @@ from webhooks.console.edits import (
 )
 from webhooks.console.merge import THEIRS, YOURS
 from webhooks.console.store_status import store_status
-from webhooks.console.workspace import UploadError, Workspace, read_samples, records_as_samples, samples_as_of
+from webhooks.console.wording import diff_lines, job_error, prefixed, rows_read, version_summary, written
+from webhooks.console.workspace import (
+    UploadError,
+    Workspace,
+    header_fields,
+    read_samples,
+    records_as_samples,
+    samples_as_of,
+)
 
 PREVIEW_COLUMNS = 6  # attributes shown per record, besides id, company and title
 SETTINGS = {  # form field -> path in scoring.yaml
@@ -74,7 +83,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def _shown(value: Any) -> Any:
-    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else value
+    return written(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def form_rules(text: str, problems: list[Problem]) -> dict[str, Any] | None:
@@ -196,21 +205,35 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.app_context_processor
     def rules_store() -> dict[str, object]:
         # A callable: the store's marks are read only by the pages that show them.
-        return {"rules_store_status": lambda: store_status(console.store, console.now())}
+        return {
+            "rules_store_status": lambda: store_status(console.store, console.now()),
+            "change": wording.change,
+            "job_error": job_error,
+        }
 
-    def edit(back: Callable[[], str], change: Callable[[Workspace], None], checked: bool = True) -> Response:
-        """One edit of the draft; a checked one (the forms') is refused whole when it adds a problem."""
+    bp.add_app_template_filter(written, "written")
+    bp.add_app_template_filter(diff_lines, "diff_lines")
+
+    def edit(
+        back: Callable[[], str], apply: Callable[[Workspace], None], checked: bool = True, done: str = ""
+    ) -> Response:
+        """One edit of the draft; a checked one (the forms') is refused whole when it adds a problem.
+
+        `done` is said once the edit is in the draft (for a form whose result is not on the page it posts from).
+        """
         ws = console.workspace()
         if ws.conflicts:
             return _answer(console, ws, back(), CHOOSE_FIRST)
         before = dict(ws.files)
         try:
-            change(ws)
+            apply(ws)
             if checked:
                 refuse_new_problems(console, before, ws.files)
         except (EditError, ConfigError) as exc:
             ws.files = before
             return _answer(console, ws, back(), str(exc))
+        if done:
+            flash(done, "info")
         return _answer(console, ws, back())
 
     @bp.get("/rules")
@@ -403,7 +426,10 @@ def add_routes(bp: Blueprint, console: Console) -> None:
                 raise EditError("field: name the CRM field the attribute is read from")
             ws.files[file] = add_custom_attribute(ws.files[file], request.form.get("name", "").strip(), spec)
 
-        return edit(lambda: url_for("console.mappings"), change)
+        name = request.form.get("name", "").strip()
+        file = mapping_file(request.form.get("crm", ""))
+        declared = f"Declared {name} in the draft of {file}: apply the draft to use it."
+        return edit(lambda: url_for("console.mappings"), change, done=declared)
 
     @bp.post("/records")
     def upload_records() -> Response | tuple[str, int]:
@@ -414,14 +440,37 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             mapping = console.upload_mapping(ws, crm)
             if upload is None or not upload.filename:
                 raise UploadError("choose an export file (CSV or JSON) first")
-            samples, skipped = read_samples(upload.read(), upload.filename, mapping, console.plugin(crm).flatten)
+            data = upload.read()
+            wrong_crm(ws, data, upload.filename, crm, mapping.id_field)
+            read = read_samples(data, upload.filename, mapping, console.plugin(crm).flatten)
+            if not read.samples and read.skipped:
+                raise UploadError(f"no row could be read ({read.skipped[0]}); the records shown before are kept")
         except LeadthermError as exc:
-            name, message = getattr(upload, "filename", "") or "upload", str(exc)
-            flash(message if message.startswith(name) else f"{name}: {message}", "error")
+            # The samples shown before stay: a refused upload never wipes them.
+            flash(prefixed(getattr(upload, "filename", "") or "upload", str(exc)), "error")
             return rules(), 422  # the upload is refused: the page again, with the reason
-        ws.samples, ws.samples_crm, ws.skipped = samples, crm, skipped
-        ws.samples_source = f"{upload.filename} ({len(samples)} records)"
+        ws.samples, ws.samples_crm, ws.skipped = read.samples, crm, read.skipped
+        ws.samples_source = f"{upload.filename} ({rows_read(len(read.samples), read.rows)})"
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
+
+    def wrong_crm(ws: Workspace, data: bytes, filename: str, crm: str, id_field: str) -> None:
+        """An export without the CRM's record id is another CRM's (or none): UploadError naming it as the CLI does."""
+        fields = header_fields(data, filename, console.plugin(crm).flatten)
+        if fields is None or id_field in fields:
+            return
+        message = f"no {id_field} column (the {crm} record id), so not a {crm} export"
+        for other in console.crms(ws.files):
+            if other == crm:
+                continue
+            try:
+                theirs = console.upload_mapping(ws, other)
+                other_fields = header_fields(data, filename, console.plugin(other).flatten)
+            except LeadthermError:
+                continue
+            if other_fields and theirs.id_field in other_fields:
+                message += f'; its header looks like a {other} export: choose {other} under "from"'
+                break
+        raise UploadError(message + "; the records shown before are kept")
 
     @bp.post("/records/crm")
     def pull_records() -> Response:
@@ -435,10 +484,10 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         try:
             page = client.page(mapping.objects[0], None, 200)
         except LeadthermError as exc:
-            flash(f"{crm}: {exc}", "error")
+            flash(prefixed(crm, str(exc)), "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
         ws.samples, ws.skipped = records_as_samples(page.records, mapping, console.plugin(crm).flatten)
-        ws.samples_crm, ws.samples_source = crm, f"{crm} ({len(ws.samples)} records)"
+        ws.samples_crm, ws.samples_source = crm, f"{crm} ({rows_read(len(ws.samples), len(page.records))})"
         return redirect(url_for("console.rules"))  # type: ignore[return-value]
 
     @bp.post("/apply")
@@ -484,7 +533,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             found = console.store.version(number)
         except RulesStoreError as exc:
             abort(404, str(exc))
-        return render_template("version.html", version=found, head=console.store.head())
+        try:
+            summary = version_summary(console.store.version(number - 1).files, found.files) if number > 0 else []
+        except RulesStoreError:
+            summary = []  # the first version: nothing before it to compare with
+        return render_template("version.html", version=found, head=console.store.head(), summary=summary)
 
     @bp.post("/history/<int:number>/rollback")
     def rollback(number: int) -> Response:

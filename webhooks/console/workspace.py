@@ -145,17 +145,28 @@ def records_as_samples(
     return samples, skipped
 
 
+@dataclass(frozen=True)
+class ReadSamples:
+    """An upload's preview samples, one message per skipped row, and how many rows the file holds."""
+
+    samples: list[Sample]
+    skipped: list[str]
+    rows: int
+
+
 def read_samples(
     data: bytes, filename: str, mapping: CrmMapping, flatten: Flatten, limit: int = MAX_SAMPLES
-) -> tuple[list[Sample], list[str]]:
-    """Records of an uploaded export as preview samples, and one message per row that was skipped."""
+) -> ReadSamples:
+    """Records of an uploaded export as preview samples; the rows past `limit` are counted, not read."""
     normalizer = Normalizer(mapping)
     samples: list[Sample] = []
     skipped: list[str] = []
+    rows = 0
     with _uploaded(data, filename) as path:
         for row in read_export(path):
+            rows += 1
             if len(samples) >= limit:
-                break
+                continue  # counted, so the page can say the preview holds the first `limit` of them
             object_type, flat = flatten(row.record)
             try:
                 lead = normalizer.lead(flat, object_type)
@@ -163,7 +174,15 @@ def read_samples(
                 skipped.append(f"{row.position}, column {exc.field}: {exc.reason}")
                 continue
             samples.append(_sample(lead, flat))
-    return samples, skipped
+    return ReadSamples(samples, skipped, rows)
+
+
+def header_fields(data: bytes, filename: str, flatten: Flatten) -> set[str] | None:
+    """The field names of an upload's first record as a CRM's adapter reads them (None: no rows)."""
+    with _uploaded(data, filename) as path:
+        for row in read_export(path):
+            return set(flatten(row.record)[1])
+    return None
 
 
 def read_uploaded_history(

@@ -69,6 +69,7 @@
       return response.json();
     }).then(function (parts) {
       ["problems", "status", "preview"].forEach(function (key) { if (parts[key]) { swap(parts[key]); } });
+      document.dispatchEvent(new Event("leadtherm:swapped"));
     }).catch(function (error) {
       lost = true;
       var note = document.getElementById("live-error") || document.createElement("p");
@@ -132,4 +133,60 @@
       .catch(function () { window.setTimeout(poll, 2000); });
   }
   window.setTimeout(poll, 300);
+})();
+
+// The YAML editor's line numbers: one per line of the text, scrolled with it; the lines with a
+// problem (from the problems list the server renders) marked in red, with the problem as a tooltip.
+(function () {
+  "use strict";
+  var editor = document.querySelector(".code-editor");
+  if (!editor) { return; }
+  var text = editor.querySelector("textarea");
+  var gutter = editor.querySelector(".gutter");
+  var file = editor.getAttribute("data-file");
+
+  function problems() {
+    var found = {};
+    document.querySelectorAll("#problems li.problem[data-line]").forEach(function (item) {
+      var line = item.getAttribute("data-line");
+      if (line && item.getAttribute("data-file") === file) {
+        found[line] = (found[line] ? found[line] + "; " : "") + item.textContent.replace(/\s+/g, " ").trim();
+      }
+    });
+    return found;
+  }
+
+  function number() {
+    var count = text.value.split("\n").length;
+    var bad = problems();
+    var spans = [];
+    for (var n = 1; n <= count; n += 1) {
+      spans.push(bad[n] ? "<span class=\"bad\" data-line=\"" + n + "\">" + n + "</span>" : "<span>" + n + "</span>");
+    }
+    gutter.innerHTML = spans.join("");
+    Object.keys(bad).forEach(function (line) {
+      var mark = gutter.querySelector("span[data-line='" + line + "']");
+      if (mark) { mark.title = bad[line]; }
+    });
+    gutter.scrollTop = text.scrollTop;
+  }
+
+  text.addEventListener("input", number);
+  text.addEventListener("scroll", function () { gutter.scrollTop = text.scrollTop; });
+  document.addEventListener("leadtherm:swapped", number);
+  // A problem's link (#L12) puts the caret on its line, scrolled into view.
+  function goTo() {
+    var found = /^#L(\d+)$/.exec(window.location.hash);
+    if (!found) { return; }
+    var lines = text.value.split("\n");
+    var line = Math.min(parseInt(found[1], 10), lines.length);
+    var start = lines.slice(0, line - 1).join("\n").length + (line > 1 ? 1 : 0);
+    text.focus();
+    text.setSelectionRange(start, start + lines[line - 1].length);
+    var height = parseFloat(window.getComputedStyle(text).lineHeight) || 18;
+    text.scrollTop = Math.max(0, (line - 5) * height);
+  }
+  window.addEventListener("hashchange", goTo);
+  number();
+  goTo();
 })();
