@@ -51,7 +51,7 @@ def test_explain_prints_points_per_rule_temperature_stage_and_history(db: Databa
     )
     shown = runner.invoke(app, ["explain", "hubspot", "51"])
     assert shown.exit_code == 0, shown.output
-    for text in ("score 64", "warm", "mql", "temperature: cool -> warm", "from cool"):
+    for text in ("score 64", "warm", "mql", "temperature: cool → warm", "from cool"):
         assert text in shown.stdout
     [rule] = [line for line in shown.stdout.splitlines() if "Decision-maker title" in line and "│ fit" in line]
     assert "+25" in rule and "+25.0" not in rule  # points as a person writes them

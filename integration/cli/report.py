@@ -11,6 +11,7 @@ from rich.table import Table
 from integration.composition.plugins import SetupReport
 from integration.domain.model import Assessment, Temperature, signed
 from integration.domain.outputs import reasons_text
+from integration.domain.written import change
 from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
 
@@ -105,7 +106,7 @@ def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment
     if history:
         table = Table("when", "action", "changes / reason", title="history", header_style="bold")
         for entry in history:
-            detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in entry.changes.items() if k != "reasons")
+            detail = ", ".join(change(k, old, new) for k, (old, new) in entry.changes.items() if k != "reasons")
             table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, detail or "; ".join(entry.reasons))
         console.print(table)
 

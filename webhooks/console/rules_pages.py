@@ -9,6 +9,7 @@ import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from integration.domain.whatif import attributes_tested, preview
+from integration.domain.written import change, written
 from integration.errors import ConfigError, LeadthermError, Problem
 from integration.ports.metric_names import CONSOLE_APPLIES
 from integration.ports.metrics import metrics
@@ -17,7 +18,6 @@ from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
 from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file
 from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
-from webhooks.console import wording
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console
 from webhooks.console.edits import (
@@ -35,7 +35,7 @@ from webhooks.console.edits import (
 )
 from webhooks.console.merge import THEIRS, YOURS
 from webhooks.console.store_status import store_status
-from webhooks.console.wording import diff_lines, job_error, prefixed, rows_read, version_summary, written
+from webhooks.console.wording import diff_lines, job_error, prefixed, rows_read, version_summary
 from webhooks.console.workspace import (
     UploadError,
     Workspace,
@@ -207,7 +207,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         # A callable: the store's marks are read only by the pages that show them.
         return {
             "rules_store_status": lambda: store_status(console.store, console.now()),
-            "change": wording.change,
+            "change": change,
             "job_error": job_error,
         }
 

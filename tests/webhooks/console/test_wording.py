@@ -13,6 +13,7 @@ from flask import render_template
 
 from adapters.sqlite import SqliteStateStore, SqliteWorkQueue
 from harness.packaged_copy import copy_packaged
+from integration.domain.written import change, written
 from integration.files.rules_folder import FolderRulesStore
 from integration.service.pause import CrmPauses
 from tests.webhooks.console.conftest import (
@@ -27,15 +28,7 @@ from tests.webhooks.console.conftest import (
 )
 from webhooks.console import ConsoleConfig, create_console_app
 from webhooks.console.rescore import Progress
-from webhooks.console.wording import (
-    change,
-    diff_lines,
-    job_error,
-    prefixed,
-    rows_read,
-    version_summary,
-    written,
-)
+from webhooks.console.wording import diff_lines, job_error, prefixed, rows_read, version_summary
 
 
 @pytest.mark.parametrize(
