@@ -26,9 +26,11 @@ $(STAMP): pyproject.toml sandboxes/pyproject.toml
 demo: $(STAMP)
 	$(BIN)/leadtherm demo
 
+# lint-imports: the layering contracts in pyproject.toml ([tool.importlinter]); `make test` runs lint first.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy $(CODE)

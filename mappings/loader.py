@@ -29,9 +29,11 @@ Location = tuple[str | int, ...]
 
 
 def mappings_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The mapping folder: an explicit one, `LEADTHERM_MAPPINGS`, or the packaged defaults."""
-    chosen = override or os.environ.get("LEADTHERM_MAPPINGS")
-    return Path(chosen) if chosen else PACKAGED
+    """The mapping folder: an explicit one, or the packaged defaults.
+
+    `LEADTHERM_MAPPINGS` is a setting: the composition reads it and passes the folder here.
+    """
+    return Path(override) if override else PACKAGED
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def _located(
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if key_node.tag else key_node.value
+            key = _value(key_node) if key_node.tag else key_node.value
             if key in result:
                 # YAML keeps the last of two equal keys silently; an admin means one of them.
                 duplicates.append(((*path, key), key_node.start_mark.line + 1))
@@ -60,13 +62,22 @@ def _located(
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_located(item, (*path, i), lines, duplicates) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return _value(node)
+
+
+def _value(node: yaml.Node) -> Any:
+    """The node's value as yaml.safe_load reads it, built from the node (writing it out and parsing it
+    again, per scalar, was most of `leadtherm check`'s time)."""
+    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
 
 
 def read_yaml(text: str, file: str) -> Located:
     """Parse YAML keeping line numbers; a syntax error becomes a located problem."""
     try:
-        node = compose_yaml(text)
+        try:
+            node = compose_yaml(text, fast=True)
+        except (DocumentError, yaml.YAMLError):
+            node = compose_yaml(text)  # PyYAML's own parser says what is wrong, in its words
     except DocumentError as exc:
         raise ConfigError([Problem(file, exc.line, "", exc.message)]) from None
     except yaml.YAMLError as exc:

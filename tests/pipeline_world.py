@@ -71,8 +71,8 @@ class World:
         return self.crm.records[ref].get(name)
 
 
-def make_world(tmp_path: Path, client: CrmClient | None = None, **settings: Any) -> World:
-    mapping = load_mapping("hubspot")
+def make_world(tmp_path: Path, client: CrmClient | None = None, mappings: Path | None = None, **settings: Any) -> World:
+    mapping = load_mapping("hubspot", mappings)
     crm = FakeCrm(crm="hubspot", own_fields=mapping.own_fields)
     clock = Clock()
     db = Database(tmp_path / "leadtherm.db", clock=lambda: clock.now.timestamp())  # one clock for all
@@ -80,6 +80,6 @@ def make_world(tmp_path: Path, client: CrmClient | None = None, **settings: Any)
     retry = replace(POLICY, queue_delay=0.0, queue_attempts=3, **settings.pop("retry", {}))
     binding = CrmBinding(client or crm, Normalizer(mapping))
     pipeline = Pipeline(
-        {"hubspot": binding}, load_rules(), queue, state, PipelineSettings(retry=retry, **settings), clock
+        {"hubspot": binding}, load_rules(mappings), queue, state, PipelineSettings(retry=retry, **settings), clock
     )
     return World(crm, queue, state, clock, pipeline)

@@ -309,9 +309,9 @@ def test_explain_through_the_cli_names_the_compound_rule_with_its_points(
     from tests.pipeline_world import make_world
 
     folder = _folder(tmp_path, fit=COMPOUND)
-    monkeypatch.setenv("LEADTHERM_MAPPINGS", str(folder))
     (tmp_path / "world").mkdir()
-    world = make_world(tmp_path / "world")  # a head of marketing at a 100-500 company: both conditions hold
+    # a head of marketing at a 100-500 company: both conditions hold
+    world = make_world(tmp_path / "world", mappings=folder)
     ref = world.contact("77")
     world.queue.enqueue([world.event(ref, "e77")])
     drain(world.pipeline)

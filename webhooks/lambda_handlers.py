@@ -2,6 +2,10 @@
 
 Nothing is built at import time; each container builds what it needs once, on first use,
 and keeps it (clients, the Flask app, secrets read from SSM Parameter Store).
+
+Each handler imports what it uses, inside it: the HTTP handler only verifies and enqueues, so it
+loads the routes, the mappings and the queue, and no CRM client, SDK, pipeline or CLI module
+(tests/webhooks/test_lambda_imports.py; `python -m bench startup` times its cold start).
 """
 
 from __future__ import annotations
@@ -12,42 +16,66 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from integration.composition.routes import routes_of
-from integration.composition.runtime import Runtime, build_runtime
 from integration.ports import ChangeEvent, QueueItem
-from integration.service.pipeline import Pipeline
-from integration.service.sweep import enqueue_due
-from webhooks.app import AppConfig, create_app
-from webhooks.forwarding import proxy_policy
-from webhooks.logs import bound_repeats
+
+if TYPE_CHECKING:
+    from integration.composition.runtime import Runtime
+    from integration.ports import WorkQueue
+    from integration.ports.inbound import InboundRoute
+    from integration.service.pipeline import Pipeline
 
 log = logging.getLogger("leadtherm.lambda")
 
 
 @cache
-def environment() -> dict[str, str]:
-    """The process environment with SSM-held secrets filled in (read once per container)."""
+def environment() -> Mapping[str, str]:
+    """The declared settings, SSM-held secrets filled in (read once per container)."""
     from adapters.aws.secrets import resolve_secrets  # boto3 only where AWS is the platform
+    from integration.composition.settings import load_settings
 
-    return resolve_secrets(dict(os.environ))
+    return load_settings(resolve_secrets(dict(os.environ)))
 
 
 @cache
 def runtime() -> Runtime:
+    """The worker's and the sweep's: CRM clients, the pipeline, the state store."""
+    from integration.composition.runtime import build_runtime
+
     return build_runtime(environment())
+
+
+def inbound(env: Mapping[str, str]) -> tuple[WorkQueue, list[InboundRoute]]:
+    """What the HTTP handler needs: the queue and the configured CRMs' routes; no CRM client, no pipeline."""
+    from integration.composition.plugins import crm_names, load_backend, load_crm
+    from mappings.loader import load_config
+
+    plugins = {name: plugin for name in crm_names() if (plugin := load_crm(name)).configured(env)}
+    if not plugins:
+        from integration.composition.runtime import nothing_configured
+
+        raise nothing_configured()
+    # Rules and mappings checked against each other, as build_runtime does: the worker would refuse them.
+    # The folder as integration.composition.runtime.mappings_folder finds it (that module: the pipeline's).
+    _, mappings = load_config(plugins, env.get("LEADTHERM_MAPPINGS") or None)
+    queue, _ = load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
+    return queue, [route for name, plugin in plugins.items() for route in plugin.routes(mappings[name], env)]
 
 
 @cache
 def _http_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     from apig_wsgi import make_lambda_handler
 
-    rt = runtime()
+    from webhooks.app import AppConfig, create_app
+    from webhooks.forwarding import proxy_policy
+    from webhooks.logs import bound_repeats
+
     env = environment()
+    queue, routes = inbound(env)
     bound_repeats()  # the Lambda runtime's log handler: a flood of forged requests is counted, not copied
     # apig-wsgi takes scheme and host from API Gateway; a proxy or custom domain is configured as for serve
-    app = create_app(AppConfig(rt.queue, routes_of(rt, env), proxy=proxy_policy(env)))
+    app = create_app(AppConfig(queue, routes, proxy=proxy_policy(env)))
     handler: Callable[[dict[str, Any], Any], dict[str, Any]] = make_lambda_handler(app, binary_support=True)
     return handler
 
@@ -84,6 +112,7 @@ def _budget(context: Any, pipeline: Pipeline) -> float | None:
 def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Process one SQS batch; report exactly the messages to retry (ReportBatchItemFailures)."""
     from adapters.aws.lambda_batch import LambdaBatchQueue
+    from integration.service.pipeline import Pipeline
 
     rt = runtime()
     items, unreadable = batch_items(event)
@@ -97,6 +126,8 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Scheduled: queue the records whose temperature is due to drop; the worker does the rest."""
+    from integration.service.sweep import enqueue_due
+
     rt = runtime()
     due = enqueue_due(rt.state, rt.queue, datetime.now(UTC))
     log.info("sweep queued %d record(s)", len(due))

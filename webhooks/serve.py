@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -12,9 +10,10 @@ from typing import Annotated
 
 import typer
 
-from adapters.salesforce.pubsub.listener import cdc_enabled, start_listener
+from integration.composition.intakes import intakes_of, start_intakes
 from integration.composition.routes import check_verification, routes_by_crm
 from integration.composition.runtime import Runtime, build_runtime, check_outputs
+from integration.composition.settings import interval_seconds, load_settings
 from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
 from integration.service.pipeline import PipelineSettings
 from integration.service.sweep import enqueue_due
@@ -28,8 +27,6 @@ from webhooks.server import ServerLimits, check_port, create_server, serve_until
 from webhooks.supervisor import Supervisor
 
 log = logging.getLogger("leadtherm.serve")
-_INTERVAL = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_EVENT_AGE_ENV = "LEADTHERM_MAX_EVENT_AGE"
 DEFAULT_MAX_EVENT_AGE = "15m"
 
@@ -50,10 +47,10 @@ def _check_outputs_at_start(runtime: Runtime) -> None:
 
 def parse_interval(text: str, source: str = "interval") -> float:
     """'90s', '15m', '1h', '1d' or plain seconds -> seconds."""
-    match = _INTERVAL.match(text.strip())
-    if not match or float(match.group(1)) <= 0:
+    seconds = interval_seconds(text)
+    if seconds is None:
         raise ServeConfigError(f"{source}: {text!r} is not an interval like 30s, 15m, 1h")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return seconds
 
 
 def _sweep_loop(runtime: Runtime, every: float, stop: threading.Event) -> None:
@@ -106,7 +103,7 @@ def serve(
 ) -> None:
     """Run the webhook app (waitress) and the worker on the embedded backend."""
     repeats = logs.configure()
-    env = dict(os.environ)
+    env = load_settings()
     stop = threading.Event()
     supervisor = Supervisor(stop, on_tick=repeats.flush)
     try:
@@ -115,15 +112,14 @@ def serve(
         policy = proxy_policy(env, trusted_proxy, public_url)
         runtime = build_runtime(env, crm, mappings, PipelineSettings(visibility_timeout=visibility_timeout))
         routes = routes_by_crm(runtime, env)
-        unverifiable = check_verification(routes, env)
+        unverifiable = check_verification(routes)
         _check_outputs_at_start(runtime)
         checks = [supervisor.health, runtime.pipeline.health]
         storage = getattr(runtime.queue, "health", None)  # the embedded backend: a vanished file, a full disk
         if callable(storage):
             checks.append(storage)
-        listener = start_listener(runtime, stop, env) if "salesforce" in runtime.plugins and cdc_enabled(env) else None
-        if listener is not None:
-            checks.append(listener.health)
+        # The CRMs' change feeds (e.g. CDC), each in its own thread, healthy or not in /healthz.
+        checks += [running.health for running in start_intakes(intakes_of(runtime, env), stop)]
         config = AppConfig(
             runtime.queue,
             [r for crm_routes in routes.values() for r in crm_routes],
@@ -165,7 +161,7 @@ def serve(
     try:
         serve_until(server, stopping)
     finally:
-        stop.set()  # the workers and the listener, once every delivery has its answer
+        stop.set()  # the workers and the intakes, once every delivery has its answer
         flush_refused_logins(app)
         if marking is not None:
             marking.join(timeout=2)  # removes the mark: consoles stop promising this service

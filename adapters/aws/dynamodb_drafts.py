@@ -10,8 +10,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from adapters.aws.dynamodb_state import StateError
-from adapters.sqlite.drafts import dump_draft, load_draft
 from integration.ports import Draft
+from integration.ports.codec import dump_draft, load_draft
 
 
 def _key(author: str) -> dict[str, Any]:

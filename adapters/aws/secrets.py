@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
 from integration.errors import LeadthermError, MissingSetting
 
 PREFIX = "SSM_"
@@ -26,6 +23,10 @@ def resolve_secrets(env: Mapping[str, str], ssm: Any | None = None) -> dict[str,
     resolved = dict(env)
     if not wanted:
         return resolved
+    # Imported once a secret is wanted: a handler with none set (or a test) does not load boto3 for nothing.
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
     client = ssm or boto3.client("ssm")
     names = sorted(set(wanted.values()))
     values: dict[str, str] = {}

@@ -19,6 +19,7 @@ from hubspot.crm.contacts import (
 )
 from urllib3.util.retry import Retry
 
+from adapters.hubspot.endpoints import DEFAULT_API_BASE
 from adapters.hubspot.errors import call, describe, missing_properties
 from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
 from integration.ports import ChangeEvent, FetchResult, FieldWrite, Page, RecordRef, WriteResult, WriteStatus
@@ -26,7 +27,6 @@ from integration.service.retry import POLICY
 from mappings.schema import CrmMapping
 
 CRM = "hubspot"
-DEFAULT_API_BASE = "https://api.hubapi.com"
 BATCH_LIMIT = 100
 _NOT_FOUND = "OBJECT_NOT_FOUND"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ from hubspot import HubSpot
 from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyGroupCreate
 
 from adapters.hubspot.errors import call
+from adapters.hubspot.journal.settings import journal_enabled
 from integration.composition.plugins import SetupReport
 from mappings.catalogue import OPTIONS, OUTPUTS, QUALIFICATION, ValueType
 from mappings.schema import CrmMapping
@@ -97,7 +99,7 @@ def _create(api: HubSpot, body: PropertyCreate) -> None:
     call(lambda: api.crm.properties.core_api.create(OBJECT, body))
 
 
-def setup(api: HubSpot, mapping: CrmMapping) -> SetupReport:
+def setup(api: HubSpot, mapping: CrmMapping, env: Mapping[str, str] | None = None) -> SetupReport:
     report = SetupReport()
     groups = call(lambda: api.crm.properties.groups_api.get_all(OBJECT))
     if any(g.name == GROUP for g in groups.results or []):
@@ -122,6 +124,10 @@ def setup(api: HubSpot, mapping: CrmMapping) -> SetupReport:
         else:
             report.unchanged.append(f"property {spec.name}")
     report.instructions.extend(webhook_instructions(mapping))
+    if env is not None and journal_enabled(env):  # the pull intake: its subscriptions by API, no target URL
+        from adapters.hubspot.journal.subscriptions import setup_journal
+
+        setup_journal(env, mapping, report)
     return report
 
 

@@ -17,8 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hubspot.utils.signature import Signature
-
+from adapters.hubspot.signature import hubspot_signature
 from integration.errors import PayloadError, VerificationError
 from integration.ports import ChangeEvent, EventKind, RecordRef
 from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
@@ -80,7 +79,7 @@ def _v3(method: str, url: str, headers: Mapping[str, str], body: str, secrets: S
         raise VerificationError("timestamp more than 5 minutes in the future")
     uri = signed_uri(url)
     for secret in secrets:
-        expected = Signature.get_signature(secret, body, "v3", uri, method, raw_timestamp)
+        expected = hubspot_signature(secret, body, "v3", uri, method, raw_timestamp)
         if hmac.compare_digest(expected.encode(), signature.encode()):
             return
     raise VerificationError("signature v3 does not match")
@@ -89,7 +88,7 @@ def _v3(method: str, url: str, headers: Mapping[str, str], body: str, secrets: S
 def _legacy(version: str, method: str, url: str, headers: Mapping[str, str], body: str, secrets: Sequence[str]) -> None:
     signature = headers.get("x-hubspot-signature", "")
     for secret in secrets:
-        expected = Signature.get_signature(secret, body, version, signed_uri(url), method)
+        expected = hubspot_signature(secret, body, version, signed_uri(url), method)
         if hmac.compare_digest(expected.encode(), signature.encode()):
             return
     raise VerificationError(f"signature {version} does not match")
@@ -247,6 +246,9 @@ class HubSpotWebhookRoute:
         self.clock = clock
         self.legacy = legacy  # v1/v2 signatures an operator enabled; none by default
         self.rejected = RejectionLog(log, "HubSpot webhook(s)")
+
+    def cannot_verify(self) -> str | None:
+        return None if self.secrets else "HUBSPOT_CLIENT_SECRET not set"
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:

@@ -1,23 +1,57 @@
-"""The object the core loads through the `leadtherm.crms` entry point."""
+"""The object the core loads through the `leadtherm.crms` entry point.
+
+The client and the field setup (the HubSpot SDK) are imported by the methods that use them: `leadtherm check`
+and the Lambda HTTP handler load this plugin and never call them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from adapters.hubspot.client import DEFAULT_API_BASE, HubSpotClient
-from adapters.hubspot.field_setup import setup
+from adapters.hubspot.endpoints import DEFAULT_API_BASE
 from adapters.hubspot.flatten import flatten
 from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
-from integration.composition.plugins import Env, SetupReport
+from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from integration.composition.settings import Setting
 from integration.errors import InvalidSetting, MissingSetting
 from integration.ports import CrmClient
 from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
 
+if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
+    from integration.composition.runtime import Runtime
+
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
+
+SETTINGS = [
+    Setting("HUBSPOT_ACCESS_TOKEN", "private-app or OAuth access token", secret=True, required=True),
+    Setting("HUBSPOT_CLIENT_SECRET", "app client secret, verifies webhook signatures", secret=True),
+    Setting(
+        LEGACY_SETTING,
+        "`v1`, `v2` or `v1,v2`: also accept these signatures (no timestamp, replayable) when a request has "
+        "no v3 headers; unset: v3 only",
+    ),
+    Setting("HUBSPOT_API_BASE", "API base URL", default=DEFAULT_API_BASE),
+    Setting(
+        "HUBSPOT_RATE_LIMIT",
+        "requests/seconds to stay under (e.g. `190/10` on Pro/Enterprise private apps)",
+        default="100/10",
+    ),
+    Setting("HUBSPOT_JOURNAL", "`1`: read changes from the webhooks journal (a pull intake) in `serve` and `listen`"),
+    Setting("HUBSPOT_CLIENT_ID", "app client id, for the journal's client-credentials token (with the client secret)"),
+    Setting("HUBSPOT_PORTAL_ID", "the installed account's id (`installPortalId`) whose local journal is read"),
+    Setting(
+        "HUBSPOT_JOURNAL_START", "`latest` or `earliest`: where a first start reads the journal from", default="latest"
+    ),
+    Setting("HUBSPOT_JOURNAL_POLL", "seconds between journal polls when it is caught up", default="1"),
+    Setting(
+        "HUBSPOT_JOURNAL_MAX_LAG", "seconds behind the journal (or failing) before /healthz is degraded", default="300"
+    ),
+]
 
 
 def _api_base(env: Env) -> str:
@@ -37,6 +71,16 @@ def _token(env: Env) -> str:
 
 class HubSpotPlugin:
     name = "hubspot"
+    calibration = CalibrationSource(outcome="has_won_deal", created="createdate")
+
+    def settings(self) -> list[Setting]:
+        return SETTINGS
+
+    def how_to_configure(self) -> str:
+        return "HUBSPOT_ACCESS_TOKEN"
+
+    def sandbox(self) -> str | None:
+        return "hubspot"
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)
@@ -45,6 +89,8 @@ class HubSpotPlugin:
         return bool(env.get("HUBSPOT_ACCESS_TOKEN"))
 
     def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        from adapters.hubspot.client import HubSpotClient
+
         return HubSpotClient(mapping, _token(env), _api_base(env))
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
@@ -55,8 +101,17 @@ class HubSpotPlugin:
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        from adapters.hubspot.client import HubSpotClient
+        from adapters.hubspot.field_setup import setup
+
         client = HubSpotClient(mapping, _token(env), _api_base(env))
-        return setup(client.api, mapping)
+        return setup(client.api, mapping, env)
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        """The webhooks journal, when HUBSPOT_JOURNAL=1: a pull intake that needs no public endpoint."""
+        from adapters.hubspot.journal.intake import journal_intakes  # only a deployment that reads it pays
+
+        return journal_intakes(runtime, env)
 
 
 plugin = HubSpotPlugin()

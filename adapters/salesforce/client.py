@@ -79,6 +79,14 @@ class SalesforceClient:
         self._described: dict[str, dict[str, dict[str, Any]]] = {}
         self._user_id: str | None = None
 
+    def session(self) -> Salesforce:
+        """The REST session, for the CDC listener to share."""
+        return self.sf
+
+    def use_session(self, sf: Salesforce) -> None:
+        """A renewed session (the CDC listener logged in again): REST calls use it from now on."""
+        self.sf = sf
+
     @property
     def write_batch_size(self) -> int:
         return self.bulk_page if self._bulk else COLLECTION_LIMIT

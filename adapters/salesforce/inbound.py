@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 from xml.etree.ElementTree import Element, ParseError
-from xml.sax.saxutils import escape
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
@@ -62,6 +61,8 @@ ACK = _ENVELOPE.format(f'<notificationsResponse xmlns="{OUTBOUND_NS}"><Ack>true<
 
 
 def soap_fault(status: int, reason: str) -> InboundResponse:
+    from xml.sax.saxutils import escape  # it loads urllib.request: not for `leadtherm check`, which builds no fault
+
     code = "soapenv:Client" if status < 500 else "soapenv:Server"
     body = _ENVELOPE.format(
         f"<soapenv:Fault><faultcode>{code}</faultcode><faultstring>{escape(reason)}</faultstring></soapenv:Fault>"
@@ -202,6 +203,11 @@ class OutboundMessageRoute:
         self.session_check = session_check  # off by default: needs "Send Session ID" ticked
         self.rejected = RejectionLog(log, "Salesforce outbound message(s)")
 
+    def cannot_verify(self) -> str | None:
+        needs = {"SALESFORCE_ORG_ID": bool(self.org_id.strip()), OUTBOUND_SECRET_SETTING: bool(self.secrets)}
+        missing = [name for name, present in needs.items() if not present]
+        return f"{' and '.join(missing)} not set" if missing else None
+
     def _verified(self, request: InboundRequest) -> list[ChangeEvent]:
         verify_url_secret(request.url, self.secrets)  # before a byte of XML is read
         message = read_outbound(request.body, self.objects)
@@ -320,6 +326,9 @@ class FlowCalloutRoute:
         self.objects = tuple(objects)
         self.clock = clock
         self.rejected = RejectionLog(log, "Salesforce callout(s)")
+
+    def cannot_verify(self) -> str | None:
+        return None if self.secrets else "SALESFORCE_CALLOUT_SECRET not set"
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         try:

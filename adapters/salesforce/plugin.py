@@ -1,61 +1,42 @@
-"""The object the core loads through the `leadtherm.crms` entry point."""
+"""The object the core loads through the `leadtherm.crms` entry point.
+
+requests, simple_salesforce, the client and the field setup are imported by the methods that use them:
+`leadtherm check` and the Lambda HTTP handler load this plugin and never call them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from simple_salesforce.api import Salesforce
-
-from adapters.salesforce.client import SalesforceClient
-from adapters.salesforce.errors import call
-from adapters.salesforce.field_setup import setup
 from adapters.salesforce.flatten import flatten
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
-from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
-from integration.composition.plugins import Env, SetupReport
-from integration.errors import InvalidSetting, MissingSetting
+from adapters.salesforce.settings import SETTINGS, cdc_enabled
+from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from integration.composition.settings import Setting
+from integration.errors import MissingSetting
 from integration.ports import CrmClient
 from integration.ports.inbound import InboundRoute, secrets_setting
+from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
 from mappings.schema import CrmMapping
+
+if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
+    from simple_salesforce.api import Salesforce
+
+    from integration.composition.runtime import Runtime
 
 DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: stay gentle anyway
 API_VERSION = "59.0"
 
 
-CA_BUNDLE_SETTING = "SALESFORCE_CA_BUNDLE"
-
-
-class _TrustingSession(requests.Session):
-    """A session whose own CA file wins over REQUESTS_CA_BUNDLE (plain requests lets the variable win)."""
-
-    def merge_environment_settings(
-        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> Any:  # requests' stubs type it as a private TypedDict
-        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
-        if verify is None or verify is True:
-            settings["verify"] = self.verify
-        return settings
-
-
-def http_session(env: Env) -> requests.Session:
-    """leadtherm's own HTTP session to Salesforce: it trusts `SALESFORCE_CA_BUNDLE` when set, and
-    only this session does (unlike REQUESTS_CA_BUNDLE, which every request of the process would use)."""
-    ca = env.get(CA_BUNDLE_SETTING, "").strip()
-    if not ca:
-        return requests.Session()
-    if not Path(ca).is_file():
-        raise InvalidSetting(CA_BUNDLE_SETTING, "the path of a CA file (PEM) to trust for Salesforce")
-    session = _TrustingSession()
-    session.verify = ca
-    return session
-
-
 def connect(env: Env) -> Salesforce:
     """A session from the environment: a token, a username/password, or a JWT bearer grant."""
+    from simple_salesforce.api import Salesforce
+
+    from adapters.salesforce.errors import call
+    from adapters.salesforce.http_session import http_session
+
     domain = env.get("SALESFORCE_DOMAIN") or None
     session = http_session(env)
     if env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"):
@@ -130,6 +111,24 @@ def _remembered(find: Callable[[], str]) -> Callable[[], str]:
 
 class SalesforcePlugin:
     name = "salesforce"
+    calibration = CalibrationSource(outcome="converted", created="CreatedDate")
+
+    def settings(self) -> list[Setting]:
+        return SETTINGS
+
+    def how_to_configure(self) -> str:
+        return "SALESFORCE_INSTANCE_URL and SALESFORCE_ACCESS_TOKEN (or SALESFORCE_USERNAME/PASSWORD)"
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        if not cdc_enabled(env):
+            return []
+        # Imported here: grpc is heavy, and only a CDC setup needs it.
+        from adapters.salesforce.pubsub.listener import CdcIntake, Listener
+
+        return [CdcIntake(Listener(runtime, env))]
+
+    def sandbox(self) -> str | None:
+        return "salesforce"
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)
@@ -139,15 +138,21 @@ class SalesforcePlugin:
         return token or bool(env.get("SALESFORCE_USERNAME"))
 
     def client(self, mapping: CrmMapping, env: Env) -> CrmClient:
+        from adapters.salesforce.client import SalesforceClient
+
         return SalesforceClient(mapping, connect(env))
 
     def rate_limit(self, env: Env) -> tuple[int, float]:
         return parse_rate_limit(env.get("SALESFORCE_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "SALESFORCE_RATE_LIMIT")
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+        from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
+
         org_id = env.get("SALESFORCE_ORG_ID", "")
         session_check = None
         if enabled(env.get(VERIFY_SESSION_SETTING)):
+            from adapters.salesforce.http_session import http_session
+
             session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id, http=http_session(env))
         return [
             OutboundMessageRoute(org_id, mapping.objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
@@ -155,6 +160,9 @@ class SalesforcePlugin:
         ]
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
+        from adapters.salesforce.client import SalesforceClient
+        from adapters.salesforce.field_setup import setup
+
         client = SalesforceClient(mapping, connect(env))
         secrets = url_secrets(env.get(OUTBOUND_SECRET_SETTING))
         return setup(client.sf, mapping, client.user_id, secrets[0] if secrets else None)

@@ -14,12 +14,14 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
-
-import requests
+from typing import TYPE_CHECKING
 
 from adapters.salesforce.inbound import SessionCheckUnavailable, same_org
 from integration.errors import LeadthermError, VerificationError
 from integration.ports.inbound import WebhookSettingError
+
+if TYPE_CHECKING:  # requests is imported by a check that asks: the route is built without it (Lambda cold start)
+    import requests
 
 VERIFY_SESSION_SETTING = "SALESFORCE_OUTBOUND_VERIFY_SESSION"
 REMEMBER_SECONDS = 900.0
@@ -39,7 +41,11 @@ class UserinfoSessionCheck:
     ) -> None:
         self._instance_url = instance_url  # lazily: connecting costs a login, only when a message comes
         self.org_id = org_id
-        self.http = http or requests.Session()
+        if http is None:
+            import requests
+
+            http = requests.Session()
+        self.http = http
         self.clock = clock
         self._verified: dict[bytes, float] = {}  # digest of a session id -> when it stops being trusted
         self._lock = threading.Lock()
@@ -59,6 +65,8 @@ class UserinfoSessionCheck:
                 self._verified[key] = now + REMEMBER_SECONDS
 
     def _ask(self, session_id: str) -> None:
+        import requests
+
         try:
             base = self._instance_url().rstrip("/")
         except LeadthermError as exc:  # the login to find the instance failed: a CRM-side problem

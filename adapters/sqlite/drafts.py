@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from adapters.sqlite.store import Database
 from integration.ports import Draft
+from integration.ports.codec import dump_draft, load_draft
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS drafts (author TEXT PRIMARY KEY, payload TEXT NOT NULL, saved_at REAL NOT NULL)"
-
-
-def dump_draft(draft: Draft) -> str:
-    return json.dumps(
-        {
-            "base_head": draft.base_head,
-            "base": dict(draft.base),
-            "files": dict(draft.files),
-            "choices": dict(draft.choices),
-            "choices_head": draft.choices_head,
-        }
-    )
-
-
-def load_draft(payload: str) -> Draft:
-    data: dict[str, Any] = json.loads(payload)
-    return Draft(
-        int(data["base_head"]),
-        {str(k): str(v) for k, v in data["base"].items()},
-        {str(k): str(v) for k, v in data["files"].items()},
-        {str(k): str(v) for k, v in data.get("choices", {}).items()},
-        int(data.get("choices_head", 0)),
-    )
 
 
 class SqliteDrafts:

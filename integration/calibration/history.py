@@ -24,10 +24,6 @@ _NO_DATES = datetime(2000, 1, 1, tzinfo=UTC)
 MIN_PER_CLASS = 10  # fewer converters (or non-converters) cannot be split into training and holdout
 
 Flatten = Callable[[Mapping[str, Any]], tuple[str | None, dict[str, Any]]]
-# What "converted" means when the history comes from a CRM rather than a file.
-CRM_OUTCOMES = {"hubspot": "has_won_deal", "salesforce": "converted"}
-# When each record was created, as the adapter flattens it: what a forward-in-time holdout orders by.
-CRM_CREATED = {"hubspot": "createdate", "salesforce": "CreatedDate"}
 
 
 class CalibrationError(LeadthermError):
@@ -173,15 +169,16 @@ def pull_history(
     outcome: str,
     as_of: datetime | None = None,
     page_size: int = 100,
+    created_field: str | None = None,
 ) -> History:
-    """Every record of the CRM through its adapter; the outcome is a Lead attribute (has_won_deal, converted)."""
+    """Every record of the CRM through its adapter; the outcome is a yes/no Lead attribute (the plugin's
+    `calibration.outcome` by default), `created_field` the flattened field that dates each record."""
     found = mapping.attribute(outcome)
     if found is None or found.kind != "boolean":
         known = ", ".join(a.name for a in mapping.attributes_in_use if a.kind == "boolean")
         raise CalibrationError(f"{mapping.crm}: outcome {outcome!r} is not a yes/no Lead attribute ({known})")
     normalizer = Normalizer(mapping)
     leads: list[Lead] = []
-    created_field = CRM_CREATED.get(mapping.crm)
     created: list[datetime | None] = []
     for object_type in mapping.objects:
         cursor: str | None = None

@@ -6,19 +6,27 @@ so a third party can ship a CRM adapter (or a backend) as its own package.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from typing import Any, Protocol
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, Protocol
 
+from integration.composition.settings import Setting
 from integration.errors import LeadthermError
 from integration.ports import CrmClient, StateStore, WorkQueue
 from integration.ports.inbound import InboundRoute
+from integration.ports.intake import BackgroundIntake
 from mappings.schema import CrmMapping
+
+if TYPE_CHECKING:
+    from integration.composition.runtime import Runtime
 
 CRM_GROUP = "leadtherm.crms"
 BACKEND_GROUP = "leadtherm.backends"
 COMMAND_GROUP = "leadtherm.commands"
+SANDBOX_GROUP = "leadtherm.sandboxes"  # the separate leadtherm-sandboxes package's emulators, when installed
 
 Env = Mapping[str, str]
 
@@ -35,10 +43,35 @@ class SetupReport:
     instructions: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class CalibrationSource:
+    """How `leadtherm calibrate CRM` reads a history from the CRM itself."""
+
+    outcome: str  # the yes/no Lead attribute that means "converted"
+    created: str | None = None  # the flattened field holding each record's creation date (orders the holdout)
+
+
 class CrmPlugin(Protocol):
-    """What an adapter package exposes as its `plugin` object."""
+    """What an adapter package exposes as its `plugin` object: everything the core knows of a CRM."""
 
     name: str
+    calibration: CalibrationSource
+
+    def settings(self) -> list[Setting]:
+        """Every environment variable this CRM reads (README table, `check --env`)."""
+        ...
+
+    def how_to_configure(self) -> str:
+        """The settings that configure this CRM, for "nothing configured" (e.g. `set X_TOKEN`)."""
+        ...
+
+    def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
+        """The change feeds `serve` and `leadtherm listen CRM` read in the background (the enabled ones)."""
+        ...
+
+    def sandbox(self) -> str | None:
+        """The `leadtherm.sandboxes` entry point of a local emulator of this CRM, if there is one."""
+        ...
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         """An API-shaped or exported record -> (object type if it says, flat field values)."""
@@ -57,7 +90,7 @@ class CrmPlugin(Protocol):
         ...
 
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
-        """The webhook endpoints, verifying with secrets from the environment."""
+        """The webhook endpoints, verifying with secrets from the environment; each says `cannot_verify()`."""
         ...
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
@@ -92,12 +125,31 @@ class UnknownPlugin(LeadthermError):
         super().__init__(f"unknown {kind} {name!r} (known: {', '.join(known) or 'none installed'})")
 
 
+class CrmNotNamed(LeadthermError):
+    """A command needs one CRM, none was named and none can be told from the context (bad usage: exit 2)."""
+
+    def __init__(self, why: str, known: list[str]) -> None:
+        self.known = known
+        super().__init__(f"which CRM? {why}; name one with --crm ({', '.join(known) or 'none installed'})")
+
+
+def _installed(group: str) -> tuple[EntryPoint, ...]:
+    """The group's entry points, read once per import path: each read scans every installed package's
+    metadata (about 4 ms here), and `check` or a Lambda cold start asked about ten times."""
+    return _read_installed(group, tuple(sys.path))
+
+
+@cache
+def _read_installed(group: str, path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    return tuple(entry_points(group=group))
+
+
 def _names(group: str) -> list[str]:
-    return sorted(ep.name for ep in entry_points(group=group))
+    return sorted(ep.name for ep in _installed(group))
 
 
 def _load(group: str, kind: str, name: str) -> Any:
-    for ep in entry_points(group=group):
+    for ep in _installed(group):
         if ep.name == name:
             return ep.load()
     raise UnknownPlugin(kind, name, _names(group))
@@ -108,9 +160,13 @@ def crm_names() -> list[str]:
 
 
 def crm_name(name: str) -> str:
-    """The installed adapter's own name for `name`, whatever its case (`HubSpot` -> `hubspot`)."""
+    """The installed adapter's own name for `name`, whatever its case (`Acme` -> `acme`)."""
     known = crm_names()
     return next((n for n in known if n.casefold() == name.casefold()), name)
+
+
+def backend_names() -> list[str]:
+    return _names(BACKEND_GROUP)
 
 
 def load_crm(name: str) -> CrmPlugin:
@@ -123,6 +179,14 @@ def load_backend(name: str) -> Backend:
     return backend
 
 
+def load_sandbox(crm: str) -> Any | None:
+    """The local emulator a CRM's plugin names (`sandbox()`), or None: it has none, or it is not installed."""
+    name = load_crm(crm).sandbox()
+    if name is None or name not in _names(SANDBOX_GROUP):
+        return None
+    return _load(SANDBOX_GROUP, "sandbox", name)
+
+
 def extra_commands() -> dict[str, Any]:
     """CLI commands that live outside the core (serve, demo), by name."""
-    return {ep.name: ep.load() for ep in entry_points(group=COMMAND_GROUP)}
+    return {ep.name: ep.load() for ep in _installed(COMMAND_GROUP)}

@@ -13,15 +13,6 @@ class NoVerifiableRoute(LeadthermError):
     """A CRM whose every route would refuse every delivery: its secrets are not set (exit 2, one line)."""
 
 
-# What each built-in route needs before it can verify anything. A route may instead say so
-# itself with `cannot_verify() -> str | None`, which wins (third-party adapters, new secrets).
-ROUTE_SECRETS: dict[str, tuple[str, ...]] = {
-    "/webhooks/hubspot": ("HUBSPOT_CLIENT_SECRET",),
-    "/webhooks/salesforce": ("SALESFORCE_ORG_ID", "SALESFORCE_OUTBOUND_SECRET"),
-    "/webhooks/salesforce/flow": ("SALESFORCE_CALLOUT_SECRET",),
-}
-
-
 def routes_of(runtime: Runtime, env: Mapping[str, str]) -> list[InboundRoute]:
     return [r for routes in routes_by_crm(runtime, env).values() for r in routes]
 
@@ -30,21 +21,11 @@ def routes_by_crm(runtime: Runtime, env: Mapping[str, str]) -> dict[str, list[In
     return {name: p.routes(runtime.mappings[name], env) for name, p in runtime.plugins.items()}
 
 
-def cannot_verify(route: InboundRoute, env: Mapping[str, str]) -> str | None:
-    """Why `route` would refuse every delivery (its secret is not configured), or None."""
-    own = getattr(route, "cannot_verify", None)
-    if callable(own):
-        answer = own()
-        return str(answer) if answer else None
-    missing = [name for name in ROUTE_SECRETS.get(route.path, ()) if not env.get(name, "").replace(",", "").strip()]
-    return f"{' and '.join(missing)} not set" if missing else None
-
-
-def check_verification(routes: Mapping[str, Sequence[InboundRoute]], env: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(path, reason) of routes that cannot verify; ServeConfigError if a CRM has no route that can."""
+def check_verification(routes: Mapping[str, Sequence[InboundRoute]]) -> list[tuple[str, str]]:
+    """(path, reason) of routes that cannot verify; NoVerifiableRoute if a CRM has no route that can."""
     warnings: list[tuple[str, str]] = []
     for crm, crm_routes in routes.items():
-        problems = {r.path: reason for r in crm_routes if (reason := cannot_verify(r, env))}
+        problems = {r.path: reason for r in crm_routes if (reason := r.cannot_verify())}
         if crm_routes and len(problems) == len(crm_routes):
             detail = "; ".join(f"{path}: {reason}" for path, reason in problems.items())
             raise NoVerifiableRoute(

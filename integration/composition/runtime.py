@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +20,26 @@ from mappings.schema import CrmMapping, ScoringRules
 
 
 class NothingConfigured(LeadthermError):
-    def __init__(self) -> None:
-        super().__init__(
-            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or SALESFORCE_INSTANCE_URL and "
-            "SALESFORCE_ACCESS_TOKEN (or SALESFORCE_USERNAME/PASSWORD), or name one with --crm"
-        )
+    """No installed CRM finds its credentials in the environment; the message says what would configure each."""
+
+    def __init__(self, hints: Mapping[str, str]) -> None:
+        self.hints = dict(hints)
+        ways = "; or ".join(f"{hint} ({name})" for name, hint in hints.items()) or "install a CRM plugin"
+        super().__init__(f"no CRM is configured: set {ways}; or name one with --crm")
+
+
+def configured_crms(env: Env) -> list[str]:
+    """The installed CRMs whose credentials the environment holds."""
+    return [n for n in crm_names() if load_crm(n).configured(env)]
+
+
+def nothing_configured() -> NothingConfigured:
+    return NothingConfigured({name: load_crm(name).how_to_configure() for name in crm_names()})
+
+
+def mappings_folder(env: Env, option: str | Path | None = None) -> str | Path | None:
+    """The mappings folder an option names, else `LEADTHERM_MAPPINGS`, else None (the packaged defaults)."""
+    return option or env.get("LEADTHERM_MAPPINGS") or None
 
 
 @dataclass
@@ -81,10 +96,11 @@ def build_runtime(
     clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """Everything `serve`, `sweep`, `backfill` and the Lambda handlers need, validated up front."""
-    # `--crm HubSpot` means hubspot: names are keys of mappings, records and queues from here on.
-    names = [crm_name(n) for n in crms] if crms else [n for n in crm_names() if load_crm(n).configured(env)]
+    # `--crm NAME` in any case means the plugin's own name: the key of mappings, records and queues from here on.
+    names = [crm_name(n) for n in crms] if crms else configured_crms(env)
     if not names:
-        raise NothingConfigured()
+        raise nothing_configured()
+    mappings = mappings_folder(env, mappings)
     plugins = {name: load_crm(name) for name in names}
     # Rules and mappings checked against each other: a rule on an attribute a CRM in use lacks fails here.
     rules, crm_mappings = load_config(names, mappings)

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from integration.ports import AuditEntry, RecordRef, StoredAssessment
+from integration.ports import AuditEntry, Draft, RecordRef, StoredAssessment
 
 
 def _time(value: datetime | None) -> str | None:
@@ -84,4 +84,27 @@ def load_audit(text: str) -> AuditEntry:
         changes={k: (v[0], v[1]) for k, v in data["changes"].items()},
         reasons=list(data["reasons"]),
         event_ids=list(data["event_ids"]),
+    )
+
+
+def dump_draft(draft: Draft) -> str:
+    return json.dumps(
+        {
+            "base_head": draft.base_head,
+            "base": dict(draft.base),
+            "files": dict(draft.files),
+            "choices": dict(draft.choices),
+            "choices_head": draft.choices_head,
+        }
+    )
+
+
+def load_draft(payload: str) -> Draft:
+    data: dict[str, Any] = json.loads(payload)
+    return Draft(
+        int(data["base_head"]),
+        {str(k): str(v) for k, v in data["base"].items()},
+        {str(k): str(v) for k, v in data["files"].items()},
+        {str(k): str(v) for k, v in data.get("choices", {}).items()},
+        int(data.get("choices_head", 0)),
     )

@@ -64,7 +64,7 @@ def secrets_setting(value: str | None) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class InboundRequest:
     method: str
-    url: str  # the public URL the CRM called (what HubSpot signs)
+    url: str  # the public URL the CRM called (what a CRM may sign)
     headers: Mapping[str, str]  # case-insensitive lookups are the route's job: use `header`
     body: bytes
 
@@ -96,10 +96,14 @@ _STATUS_NAMES = {
 
 
 class InboundRoute(Protocol):
-    """One webhook endpoint of an adapter, e.g. POST /webhooks/hubspot."""
+    """One webhook endpoint of an adapter, e.g. POST /webhooks/<crm>."""
 
     path: str
 
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         """Verify, parse, enqueue durably, then acknowledge; never raise for bad input."""
+        ...
+
+    def cannot_verify(self) -> str | None:
+        """Why this route would refuse every delivery (e.g. "X_SECRET not set"), or None when it can verify."""
         ...

@@ -65,6 +65,10 @@ class GuardedClient:
         self.stats = CallStats()
         self._retrying = retrying(before_sleep=self._on_retry)
 
+    def unguarded(self) -> CrmClient:
+        """The adapter's own client, for an intake that shares its session; calls through it skip the guard."""
+        return self.inner
+
     @property
     def read_batch_size(self) -> int:
         return self.inner.read_batch_size

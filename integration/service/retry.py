@@ -34,6 +34,8 @@ class RetryPolicy:
     queue_delay: float = 2.0  # first delay before a lease comes back; doubles per attempt
     max_queue_delay: float = 600.0
     probe_every: float = 15.0  # a paused CRM is tried again this often
+    reconnect_delay: float = 0.5  # a dropped change stream (an intake) is first opened again after this
+    max_reconnect_delay: float = 60.0
 
     def call_worst_case(self) -> float:
         """The longest one guarded CRM call can take, every try timing out and every wait at its longest."""
@@ -43,6 +45,11 @@ class RetryPolicy:
         """Seconds before a failed event is leased again, after `attempts` leases."""
         backoff = self.queue_delay * 2.0 ** max(0, attempts - 1)
         return float(min(self.max_queue_delay, max(backoff, retry_after or 0.0)))
+
+    def reconnect_backoff(self, failures: int) -> float:
+        """Seconds before an intake's stream is opened again after `failures` in a row: doubling, jittered."""
+        backoff = min(self.max_reconnect_delay, self.reconnect_delay * 2.0 ** max(0, failures - 1))
+        return backoff * random.uniform(0.8, 1.2)
 
     def pass_budget(self, lease_seconds: float) -> float:
         """Seconds a pass may spend on CRM calls inside a lease (or a Lambda) of `lease_seconds`."""

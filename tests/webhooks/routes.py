@@ -16,6 +16,9 @@ class EchoRoute:
     def __init__(self) -> None:
         self.seen_urls: list[str] = []
 
+    def cannot_verify(self) -> str | None:
+        return None  # its secret is fixed
+
     def handle(self, request: InboundRequest, enqueue: Enqueue) -> InboundResponse:
         self.seen_urls.append(request.url)
         if request.header("x-test-secret") != "s3cret":

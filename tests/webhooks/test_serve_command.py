@@ -111,10 +111,10 @@ def test_serve_refuses_to_start_when_no_hubspot_delivery_could_be_verified(env: 
 def test_a_salesforce_route_without_its_secret_is_announced_and_a_crm_with_none_refused() -> None:
     plugin, mapping = load_crm("salesforce"), load_mapping("salesforce")
     only_org = {"SALESFORCE_ORG_ID": "00D000000000001", "SALESFORCE_OUTBOUND_SECRET": "url-secret-0123456789"}
-    warnings = check_verification({"salesforce": plugin.routes(mapping, only_org)}, only_org)
+    warnings = check_verification({"salesforce": plugin.routes(mapping, only_org)})
     assert warnings == [("/webhooks/salesforce/flow", "SALESFORCE_CALLOUT_SECRET not set")]
     with pytest.raises(NoVerifiableRoute, match="salesforce: no webhook route could verify"):
-        check_verification({"salesforce": plugin.routes(mapping, {})}, {})
+        check_verification({"salesforce": plugin.routes(mapping, {})})
 
 
 def test_a_thousand_forged_requests_write_a_handful_of_log_lines_and_one_count(env: dict[str, str]) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from integration.calibration.history import CRM_OUTCOMES
 from integration.calibration.session import Options, with_history
 from integration.errors import ConfigError, LeadthermError
 from mappings.grammar import SCORING_FILE
@@ -45,7 +44,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             job=console.jobs.latest_any(console.owner()),
             draft_valid=draft is not None,
             crms=console.crms(ws.files),
-            connected=sorted(c for c in console.config.clients if c in CRM_OUTCOMES),
+            connected=sorted(console.config.clients),
             bands_chart=bands_chart,
             moves_chart=moves_chart,
         )
@@ -141,11 +140,11 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         crm = request.form.get("crm", "")
         client = console.background.get(crm)  # the console's own share of the CRM's rate
         mapping = console.mapping_of(console.current_files(), crm)
-        if client is None or mapping is None or crm not in CRM_OUTCOMES:
+        if client is None or mapping is None:
             flash(f"{crm}: not connected", "error")
             return back()
         env = dict(console.config.env)
-        outcome = CRM_OUTCOMES[crm]
+        outcome = console.plugin(crm).calibration.outcome
 
         def work(progress: Progress) -> Any:
             # Packed as it arrives: the workspace keeps the leads' values, not the pulled records.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,7 +12,8 @@ import typer
 from flask import Flask
 
 from integration.composition.plugins import crm_names, load_crm
-from integration.composition.runtime import Runtime, open_backend
+from integration.composition.runtime import Runtime, mappings_folder, open_backend
+from integration.composition.settings import load_settings
 from integration.errors import LeadthermError, MissingSetting
 from integration.files.rules_folder import FolderRulesStore
 from integration.ports import CrmClient
@@ -80,7 +80,8 @@ def mount_console(app: Flask, runtime: Runtime, env: Mapping[str, str], folder: 
     """
     if not env.get(SECRET):
         return False
-    store = runtime.rules_provider.store if runtime.rules_provider else open_rules_store(env, mappings_dir(folder))
+    folder = mappings_dir(mappings_folder(env, folder))
+    store = runtime.rules_provider.store if runtime.rules_provider else open_rules_store(env, folder)
     if _edits_the_package(store):
         raise PackagedFolder(in_serve=True)  # an apply would rewrite the installed package's own files
     objects = {crm: mapping.objects for crm, mapping in runtime.mappings.items()}
@@ -121,11 +122,11 @@ def console(
 ) -> None:
     """The admin console: edit rules and mappings, preview, what-if on history, apply with history."""
     repeats = logs.configure()
-    env = dict(os.environ)
+    env = dict(load_settings())
     try:
         secret = _secret(env)
         proxy = _trusted(env, trusted_proxy)
-        folder = mappings_dir(mappings)
+        folder = mappings_dir(mappings_folder(env, mappings))
         if init and not list(folder.glob(FOLDER_GLOB)):
             folder.mkdir(parents=True, exist_ok=True)
             for source in PACKAGED.glob(FOLDER_GLOB):

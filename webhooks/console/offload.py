@@ -67,7 +67,8 @@ def pull(client: CrmClient, mapping: CrmMapping, outcome: str, progress: Reporte
     reporting = Reporting(client, progress)
     counts = [reporting.count(o) for o in mapping.objects]
     progress(0, None if None in counts else sum(c or 0 for c in counts))
-    return pack(pull_history(reporting, mapping, load_crm(mapping.crm).flatten, outcome))
+    plugin = load_crm(mapping.crm)
+    return pack(pull_history(reporting, mapping, plugin.flatten, outcome, created_field=plugin.calibration.created))
 
 
 def background_bucket(crm: str, env: Mapping[str, str], share: float) -> TokenBucket:

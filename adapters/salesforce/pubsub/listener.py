@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
-from simple_salesforce.api import Salesforce
 
 from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.plugin import connect
@@ -19,6 +17,7 @@ from adapters.salesforce.pubsub.session import SalesforceSessions
 from adapters.salesforce.pubsub.subscriber import Subscriber, SubscriberGaveUp, SubscriberSettings
 from adapters.salesforce.pubsub.translate import topic_of
 from adapters.salesforce.related import opportunity_fields
+from adapters.salesforce.settings import DEFAULT_PUBSUB_ENDPOINT
 from integration.composition.runtime import Runtime
 from integration.errors import ConfigError, MissingSetting, Problem
 from integration.service.backfill import backfill
@@ -26,13 +25,8 @@ from integration.service.backfill import backfill
 log = logging.getLogger("leadtherm.salesforce.cdc")
 
 CRM = "salesforce"
-DEFAULT_ENDPOINT = "api.pubsub.salesforce.com:7443"
+DEFAULT_ENDPOINT = DEFAULT_PUBSUB_ENDPOINT
 Env = Mapping[str, str]
-
-
-def cdc_enabled(env: Env) -> bool:
-    """Whether `serve` should run the listener too (SALESFORCE_CDC=1)."""
-    return env.get("SALESFORCE_CDC", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -118,13 +112,10 @@ class Listener:
         self.runtime = runtime
         self.config = ListenerConfig.from_env(env, tuple(mapping.objects))
         self.channel = open_channel(self.config)
-        rest = getattr(runtime.clients.get(CRM), "inner", None)
+        guarded = runtime.clients.get(CRM)
+        rest = guarded.unguarded() if guarded is not None else None
         if isinstance(rest, SalesforceClient):  # one session for REST and Pub/Sub, renewed for both
-
-            def share(sf: Salesforce) -> None:
-                rest.sf = sf
-
-            self.sessions = SalesforceSessions(lambda: connect(env), rest.sf, share)
+            self.sessions = SalesforceSessions(lambda: connect(env), rest.session(), rest.use_session)
         else:
             self.sessions = SalesforceSessions(lambda: connect(env))
         read_fields = frozenset(mapping.read_fields) - mapping.own_fields
@@ -200,27 +191,31 @@ class Listener:
         self.channel.close()
 
 
-class ListenerThread(threading.Thread):
-    """The listener in the background of `serve`; `health` and `stats` are for /healthz."""
+class CdcIntake:
+    """The listener as a BackgroundIntake: what `serve` (SALESFORCE_CDC=1) and `leadtherm listen salesforce` run."""
 
-    def __init__(self, listener: Listener, stop: threading.Event) -> None:
-        super().__init__(name="salesforce-cdc", daemon=True)
+    name = "salesforce-cdc"
+
+    def __init__(self, listener: Listener) -> None:
         self.listener = listener
-        self.stop = stop
-        self.health: Callable[[], str | None] = listener.health
-        self.stats: Callable[[], dict[str, Any]] = listener.stats
 
-    def run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """Until `stop`; SubscriberGaveUp once a topic's subscriber gave up (health() keeps saying so)."""
+        topics = ", ".join(s.settings.topic for s in self.listener.subscribers)
+        log.info("listening to %s on %s", topics, self.listener.config.endpoint)
         try:
-            self.listener.run(self.stop)
-        except SubscriberGaveUp:
-            pass  # logged; /healthz reports it until the process is restarted
+            self.listener.run(stop)
         finally:
             self.listener.close()
 
+    def drain(self, until: float, idle_after: float) -> dict[str, int]:
+        """For the scheduled function: from the stored replay ids until caught up; the channel stays open."""
+        before = {s.settings.topic: s.stats.queued for s in self.listener.subscribers}
+        self.listener.run(threading.Event(), until=until, until_idle=True, idle_after=idle_after)
+        return {s.settings.topic: s.stats.queued - before[s.settings.topic] for s in self.listener.subscribers}
 
-def start_listener(runtime: Runtime, stop: threading.Event, env: Env | None = None) -> ListenerThread:
-    """Subscribe to the configured change event channels in a daemon thread until `stop` is set."""
-    thread = ListenerThread(Listener(runtime, dict(os.environ) if env is None else env), stop)
-    thread.start()
-    return thread
+    def health(self) -> str | None:
+        return self.listener.health()
+
+    def stats(self) -> dict[str, Any]:
+        return self.listener.stats()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import queue as queues
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from adapters.salesforce.pubsub.session import PubSubSession, SalesforceSessions
 from adapters.salesforce.pubsub.translate import Translation, Translator
 from integration.errors import LeadthermError
 from integration.ports import ChangeEvent, EventKind, RecordRef, StateStore, WorkQueue
+from integration.service.retry import POLICY, RetryPolicy
 
 log = logging.getLogger("leadtherm.salesforce.cdc")
 
@@ -50,8 +50,7 @@ class SubscriberSettings:
     opportunity_fields: frozenset[str] = frozenset()  # read through conversions: an Opportunity topic's relevance
     batch_size: int = 100  # num_requested: events in flight at most
     start_from: str = "LATEST"  # with no stored replay id: LATEST or EARLIEST (a catch-up)
-    first_backoff: float = 0.5
-    max_backoff: float = 60.0
+    retry: RetryPolicy = POLICY  # its reconnect backoff
     max_lag: float = 300.0  # seconds behind commitTimestamp before /healthz degrades
     silence_limit: float = 600.0  # Salesforce sends a keep-alive within 270 s; longer means a dead stream
     connect_grace: float = 30.0  # not connected for longer than this is unhealthy
@@ -131,7 +130,7 @@ class Subscriber:
         self, stop: threading.Event, until: float | None = None, until_idle: bool = False, idle_after: float = 10.0
     ) -> None:
         """`subscribe`, restarted with backoff after an unexpected error; SubscriberGaveUp after too many in a row."""
-        backoff = self.settings.first_backoff
+        failures = 0
         while True:
             try:
                 self.subscribe(stop, until, until_idle, idle_after)
@@ -152,8 +151,8 @@ class Subscriber:
                     with self._lock:
                         self.stats.gave_up = why
                     raise SubscriberGaveUp(why) from exc
-                wait = min(self.settings.max_backoff, backoff) * random.uniform(0.8, 1.2)
-                backoff = min(self.settings.max_backoff, backoff * 2)
+                failures += 1
+                wait = self.settings.retry.reconnect_backoff(failures)
                 log.warning("CDC %s: restarting the subscriber in %.1f s", topic, wait)
                 if stop.wait(wait):
                     return
@@ -166,7 +165,7 @@ class Subscriber:
         With `until_idle`, also return once the stream has nothing more to deliver: a keep-alive
         arrived, or no event came for `idle_after` seconds (Salesforce's keep-alive may take 270 s).
         """
-        backoff = self.settings.first_backoff
+        failures = 0
         auth_failures = 0
         while not stop.is_set() and not _past(until):
             self._responded = False
@@ -196,9 +195,9 @@ class Subscriber:
                 self._stalled()
                 self._note_error(f"{type(exc).__name__}: {exc}")
             if self._responded:  # the stream worked for a while: this is a new failure, not a repeat
-                backoff = self.settings.first_backoff
-            wait = min(self.settings.max_backoff, backoff) * random.uniform(0.8, 1.2)
-            backoff = min(self.settings.max_backoff, backoff * 2)
+                failures = 0
+            failures += 1
+            wait = self.settings.retry.reconnect_backoff(failures)
             with self._lock:
                 self.stats.reconnects += 1
             log.warning("CDC %s: reconnecting in %.1f s (%s)", self.settings.topic, wait, self.stats.last_error)

@@ -22,6 +22,7 @@ from rich.live import Live
 from rich.table import Table
 
 from integration.cli.report import make_console
+from integration.composition.intakes import intakes_of, start_intakes
 from integration.composition.routes import routes_of
 from integration.composition.runtime import build_runtime
 from integration.service.pipeline import BatchReport
@@ -33,6 +34,7 @@ from webhooks.app import AppConfig, create_app
 
 console = make_console()
 SANDBOXES = ("hubspot", "salesforce")
+INTAKES = ("push", "journal")
 WARP = timedelta(days=45)
 
 
@@ -46,12 +48,12 @@ class WarpClock:
         return datetime.now(UTC) + self.offset
 
 
-def _sides(clock: WarpClock, seed: int, crms: list[str]) -> list[Any]:
+def _sides(clock: WarpClock, seed: int, crms: list[str], intake: str) -> list[Any]:
     sides: list[Any] = []
     if "hubspot" in crms:
         from leadtherm_sandboxes.demo.hubspot_side import HubSpotDemo
 
-        sides.append(HubSpotDemo(clock, seed))
+        sides.append(HubSpotDemo(clock, seed, journal=intake == "journal"))
     if "salesforce" in crms:
         try:
             from leadtherm_sandboxes.demo.salesforce_side import SalesforceDemo
@@ -69,6 +71,12 @@ def _known_sandboxes(names: list[str] | None) -> list[str] | None:
     return names
 
 
+def _known_intake(name: str) -> str:
+    if name not in INTAKES:
+        raise typer.BadParameter(f"{name!r} is no intake (known: {', '.join(INTAKES)})")
+    return name
+
+
 def demo(
     duration: Annotated[float, typer.Option(min=1, help="Seconds to stream activity before the summary.")] = 60.0,
     contacts: Annotated[int, typer.Option(min=1, max=100_000, help="Records seeded in each CRM.")] = 200,
@@ -79,13 +87,21 @@ def demo(
             metavar="NAME", callback=_known_sandboxes, help="Which sandboxes (default: hubspot and salesforce)."
         ),
     ] = None,
+    intake: Annotated[
+        str,
+        typer.Option(
+            metavar="push|journal",
+            callback=_known_intake,
+            help="How HubSpot's changes arrive: pushed webhooks, or pulled from the webhooks journal.",
+        ),
+    ] = "push",
 ) -> None:
     """Run the whole product against local HubSpot and Salesforce sandboxes; no account needed."""
     rng = random.Random(seed)
     clock = WarpClock()
     tally = Tally()
     stop = threading.Event()
-    sides = _sides(clock, seed, crm or ["hubspot", "salesforce"])
+    sides = _sides(clock, seed, crm or ["hubspot", "salesforce"], intake)
     with tempfile.TemporaryDirectory() as tmp:
         env: dict[str, str] = {"LEADTHERM_DB": str(Path(tmp) / "leadtherm.db")}
         try:
@@ -108,6 +124,8 @@ def demo(
                 threading.Thread(
                     target=run_worker, args=(runtime.pipeline, stop, 0.05, on_report), name=f"worker-{i}", daemon=True
                 ).start()
+            # Pull intakes (HubSpot's journal when asked for): they read what the sides change from here on.
+            start_intakes(intakes_of(runtime, env), stop)
             for side in sides:
                 side.connect(app_url)
                 side.seed(personas(contacts, rng))

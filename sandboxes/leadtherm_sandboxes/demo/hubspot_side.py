@@ -16,6 +16,7 @@ from mappings.catalogue import QUALIFICATION
 
 TOKEN = "demo-hubspot-token"
 SECRET = "demo-hubspot-client-secret"
+CLIENT_ID = "demo-hubspot-client-id"
 _SOURCES = {
     "referral": "REFERRALS",
     "organic_search": "ORGANIC_SEARCH",
@@ -40,9 +41,11 @@ class HubSpotDemo:
     name = "hubspot"
     label = "HubSpot"
 
-    def __init__(self, clock: Callable[[], datetime], seed: int) -> None:
+    def __init__(self, clock: Callable[[], datetime], seed: int, journal: bool = False) -> None:
         self.clock = clock
+        self.journal = journal  # changes pulled from the webhooks journal rather than pushed as webhooks
         self.sandbox = HubSpotSandbox(access_token=TOKEN, seed=seed)
+        self.sandbox.journal.client_id, self.sandbox.journal.client_secret = CLIENT_ID, SECRET
         self.ids: list[str] = []
         self.sandbox.app.add_url_rule(
             f"{REP_ROUTE}/contacts/<contact_id>", "rep_change", self._rep_change, methods=["POST"]
@@ -71,10 +74,18 @@ class HubSpotDemo:
 
     def start(self, port: int = 0) -> dict[str, str]:
         base_url = self.sandbox.start(port)
-        return {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_BASE": base_url}
+        env = {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_CLIENT_SECRET": SECRET, "HUBSPOT_API_BASE": base_url}
+        if self.journal:  # `setup` then subscribes the journal, and the runtime's intakes read it
+            env |= {
+                "HUBSPOT_JOURNAL": "1",
+                "HUBSPOT_CLIENT_ID": CLIENT_ID,
+                "HUBSPOT_PORTAL_ID": str(self.sandbox.portal_id),
+            }
+        return env
 
     def connect(self, app_url: str) -> None:
-        self.sandbox.configure_webhooks(f"{app_url}/webhooks/hubspot", client_secret=SECRET, time_scale=0.01)
+        if not self.journal:
+            self.sandbox.configure_webhooks(f"{app_url}/webhooks/hubspot", client_secret=SECRET, time_scale=0.01)
 
     def seed(self, people: list[Persona]) -> None:
         now = _iso(self.clock())

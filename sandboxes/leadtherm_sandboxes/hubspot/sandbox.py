@@ -5,7 +5,9 @@ contact associations, properties and groups; bearer auth; a rolling rate limit w
 `X-HubSpot-RateLimit-*` headers; HubSpot's error bodies (400 VALIDATION_ERROR, 207 with
 OBJECT_NOT_FOUND, 409, 429 RATE_LIMITS); fault knobs. Changes are delivered as signed (v3 and
 v1) webhook batches of at most 100 events, retried on failure, including the property changes
-that leadtherm's own writes cause. Runnable alone: `python -m leadtherm_sandboxes.hubspot.sandbox`.
+that leadtherm's own writes cause. The webhooks journal (journal.py) beside them: client-credentials
+tokens, journal subscriptions, entries for every subscribed change, expiring download URLs.
+Runnable alone: `python -m leadtherm_sandboxes.hubspot.sandbox`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -31,9 +33,11 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from leadtherm_sandboxes.hubspot.journal import Journal
 from leadtherm_sandboxes.waiting import run_until_interrupted, wait_until
 
 BATCH_LIMIT = 100
+SEARCH_LIMIT = 10_000  # the CRM search API pages through at most this many results of one query
 STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "firstname": ("string", "text", ()),
     "lastname": ("string", "text", ()),
@@ -213,6 +217,8 @@ class HubSpotSandbox:
         self._stop = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
+        # The webhooks journal (pull): records only what its subscriptions ask for, so it costs nothing unused.
+        self.journal = Journal(portal_id, app_id, _error)
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ lifecycle
@@ -224,6 +230,7 @@ class HubSpotSandbox:
         ]
         for thread in self._threads:
             thread.start()
+        self.journal.base_url = self.base_url
         return self.base_url
 
     @property
@@ -285,6 +292,21 @@ class HubSpotSandbox:
         with self.lock:
             del self.contacts[contact_id]
             self._emit("contact.privacyDeletion" if privacy else "contact.deletion", contact_id, source="CRM_UI")
+
+    def merge_contacts(self, primary_id: str, merged_id: str) -> None:
+        """Merge `merged_id` into `primary_id`, as a rep does in HubSpot: the primary survives."""
+        with self.lock:
+            merged = self.contacts.pop(merged_id)
+            survivor = self.contacts[primary_id]
+            for name, value in merged.properties.items():
+                survivor.properties.setdefault(name, value)
+            survivor.updated = survivor.properties["lastmodifieddate"] = _now_iso()
+            merge = {
+                "primaryObjectId": int(primary_id),
+                "mergedObjectIds": [int(merged_id)],
+                "newObjectId": int(primary_id),
+            }
+            self._emit("contact.merge", primary_id, source="CRM_UI", extra=merge)
 
     def contact(self, contact_id: str) -> dict[str, str]:
         with self.lock:
@@ -384,7 +406,9 @@ class HubSpotSandbox:
         value: str | None = None,
         source: str = "CRM_UI",
         source_id: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
+        self.journal.record(kind, object_id, prop, value, source, source_id, extra)
         if self.webhook_url is None or (self.subscriptions is not None and kind not in self.subscriptions):
             return
         event: dict[str, Any] = {
@@ -401,6 +425,8 @@ class HubSpotSandbox:
         }
         if prop is not None:
             event.update(propertyName=prop, propertyValue=value)
+        if extra:
+            event.update(extra)
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append(event)
@@ -471,6 +497,8 @@ class HubSpotSandbox:
         """Auth, injected faults and the rate limit, in HubSpot's order and shapes."""
         if self.latency:
             time.sleep(self.latency)
+        if self.journal.owns(request.path):
+            return None  # its own tokens (client credentials), scopes and limits
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip()
         if not header.startswith("Bearer ") or token != self.access_token or token in self.expired_tokens:
@@ -617,8 +645,21 @@ class HubSpotSandbox:
 
         @app.post("/crm/v3/objects/contacts/search")
         def search_contacts() -> Response:
+            body = request.get_json(force=True) or {}
             with sandbox.lock:
-                return _json({"total": len(sandbox.contacts), "results": []})
+                found = _search(list(sandbox.contacts.values()), body)
+                limit = min(int(body.get("limit") or 10), 200)
+                after = int(body.get("after") or 0)
+                if after + limit > SEARCH_LIMIT:
+                    return _error(400, "VALIDATION_ERROR", f"paging beyond {SEARCH_LIMIT} results is not supported")
+                page = found[after : after + limit]
+                answer: dict[str, Any] = {
+                    "total": len(found),
+                    "results": [sandbox._serialize(o, body.get("properties") or None) for o in page],
+                }
+            if after + limit < len(found):
+                answer["paging"] = {"next": {"after": str(after + limit)}}
+            return _json(answer)
 
         @app.post("/crm/v3/objects/contacts")
         def create_contact() -> Response:
@@ -777,7 +818,50 @@ class HubSpotSandbox:
                 sandbox.groups[body["name"]] = group
             return _json(group, 201)
 
+        sandbox.journal.register(app)
         return app
+
+
+def _search(objects: list[_Object], body: dict[str, Any]) -> list[_Object]:
+    """CRM search: filters ANDed within a group, groups ORed; sorted by one property (default: id)."""
+
+    def value(obj: _Object, name: str) -> Any:
+        text = obj.properties.get(name)
+        if text is None:
+            return None
+        if name in ("createdate", "lastmodifieddate"):
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000
+        return float(text) if text.replace(".", "", 1).lstrip("-").isdigit() else text
+
+    def passes(obj: _Object, rule: dict[str, Any]) -> bool:
+        have = value(obj, rule.get("propertyName", ""))
+        want: Any = rule.get("value")
+        if isinstance(have, float):
+            want = float(want) if want is not None and str(want).replace(".", "", 1).lstrip("-").isdigit() else None
+            if want is None and rule.get("propertyName") in ("createdate", "lastmodifieddate"):
+                want = datetime.fromisoformat(str(rule.get("value")).replace("Z", "+00:00")).timestamp() * 1000
+        operator = rule.get("operator", "EQ")
+        if operator == "HAS_PROPERTY":
+            return have is not None
+        if have is None or want is None:
+            return False
+        tests: dict[str, Callable[[Any, Any], bool]] = {
+            "EQ": lambda a, b: a == b, "NEQ": lambda a, b: a != b, "GT": lambda a, b: a > b,
+            "GTE": lambda a, b: a >= b, "LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b,
+        }  # fmt: skip
+        return operator in tests and tests[operator](have, want)
+
+    groups = body.get("filterGroups") or []
+    chosen = [o for o in objects if not groups or any(all(passes(o, f) for f in g.get("filters", [])) for g in groups)]
+    sorts = body.get("sorts") or []
+    if sorts:
+        sort = sorts[0] if isinstance(sorts[0], dict) else {"propertyName": str(sorts[0]).lstrip("-")}
+        name = str(sort.get("propertyName", "hs_object_id"))
+        descending = str(sort.get("direction", "ASCENDING")).upper() == "DESCENDING"
+        chosen.sort(key=lambda o: (value(o, name) is None, value(o, name) or 0, int(o.id)), reverse=descending)
+    else:
+        chosen.sort(key=lambda o: int(o.id))
+    return chosen
 
 
 def _wanted() -> list[str] | None:
@@ -826,8 +910,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed-contacts", type=int, default=0)
     parser.add_argument("--webhook-url", default=None)
     parser.add_argument("--client-secret", default="sandbox-secret")
+    parser.add_argument("--client-id", default="sandbox-client-id", help="the app's, for the journal's tokens")
     args = parser.parse_args(argv)
     sandbox = HubSpotSandbox(access_token=args.token)
+    sandbox.journal.client_id, sandbox.journal.client_secret = args.client_id, args.client_secret
     print(f"HubSpot sandbox on {sandbox.start(args.port)} (token {args.token!r})", flush=True)
     if args.webhook_url:
         sandbox.configure_webhooks(args.webhook_url, args.client_secret)

@@ -68,8 +68,8 @@ def test_due_reads_only_the_sparse_index(aws: Aws) -> None:
 
 
 def test_secrets_come_from_ssm_by_parameter_name(aws: Aws) -> None:
-    aws.ssm.put_parameter(Name="/leadtherm/test/HUBSPOT_ACCESS_TOKEN", Value="pat-123", Type="SecureString")
-    env = resolve_secrets({"SSM_HUBSPOT_ACCESS_TOKEN": "/leadtherm/test/HUBSPOT_ACCESS_TOKEN"}, aws.ssm)
+    aws.ssm.put_parameter(Name="/leadtherm/backend-test/HUBSPOT_ACCESS_TOKEN", Value="pat-123", Type="SecureString")
+    env = resolve_secrets({"SSM_HUBSPOT_ACCESS_TOKEN": "/leadtherm/backend-test/HUBSPOT_ACCESS_TOKEN"}, aws.ssm)
     assert env["HUBSPOT_ACCESS_TOKEN"] == "pat-123"
     with pytest.raises(MissingSetting, match="HUBSPOT_CLIENT_SECRET"):
         resolve_secrets({"SSM_HUBSPOT_CLIENT_SECRET": "/leadtherm/test/missing"}, aws.ssm)

@@ -13,10 +13,10 @@ from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from adapters.aws.resources import create_resources
 from adapters.salesforce.pubsub.subscriber import cursor_name
 from tests.adapters.aws.conftest import Aws
-from webhooks import lambda_cdc, lambda_handlers
+from webhooks import lambda_handlers, lambda_intakes
 
 TOPIC = "/data/LeadChangeEvent"
-CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_cdc.listener)
+CACHED = (lambda_handlers.environment, lambda_handlers.runtime, lambda_intakes.intakes)
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def deployed(aws: Aws, org: tuple[SalesforceSandbox, PubSubSandbox], monkeypatch
         "LEADTHERM_TABLE": made["table"], "SALESFORCE_USERNAME": sandbox.username,
         "SSM_SALESFORCE_PASSWORD": "/leadtherm/test/SALESFORCE_PASSWORD",
         "SALESFORCE_SECURITY_TOKEN": sandbox.security_token, "SALESFORCE_DOMAIN": sandbox.login_domain,
-        "SALESFORCE_PUBSUB_ENDPOINT": pubsub.target, "SALESFORCE_CDC_TOPICS": TOPIC,
+        "SALESFORCE_PUBSUB_ENDPOINT": pubsub.target, "SALESFORCE_CDC_TOPICS": TOPIC, "SALESFORCE_CDC": "1",
     }  # fmt: skip
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -50,7 +50,8 @@ def deployed(aws: Aws, org: tuple[SalesforceSandbox, PubSubSandbox], monkeypatch
     for cached in CACHED:
         cached.cache_clear()
     yield
-    lambda_cdc.listener().close()
+    for intake in lambda_intakes.intakes():
+        intake.listener.close()  # type: ignore[attr-defined]  # the Salesforce CDC intake
     for cached in CACHED:
         cached.cache_clear()
 
@@ -64,32 +65,32 @@ def test_the_scheduled_function_queues_changes_since_the_stored_replay_id_within
     aws: Aws, org: tuple[SalesforceSandbox, PubSubSandbox], deployed: None
 ) -> None:
     sandbox, _ = org
-    assert lambda_cdc.drain({}, _context(15))["queued"] == {TOPIC: 0}  # first run: LATEST, stores the tip
+    assert lambda_intakes.drain({}, _context(15))["queued"] == {TOPIC: 0}  # first run: LATEST, stores the tip
     state = lambda_handlers.runtime().state
     first = state.get_cursor(cursor_name(TOPIC))
     assert first is not None
     for n in range(20):
         sandbox.create_lead({"Email": f"p{n}@acme.example", "Title": "CEO", "LeadSource": "Web"})
     started = time.monotonic()
-    answer = lambda_cdc.drain({}, _context(15))
+    answer = lambda_intakes.drain({}, _context(15))
     assert answer["queued"] == {TOPIC: 20}
     assert time.monotonic() - started < 10  # it returned once caught up, not at the end of its budget
     assert state.get_cursor(cursor_name(TOPIC)) not in (None, first)
     depth = aws.sqs.get_queue_attributes(QueueUrl=lambda_handlers.environment()["LEADTHERM_QUEUE_URL"],
                                          AttributeNames=["ApproximateNumberOfMessages"])  # fmt: skip
     assert int(depth["Attributes"]["ApproximateNumberOfMessages"]) >= 1
-    assert lambda_cdc.drain({}, _context(15))["queued"] == {TOPIC: 0}  # nothing new: nothing queued twice
+    assert lambda_intakes.drain({}, _context(15))["queued"] == {TOPIC: 0}  # nothing new: nothing queued twice
 
 
 def test_a_run_that_outlives_its_budget_stops_in_time_and_the_next_one_resumes(
     org: tuple[SalesforceSandbox, PubSubSandbox], deployed: None
 ) -> None:
     sandbox, pubsub = org
-    lambda_cdc.drain({}, _context(15))
+    lambda_intakes.drain({}, _context(15))
     pubsub.keepalive = 30.0  # no keep-alive comes within the budget: only the deadline ends the run
     sandbox.create_lead({"Email": "late@acme.example"})
     started = time.monotonic()
-    answer = lambda_cdc.drain({}, _context(SAFETY + 2))
+    answer = lambda_intakes.drain({}, _context(SAFETY + 2))
     assert time.monotonic() - started < SAFETY + 4
     assert answer["queued"] == {TOPIC: 1}
 
@@ -98,14 +99,14 @@ def test_without_a_keep_alive_a_run_ends_once_no_event_came_for_a_while(
     org: tuple[SalesforceSandbox, PubSubSandbox], deployed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sandbox, pubsub = org
-    lambda_cdc.drain({}, _context(15))
+    lambda_intakes.drain({}, _context(15))
     pubsub.keepalive = 60.0  # as on Salesforce, where it may take 270 s
-    monkeypatch.setattr(lambda_cdc, "IDLE_AFTER", 1.0)
+    monkeypatch.setattr(lambda_intakes, "IDLE_AFTER", 1.0)
     sandbox.create_lead({"Email": "late@acme.example"})
     started = time.monotonic()
-    answer = lambda_cdc.drain({}, _context(30))
+    answer = lambda_intakes.drain({}, _context(30))
     assert time.monotonic() - started < 5
     assert answer["queued"] == {TOPIC: 1}
 
 
-SAFETY = lambda_cdc.SAFETY_MARGIN
+SAFETY = lambda_intakes.SAFETY_MARGIN

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 def _listen(world: World, log: Path) -> subprocess.Popen[bytes]:
     executable = shutil.which("leadtherm", path=str(Path(sys.executable).parent))
     assert executable, "the leadtherm console script is installed with the package"
-    env = {**os.environ, **world.env, "SALESFORCE_CDC_BATCH": "10"}
+    env = {**os.environ, **world.env, "SALESFORCE_CDC": "1", "SALESFORCE_CDC_BATCH": "10"}
     with log.open("ab") as out:
         return subprocess.Popen([executable, "listen", "salesforce", "--workers", "1"], env=env, stdout=out, stderr=out)
 

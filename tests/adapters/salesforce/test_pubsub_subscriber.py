@@ -11,8 +11,10 @@ import pytest
 from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from leadtherm_sandboxes.waiting import wait_until
 
-from adapters.salesforce.pubsub.listener import start_listener
+from adapters.salesforce.pubsub.listener import CdcIntake
 from adapters.salesforce.pubsub.subscriber import cursor_name
+from integration.composition.intakes import start_intakes
+from integration.composition.plugins import load_crm
 from integration.ports import RecordRef
 from integration.service.worker import drain
 from tests.adapters.salesforce.cdc_world import HOT_LEAD, LEAD_TOPIC, World, run_in_background, world
@@ -151,20 +153,31 @@ def test_a_dropped_stream_reconnects_and_resumes_from_the_stored_replay_id(world
     assert _writes_to(world.org, lead) == 1
 
 
-def test_health_reports_a_listener_that_cannot_connect(world: World) -> None:
+def test_health_reports_a_cdc_intake_that_cannot_connect(world: World) -> None:
     runtime = world.runtime()
     stop = threading.Event()
-    listener = start_listener(runtime, stop, world.env)
-    assert wait_until(lambda: listener.stats()["salesforce_cdc"][0]["connected"], 5)
-    assert listener.health() is None
-    for subscriber in listener.listener.subscribers:
+    [intake] = load_crm("salesforce").intakes(runtime, {**world.env, "SALESFORCE_CDC": "1"})
+    assert isinstance(intake, CdcIntake)
+    [running] = start_intakes([intake], stop)
+    assert wait_until(lambda: intake.stats()["salesforce_cdc"][0]["connected"], 5)
+    assert running.health() is None
+    for subscriber in intake.listener.subscribers:
         subscriber.settings = replace(subscriber.settings, connect_grace=0.2)
     world.pubsub.stop()
-    assert wait_until(lambda: listener.health() is not None, 10)
+    assert wait_until(lambda: running.health() is not None, 10)
     stop.set()
-    listener.join(5)
-    assert "not connected" in (listener.health() or "")
-    assert listener.stats()["salesforce_cdc"][0]["reconnects"] >= 1
+    running.thread.join(5)
+    assert "not connected" in (running.health() or "")
+    assert intake.stats()["salesforce_cdc"][0]["reconnects"] >= 1
+
+
+def test_the_cdc_intake_is_off_until_salesforce_cdc_turns_it_on(world: World) -> None:
+    runtime = world.runtime()
+    plugin = load_crm("salesforce")
+    assert plugin.intakes(runtime, {**world.env, "SALESFORCE_CDC": "0"}) == []
+    [intake] = plugin.intakes(runtime, {**world.env, "SALESFORCE_CDC": "1"})
+    assert intake.name == "salesforce-cdc"
+    intake.listener.close()
 
 
 def test_a_first_start_from_earliest_replays_what_is_retained(world: World) -> None:
