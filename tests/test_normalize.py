@@ -70,3 +70,36 @@ def test_an_unreadable_value_names_the_field_and_never_echoes_an_email(field: st
 def test_a_record_without_an_id_is_refused() -> None:
     with pytest.raises(MappingError, match="missing record id"):
         HUBSPOT.lead({"email": "a@b.example"})
+
+
+def test_a_remembering_normalizer_reads_each_row_as_a_fresh_one_would() -> None:
+    """`remember` (score of a large export) keeps outcomes per raw value: rows read the same, errors still raise."""
+    rows = [
+        {"hs_object_id": "1", "jobtitle": "Chief Revenue Officer", "hs_analytics_source": "REFERRALS"},
+        {"hs_object_id": "2", "jobtitle": "Chief Revenue Officer", "hs_analytics_source": "NEWSPAPER"},
+        {"hs_object_id": "3", "hs_analytics_source": "NEWSPAPER", "hs_analytics_num_page_views": ""},
+        {"hs_object_id": "4", "jobtitle": "", "hs_analytics_num_page_views": "7", "lifecyclestage": "Customer"},
+        {"hs_object_id": "5", "hs_analytics_last_visit_timestamp": "2026-10-20T08:00:00Z"},
+    ]
+    remembering = Normalizer(load_mapping("hubspot"), remember=True)
+    for row in [*rows, *rows]:
+        fresh = HUBSPOT.read(row)
+        again = remembering.read(row)
+        assert again.lead == fresh.lead and again.unmapped == fresh.unmapped
+    for _ in range(2):  # a value that failed once fails again: failures are never remembered
+        with pytest.raises(MappingError, match="expected a number"):
+            remembering.read({"hs_object_id": "6", "hs_analytics_num_page_views": "lots"})
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [("1761991200000", datetime(2025, 11, 1, 10, 0, tzinfo=UTC)),
+     (" 1761991200000 ", datetime(2025, 11, 1, 10, 0, tzinfo=UTC)),
+     ("2025-11-01T10:00:00Z", datetime(2025, 11, 1, 10, 0, tzinfo=UTC)),
+     ("2025-11-01T12:00:00+02:00", datetime(2025, 11, 1, 10, 0, tzinfo=UTC)),
+     (" 2025-11-01 ", datetime(2025, 11, 1, tzinfo=UTC)),
+     ("", None), ("   ", None)],
+)  # fmt: skip
+def test_an_export_date_reads_as_epoch_milliseconds_or_iso_8601(written: str, read: datetime | None) -> None:
+    lead = HUBSPOT.lead({"hs_object_id": "51", "hs_analytics_last_visit_timestamp": written})
+    assert lead.last_engagement_at == read

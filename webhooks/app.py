@@ -6,13 +6,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from integration.errors import LeadthermError
 from integration.ports import ChangeEvent, QueueStats, WorkQueue
 from integration.ports.inbound import InboundRequest, InboundRoute
 from webhooks.forwarding import TRUST_NOTHING, ForwardingMiddleware, ProxyPolicy
+from webhooks.webhook_metrics import count_answer
 
 log = logging.getLogger("leadtherm.webhooks")
 MAX_BODY_BYTES = 1024 * 1024
@@ -97,10 +98,17 @@ def _webhooks(routes: Sequence[InboundRoute], queue: WorkQueue) -> Blueprint:
             body=request.get_data(cache=False),
         )
         answer = route.handle(inbound, enqueue)
+        g.events_queued = answer.events
         return Response(answer.body, status=answer.status, content_type=answer.content_type)
 
     for index, route in enumerate(routes):
         bp.add_url_rule(route.path, f"route_{index}", lambda route=route: make_view(route), methods=["POST"])
+
+    @bp.after_request  # after the error handlers too: a refused body (413) or a queue down (503) counts
+    def measure(response: Response) -> Response:
+        count_answer(request.url_rule.rule if request.url_rule else "", response.status_code, g.get("events_queued", 0))
+        return response
+
     return bp
 
 

@@ -19,6 +19,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from integration.ports import ChangeEvent, QueueItem
+from webhooks.metrics_emf import invocation
 
 if TYPE_CHECKING:
     from integration.composition.runtime import Runtime
@@ -82,7 +83,8 @@ def _http_handler() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
 
 def http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """API Gateway HTTP API (payload v2) -> the same Flask app as `leadtherm serve`."""
-    return _http_handler()(event, context)
+    with invocation("http"):  # one EMF log line: CloudWatch metrics without a scraper
+        return _http_handler()(event, context)
 
 
 def batch_items(event: Mapping[str, Any]) -> tuple[list[QueueItem], list[str]]:
@@ -120,7 +122,8 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = LambdaBatchQueue(rt.queue, handles)
     shared = rt.pipeline
     pipeline = Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock, shared.pauses)
-    pipeline.process(items, budget=_budget(context, shared))
+    with invocation("worker"):
+        pipeline.process(items, budget=_budget(context, shared))
     return {"batchItemFailures": [{"itemIdentifier": i} for i in [*unreadable, *batch.failed]]}
 
 

@@ -15,6 +15,7 @@ from integration.composition.routes import check_verification, routes_by_crm
 from integration.composition.runtime import Runtime, build_runtime, check_outputs
 from integration.composition.settings import interval_seconds, load_settings
 from integration.errors import CrmError, LeadthermError, OutputFieldsMissing
+from integration.ports.metrics import use_metrics
 from integration.service.pipeline import PipelineSettings
 from integration.service.sweep import enqueue_due
 from integration.service.worker import run_worker
@@ -23,6 +24,7 @@ from webhooks.app import AppConfig, create_app
 from webhooks.console.app import flush_refused_logins, upload_area
 from webhooks.console.command import mount_console
 from webhooks.forwarding import proxy_policy
+from webhooks.metrics_prometheus import PrometheusMetrics, intake_lag, mount_metrics, queue_gauges
 from webhooks.server import ServerLimits, check_port, create_server, serve_until, stop_on_signals, tune_for_serving
 from webhooks.supervisor import Supervisor
 
@@ -104,6 +106,8 @@ def serve(
     """Run the webhook app (waitress) and the worker on the embedded backend."""
     repeats = logs.configure()
     env = load_settings()
+    sink = PrometheusMetrics()
+    use_metrics(sink)  # before the runtime: its first CRM calls count too
     stop = threading.Event()
     supervisor = Supervisor(stop, on_tick=repeats.flush)
     try:
@@ -118,8 +122,11 @@ def serve(
         storage = getattr(runtime.queue, "health", None)  # the embedded backend: a vanished file, a full disk
         if callable(storage):
             checks.append(storage)
-        # The CRMs' change feeds (e.g. CDC), each in its own thread, healthy or not in /healthz.
-        checks += [running.health for running in start_intakes(intakes_of(runtime, env), stop)]
+        # The CRMs' change feeds (e.g. CDC), each in its own thread, healthy or not in /healthz, lag in /metrics.
+        for running in start_intakes(intakes_of(runtime, env), stop):
+            checks.append(running.health)
+            sink.on_scrape(intake_lag(running.intake.crm, running.name, running.intake.lag_seconds))
+        sink.on_scrape(queue_gauges(runtime.queue))
         config = AppConfig(
             runtime.queue,
             [r for crm_routes in routes.values() for r in crm_routes],
@@ -128,6 +135,8 @@ def serve(
             max_event_age=_max_event_age(max_event_age, env),
         )
         app = create_app(config)
+        mount_metrics(app, sink, env)
+        sink.preset(crm=list(runtime.plugins), route=[route.path for route in config.routes])
         console = mount_console(app, runtime, env, mappings)
         if console:
             log.info("admin console under /admin")

@@ -83,6 +83,14 @@ def to_checkbox(value: Any) -> bool | None:
 
 def to_datetime(value: Any) -> datetime | None:
     """ISO 8601 (date or date-time) or epoch milliseconds, as an aware UTC datetime."""
+    if value.__class__ is str:  # what every export holds: straight to the text
+        text = value.strip()
+        if not text:
+            return None
+        # "2026-09-03..." has its year's dash where epoch milliseconds have a digit: no regex for it.
+        if text[4:5] == "-" or not _EPOCH_MS.match(text):
+            return _iso_datetime(text)
+        value = text
     if _empty(value):
         return None
     if isinstance(value, datetime):
@@ -95,6 +103,10 @@ def to_datetime(value: Any) -> datetime | None:
             return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     except (ValueError, OverflowError, OSError):
         raise ValueError("expected a date: epoch milliseconds out of range") from None
+    return _iso_datetime(text)
+
+
+def _iso_datetime(text: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -183,13 +195,29 @@ def _each(record: RawRecord, sources: list[str], convert: Convert) -> list[Any]:
     return values
 
 
+def _latest(record: RawRecord, sources: list[str]) -> datetime | None:
+    """The latest date among the sources (the first of equal ones); a missing column is no date."""
+    latest: datetime | None = None
+    for name in sources:
+        raw = record.get(name)
+        if raw is None:
+            continue
+        try:
+            moment = to_datetime(raw)
+        except ValueError as exc:
+            raise SourceError(name, str(exc)) from None
+        if moment is not None and (latest is None or moment > latest):
+            latest = moment
+    return latest
+
+
 def _picker(spec: AttributeMapping) -> Callable[[RawRecord], Any]:
     sources = spec.sources
     if len(sources) == 1:
         name = sources[0]
         return lambda record: record.get(name)
     if spec.pick == "latest":
-        return lambda record: max((d for d in _each(record, sources, to_datetime) if d is not None), default=None)
+        return lambda record: _latest(record, sources)
     if spec.pick == "sum":
         return lambda record: sum(v or 0.0 for v in _each(record, sources, to_number))
     if spec.pick == "any":
@@ -264,13 +292,32 @@ def _compile_field(attribute: Attribute, spec: AttributeMapping, mapping: CrmMap
 _REMEMBERED = 4096  # outcomes per column; past it the column starts over (memory stays bounded)
 
 
-class _Outcome:
-    """What a column's raw value read as, remembered: the value, and whether its map listed it."""
+def _pick(spec: _Field, record: RawRecord) -> Any:
+    """The value a field's `pick` makes of its several columns."""
+    try:
+        return spec.pick(record)
+    except SourceError as exc:
+        raise MappingError(exc.field, spec.attribute, str(exc)) from None
+    except ValueError as exc:
+        raise MappingError(spec.source, spec.attribute, str(exc)) from None
 
-    __slots__ = ("unmapped", "value")
 
-    def __init__(self, value: Any, unmapped: bool) -> None:
-        self.value, self.unmapped = value, unmapped
+def _outcome(spec: _Field, raw: Any) -> tuple[Any, bool]:
+    """What a field reads from its raw value, and whether its `map` left that value unlisted."""
+    try:
+        read = raw
+        missing = False
+        if spec.map is not None:
+            read = spec.map(read)
+            if read.__class__ is _Unmapped:
+                missing = True
+                read = read.default
+        value = spec.convert(read)
+    except SourceError as exc:
+        raise MappingError(exc.field, spec.attribute, str(exc)) from None
+    except ValueError as exc:
+        raise MappingError(spec.source, spec.attribute, str(exc)) from None
+    return (spec.default if value is None else value), missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,45 +342,35 @@ class Normalizer:
             _compile_field(attribute, mapping.sources()[attribute.name], mapping)
             for attribute in mapping.attributes_in_use
         ]
-        self._memo: list[dict[Any, _Outcome] | None] = [
-            {} if remember and spec.single else None for spec in self._fields
+        # Per field: its one column (read straight from the record) or None (its `pick` reads several),
+        # and the outcomes remembered per raw value of that column (`remember` only).
+        self._plan: list[tuple[_Field, str | None, dict[Any, tuple[Any, bool]] | None]] = [
+            (spec, spec.source if spec.single else None, {} if remember and spec.single else None)
+            for spec in self._fields
         ]
 
     def read(self, record: RawRecord, object_type: str | None = None) -> Reading:
         """Build the Lead; raises MappingError naming the first field that cannot be read."""
-        record_id = to_text(record.get(self.mapping.id_field))
+        get = record.get
+        record_id = to_text(get(self.mapping.id_field))
         if record_id is None:
             raise MappingError(self.mapping.id_field, "record_id", "missing record id")
         values: dict[str, Any] = dict(EMPTY)
         unmapped: list[str] = []
-        for spec, memo in zip(self._fields, self._memo, strict=True):
-            try:
-                raw = spec.pick(record)
-                known = memo.get(raw) if memo is not None and raw.__class__ is str else None
-                if known is not None:
-                    if known.unmapped:
-                        unmapped.append(spec.source)
-                    value = known.value
-                else:
-                    read = raw
-                    missing = False
-                    if spec.map is not None:
-                        read = spec.map(read)
-                        if read.__class__ is _Unmapped:
-                            missing = True
-                            unmapped.append(spec.source)
-                            read = read.default
-                    value = spec.convert(read)
-                    if value is None:
-                        value = spec.default
-                    if memo is not None and raw.__class__ is str:
-                        if len(memo) >= _REMEMBERED:
-                            memo.clear()
-                        memo[raw] = _Outcome(value, missing)
-            except SourceError as exc:
-                raise MappingError(exc.field, spec.attribute, str(exc)) from None
-            except ValueError as exc:
-                raise MappingError(spec.source, spec.attribute, str(exc)) from None
+        for spec, column, memo in self._plan:
+            raw = get(column) if column is not None else _pick(spec, record)
+            if memo is not None and (raw.__class__ is str or raw is None):
+                known = memo.get(raw)
+                if known is None:
+                    known = _outcome(spec, raw)
+                    if len(memo) >= _REMEMBERED:
+                        memo.clear()
+                    memo[raw] = known
+            else:
+                known = _outcome(spec, raw)
+            value, missing = known
+            if missing:
+                unmapped.append(spec.source)
             if value is not None:
                 values[spec.attribute] = value
         lead = Lead(self.mapping.crm, record_id, object_type or self.mapping.objects[0], values)

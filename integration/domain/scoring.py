@@ -21,6 +21,8 @@ from mappings.patterns import compile_pattern
 from mappings.schema import Condition, Rule, ScoringRules
 
 _SECOND = timedelta(seconds=1)
+_MICROSECOND = timedelta(microseconds=1)
+_MICROS_PER_SECOND = 1_000_000
 _DAY_SECONDS = 86400.0
 _SETTLE_STEPS = 1000
 
@@ -53,6 +55,9 @@ class _AttributeRules:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     groups: tuple[_AttributeRules, ...]
+    # Per rule group: its attribute, what values earned by value class (see _outcome_memos), the
+    # group itself (for values not remembered), and what None earns.
+    plan: tuple[tuple[str, dict[type, dict[Any, tuple[Reason, ...]]], _AttributeRules, tuple[Reason, ...]], ...]
     # `days_ago` rules apart, by attribute: the common path never reads the clock's moment.
     aged: tuple[tuple[str, tuple[AgedFire, ...]], ...]
     compounds: tuple[FireOnValues, ...]
@@ -206,6 +211,32 @@ def _fires(group: _AttributeRules, value: Any, reasons: list[Reason]) -> None:
             reasons.append(reason)
 
 
+# What one attribute value earns under its group is a pure function of the value: remembered per
+# group and per value class (True, 1 and 1.0 are equal dict keys but need not earn the same), for
+# the classes whose values repeat across leads (choices, flags, counts). Floats are left out (0.0
+# and -0.0 are equal keys yet print differently for a `matches` rule), and so are dates (distinct).
+_OUTCOME_CLASSES = (str, int, bool)
+_OUTCOMES_REMEMBERED = 1024  # values per class and group; past it the memo starts over
+
+
+def _outcome_memos() -> dict[type, dict[Any, tuple[Reason, ...]]]:
+    return {cls: {} for cls in _OUTCOME_CLASSES}
+
+
+def _earned(group: _AttributeRules, value: Any) -> tuple[Reason, ...]:
+    reasons: list[Reason] = []
+    _fires(group, value, reasons)
+    return tuple(reasons)
+
+
+def _earn(group: _AttributeRules, memo: dict[Any, tuple[Reason, ...]], value: Any) -> tuple[Reason, ...]:
+    """What `value` earns under `group`, computed and remembered (the memo's miss path)."""
+    if len(memo) >= _OUTCOMES_REMEMBERED:
+        memo.clear()
+    earned = memo[value] = _earned(group, value)
+    return earned
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -303,8 +334,10 @@ def _compile(rules: ScoringRules) -> _Compiled:
                 by_attribute.setdefault(rule.attribute, []).append((axis, rule))
     t = rules.temperature
     thresholds = ((Temperature.HOT, t.hot), (Temperature.WARM, t.warm), (Temperature.COOL, t.cool))
+    groups = tuple(_group(a, r) for a, r in by_attribute.items())
     return _Compiled(
-        groups=tuple(_group(a, r) for a, r in by_attribute.items()),
+        groups=groups,
+        plan=tuple((g.attribute, _outcome_memos(), g, _earned(g, None)) for g in groups),
         aged=tuple((a, tuple(f)) for a, f in aged.items()),
         compounds=tuple(compounds),
         timed=bool(edges),
@@ -383,8 +416,22 @@ def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
     totals = [c.starting_points, 0.0, 0.0]
     reasons: list[Reason] = []
     values = lead.values
-    for group in c.groups:
-        _fires(group, values.get(group.attribute), reasons)
+    get = values.get
+    for attribute, memos, group, if_none in c.plan:
+        value = get(attribute)
+        if value is None:  # the commonest value of most attributes: what it earns is known at compile time
+            if if_none:
+                reasons += if_none
+            continue
+        memo = memos.get(value.__class__)
+        if memo is None:
+            _fires(group, value, reasons)
+            continue
+        earned = memo.get(value)
+        if earned is None:
+            earned = _earn(group, memo, value)
+        if earned:
+            reasons += earned
     for attribute, fires in c.aged:
         value = values.get(attribute)
         for fire in fires:
@@ -465,7 +512,7 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     axes = _axes(c, lead, _utc(now).timestamp() if c.timed else 0.0)
     factor = _decay_factor(c, last, now)
     score = _round(_raw_score(c, axes, factor))
-    missing = tuple(name for name in c.required if values.get(name) is not True)
+    missing = tuple([name for name in c.required if values.get(name) is not True])
     temperature = _temperature(c, score, not missing)
     silent_days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
     start, reasons = _score_lines(c, axes, factor, silent_days, score)
@@ -526,23 +573,36 @@ def _next_drop(
     floor_score = c.floors[temperature]
     limit = floor_score - 0.5  # a raw score below this rounds under the band
 
-    def below(at: datetime) -> bool:
-        return _raw_score(c, axes, _decay_factor(c, last, at)) < limit
-
     base = c.fit_weight * axes.fit + axes.penalties
     ratio = (limit - base) / decaying
     if ratio <= 0:
         return None  # fit alone keeps it in the band, however long the silence
     days = c.grace_days + c.half_life_days * math.log2(1.0 / ratio) if ratio < 1 else c.grace_days
-    candidate = _utc(last) + timedelta(days=days)
-    candidate = max(candidate, _utc(now)).replace(microsecond=0) + _SECOND
+    last_utc, now_utc = _utc(last), _utc(now)
+    candidate = last_utc + timedelta(days=days)
+    candidate = max(candidate, now_utc).replace(microsecond=0) + _SECOND
     # The closed form is exact up to float rounding; settle on the exact second (a few steps).
+    # The steps count in whole microseconds since `last`, the integers timedelta.total_seconds()
+    # divides, so each test computes the very float `_raw_score(c, axes, _decay_factor(...))` does.
+    fit_part, penalties = c.fit_weight * axes.fit, axes.penalties
+    weight, full = c.engagement_weight, axes.engagement_full
+    grace, half_life = c.grace_days, c.half_life_days
+    since = (candidate - last_utc) // _MICROSECOND
+    floor_since = (now_utc - last_utc) // _MICROSECOND
+
+    def below(micros: int) -> bool:
+        silent_days = micros / 1_000_000 / _DAY_SECONDS
+        factor = float(0.5 ** (max(0.0, silent_days - grace) / half_life))
+        return _clamp(fit_part + weight * full * factor + penalties) < limit
+
+    steps = 0
     for _ in range(_SETTLE_STEPS):
-        if below(candidate):
+        if below(since + steps * _MICROS_PER_SECOND):
             break
-        candidate += _SECOND
+        steps += 1
     for _ in range(_SETTLE_STEPS):
-        if candidate - _SECOND <= _utc(now) or not below(candidate - _SECOND):
+        before = since + (steps - 1) * _MICROS_PER_SECOND
+        if before <= floor_since or not below(before):
             break
-        candidate -= _SECOND
-    return candidate
+        steps -= 1
+    return candidate + timedelta(seconds=steps)

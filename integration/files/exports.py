@@ -157,13 +157,28 @@ def _csv_rows(path: Path, text: io.TextIOWrapper, delimiter: str, tell: _Tell) -
         lines: Iterator[str] = _prefixed(first, text)
     else:
         lines = text
-    reader = csv.DictReader(lines, delimiter=delimiter)
+    # csv.reader and a dict per row, as csv.DictReader makes them (blank lines skipped, a short row's
+    # missing cells None, a long row's extra cells under None) without its Python-level __next__.
+    reader = csv.reader(lines, delimiter=delimiter)
     progress = tell.progress
     try:
-        if not reader.fieldnames:
+        fieldnames = next(reader, None)
+        if not fieldnames:
             raise ExportError(f"{path}: empty CSV (no header row)")
-        for count, row in enumerate(reader, start=1):
-            yield ExportRow(f"row {reader.line_num}", row)
+        width = len(fieldnames)
+        count = 0
+        for row in reader:
+            line = reader.line_num
+            if not row:
+                continue
+            record: dict[Any, Any] = dict(zip(fieldnames, row, strict=False))
+            if len(row) != width:
+                if len(row) > width:
+                    record[None] = row[width:]
+                else:
+                    record.update(dict.fromkeys(fieldnames[len(row) :]))
+            yield ExportRow(f"row {line}", record)
+            count += 1
             if progress is not None and not count % PROGRESS_EVERY:
                 progress.advance(tell.raw.tell())
     except csv.Error as exc:

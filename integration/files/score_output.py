@@ -53,12 +53,14 @@ class JsonRows:
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
         self._separator = "[\n  "
+        # json.dumps builds a new encoder on every call that is not all defaults (allow_nan is not).
+        self._encode = json.JSONEncoder(allow_nan=False).encode
 
     def write(self, row: ScoredRow) -> None:
         record: dict[str, object] = dict(zip(COLUMNS, score_values(row), strict=True))
         # Every line of the score, not just the top ones: a program can check they add up to it.
         record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.lines()]
-        self._stream.write(self._separator + json.dumps(record, allow_nan=False))
+        self._stream.write(self._separator + self._encode(record))
         self._separator = ",\n  "
 
     def close(self) -> None:

@@ -14,6 +14,7 @@ class BackgroundIntake(Protocol):
     """What `serve` and `leadtherm listen` run for a plugin; built by `CrmPlugin.intakes`."""
 
     name: str  # for logs, /healthz and metrics, e.g. "<crm>-cdc"
+    crm: str  # the plugin's name, a label of its metrics
 
     def run(self, stop: threading.Event) -> None:
         """Read, queue and commit until `stop` is set; raise only when it cannot go on."""
@@ -21,6 +22,10 @@ class BackgroundIntake(Protocol):
 
     def health(self) -> str | None:
         """None while healthy, else why not (shown in /healthz, which then answers degraded)."""
+        ...
+
+    def lag_seconds(self) -> float | None:
+        """How far behind the feed's newest change it is; None until it knows."""
         ...
 
 

@@ -19,6 +19,8 @@ from integration.ports import (
     RecordRef,
     WriteResult,
 )
+from integration.ports.metric_names import CRM_API_CALLS, CRM_RATE_LIMITED
+from integration.ports.metrics import metrics
 from integration.service.ratelimit import TokenBucket
 from integration.service.retry import retry_on_rate_limit
 
@@ -90,7 +92,12 @@ class GuardedClient:
             if self.bucket is not None:
                 self.bucket.acquire()
             self.stats.count_call(kind)
-            return request()
+            metrics().count(CRM_API_CALLS, crm=self.crm, call=kind)
+            try:
+                return request()
+            except RateLimited:  # counted here: the last 429 of a call that gives up is never retried
+                metrics().count(CRM_RATE_LIMITED, crm=self.crm)
+                raise
 
         return self._retrying(attempt)
 

@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from integration.errors import LeadthermError
+from integration.ports.metric_names import CRM_PAUSED, CRM_PAUSES
+from integration.ports.metrics import metrics
 
 log = logging.getLogger("leadtherm.pause")
 
@@ -63,6 +65,8 @@ class CrmPauses:
             self._paused[crm] = Paused(reason, since, now + self.probe_every)
         if before is None:
             log.error("%s paused, its events stay queued: %s", crm, reason)
+            metrics().count(CRM_PAUSES, crm=crm)
+        metrics().gauge(CRM_PAUSED, 1, crm=crm)
         if self.record is not None:  # rewritten at every failed probe: another process may have cleared it
             paused_at = datetime.now(UTC) - timedelta(seconds=now - since)
             record = {"reason": reason, "since": paused_at.isoformat(timespec="seconds")}
@@ -73,6 +77,7 @@ class CrmPauses:
             before = self._paused.pop(crm, None)
         if before is not None:
             log.warning("%s resumed after %.0f s paused", crm, self.clock() - before.since)
+            metrics().gauge(CRM_PAUSED, 0, crm=crm)
             self._write(crm, None)
 
     def _write(self, crm: str, value: str | None) -> None:

@@ -35,6 +35,14 @@ from integration.ports import (
     WorkQueue,
     WriteStatus,
 )
+from integration.ports.metric_names import (
+    EVENTS_DEAD_LETTERED,
+    PASS_SECONDS,
+    RECORDS_ASSESSED,
+    RECORDS_UNCHANGED,
+    RECORDS_WRITTEN,
+)
+from integration.ports.metrics import metrics
 from integration.service.pause import CrmPauses
 from integration.service.retry import POLICY, RetryPolicy
 from integration.service.rules_provider import RulesSource
@@ -223,6 +231,7 @@ class Pipeline:
     def process(self, items: Sequence[QueueItem], budget: float | None = None) -> BatchReport:
         """Process leased items and commit the outcome at once; `budget`: seconds left (default: the lease's)."""
         run = _Pass(self, budget)
+        started = time.monotonic()
         report, batch = run.report, run.batch
         report.events = len(items)
         done: list[QueueItem] = []
@@ -276,8 +285,10 @@ class Pipeline:
                     self._fail([item], failure, run)
         self.queue.settle(batch, self.state)  # one commit for the pass, not one per event
         run.finish()
+        metrics().observe(PASS_SECONDS, time.monotonic() - started)
         for crm_items, reason in batch.dead:
-            log.warning("dead-lettered %d event(s) for %s: %s", len(crm_items), crm_items[0].event.ref, reason)
+            ref = crm_items[0].event.ref
+            log.warning("dead-lettered %d event(s) for %s: %s", len(crm_items), ref, reason, extra={"record": str(ref)})
         return report
 
     def _resolve_related(
@@ -338,6 +349,7 @@ class Pipeline:
         if failure.outcome is Outcome.RETRY:
             reason = f"gave up after {attempts} attempts: {reason}"
         report.dead_lettered += len(items)
+        metrics().count(EVENTS_DEAD_LETTERED, len(items), crm=items[0].event.ref.crm)
         batch.dead.append((items, reason))
         now = self.clock()
         batch.audit.extend(
@@ -426,6 +438,7 @@ class Pipeline:
                 fields = ", ".join(decision.state.unmapped)
                 log.warning("%s: %s held a value its map does not list (read as the default)", ref, fields)
             decisions.append(decision)
+            metrics().count(RECORDS_ASSESSED, crm=ref.crm)
         report.records += len(decisions)
         failures: dict[RecordRef, Failure] = {}
         for decision in decisions:
@@ -437,6 +450,7 @@ class Pipeline:
                 writes.append(decision)
             elif isinstance(decision, Unchanged):
                 report.unchanged += 1
+                metrics().count(RECORDS_UNCHANGED, crm=decision.ref.crm)
                 batch.save(decision.ref, decision.state)
             elif isinstance(decision, Forget):
                 batch.forget(decision.ref)
@@ -469,6 +483,7 @@ class Pipeline:
                     batch.save(write.ref, write.state)
                     batch.audit.append(AuditEntry(write.ref, now, "write", write.changes, _reasons(write)))
                     report.written += 1
+                    metrics().count(RECORDS_WRITTEN, crm=crm)
                     report.fields_written += len(write.values)
                     report.written_refs.append(write.ref)
                 elif result.status is WriteStatus.MISSING:

@@ -10,6 +10,8 @@ from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_t
 
 from integration.domain.whatif import attributes_tested, preview
 from integration.errors import ConfigError, LeadthermError, Problem
+from integration.ports.metric_names import CONSOLE_APPLIES
+from integration.ports.metrics import metrics
 from integration.ports.rules_store import RulesStoreError, unified_diff
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
@@ -460,6 +462,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except RulesStoreError as exc:
             flash(f"Not applied: {exc}", "error")
             return redirect(url_for("console.rules"))  # type: ignore[return-value]
+        metrics().count(CONSOLE_APPLIES)
         ws.files, ws.base_head = console.store.current(), made.number
         ws.base = dict(ws.files)  # the draft is the head now: the store keeps none
         if console.config.on_apply is not None:

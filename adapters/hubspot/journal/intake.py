@@ -73,6 +73,7 @@ class JournalIntake:
     """One account's local journal, read into the work queue; run by `serve` and `leadtherm listen hubspot`."""
 
     name = "hubspot-journal"
+    crm = "hubspot"
 
     def __init__(
         self,
@@ -275,6 +276,10 @@ class JournalIntake:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             self._failing_since = self._failing_since or time.monotonic()
         log.warning("HubSpot journal poll failed (%d in a row): %s", self.stats.errors, exc)
+
+    def lag_seconds(self) -> float | None:
+        with self._lock:
+            return self.stats.lag_seconds
 
     def health(self) -> str | None:
         with self._lock:

@@ -195,6 +195,7 @@ class CdcIntake:
     """The listener as a BackgroundIntake: what `serve` (SALESFORCE_CDC=1) and `leadtherm listen salesforce` run."""
 
     name = "salesforce-cdc"
+    crm = "salesforce"
 
     def __init__(self, listener: Listener) -> None:
         self.listener = listener
@@ -216,6 +217,11 @@ class CdcIntake:
 
     def health(self) -> str | None:
         return self.listener.health()
+
+    def lag_seconds(self) -> float | None:
+        """The largest lag of the subscribers that know theirs."""
+        lags = [s.stats.lag_seconds for s in self.listener.subscribers if s.stats.lag_seconds is not None]
+        return max(lags) if lags else None
 
     def stats(self) -> dict[str, Any]:
         return self.listener.stats()
