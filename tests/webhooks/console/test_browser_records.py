@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
 from integration.composition.plugins import load_crm
+from integration.composition.runtime import Runtime
 from integration.domain.decisions import Write, decide
 from integration.domain.grid import grid_cell
 from integration.domain.normalize import Normalizer
 from integration.files.exports import read_export
 from integration.ports import AuditEntry, RecordRef, StoredAssessment
+from integration.service.backfill import backfill
+from integration.service.worker import drain
 from mappings.loader import load_config
+from tests.adapters.hubspot.conftest import sandbox  # noqa: F401 - the fixture: the HubSpot sandbox
+from tests.adapters.hubspot.test_end_to_end import HOT
 from tests.webhooks.console import browser
-from tests.webhooks.console.conftest import EXAMPLES, Served
+from tests.webhooks.console.conftest import EXAMPLES, Served, csrf_of, log_in_at
 from tests.webhooks.console.test_browser import _follow, _log_in, _wait
+from tests.webhooks.console.test_jobs import service  # noqa: F401 - the fixture: `serve`'s app with the console
 from webhooks.console.records import PAGE_SIZE
 
 pytestmark = pytest.mark.skipif(not browser.available(), reason="needs chromium and chromedriver: run `make sysdeps`")
@@ -144,4 +152,37 @@ def test_the_overview_shows_where_every_stored_record_stands(
     for chart in ("score-histogram", "temperature-bars", "grid-chart"):
         assert driver.find_element(By.ID, chart).is_displayed()
     _wait(driver).until(lambda d: d.find_element(By.ID, "grid-chart").size["width"] > 200)
+    _no_horizontal_scroll(driver)
+
+
+@dataclass
+class At:
+    url: str
+
+
+def test_a_record_compared_with_the_draft_shows_what_the_draft_changes(
+    sized: WebDriver,
+    sandbox: HubSpotSandbox,  # noqa: F811
+    service: tuple[str, Runtime],  # noqa: F811
+) -> None:
+    driver = sized
+    url, runtime = service
+    contact = sandbox.create_contact({**HOT, "email": "cto@nordlys.example", "company": "Nordlys"})
+    backfill(runtime.pipeline, "hubspot", ["contact"], runtime.state, runtime.queue, 100, lambda _, n: None)
+    drain(runtime.pipeline)
+    stored = runtime.state.load([RecordRef("hubspot", "contact", contact)])
+    assert any(label == "Decision-maker title" for _, label, _ in next(iter(stored.values())).reasons)
+    index = next(i for i, rule in enumerate(runtime.rules.fit) if rule.label == "Decision-maker title")
+    http, page = log_in_at(url, name="Grace")  # the same author as the browser's login: the same draft
+    data = {"axis": "fit", "index": str(index), "points": "0", "csrf_token": csrf_of(page.text)}
+    assert http.post(f"{url}/admin/rules/points", data=data, headers={"X-Requested-With": "fetch"}, timeout=30).ok
+
+    _log_in(driver, At(url))  # type: ignore[arg-type]
+    driver.get(f"{url}/admin/records?q=nordlys")
+    _follow(driver, driver.find_element(By.CSS_SELECTOR, f'#records tr[data-record="{contact}"] a'))
+    before = int(driver.find_element(By.ID, "score").text)
+    _follow(driver, driver.find_element(By.ID, "compare"))
+    row = driver.find_element(By.CSS_SELECTOR, '#comparison tr[data-what="score"]')
+    in_force, draft = (int(td.text) for td in row.find_elements(By.TAG_NAME, "td"))
+    assert in_force == before and draft < in_force
     _no_horizontal_scroll(driver)
