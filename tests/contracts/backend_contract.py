@@ -242,3 +242,21 @@ class BackendContract:
                 break
         assert sorted(seen) == ["1", "3", "5", "7"]
         assert pages >= 2
+
+    def test_a_search_matches_letters_beyond_ascii_and_takes_wildcards_literally(self, backend: Backend) -> None:
+        _, state, _ = backend
+        state.save_many(
+            {
+                ref(1): replace(stored(), company="Müller Bäckerei GmbH"),
+                ref(2): replace(stored(), company="100% Organic_Foods"),
+                ref(3): replace(stored(), company="1000 Organics"),
+            }
+        )
+        assert isinstance(state, RecordSearch)
+
+        def refs(text: str) -> list[str]:
+            return sorted(r.record_id for r, _ in state.search(RecordQuery(text=text), None, 10).records)
+
+        assert refs("MÜLLER") == ["1"]
+        assert refs("0% org") == ["2"]
+        assert refs("organic_") == ["2"]
