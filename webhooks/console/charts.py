@@ -9,6 +9,7 @@ from html import escape
 from markupsafe import Markup
 
 from integration.domain.whatif import WhatIf
+from mappings.catalogue import TEMPERATURES
 
 WIDTH, HEIGHT, PAD = 520, 240, 36
 SERIES = (("current", "bar-current"), ("edited", "bar-edited"))
@@ -64,7 +65,8 @@ def moves_chart(result: WhatIf) -> Markup:
     return Markup("".join(parts))
 
 
-TEMPERATURE_FILL = {"cold": "#3a6ea5", "cool": "#4d8c8c", "warm": "#b86e00", "hot": "#c0262d"}
+# The temperatures' colours, coldest first (as console.css colours their names).
+TEMPERATURE_FILL = dict(zip(TEMPERATURES, ("#3a6ea5", "#4d8c8c", "#b86e00", "#c0262d"), strict=True))
 
 
 def score_histogram(counts: Sequence[int], label: str = "records per score band") -> Markup:
