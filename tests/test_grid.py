@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from harness.calibration_data import write_history, write_mapping
+from harness.packaged_copy import copy_packaged
+from integration.cli import app
 from integration.domain.grid import grid_cell
 from integration.domain.model import Lead
 from integration.domain.outputs import assessment_outputs
@@ -41,10 +45,29 @@ def test_cut_points_must_be_three_falling_values_within_the_scale(cuts: list[int
 
 
 def test_scoring_yaml_may_declare_the_cut_points_and_every_assessment_carries_its_cell() -> None:
-    text = Path(PACKAGED).read_text(encoding="utf-8") + "\ngrid:\n  fit: [90, 60, 30]\n  engagement: [60, 40, 20]\n"
+    packaged = Path(PACKAGED).read_text(encoding="utf-8")
+    text = packaged.replace("fit: [75, 50, 25]", "fit: [90, 60, 30]").replace(
+        "engagement: [75, 50, 25]", "engagement: [60, 40, 20]"
+    )
     rules = validate(ScoringRules, read_yaml(text, SCORING_FILE), SCORING_FILE)
-    assert rules.grid.fit == [90, 60, 30]
+    assert rules.grid == GridCuts(fit=[90, 60, 30], engagement=[60, 40, 20])
     lead = Lead.of("hubspot", "1", title="VP Sales", seniority="director", company_size=300, page_views=12)
     assessment = assess(lead, rules, NOW)
     assert assessment.grid == grid_cell(assessment.fit, assessment.engagement, rules.grid)
     assert assessment_outputs(assessment)["grid"] == assessment.grid
+
+
+def test_calibrated_rules_keep_the_admins_grid_cut_points(tmp_path: Path) -> None:
+    folder = copy_packaged(tmp_path / "mappings")
+    scoring = folder / SCORING_FILE
+    scoring.write_text(scoring.read_text(encoding="utf-8").replace("fit: [75, 50, 25]", "fit: [80, 55, 30]"))
+    history, mapping = (
+        write_history(tmp_path / "history.csv", rows=2500, seed=3),
+        write_mapping(tmp_path / "sheet.yaml"),
+    )
+    out = tmp_path / "calibrated.yaml"
+    args = ["calibrate", str(history), "--mapping", str(mapping), "--outcome", "won", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--mappings", str(folder)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    calibrated = validate(ScoringRules, read_yaml(out.read_text(encoding="utf-8"), SCORING_FILE), SCORING_FILE)
+    assert calibrated.grid == GridCuts(fit=[80, 55, 30])
