@@ -24,10 +24,11 @@ def listen(
     """Run a CRM's background intakes (e.g. change data capture): queue what they read, resume where they stopped."""
     from integration.composition.intakes import NoIntakeEnabled, intakes_of, start_intakes
     from integration.composition.runtime import build_runtime
+    from integration.log_format import configure_log_lines
     from integration.service.worker import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = env()
+    configure_log_lines(logging.INFO, settings)
     runtime = build_runtime(settings, [crm], mappings)
     intakes = intakes_of(runtime, settings)
     if not intakes:

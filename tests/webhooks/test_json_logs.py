@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from webhooks.logs import JsonFormatter, log_format
+from integration.log_format import JsonFormatter, log_format
 
 
 def logged(emit: Callable[[logging.Logger], None]) -> dict[str, object]:
