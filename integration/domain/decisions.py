@@ -25,7 +25,7 @@ from mappings.schema import CrmMapping, ScoringRules
 # Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules;
 # the optional outputs, a rating and a grid cell, are derived and not stored).
 _COMPARABLE = tuple(o.key for o in OUTPUTS if not (o.on_temperature_change or o.optional) and o.key != "reasons")
-DISPLAY_MAX_CHARS = 120
+DISPLAY_MAX_CHARS = 120  # of a company name kept for search
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +106,11 @@ def stored_from(
 
 
 def _display(lead: Lead | None, name: str) -> str | None:
+    """A lead's attribute as the console shows and searches it: trimmed and bounded, None when empty."""
     value = None if lead is None else lead.get(name)
-    return str(value).strip()[:DISPLAY_MAX_CHARS] or None if value is not None else None
+    if value is None:
+        return None
+    return str(value).strip()[:DISPLAY_MAX_CHARS] or None
 
 
 def decide(
