@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
+from integration.domain.decisions import unreadable
 from integration.domain.grid import grid_cell
 from integration.domain.model import Assessment, signed
 from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess
-from integration.errors import LeadthermError
+from integration.errors import LeadthermError, MappingError
 from integration.ports import (
     AuditEntry,
     CrmClient,
@@ -109,8 +110,8 @@ def compare_with_draft(
     try:
         current = assess(Normalizer(current_mapping).read(record, ref.object_type).lead, current_rules, now)
         draft = assess(Normalizer(draft_mapping).read(record, ref.object_type).lead, draft_rules, now)
-    except LeadthermError as exc:
-        return DraftComparison(None, None, f"cannot read the record: {exc}")
+    except MappingError as exc:
+        return DraftComparison(None, None, unreadable(exc, record))
     return DraftComparison(current, draft)
 
 
