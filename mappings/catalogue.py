@@ -118,6 +118,8 @@ BUILTIN: tuple[Attribute, ...] = (
     # who they are (fit)
     Attribute("has_contact_data", "boolean", "Has contact data", role="contact_data"),
     Attribute("title", "text", "Job title"),
+    # The organisation's name: stored with the assessment so the console can find a record by it.
+    Attribute("company", "text", "Company"),
     Attribute("seniority", "text", "Seniority", calibrate="category"),
     Attribute("company_size", "integer", "Company size", calibrate="range"),
     Attribute("annual_revenue", "number", "Annual revenue", calibrate="range"),
@@ -219,6 +221,8 @@ OUTPUTS: tuple[Output, ...] = (
     Output("previous_temperature", "Previous lead temperature", "temperature", on_temperature_change=True),
     Output("temperature_changed_at", "Lead temperature changed at", "datetime", on_temperature_change=True),
     Output("rating", "Lead rating (1-4)", "rating", optional=True),
+    # Off unless the mapping names its field: the fit x engagement cell, A1-D4 (scoring.yaml's `grid`).
+    Output("grid", "Lead fit x engagement (A1-D4)", "short_text", optional=True),
 )
 OUTPUT_BY_KEY: Mapping[str, Output] = {o.key: o for o in OUTPUTS}
 OUTPUT_KEYS: tuple[str, ...] = tuple(o.key for o in OUTPUTS)

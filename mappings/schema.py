@@ -276,6 +276,23 @@ class Thresholds(Strict):
         return self
 
 
+class GridCuts(Strict):
+    """The fit x engagement grid (Marketo's A1-D4): the lowest axis value of the best three rows or columns.
+
+    Fit A is `fit[0]` and up, B from `fit[1]`, C from `fit[2]`, D below; engagement 1 to 4 likewise.
+    """
+
+    fit: list[int] = Field(default_factory=lambda: [75, 50, 25])
+    engagement: list[int] = Field(default_factory=lambda: [75, 50, 25])
+
+    @field_validator("fit", "engagement")
+    @classmethod
+    def _three_falling(cls, value: list[int]) -> list[int]:
+        if len(value) != 3 or not (100 >= value[0] > value[1] > value[2] > 0):
+            raise ValueError(f"need three cut points falling from 100 to above 0 (e.g. [75, 50, 25]), got {value}")
+        return value
+
+
 class Qualification(Strict):
     """Criteria a rep must confirm: all of them gate `hot` and make a lead an SQL."""
 
@@ -310,6 +327,7 @@ class ScoringRules(Strict):
     temperature: Thresholds = Thresholds()
     qualification: Qualification = Qualification()
     stage: StageRules = StageRules()
+    grid: GridCuts = GridCuts()
     # Added to fit before its rules and never shown as a reason (calibrate sets it so no score clamps).
     starting_points: int = Field(default=0, ge=-100, le=100)
     fit: list[Rule] = Field(default_factory=list)

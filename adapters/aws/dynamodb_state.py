@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from integration.errors import LeadthermError
-from integration.ports import AuditEntry, DraftStore, RecordRef, StoredAssessment
+from integration.ports import AuditEntry, DraftStore, RecordQuery, RecordRef, StoredAssessment, StoredPage
 from integration.ports.codec import dump_assessment, dump_audit, load_assessment, load_audit
 
 DUE_INDEX = "due"
@@ -179,6 +179,34 @@ class DynamoStateStore:
             Limit=limit,
         )
         return [load_audit(i["payload"]["S"]) for i in answer.get("Items", [])]
+
+    def search(self, query: RecordQuery, cursor: str | None, limit: int) -> StoredPage:
+        """Matching records after `cursor`, a scan page of `limit` items at a time (never the whole table).
+
+        The table has no index by company or temperature: the scan reads the stored states only
+        (a filter on the sort key) and `RecordQuery.matches` picks among them. The cursor is the
+        key of the last item looked at, so a page may end anywhere in a scan page.
+        """
+        found: list[tuple[RecordRef, StoredAssessment]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "sk = :state AND begins_with(pk, :rec)",
+            "ExpressionAttributeValues": {":state": {"S": "state"}, ":rec": {"S": "rec#"}},
+        }
+        if cursor:
+            kwargs["ExclusiveStartKey"] = {"pk": {"S": cursor}, "sk": {"S": "state"}}
+        while True:
+            answer = self._call("scan", Limit=limit, **kwargs)
+            for item in answer.get("Items", []):
+                ref = RecordRef.parse(item["pk"]["S"].removeprefix("rec#"))
+                state = load_assessment(item["payload"]["S"])
+                if query.matches(ref, state):
+                    found.append((ref, state))
+                    if len(found) == limit:
+                        return StoredPage(found, item["pk"]["S"])
+            if "LastEvaluatedKey" not in answer:
+                return StoredPage(found, None)
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     def get_cursor(self, name: str) -> str | None:
         answer = self._call(

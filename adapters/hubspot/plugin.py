@@ -16,7 +16,7 @@ from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy
 from integration.composition.plugins import CalibrationSource, Env, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import InvalidSetting, MissingSetting
-from integration.ports import CrmClient
+from integration.ports import CrmClient, RecordRef
 from integration.ports.inbound import InboundRoute, secrets_setting
 from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
@@ -52,6 +52,9 @@ SETTINGS = [
         "HUBSPOT_JOURNAL_MAX_LAG", "seconds behind the journal (or failing) before /healthz is degraded", default="300"
     ),
 ]
+
+# HubSpot's object type ids in its record URLs.
+RECORD_OBJECT_TYPES = {"contact": "0-1"}
 
 
 def _api_base(env: Env) -> str:
@@ -106,6 +109,14 @@ class HubSpotPlugin:
 
         client = HubSpotClient(mapping, _token(env), _api_base(env))
         return setup(client.api, mapping, env)
+
+    def record_url(self, ref: RecordRef, env: Env) -> str | None:
+        """The record in HubSpot's app, when HUBSPOT_PORTAL_ID names the account (contacts only)."""
+        portal = env.get("HUBSPOT_PORTAL_ID", "").strip()
+        object_type = RECORD_OBJECT_TYPES.get(ref.object_type)
+        if not portal.isdigit() or object_type is None or not ref.record_id.isdigit():
+            return None
+        return f"https://app.hubspot.com/contacts/{portal}/record/{object_type}/{ref.record_id}"
 
     def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
         """The webhooks journal, when HUBSPOT_JOURNAL=1: a pull intake that needs no public endpoint."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from adapters.salesforce.flatten import flatten
 from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
@@ -15,7 +16,7 @@ from adapters.salesforce.settings import SETTINGS, cdc_enabled
 from integration.composition.plugins import CalibrationSource, Env, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import MissingSetting
-from integration.ports import CrmClient
+from integration.ports import CrmClient, RecordRef
 from integration.ports.inbound import InboundRoute, secrets_setting
 from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
@@ -132,6 +133,17 @@ class SalesforcePlugin:
 
     def flatten(self, record: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
         return flatten(record)
+
+    def record_url(self, ref: RecordRef, env: Env) -> str | None:
+        """The record in Lightning, when SALESFORCE_INSTANCE_URL names the org.
+
+        With a password or JWT login only a login finds the instance: no link then (a page view never logs in).
+        """
+        instance = env.get("SALESFORCE_INSTANCE_URL", "").strip().rstrip("/")
+        parts = urlsplit(instance)
+        if parts.scheme != "https" or not parts.hostname or not ref.record_id.isalnum():
+            return None
+        return f"{instance}/lightning/r/{quote(ref.object_type, safe='')}/{ref.record_id}/view"
 
     def configured(self, env: Env) -> bool:
         token = bool(env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"))

@@ -27,10 +27,12 @@ from integration.ports import (
     DraftStore,
     QueueItem,
     QueueStats,
+    RecordQuery,
     RecordRef,
     Settlement,
     StateStore,
     StoredAssessment,
+    StoredPage,
 )
 from integration.ports.codec import dump_assessment, dump_audit, load_assessment, load_audit
 from integration.service.settlement import settle_in_order
@@ -223,6 +225,32 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
 
 def _placeholders(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
+
+
+def _like(text: str) -> str:
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _plain(text: str) -> bool:
+    """Text SQLite's lower() and the JSON payload hold as typed (ASCII, nothing JSON escapes)."""
+    return text.isascii() and '"' not in text and "\\" not in text
+
+
+def _coarse_filter(query: RecordQuery) -> tuple[str, list[object]]:
+    """SQL that drops most non-matching rows early; `RecordQuery.matches` decides on the rest."""
+    sql, params = "", list[object]()
+    text, title = query.text.strip(), query.title.strip()
+    if query.temperature:
+        sql += " AND json_extract(payload, '$.temperature') = ?"
+        params.append(query.temperature)
+    if text and _plain(text):
+        sql += " AND (lower(ref) LIKE ? ESCAPE '\\' OR lower(json_extract(payload, '$.company')) LIKE ? ESCAPE '\\')"
+        params += [_like(text)] * 2
+    if title and _plain(title):
+        sql += " AND lower(payload) LIKE ? ESCAPE '\\'"
+        params.append(_like(title))
+    return sql, params
 
 
 Row = tuple[str, int, float]  # a whole batch of events as JSON, how many, and when it arrived
@@ -588,6 +616,26 @@ class SqliteStateStore:
     def audit(self, ref: RecordRef, limit: int = 50) -> list[AuditEntry]:
         rows = self.db.read("SELECT payload FROM audit WHERE ref = ? ORDER BY id DESC LIMIT ?", (str(ref), limit))
         return [load_audit(str(r[0])) for r in rows]
+
+    def search(self, query: RecordQuery, cursor: str | None, limit: int) -> StoredPage:
+        """Matching records after `cursor` in ref order, read `limit` rows at a time (never the whole table)."""
+        coarse, params = _coarse_filter(query)
+        found: list[tuple[RecordRef, StoredAssessment]] = []
+        after = cursor or ""
+        while True:
+            rows = self.db.read(
+                f"SELECT ref, payload FROM assessments WHERE ref > ?{coarse} ORDER BY ref LIMIT ?",
+                (after, *params, limit),
+            )
+            for key, payload in rows:
+                after = str(key)
+                ref, state = RecordRef.parse(after), load_assessment(str(payload))
+                if query.matches(ref, state):
+                    found.append((ref, state))
+                    if len(found) == limit:
+                        return StoredPage(found, after)
+            if len(rows) < limit:
+                return StoredPage(found, None)
 
     def recent_audit(self, limit: int = 50) -> list[AuditEntry]:
         """The latest decisions over every record, newest first (the console's operations page)."""

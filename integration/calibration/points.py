@@ -164,6 +164,7 @@ def assemble(
             # The hot gate is the admin's decision about what "qualified" means: never learned away.
             "qualification": {"required": gate},
             "stage": {"mql_score": warm},
+            "grid": current.grid.model_dump(),  # the admin's cut points, kept
             # Every lead starts here; the scorer never shows it as a reason.
             "starting_points": baseline,
             **by_axis,

@@ -96,6 +96,10 @@ def scoring_yaml(result: Calibration, seed: int, holdout: float) -> str:
         "stage:",
         f"  mql_score: {rules.stage.mql_score}       # marketing-qualified from the warm band on",
         "",
+        "grid:                 # the fit x engagement grid's cut points, kept from the current rules",
+        f"  fit: {_scalar(list(rules.grid.fit))}",
+        f"  engagement: {_scalar(list(rules.grid.engagement))}",
+        "",
         f"starting_points: {rules.starting_points}     # from the base rate on the same scale; never a reason",
     ]
     for axis in SECTION_KEYS:

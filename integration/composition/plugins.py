@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from integration.composition.settings import Setting
 from integration.errors import LeadthermError
-from integration.ports import CrmClient, StateStore, WorkQueue
+from integration.ports import CrmClient, RecordRef, StateStore, WorkQueue
 from integration.ports.inbound import InboundRoute
 from integration.ports.intake import BackgroundIntake
 from mappings.schema import CrmMapping
@@ -95,6 +95,13 @@ class CrmPlugin(Protocol):
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         """Create the output fields in the CRM (idempotent) and say what is left to do by hand."""
+        ...
+
+    def record_url(self, ref: RecordRef, env: Env) -> str | None:
+        """The record's page in the CRM, for the console to link to; None when the settings cannot say.
+
+        Optional: the console links nowhere for a plugin without it (written before it existed).
+        """
         ...
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from integration.domain.model import Assessment
+from integration.domain.model import Assessment, Lead
 from integration.domain.normalize import Normalizer, to_datetime
 from integration.domain.outputs import canonical, changed_outputs, held_temperature
 from integration.domain.scoring import assess
@@ -22,8 +22,10 @@ from integration.ports import RawRecord, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
 from mappings.schema import CrmMapping, ScoringRules
 
-# Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules).
-_COMPARABLE = tuple(o.key for o in OUTPUTS if not o.on_temperature_change and o.key not in ("reasons", "rating"))
+# Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules;
+# the optional outputs, a rating and a grid cell, are derived and not stored).
+_COMPARABLE = tuple(o.key for o in OUTPUTS if not (o.on_temperature_change or o.optional) and o.key != "reasons")
+DISPLAY_MAX_CHARS = 120  # of a company name kept for search
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,12 @@ def stored_from(
     held: str | None,
     before: StoredAssessment | None,
     unmapped: tuple[str, ...] = (),
+    lead: Lead | None = None,
 ) -> StoredAssessment:
-    """The state to keep: the assessment, plus when and from what its temperature last changed."""
+    """The state to keep: the assessment, plus when and from what its temperature last changed.
+
+    Of the lead, only its company and seniority are kept (what the console searches by).
+    """
     changed_at: datetime | None
     if temperature_changed:
         changed_at, previous = assessment.assessed_at, held
@@ -94,7 +100,17 @@ def stored_from(
         previous_temperature=previous,
         next_drop_at=assessment.next_drop_at,
         unmapped=unmapped,
+        company=_display(lead, "company"),
+        seniority=_display(lead, "seniority"),
     )
+
+
+def _display(lead: Lead | None, name: str) -> str | None:
+    """A lead's attribute as the console shows and searches it: trimmed and bounded, None when empty."""
+    value = None if lead is None else lead.get(name)
+    if value is None:
+        return None
+    return str(value).strip()[:DISPLAY_MAX_CHARS] or None
 
 
 def decide(
@@ -124,7 +140,7 @@ def decide(
         changed = before is None or before.temperature != assessment.temperature.value
     else:
         changed = "temperature" in changes
-    state = stored_from(assessment, changed, held, before, reading.unmapped)
+    state = stored_from(assessment, changed, held, before, reading.unmapped, lead)
     return Write(ref, values, changes, state, recovered) if values else Unchanged(ref, state, recovered)
 
 

@@ -98,6 +98,8 @@ class Assessment:
     missing_for_hot: tuple[str, ...] = field(default=())
     # The starting points in the final score (after the fit weight): with the reasons, they add up to the score.
     starting_points: int = 0
+    # The fit x engagement cell ("B2"), by the rules' grid cut points.
+    grid: str = ""
 
     @property
     def rating(self) -> int:

@@ -68,6 +68,7 @@ def assessment_outputs(assessment: Assessment) -> dict[str, Any]:
         "reasons": reasons_text(assessment),
         "next_action": assessment.next_action,
         "rating": assessment.rating,
+        "grid": assessment.grid,
     }
     return {key: every[key] for key in _EVERY_ASSESSMENT}
 

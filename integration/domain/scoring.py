@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from integration.domain.grid import grid_cell
 from integration.domain.model import Assessment, Lead, Reason, Stage, Temperature
 from mappings.catalogue import the_one
 from mappings.grammar import ENGAGEMENT, FIT, SECTIONS
@@ -515,10 +516,12 @@ def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
     temperature = _temperature(c, score, not missing)
     silent_days = int((_utc(now) - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
     start, reasons = _score_lines(c, axes, factor, silent_days, score)
+    fit, engagement = _round(axes.fit), _round(axes.engagement_full * factor)
     return Assessment(
         score=score,
-        fit=_round(axes.fit),
-        engagement=_round(axes.engagement_full * factor),
+        fit=fit,
+        engagement=engagement,
+        grid=grid_cell(fit, engagement, rules.grid),
         temperature=temperature,
         stage=_stage(c, values, score, not missing),
         reasons=reasons,

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 # A CRM record as its API returns it, flattened to field name -> raw value.
 RawRecord = Mapping[str, Any]
@@ -243,6 +243,10 @@ class StoredAssessment:
     next_drop_at: datetime | None = None
     # CRM fields whose value the mapping's `map` did not list (read as the default): names only.
     unmapped: tuple[str, ...] = ()
+    # What the console searches by besides the id: the company (an organisation, not a person) and the
+    # seniority the title was read as (a category). Never the title itself, e-mails or names.
+    company: str | None = None
+    seniority: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +289,33 @@ class Settlement:
     def forget(self, ref: RecordRef) -> None:
         self.saved.pop(ref, None)
         self.forgotten.append(ref)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """What the console searches the stored records by; every part given must match (case-insensitive)."""
+
+    text: str = ""  # a part of the record id or of the company
+    title: str = ""  # a part of the seniority or of a reason's label ("director", "Decision-maker title")
+    temperature: str | None = None
+
+    def matches(self, ref: RecordRef, state: StoredAssessment) -> bool:
+        """The match every backend applies (the one that filters in SQL does the same)."""
+        text, title = self.text.strip().lower(), self.title.strip().lower()
+        if self.temperature and state.temperature != self.temperature:
+            return False
+        if text and text not in ref.record_id.lower() and text not in (state.company or "").lower():
+            return False
+        labels = [state.seniority or "", *(label for _, label, _ in state.reasons)]
+        return not title or any(title in label.lower() for label in labels)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """One page of stored records in ref order, and the cursor after it (None: the last page)."""
+
+    records: list[tuple[RecordRef, StoredAssessment]]
+    next_cursor: str | None
 
 
 class StateStore(Protocol):
@@ -330,6 +361,15 @@ class StateStore(Protocol):
 
     def set_pause(self, crm: str, record: str | None) -> None:
         """Record that `crm` is paused (for other processes to see), or clear it with None."""
+        ...
+
+
+@runtime_checkable
+class RecordSearch(Protocol):
+    """A state store that pages through its stored records (the console's records and overview pages)."""
+
+    def search(self, query: RecordQuery, cursor: str | None, limit: int) -> StoredPage:
+        """Up to `limit` matching records after `cursor` (None: the start), in ref order; one page in memory."""
         ...
 
 

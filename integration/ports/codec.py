@@ -32,6 +32,8 @@ def dump_assessment(state: StoredAssessment) -> str:
             "previous_temperature": state.previous_temperature,
             "next_drop_at": _time(state.next_drop_at),
             "unmapped": list(state.unmapped),
+            "company": state.company,
+            "seniority": state.seniority,
         }
     )
 
@@ -53,6 +55,8 @@ def load_assessment(text: str) -> StoredAssessment:
         previous_temperature=data.get("previous_temperature"),
         next_drop_at=_parse_time(data.get("next_drop_at")),
         unmapped=tuple(str(f) for f in data.get("unmapped", ())),
+        company=data.get("company"),
+        seniority=data.get("seniority"),
     )
 
 

@@ -6,13 +6,16 @@ the backend's notion of time (or sleeps, for a backend that cannot be given a cl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from integration.ports import (
     AuditEntry,
     ChangeEvent,
+    RecordQuery,
     RecordRef,
+    RecordSearch,
     Settlement,
     StateStore,
     StoredAssessment,
@@ -196,3 +199,64 @@ class BackendContract:
         assert state.get_pause("hubspot") == '{"reason": "token revoked"}'
         state.set_pause("hubspot", None)
         assert state.get_pause("hubspot") is None
+
+    def test_a_search_finds_records_by_id_company_title_and_temperature(self, backend: Backend) -> None:
+        _, state, _ = backend
+        acme_director = replace(stored("hot"), company="Acme Robotics", seniority="director")
+        state.save_many(
+            {
+                ref(101): acme_director,
+                ref(102): replace(stored("cold"), company="Baltic Foods", seniority="student"),
+                ref(203): replace(stored("warm"), company="ACME Logistics", seniority="manager"),
+            }
+        )
+        assert isinstance(state, RecordSearch)
+
+        def refs(query: RecordQuery) -> list[str]:
+            return sorted(r.record_id for r, _ in state.search(query, None, 10).records)
+
+        assert refs(RecordQuery(text="acme")) == ["101", "203"]
+        assert refs(RecordQuery(text="10")) == ["101", "102"]
+        assert refs(RecordQuery(title="Director")) == ["101"]
+        assert refs(RecordQuery(title="decision-maker")) == ["101", "102", "203"]  # the label of a reason
+        assert refs(RecordQuery(text="acme", temperature="warm")) == ["203"]
+        assert state.search(RecordQuery(text="101"), None, 10).records == [(ref(101), acme_director)]
+        assert refs(RecordQuery(text="nobody")) == []
+
+    def test_a_search_pages_through_the_records_with_its_cursor(self, backend: Backend) -> None:
+        _, state, _ = backend
+        state.save_many(
+            {ref(n): replace(stored("warm" if n % 2 else "cold"), company=f"Firm {n}") for n in range(1, 8)}
+        )
+        assert isinstance(state, RecordSearch)
+        seen: list[str] = []
+        cursor: str | None = None
+        pages = 0
+        while True:
+            page = state.search(RecordQuery(temperature="warm"), cursor, 2)
+            assert len(page.records) <= 2
+            seen += [r.record_id for r, _ in page.records]
+            pages += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert sorted(seen) == ["1", "3", "5", "7"]
+        assert pages >= 2
+
+    def test_a_search_matches_letters_beyond_ascii_and_takes_wildcards_literally(self, backend: Backend) -> None:
+        _, state, _ = backend
+        state.save_many(
+            {
+                ref(1): replace(stored(), company="Müller Bäckerei GmbH"),
+                ref(2): replace(stored(), company="100% Organic_Foods"),
+                ref(3): replace(stored(), company="1000 Organics"),
+            }
+        )
+        assert isinstance(state, RecordSearch)
+
+        def refs(text: str) -> list[str]:
+            return sorted(r.record_id for r, _ in state.search(RecordQuery(text=text), None, 10).records)
+
+        assert refs("MÜLLER") == ["1"]
+        assert refs("0% org") == ["2"]
+        assert refs("organic_") == ["2"]

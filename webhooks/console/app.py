@@ -19,7 +19,7 @@ from itsdangerous import BadSignature
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
-from webhooks.console import analysis, jobs, operations, rescore, rules_pages
+from webhooks.console import analysis, jobs, operations, overview, records, rescore, rules_pages
 from webhooks.console.context import MAX_UPLOAD_BYTES, Console, ConsoleConfig
 from webhooks.console.security import (
     COOKIE_NAME,
@@ -178,6 +178,8 @@ def _blueprint(console: Console, gate: Gate) -> Blueprint:
     rules_pages.add_routes(bp, console)
     analysis.add_routes(bp, console)
     operations.add_routes(bp, console)
+    records.add_routes(bp, console)
+    overview.add_routes(bp, console)
     rescore.add_routes(bp, console)
     jobs.add_routes(bp, lambda: console.jobs)
 
