@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from integration.errors import LeadthermError
+from integration.errors import LeadthermError, Problem
 
 Source = Literal["environment", "default", "unset"]
 Check = Callable[[str], str | None]
@@ -60,6 +60,21 @@ def interval_seconds(text: str) -> float | None:
     if not match or float(match.group(1)) <= 0:
         return None
     return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def number_setting(env: Mapping[str, str], name: str, default: float, low: float, problems: list[Problem]) -> float:
+    """A numeric setting at least `low`, or its default; a bad value adds a Problem naming the variable."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        problems.append(Problem("environment", None, name, f"{text!r} is not a number >= {low:g}"))
+        return default
+    return value
 
 
 def _interval(text: str) -> str | None:

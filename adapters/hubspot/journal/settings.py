@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from integration.composition.settings import number_setting
 from integration.errors import ConfigError, Problem
 
 ENABLE = "HUBSPOT_JOURNAL"
@@ -38,17 +39,7 @@ class JournalSettings:
             return value
 
         def number(name: str, default: float, low: float) -> float:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                value = float(text)
-            except ValueError:
-                value = low - 1
-            if value < low:
-                problems.append(Problem("environment", None, name, f"{text!r} is not a number >= {low:g}"))
-                return default
-            return value
+            return number_setting(env, name, default, low, problems)
 
         client_id = need("HUBSPOT_CLIENT_ID", "the app's client id (client-credentials token for the journal)")
         secret = need("HUBSPOT_CLIENT_SECRET", "the app's client secret")

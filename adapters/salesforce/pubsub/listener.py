@@ -19,6 +19,7 @@ from adapters.salesforce.pubsub.translate import topic_of
 from adapters.salesforce.related import opportunity_fields
 from adapters.salesforce.settings import DEFAULT_PUBSUB_ENDPOINT
 from integration.composition.runtime import Runtime
+from integration.composition.settings import number_setting
 from integration.errors import ConfigError, MissingSetting, Problem
 from integration.service.backfill import backfill
 
@@ -46,17 +47,7 @@ class ListenerConfig:
         problems: list[Problem] = []
 
         def number(name: str, default: float, low: float) -> float:
-            text = env.get(name, "").strip()
-            if not text:
-                return default
-            try:
-                value = float(text)
-            except ValueError:
-                value = low - 1
-            if value < low:
-                problems.append(Problem("environment", None, name, f"{text!r} is not a number >= {low:g}"))
-                return default
-            return value
+            return number_setting(env, name, default, low, problems)
 
         start = env.get("SALESFORCE_CDC_START", "LATEST").strip().upper() or "LATEST"
         if start not in ("LATEST", "EARLIEST"):
