@@ -18,7 +18,7 @@ from integration.domain.normalize import Normalizer, to_datetime
 from integration.domain.outputs import canonical, changed_outputs, held_temperature
 from integration.domain.scoring import assess
 from integration.errors import MappingError
-from integration.ports import RawRecord, RecordRef, StoredAssessment
+from integration.ports import SCORE_HISTORY, RawRecord, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
 from mappings.schema import CrmMapping, ScoringRules
 
@@ -102,7 +102,16 @@ def stored_from(
         unmapped=unmapped,
         company=_display(lead, "company"),
         seniority=_display(lead, "seniority"),
+        scores=_scores(before, assessment),
     )
+
+
+def _scores(before: StoredAssessment | None, assessment: Assessment) -> tuple[tuple[datetime, int, str], ...]:
+    """The record's assessments so far plus this one (a replayed pass adds none), the last SCORE_HISTORY."""
+    earlier = before.scores if before is not None else ()
+    if earlier and earlier[-1][0] >= assessment.assessed_at:
+        return earlier
+    return (*earlier, (assessment.assessed_at, assessment.score, assessment.temperature.value))[-SCORE_HISTORY:]
 
 
 def _display(lead: Lead | None, name: str) -> str | None:

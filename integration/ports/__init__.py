@@ -247,6 +247,12 @@ class StoredAssessment:
     # seniority the title was read as (a category). Never the title itself, e-mails or names.
     company: str | None = None
     seniority: str | None = None
+    # Every assessment of the record, newest last (when, score, temperature), whether or not it wrote anything;
+    # the last SCORE_HISTORY are kept.
+    scores: tuple[tuple[datetime, int, str], ...] = ()
+
+
+SCORE_HISTORY = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ def dump_assessment(state: StoredAssessment) -> str:
             "unmapped": list(state.unmapped),
             "company": state.company,
             "seniority": state.seniority,
+            "scores": [[_time(at), score, temperature] for at, score, temperature in state.scores],
         }
     )
 
@@ -57,6 +58,10 @@ def load_assessment(text: str) -> StoredAssessment:
         unmapped=tuple(str(f) for f in data.get("unmapped", ())),
         company=data.get("company"),
         seniority=data.get("seniority"),
+        scores=tuple(
+            (datetime.fromisoformat(str(at)), int(score), str(temperature))
+            for at, score, temperature in data.get("scores", ())
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess
 from integration.errors import LeadthermError, MappingError
 from integration.ports import (
+    SCORE_HISTORY,
     AuditEntry,
     CrmClient,
     RecordQuery,
@@ -116,7 +117,9 @@ def compare_with_draft(
 
 
 def score_points(stored: StoredAssessment | None, audit: list[AuditEntry]) -> list[tuple[datetime, float]]:
-    """The score over time, oldest first: each write that changed it, and the stored assessment."""
+    """The score over time, oldest first: every assessment kept, or else each write that changed it."""
+    if stored is not None and stored.scores:
+        return [(at, float(score)) for at, score, _ in stored.scores]
     points = []
     for entry in reversed(audit):
         change = entry.changes.get("score")
@@ -182,6 +185,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             crm_url=crm_link(console, ref),
             connected=crm in console.background,
             chart=score_line(score_points(stored, audit)),
+            score_history=SCORE_HISTORY,
             total=sum(p for _, _, p in stored.reasons) if stored else 0,
             signed=signed,
         )

@@ -164,3 +164,28 @@ def test_the_operations_page_links_each_write_to_its_record_page_with_the_values
     [last] = runtime.state.recent_audit(1)  # type: ignore[attr-defined]
     assert f'href="/admin/records/hubspot/contact/{last.ref.record_id}"' in page
     assert f"temperature: empty → {last.changes['temperature'][1]}" in _text(page)
+
+
+def test_a_record_page_lists_every_assessment_even_one_that_wrote_nothing(
+    sandbox: HubSpotSandbox,  # noqa: F811
+    scored: tuple[str, Runtime, list[str]],
+) -> None:
+    url, runtime, ids = scored
+    contact = ids[1]
+    ref = RecordRef("hubspot", "contact", contact)
+    writes = len(runtime.state.audit(ref))
+    # A change leadtherm reads that moves no output: assessed again, nothing written.
+    sandbox.update_contact(contact, {"lastname": "Lind"})
+    backfill(runtime.pipeline, "hubspot", ["contact"], runtime.state, runtime.queue, 100, lambda _, n: None)
+    drain(runtime.pipeline)
+    assert len(runtime.state.audit(ref)) == writes  # nothing was written
+    [stored] = runtime.state.load([ref]).values()
+    assert len(stored.scores) == 2 and stored.scores[0][0] < stored.scores[1][0]
+    http, _ = _admin(url)
+    page = http.get(f"{url}/admin/records/hubspot/contact/{contact}", timeout=30).text
+    table = re.search(r'<table class="assessments" id="assessments">.*?</table>', page, re.S)
+    assert table is not None
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td><td>(\w+)</td></tr>", table.group(0))
+    assert [(at, int(score), temperature) for at, score, temperature in rows] == [
+        (moment.strftime("%Y-%m-%d %H:%M:%S"), score, temperature) for moment, score, temperature in stored.scores[::-1]
+    ]
