@@ -22,9 +22,26 @@ def mapping_file(crm: str) -> str:
     return f"{crm}{SUFFIX}"
 
 
+SEGMENT = "segment"  # the key of a named score's segment (mappings.schema.NamedScoringRules)
+NAMED_SCORING_GLOB = f"scoring.*{SUFFIX}"  # `scoring.<name>.yaml`: a named score's rules and segment
+
+
+def named_scoring_file(score: str) -> str:
+    """The file of a named score's rules (`analytics` -> `scoring.analytics.yaml`)."""
+    return f"scoring.{score}{SUFFIX}"
+
+
+def score_of(file: str) -> str | None:
+    """The named score a file name holds (`scoring.analytics.yaml` -> `analytics`), or None for any other file."""
+    if not file.startswith("scoring.") or not file.endswith(SUFFIX) or file == SCORING_FILE:
+        return None
+    name = file.removeprefix("scoring.").removesuffix(SUFFIX)
+    return None if "." in name or name == "calibrated" else name
+
+
 def crm_of(file: str) -> str | None:
     """The CRM whose mapping a file name holds, or None for the scoring rules and other files."""
-    if file == SCORING_FILE or not file.endswith(SUFFIX):
+    if file == SCORING_FILE or not file.endswith(SUFFIX) or file.startswith("scoring."):
         return None
     return file.removesuffix(SUFFIX)
 
@@ -74,14 +91,18 @@ __all__ = [
     "IS",
     "MATCHES",
     "MAX_POINTS",
+    "NAMED_SCORING_GLOB",
     "NUMERIC_CONDITIONS",
     "PENALTIES",
     "PRESENT",
     "SCORING_FILE",
     "SECTIONS",
     "SECTION_KEYS",
+    "SEGMENT",
     "SUFFIX",
     "Section",
     "crm_of",
     "mapping_file",
+    "named_scoring_file",
+    "score_of",
 ]

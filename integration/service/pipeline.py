@@ -38,7 +38,7 @@ from integration.ports import (
 from integration.service.pause import CrmPauses
 from integration.service.retry import POLICY, RetryPolicy
 from integration.service.rules_provider import RulesSource
-from mappings.schema import ScoringRules
+from mappings.schema import ScoreDefinition, ScoringRules
 
 log = logging.getLogger("leadtherm.pipeline")
 
@@ -183,9 +183,11 @@ class Pipeline:
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pauses: CrmPauses | None = None,
+        scores: Sequence[ScoreDefinition] = (),
     ) -> None:
         self.crms = dict(crms)
         self._rules = rules
+        self.scores = tuple(scores)  # the named scores, assessed in the same pass as the default one
         self.queue = queue
         self.state = state
         self.settings = settings or PipelineSettings()
@@ -418,7 +420,7 @@ class Pipeline:
         decisions: list[Decision] = []
         for ref, record in records.items():
             binding = self.crms[ref.crm]
-            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now)
+            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, self.scores)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
             elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:
