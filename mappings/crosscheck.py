@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 
 from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
 from mappings.errors import Problem
-from mappings.grammar import IN, IS, SECTION_KEYS, SEGMENT, mapping_file
+from mappings.grammar import ALL, IN, IS, SECTION_KEYS, SEGMENT, mapping_file
 from mappings.schema import Condition, CrmMapping, Rule, ScoringRules
 
 Lines = Mapping[tuple[str | int, ...], int]
@@ -145,8 +145,9 @@ def segment_against(
     """A named score's segment condition on an attribute a CRM in use does not define, cannot test, or on a value
     it never holds (a typo): a segment that holds for nobody would leave the score silently empty."""
     problems: list[Problem] = []
+    base: tuple[str, ...] = (SEGMENT, ALL) if (SEGMENT, ALL) in lines else (SEGMENT,)  # `segment: {all: [...]}`
     for index, condition in enumerate(segment):
-        at = (SEGMENT, index)
+        at: tuple[str | int, ...] = (*base, index)
         where = lines.get((*at, "attribute"), lines.get(at))
         for _, why, typo in _values_against(condition, mappings):
             if typo:

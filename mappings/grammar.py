@@ -22,6 +22,7 @@ def mapping_file(crm: str) -> str:
     return f"{crm}{SUFFIX}"
 
 
+ALL = "all"  # a compound rule's conditions, and a segment's: every one must hold
 SEGMENT = "segment"  # the key of a named score's segment (mappings.schema.NamedScoringRules)
 NAMED_SCORING_GLOB = f"scoring.*{SUFFIX}"  # `scoring.<name>.yaml`: a named score's rules and segment
 
@@ -79,6 +80,7 @@ CONDITIONS: tuple[str, ...] = (IS, IN, MATCHES, AT_LEAST, BELOW, DAYS_AGO, PRESE
 NUMERIC_CONDITIONS: tuple[str, ...] = (AT_LEAST, BELOW, EACH)  # their values are numbers
 
 __all__ = [
+    "ALL",
     "AT_LEAST",
     "BELOW",
     "CONDITIONS",

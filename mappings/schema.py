@@ -27,7 +27,7 @@ from mappings.catalogue import (
     custom_attribute,
     named_output_field,
 )
-from mappings.grammar import AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
+from mappings.grammar import ALL, AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
 from mappings.patterns import valid_pattern
 
 Scalar = str | int | float | bool
@@ -373,8 +373,8 @@ class NamedScoringRules(ScoringRules):
     @field_validator("segment", mode="before")
     @classmethod
     def _all_group(cls, value: Any) -> Any:
-        if isinstance(value, dict) and set(value) == {"all"}:
-            return value["all"]
+        if isinstance(value, dict) and set(value) == {ALL}:
+            return value[ALL]
         return value
 
 

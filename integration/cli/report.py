@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -28,10 +29,20 @@ COLUMNS = (
 )
 
 
+# `score --score all`: per named score, these columns (before the reasons), empty outside its segment.
+NAMED_COLUMNS = ("score", "temperature")
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredRow:
     record_id: str
     assessment: Assessment
+    named: tuple[tuple[str, Assessment | None], ...] = ()  # each named score; None outside its segment
+
+
+def columns(named: Sequence[str] = ()) -> tuple[str, ...]:
+    """The columns of a scored row: COLUMNS, with each named score's before the reasons."""
+    return (*COLUMNS[:-1], *(f"{name}_{column}" for name in named for column in NAMED_COLUMNS), COLUMNS[-1])
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -43,9 +54,12 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
 
-def score_values(row: ScoredRow) -> list[str | int]:
-    """One scored row's cells in COLUMNS order."""
+def score_values(row: ScoredRow) -> list[str | int | None]:
+    """One scored row's cells in `columns` order (None: outside a named score's segment)."""
     a = row.assessment
+    named: list[str | int | None] = []
+    for _, found in row.named:
+        named += [None, None] if found is None else [found.score, found.temperature.value]
     return [
         row.record_id,
         a.score,
@@ -53,6 +67,7 @@ def score_values(row: ScoredRow) -> list[str | int]:
         a.engagement,
         a.temperature.value,
         a.stage.value,
+        *named,
         reasons_text(a, 3),
     ]
 
