@@ -318,6 +318,11 @@ def _named_against(name: str, path: Path, mappings: dict[str, CrmMapping]) -> tu
     return ScoreDefinition.of(name, rules), crossed
 
 
+def load_named_score(name: str, path: Path) -> ScoreDefinition:
+    """One named score's file on its own (calibrate, the console): validated, not checked against a mapping."""
+    return _named_against(name, path, {})[0]
+
+
 def _orphan_renames(mappings: dict[str, CrmMapping], names: Sequence[str], folder: Path) -> list[Problem]:
     """A mapping renaming the outputs of a score that has no file: a typo in either name."""
     problems = []

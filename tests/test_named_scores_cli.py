@@ -12,11 +12,13 @@ from typer.testing import CliRunner
 
 from adapters.hubspot.flatten import flatten
 from examples import generate
+from harness.calibration_data import write_history, write_mapping
 from integration.cli import app
 from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess, segment_holds
 from integration.files.exports import read_export
-from mappings.loader import load_scoring
+from mappings.loader import load_scoring, read_yaml, validate
+from mappings.schema import NamedScoringRules
 from tests.test_named_scores import admin_folder
 
 EXPORT = generate.HERE / "hubspot_contacts.csv"
@@ -88,3 +90,21 @@ def test_score_names_the_known_scores_for_an_unknown_one(tmp_path: Path) -> None
     code, _, stderr = _score(admin_folder(tmp_path), "--score", "analytic")
     assert code != 0
     assert "analytics" in stderr and "stores" in stderr
+
+
+def test_calibrate_a_named_score_learns_on_its_segments_leads_and_keeps_the_segment(tmp_path: Path) -> None:
+    folder = admin_folder(tmp_path)
+    history = write_history(tmp_path / "history.csv", rows=2500, seed=3)
+    mapping = write_mapping(tmp_path / "sheet.yaml")
+    out = tmp_path / "analytics.yaml"
+    args = ["calibrate", str(history), "--mapping", str(mapping), "--outcome", "won", "--out", str(out)]
+    ran = runner.invoke(app, [*args, "--mappings", str(folder), "--score", "analytics", "--force"])
+    assert ran.exit_code == 0, ran.stdout + ran.stderr
+    with history.open(newline="") as handle:
+        in_segment = sum(row["industry"] == "Software" for row in csv.DictReader(handle))
+    text = out.read_text()
+    assert f"the segment's {in_segment} of 2500 leads" in text
+    learned = validate(NamedScoringRules, read_yaml(text, "out"), "out")
+    analytics = next(s for s in load_scoring(["hubspot"], folder).scores if s.name == "analytics")
+    assert tuple(learned.segment) == analytics.segment
+    assert learned.next_actions == analytics.rules.next_actions  # kept from the score's own rules
