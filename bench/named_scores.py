@@ -15,11 +15,10 @@ from typing import Any
 from integration.domain.decisions import decide
 from integration.domain.normalize import Normalizer
 from integration.ports import RecordRef
-from integration.service.pipeline import CrmBinding
 from integration.service.worker import drain
 from mappings.loader import Config, load_scoring
-from tests.pipeline_world import hubspot_contact, make_world
-from tests.test_named_scores import admin_folder
+from tests.pipeline_world import hubspot_contact
+from tests.test_named_scores import admin_folder, named_world
 
 RECORDS = 10_000
 PIPELINE_RECORDS = 5_000
@@ -75,12 +74,7 @@ def _decide_rate(config: Config, records: list[dict[str, Any]], named: bool) -> 
 
 
 def _pipeline_rate(base: Path, config: Config, named: bool) -> float:
-    base.mkdir(parents=True)
-    world = make_world(base)
-    mapping = config.mappings["hubspot"]
-    world.crm.own_fields = mapping.own_fields
-    world.pipeline.crms["hubspot"] = CrmBinding(world.crm, Normalizer(mapping))
-    world.pipeline.scores = tuple(config.scores) if named else ()
+    world = named_world(base, config, named)
     refs = [world.contact(str(n)) for n in range(1, PIPELINE_RECORDS + 1)]
     world.queue.enqueue([world.event(ref, f"evt-{i}") for i, ref in enumerate(refs)])
     started = time.perf_counter()

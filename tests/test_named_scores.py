@@ -18,8 +18,10 @@ from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess, segment_holds
 from integration.errors import ConfigError
 from integration.ports import RecordRef
+from integration.service.pipeline import CrmBinding
 from mappings.catalogue import named_output_field
-from mappings.loader import check_folder_report, load_scoring
+from mappings.loader import Config, check_folder_report, load_scoring
+from tests.pipeline_world import World, make_world
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "named_scores"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -49,6 +51,17 @@ def admin_folder(tmp_path: Path) -> Path:
     for source in EXAMPLE.glob("scoring.*.yaml"):
         shutil.copy(source, folder / source.name)
     return folder
+
+
+def named_world(base: Path, config: Config, named: bool = True) -> World:
+    """The pipeline world (fake CRM, SQLite) writing the named scores of `config` too."""
+    base.mkdir(parents=True, exist_ok=True)
+    world = make_world(base)
+    mapping = config.mappings["hubspot"]
+    world.crm.own_fields = mapping.own_fields
+    world.pipeline.crms["hubspot"] = CrmBinding(world.crm, Normalizer(mapping))
+    world.pipeline.scores = tuple(config.scores) if named else ()
+    return world
 
 
 def _decide(folder: Path, record: dict[str, str]) -> Write | Unchanged:

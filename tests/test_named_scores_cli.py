@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from adapters.hubspot.flatten import flatten
@@ -17,9 +18,10 @@ from integration.cli import app
 from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess, segment_holds
 from integration.files.exports import read_export
+from integration.service.worker import drain
 from mappings.loader import load_scoring, read_yaml, validate
 from mappings.schema import NamedScoringRules
-from tests.test_named_scores import admin_folder
+from tests.test_named_scores import admin_folder, named_world
 
 EXPORT = generate.HERE / "hubspot_contacts.csv"
 AS_OF = generate.REFERENCE.isoformat()
@@ -108,3 +110,24 @@ def test_calibrate_a_named_score_learns_on_its_segments_leads_and_keeps_the_segm
     analytics = next(s for s in load_scoring(["hubspot"], folder).scores if s.name == "analytics")
     assert tuple(learned.segment) == analytics.segment
     assert learned.next_actions == analytics.rules.next_actions  # kept from the score's own rules
+
+
+def test_explain_a_named_score_shows_what_was_last_written_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = admin_folder(tmp_path)
+    world = named_world(tmp_path / "world", load_scoring(["hubspot"], folder))
+    ref = world.contact("77", industry="Software")  # in the analytics segment, not in stores
+    world.queue.enqueue([world.event(ref, "e77")])
+    drain(world.pipeline)
+    monkeypatch.setenv("LEADTHERM_DB", str(tmp_path / "world" / "leadtherm.db"))
+    held = world.crm.records[ref]
+    shown = runner.invoke(app, ["explain", "hubspot", "77", "--mappings", str(folder), "--score", "analytics"])
+    assert shown.exit_code == 0, shown.output
+    assert f"analytics: score {held['leadtherm_analytics_score']}" in shown.stdout
+    assert held["leadtherm_analytics_temperature"] in shown.stdout
+    assert f"next action: {held['leadtherm_analytics_next_action']}" in shown.stdout
+    default = runner.invoke(app, ["explain", "hubspot", "77", "--mappings", str(folder)])
+    assert "analytics." not in default.stdout  # the default score's explanation stays its own
+    other = runner.invoke(app, ["explain", "hubspot", "77", "--mappings", str(folder), "--score", "stores"])
+    assert other.exit_code != 0 and "never in its segment" in other.stderr
