@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 import yaml
@@ -15,13 +14,8 @@ from integration.cli.exits import EXIT_FAILED, EXIT_USAGE
 from integration.cli.inputs import open_export_file
 from integration.cli.options import EncodingOption, MappingsOption, env, utc
 from integration.composition.plugins import UnknownPlugin, crm_name, crm_names, load_crm
-from integration.domain.scoring import segment_holds
 from mappings.loader import load_mapping, load_named_score, load_rules, named_score_files, read_yaml, validate
-from mappings.schema import Condition, CrmMapping, NamedScoringRules, ScoreDefinition
-
-if TYPE_CHECKING:  # calibration loads its numerical libraries only when it runs
-    from integration.calibration.history import History
-
+from mappings.schema import CrmMapping, NamedScoringRules, ScoreDefinition
 
 DEFAULT_OUT = Path("scoring.calibrated.yaml")
 
@@ -34,20 +28,6 @@ def _named_score(name: str, mappings: Path | None) -> ScoreDefinition:
             f"no named score {name!r} (no scoring.{name}.yaml); known: {known}", param_hint="--score"
         )
     return load_named_score(name, files[name])
-
-
-def in_segment(history: History, segment: tuple[Condition, ...]) -> History:
-    """The history's leads in a named score's segment, each tested as of its own moment."""
-    kept = [i for i, lead in enumerate(history.leads) if segment_holds(segment, lead.values, history.as_of[i])]
-    created = None if history.created is None else tuple(history.created[i] for i in kept)
-    return dataclasses.replace(
-        history,
-        source=f"{history.source} (the segment's {len(kept)} of {len(history.leads)} leads)",
-        leads=[history.leads[i] for i in kept],
-        outcomes=[history.outcomes[i] for i in kept],
-        as_of=[history.as_of[i] for i in kept],
-        created=created,
-    )
 
 
 def with_segment(text: str, score: ScoreDefinition) -> str:
@@ -114,7 +94,7 @@ def calibrate(
     ] = None,
 ) -> None:
     """Learn the points of scoring.yaml from outcomes you already have, with a holdout report."""
-    from integration.calibration.history import CalibrationError, pull_history, read_history
+    from integration.calibration.history import CalibrationError, History, pull_history, read_history
     from integration.calibration.report import html_report, print_summary
     from integration.calibration.session import Options, run
     from integration.calibration.writer import scoring_yaml, write
@@ -150,6 +130,8 @@ def calibrate(
             crm_mapping = load_file(CrmMapping, mapping)
             history = read_history(file, crm_mapping, outcome, outcome_date, moment, export.encoding, date_column)
         if score is not None:
+            from integration.domain.whatif import in_segment
+
             history = in_segment(history, score.segment)
         found = run(history, current, Options(holdout, seed, balanced, keep_leaky, force))
         text = scoring_yaml(found.calibration, seed, holdout) if found.writes_rules else None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flask import after_this_request, g, session
+from flask import abort, after_this_request, g, session
 from pydantic import BaseModel
 
 from integration.composition.plugins import CrmPlugin, load_crm
@@ -17,7 +17,7 @@ from integration.errors import ConfigError, Problem
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.ports.rules_store import RulesStore
 from mappings.crosscheck import rules_against, rules_value_notices, segment_against
-from mappings.grammar import SCORING_FILE, SUFFIX, crm_of, mapping_file, score_of
+from mappings.grammar import SCORING_FILE, SUFFIX, crm_of, mapping_file, named_scoring_file, score_of
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, NamedScoringRules, ScoringRules
 from webhooks.console.jobs import JobRunner, background_clients
@@ -114,6 +114,16 @@ def _crossed(
 def rules_files(files: Mapping[str, str]) -> list[str]:
     """The draft's rules files: scoring.yaml, then each named score's `scoring.<name>.yaml`."""
     return [SCORING_FILE, *sorted(n for n in files if score_of(n) is not None)]
+
+
+def rules_file(files: Mapping[str, str], score: str | None) -> str:
+    """The rules file a page or form is about: scoring.yaml, or the named score's; 404 for one the draft lacks."""
+    if not score:
+        return SCORING_FILE
+    name = named_scoring_file(score)
+    if name not in files:
+        abort(404, f"no named score {score} (no {name})")
+    return name
 
 
 def _mapping_texts(files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -17,7 +17,7 @@ from mappings.documents import DocumentError, check_yaml
 from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file, named_scoring_file, score_of
 from mappings.schema import Decay, NamedScoringRules, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
-from webhooks.console.context import Console, rules_files
+from webhooks.console.context import Console, rules_file, rules_files
 from webhooks.console.edits import (
     AXES,
     CONDITIONS,
@@ -180,16 +180,6 @@ def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
         "diff": unified_diff(current, ws.files),
         "head": console.store.head(),
     }
-
-
-def rules_file(files: Mapping[str, str], score: str | None) -> str:
-    """The rules file a page or form is about: scoring.yaml, or the named score's; 404 for one the draft lacks."""
-    if not score:
-        return SCORING_FILE
-    name = named_scoring_file(score)
-    if name not in files:
-        abort(404, f"no named score {score} (no {name})")
-    return name
 
 
 def _score() -> str:

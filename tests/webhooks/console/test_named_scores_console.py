@@ -3,11 +3,13 @@ previews on the records in its segment, and is applied with the others."""
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from leadtherm_sandboxes.waiting import wait_until
 
 from adapters.hubspot.flatten import flatten
 from examples import generate
@@ -17,6 +19,7 @@ from integration.files.exports import read_export
 from mappings.loader import load_scoring
 from tests.test_named_scores import admin_folder
 from tests.webhooks.console.conftest import EXAMPLES, FETCH, LogIn, Served
+from tests.webhooks.console.test_whatif_and_operations import _upload_history
 
 
 @pytest.fixture
@@ -73,3 +76,26 @@ def test_an_edit_on_a_named_score_changes_its_file_previews_its_segment_and_is_a
     rules = yaml.safe_load((served.folder / "scoring.analytics.yaml").read_text())
     assert rules["fit"][1]["points"] == 40
     assert (served.folder / "scoring.yaml").read_text() == default_before
+
+
+def test_the_what_if_of_a_named_score_replays_the_history_in_its_segment(
+    served: Served, log_in: LogIn, tmp_path: Path
+) -> None:
+    http, token = log_in()
+    edit = {"axis": "fit", "index": "0", "points": "60", "score": "analytics", "csrf_token": token}
+    assert http.post(f"{served.url}/admin/rules/points", data=edit, timeout=30).ok
+    _upload_history(http, served, token, tmp_path)
+    page = ""
+
+    def ended() -> bool:
+        nonlocal page
+        page = http.get(f"{served.url}/admin/whatif?score=analytics", timeout=30).text
+        return 'id="job"' not in page and 'id="whatif-table"' in page
+
+    assert wait_until(ended, 120, step=0.2)
+    assert "What-if on history: analytics" in page
+    with (tmp_path / "history.csv").open(newline="") as handle:
+        software = sum(row["industry"] == "Software" for row in csv.DictReader(handle))
+    split = re.search(r"trained on (\d+) leads, measured on (\d+)", page)
+    assert split, "no holdout split on the page"
+    assert int(split.group(1)) + int(split.group(2)) == software  # the segment's leads only, of 1500
