@@ -23,6 +23,7 @@ from mappings.grammar import (
     NAMED_SCORING_GLOB,
     SCORING_FILE,
     SECTION_KEYS,
+    SEGMENT,
     crm_of,
     mapping_file,
     named_scoring_file,
@@ -312,7 +313,18 @@ def _named_against(name: str, path: Path, mappings: dict[str, CrmMapping]) -> tu
     problem = score_name_problem(name)
     if problem:
         raise ConfigError([Problem(file, None, "", f"{problem} (the name is the part between scoring. and .yaml)")])
-    rules = validate(NamedScoringRules, located, file)
+    try:
+        rules = validate(NamedScoringRules, located, file)
+    except ConfigError as exc:
+        if isinstance(located.data, dict) and SEGMENT not in located.data:
+            # Most likely a copy of scoring.yaml kept aside (scoring.backup.yaml): say what the name means.
+            message = (
+                f"is required: {path.name} is the named score {name!r} and needs the records it applies to "
+                f"(a copy kept aside: name it {name}.yaml.bak, or move it out of the folder)"
+            )
+            hint = Problem(file, None, SEGMENT, message)
+            raise ConfigError([hint, *(p for p in exc.problems if p.field != SEGMENT)]) from None
+        raise
     crossed = rules_against(rules, file, located.lines, mappings)
     crossed += segment_against(rules.segment, file, located.lines, mappings)
     return ScoreDefinition.of(name, rules), crossed
@@ -423,8 +435,9 @@ def rules_warnings(rules: ScoringRules, file: str) -> list[Problem]:
 
 def _check(model: type[BaseModel], path: Path, report: CheckReport) -> None:
     report.checked.append(_display(path))
+    score = score_of(path.name)
     try:
-        loaded = load_file(model, path)
+        loaded = load_file(model, path) if score is None else load_named_score(score, path).rules
     except ConfigError as exc:
         report.problems.extend(exc.problems)
         return
