@@ -32,6 +32,11 @@ def named_scoring_file(score: str) -> str:
     return f"scoring.{score}{SUFFIX}"
 
 
+def calibrated_file(score: str) -> str:
+    """Where `calibrate --score` writes a named score's learned rules (not itself read as a named score)."""
+    return f"scoring.{score}.calibrated{SUFFIX}"
+
+
 def score_of(file: str) -> str | None:
     """The named score a file name holds (`scoring.analytics.yaml` -> `analytics`), or None for any other file."""
     if not file.startswith("scoring.") or not file.endswith(SUFFIX) or file == SCORING_FILE:
@@ -103,6 +108,7 @@ __all__ = [
     "SEGMENT",
     "SUFFIX",
     "Section",
+    "calibrated_file",
     "crm_of",
     "mapping_file",
     "named_scoring_file",

@@ -202,3 +202,20 @@ def test_a_segment_of_several_conditions_needs_every_one(tmp_path: Path) -> None
     assert segment_holds(stores.segment, normalizer.lead(RETAIL_OPERATIONS).values, NOW)
     for other in ({"industry": "Software"}, {"country": "India"}, {"industry": ""}):
         assert not segment_holds(stores.segment, normalizer.lead({**RETAIL_OPERATIONS, **other}).values, NOW)
+
+
+def test_the_sweep_revisits_a_record_when_its_soonest_score_would_drop(tmp_path: Path) -> None:
+    folder = admin_folder(tmp_path)
+    named = folder / "scoring.analytics.yaml"
+    named.write_text(
+        named.read_text().replace("half_life_days: 45, grace_days: 14", "half_life_days: 1, grace_days: 0")
+    )
+    config = load_scoring(["hubspot"], folder)
+    analytics = next(s for s in config.scores if s.name == "analytics")
+    recent = {**SOFTWARE_CTO, "hs_analytics_last_visit_timestamp": "2026-10-31T12:00:00Z"}
+    lead = Normalizer(config.mappings["hubspot"]).lead(recent)
+    default_drop = assess(lead, config.rules, NOW).next_drop_at
+    named_drop = assess(lead, analytics.rules, NOW).next_drop_at
+    assert named_drop is not None and (default_drop is None or named_drop < default_drop)
+    decision = _decide(folder, recent)
+    assert decision.state.next_drop_at == named_drop

@@ -14,6 +14,7 @@ from integration.cli.exits import EXIT_FAILED, EXIT_USAGE
 from integration.cli.inputs import open_export_file
 from integration.cli.options import EncodingOption, MappingsOption, env, utc
 from integration.composition.plugins import UnknownPlugin, crm_name, crm_names, load_crm
+from mappings.grammar import calibrated_file, named_scoring_file
 from mappings.loader import load_mapping, load_named_score, load_rules, named_score_files, read_yaml, validate
 from mappings.schema import CrmMapping, NamedScoringRules, ScoreDefinition
 
@@ -37,7 +38,7 @@ def with_segment(text: str, score: ScoreDefinition) -> str:
         data = condition.model_dump(by_alias=True, exclude_none=True)
         lines.append("  - " + yaml.safe_dump(data, default_flow_style=True, width=10**6, sort_keys=False).strip())
     named = text + "\n".join(lines) + "\n"
-    written = validate(NamedScoringRules, read_yaml(named, f"scoring.{score.name}.yaml"), "calibrated")
+    written = validate(NamedScoringRules, read_yaml(named, named_scoring_file(score.name)), "calibrated")
     if written.segment != list(score.segment):
         raise AssertionError("the calibrated named score does not read back with its segment")
     return named
@@ -105,7 +106,7 @@ def calibrate(
     moment = utc(as_of) if as_of else None
     score = None if named is None else _named_score(named, mappings)
     if score is not None and output == DEFAULT_OUT:
-        output = Path(f"scoring.{score.name}.calibrated.yaml")
+        output = Path(calibrated_file(score.name))
     try:
         current = load_rules(mappings) if score is None else score.rules
         history: History
