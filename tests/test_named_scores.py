@@ -17,8 +17,10 @@ from integration.domain.decisions import Unchanged, Write, decide
 from integration.domain.normalize import Normalizer
 from integration.domain.scoring import assess, segment_holds
 from integration.errors import ConfigError
+from integration.files.rules_folder import FolderRulesStore
 from integration.ports import RecordRef
 from integration.service.pipeline import CrmBinding
+from integration.service.rules_provider import StoreRulesProvider
 from mappings.catalogue import named_output_field
 from mappings.loader import Config, check_folder_report, load_scoring
 from tests.pipeline_world import World, make_world
@@ -219,3 +221,23 @@ def test_the_sweep_revisits_a_record_when_its_soonest_score_would_drop(tmp_path:
     assert named_drop is not None and (default_drop is None or named_drop < default_drop)
     decision = _decide(folder, recent)
     assert decision.state.next_drop_at == named_drop
+
+
+def test_an_applied_version_of_a_named_score_is_in_force_from_the_next_batch(tmp_path: Path) -> None:
+    folder = admin_folder(tmp_path)
+    config = load_scoring(["hubspot"], folder)
+    store = FolderRulesStore(folder)
+    provider = StoreRulesProvider(store, config.rules, scores=config.scores)
+    named = folder / "scoring.analytics.yaml"
+    edited = named.read_text().replace(
+        "label: Decision-maker title\n    attribute: seniority", "label: Leader\n    attribute: seniority"
+    )
+    assert edited != named.read_text()
+    store.apply({"scoring.analytics.yaml": edited}, "Ada", "rename a rule", base=store.head())
+    _, scores = provider.snapshot()
+    analytics = next(s for s in scores if s.name == "analytics")
+    assert analytics.rules.fit[0].label == "Leader"
+    # A named score applied after the start is not written before setup and a restart (its fields may not exist).
+    shutil.copy(folder / "scoring.stores.yaml", tmp_path / "new.yaml")
+    store.apply({"scoring.retail.yaml": (tmp_path / "new.yaml").read_text()}, "Ada", "a third", base=store.head())
+    assert [s.name for s in provider.snapshot()[1]] == ["analytics", "stores"]

@@ -111,7 +111,7 @@ def build_runtime(
         clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
     queue, state = open_backend(env)
     bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
-    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules)
+    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules, scores=config.scores)
     pipeline = Pipeline(
         bindings,
         provider,

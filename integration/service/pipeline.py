@@ -215,6 +215,14 @@ class Pipeline:
     def rules(self, rules: ScoringRules | RulesSource) -> None:
         self._rules = rules
 
+    def _versions(self) -> tuple[ScoringRules, tuple[ScoreDefinition, ...]]:
+        """The rules and the named scores in force, of one version: a source that reloads both gives both."""
+        snapshot = getattr(self._rules, "snapshot", None)
+        if snapshot is not None and self.scores:
+            found: tuple[ScoringRules, tuple[ScoreDefinition, ...]] = snapshot()
+            return found
+        return self.rules, self.scores
+
     # ------------------------------------------------------------------ queue side
 
     def run_once(self) -> BatchReport:
@@ -415,12 +423,12 @@ class Pipeline:
     ) -> dict[RecordRef, Failure]:
         """Decide every record, settle what needs no write into the pass; add the writes to `writes`."""
         report, batch = run.report, run.batch
-        rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
+        rules, scores = self._versions()  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
         for ref, record in records.items():
             binding = self.crms[ref.crm]
-            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, self.scores)
+            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, scores)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
             elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:

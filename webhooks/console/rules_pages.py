@@ -488,10 +488,9 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
         message = store_status(console.store, console.now()).applied(made.number)
-        if any(name != SCORING_FILE for name in changed):
-            # Mappings decide which fields are fetched, named scores which are written: the service reads
-            # both once, at start.
-            message += " Mapping and named score changes take effect when serve is restarted."
+        if any(score_of(name) is None and name != SCORING_FILE for name in changed):
+            # Mappings decide which fields are fetched: the service reads them once, at start.
+            message += " Mapping changes take effect when serve is restarted."
         flash(message, "info")
         return redirect(url_for("console.history"))  # type: ignore[return-value]
 
