@@ -131,3 +131,12 @@ def test_explain_a_named_score_shows_what_was_last_written_for_it(
     assert "analytics." not in default.stdout  # the default score's explanation stays its own
     other = runner.invoke(app, ["explain", "hubspot", "77", "--mappings", str(folder), "--score", "stores"])
     assert other.exit_code != 0 and "never in its segment" in other.stderr
+
+
+def test_check_one_named_score_file_checks_it_against_the_mappings_beside_it(tmp_path: Path) -> None:
+    folder = admin_folder(tmp_path)
+    named = folder / "scoring.analytics.yaml"
+    assert runner.invoke(app, ["check", str(named)]).exit_code == 0
+    named.write_text(named.read_text().replace("attribute: industry", "attribute: sector", 1))
+    ran = runner.invoke(app, ["check", str(named)])
+    assert ran.exit_code != 0 and "segment tests 'sector'" in ran.stderr
