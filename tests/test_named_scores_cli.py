@@ -140,3 +140,10 @@ def test_check_one_named_score_file_checks_it_against_the_mappings_beside_it(tmp
     named.write_text(named.read_text().replace("attribute: industry", "attribute: sector", 1))
     ran = runner.invoke(app, ["check", str(named)])
     assert ran.exit_code != 0 and "segment tests 'sector'" in ran.stderr
+
+
+def test_score_all_as_a_table_shows_each_named_scores_columns(tmp_path: Path) -> None:
+    code, stdout, stderr = _score(admin_folder(tmp_path), "--score", "all")
+    assert code == 0, stderr
+    header = next(line for line in stdout.splitlines() if "analytics_score" in line)
+    assert "analytics_temperature" in header and "stores_score" in header
