@@ -226,5 +226,20 @@ OUTPUTS: tuple[Output, ...] = (
 )
 OUTPUT_BY_KEY: Mapping[str, Output] = {o.key: o for o in OUTPUTS}
 OUTPUT_KEYS: tuple[str, ...] = tuple(o.key for o in OUTPUTS)
+
+
+def named_output_field(default: str | None, score: str) -> str | None:
+    """A named score's field for an output, derived from the default score's field by inserting the score's name.
+
+    `leadtherm_score` -> `leadtherm_analytics_score`; `Lead_Score__c` -> `Lead_Analytics_Score__c` (a field
+    spelled in capitals gets the name in capitals: Salesforce's style). None stays None (the output is off).
+    """
+    if default is None:
+        return None
+    prefix, sep, rest = default.partition("_")
+    styled = "_".join(p.capitalize() for p in score.split("_")) if prefix[:1].isupper() else score
+    return f"{prefix}_{styled}_{rest}" if sep else f"{default}_{styled}"
+
+
 # The values of the enumeration-like value types.
 OPTIONS: Mapping[ValueType, tuple[str, ...]] = {"temperature": TEMPERATURES, "stage": STAGES}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from mappings.catalogue import ATTRIBUTES, OUTPUT_BY_KEY
 from mappings.errors import Problem
-from mappings.grammar import IN, IS, SECTION_KEYS, mapping_file
+from mappings.grammar import ALL, IN, IS, SECTION_KEYS, SEGMENT, mapping_file
 from mappings.schema import Condition, CrmMapping, Rule, ScoringRules
 
 Lines = Mapping[tuple[str | int, ...], int]
@@ -136,6 +136,36 @@ def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mappin
                     else:
                         continue
                     problems.append(Problem(file, where, field, message))
+    return problems
+
+
+def segment_against(
+    segment: Sequence[Condition], file: str, lines: Lines, mappings: Mapping[str, CrmMapping]
+) -> list[Problem]:
+    """A named score's segment condition on an attribute a CRM in use does not define, cannot test, or on a value
+    it never holds (a typo): a segment that holds for nobody would leave the score silently empty."""
+    problems: list[Problem] = []
+    base: tuple[str, ...] = (SEGMENT, ALL) if (SEGMENT, ALL) in lines else (SEGMENT,)  # `segment: {all: [...]}`
+    for index, condition in enumerate(segment):
+        at: tuple[str | int, ...] = (*base, index)
+        where = lines.get((*at, "attribute"), lines.get(at))
+        for _, why, typo in _values_against(condition, mappings):
+            if typo:
+                problems.append(Problem(file, where, _field(at), f"segment: {why}"))
+        if condition.attribute in ATTRIBUTES:
+            continue
+        for crm, mapping in sorted(mappings.items()):
+            attribute = mapping.attribute(condition.attribute)
+            if attribute is None:
+                message = (
+                    f"segment tests {condition.attribute!r}, which the {crm} mapping does not define "
+                    f"(declare it under custom_attributes in {mapping_file(crm)}, or fix the name)"
+                )
+            elif (kind := condition.kind_problem(attribute.kind)) is not None:
+                message = f"segment: {kind} (as declared in {mapping_file(crm)})"
+            else:
+                continue
+            problems.append(Problem(file, where, _field(at) + ".attribute", message))
     return problems
 
 

@@ -22,9 +22,32 @@ def mapping_file(crm: str) -> str:
     return f"{crm}{SUFFIX}"
 
 
+ALL = "all"  # a compound rule's conditions, and a segment's: every one must hold
+SEGMENT = "segment"  # the key of a named score's segment (mappings.schema.NamedScoringRules)
+NAMED_SCORING_GLOB = f"scoring.*{SUFFIX}"  # `scoring.<name>.yaml`: a named score's rules and segment
+
+
+def named_scoring_file(score: str) -> str:
+    """The file of a named score's rules (`analytics` -> `scoring.analytics.yaml`)."""
+    return f"scoring.{score}{SUFFIX}"
+
+
+def calibrated_file(score: str) -> str:
+    """Where `calibrate --score` writes a named score's learned rules (not itself read as a named score)."""
+    return f"scoring.{score}.calibrated{SUFFIX}"
+
+
+def score_of(file: str) -> str | None:
+    """The named score a file name holds (`scoring.analytics.yaml` -> `analytics`), or None for any other file."""
+    if not file.startswith("scoring.") or not file.endswith(SUFFIX) or file == SCORING_FILE:
+        return None
+    name = file.removeprefix("scoring.").removesuffix(SUFFIX)
+    return None if "." in name or name == "calibrated" else name
+
+
 def crm_of(file: str) -> str | None:
     """The CRM whose mapping a file name holds, or None for the scoring rules and other files."""
-    if file == SCORING_FILE or not file.endswith(SUFFIX):
+    if file == SCORING_FILE or not file.endswith(SUFFIX) or file.startswith("scoring."):
         return None
     return file.removesuffix(SUFFIX)
 
@@ -62,6 +85,7 @@ CONDITIONS: tuple[str, ...] = (IS, IN, MATCHES, AT_LEAST, BELOW, DAYS_AGO, PRESE
 NUMERIC_CONDITIONS: tuple[str, ...] = (AT_LEAST, BELOW, EACH)  # their values are numbers
 
 __all__ = [
+    "ALL",
     "AT_LEAST",
     "BELOW",
     "CONDITIONS",
@@ -74,14 +98,19 @@ __all__ = [
     "IS",
     "MATCHES",
     "MAX_POINTS",
+    "NAMED_SCORING_GLOB",
     "NUMERIC_CONDITIONS",
     "PENALTIES",
     "PRESENT",
     "SCORING_FILE",
     "SECTIONS",
     "SECTION_KEYS",
+    "SEGMENT",
     "SUFFIX",
     "Section",
+    "calibrated_file",
     "crm_of",
     "mapping_file",
+    "named_scoring_file",
+    "score_of",
 ]

@@ -15,11 +15,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices
+from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices, segment_against
 from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
-from mappings.grammar import FOLDER_GLOB, SCORING_FILE, SECTION_KEYS, crm_of, mapping_file
-from mappings.schema import CrmMapping, ScoringRules
+from mappings.grammar import (
+    FOLDER_GLOB,
+    NAMED_SCORING_GLOB,
+    SCORING_FILE,
+    SECTION_KEYS,
+    SEGMENT,
+    crm_of,
+    mapping_file,
+    named_scoring_file,
+    score_of,
+)
+from mappings.schema import CrmMapping, NamedScoringRules, ScoreDefinition, ScoringRules, score_name_problem
 
 log = logging.getLogger("leadtherm.mappings")
 
@@ -287,10 +297,88 @@ def _rules_against(path: Path, mappings: dict[str, CrmMapping]) -> tuple[Scoring
     return rules, rules_against(rules, file, located.lines, mappings)
 
 
-def load_config(
-    crms: Iterable[str], folder: str | os.PathLike[str] | None = None
-) -> tuple[ScoringRules, dict[str, CrmMapping]]:
-    """The rules and the mappings of the CRMs in use, checked against each other; every problem at once."""
+def named_score_files(folder: str | os.PathLike[str] | None = None) -> dict[str, Path]:
+    """Named score -> its `scoring.<name>.yaml` in the folder, by name (`scoring.calibrated.yaml` is not one)."""
+    found = {}
+    for path in sorted(mappings_dir(folder).glob(NAMED_SCORING_GLOB)):
+        name = score_of(path.name)
+        if name is not None:
+            found[name] = path
+    return found
+
+
+def _named_against(name: str, path: Path, mappings: dict[str, CrmMapping]) -> tuple[ScoreDefinition, list[Problem]]:
+    """A named score's file, validated, and what its rules and segment ask of the CRMs in use."""
+    file, located = _read(path)
+    problem = score_name_problem(name)
+    if problem:
+        raise ConfigError([Problem(file, None, "", f"{problem} (the name is the part between scoring. and .yaml)")])
+    try:
+        rules = validate(NamedScoringRules, located, file)
+    except ConfigError as exc:
+        if isinstance(located.data, dict) and SEGMENT not in located.data:
+            # Most likely a copy of scoring.yaml kept aside (scoring.backup.yaml): say what the name means.
+            message = (
+                f"is required: {path.name} is the named score {name!r} and needs the records it applies to "
+                f"(a copy kept aside: name it {name}.yaml.bak, or move it out of the folder)"
+            )
+            hint = Problem(file, None, SEGMENT, message)
+            raise ConfigError([hint, *(p for p in exc.problems if p.field != SEGMENT)]) from None
+        raise
+    crossed = rules_against(rules, file, located.lines, mappings)
+    crossed += segment_against(rules.segment, file, located.lines, mappings)
+    return ScoreDefinition.of(name, rules), crossed
+
+
+def load_named_score(name: str, path: Path) -> ScoreDefinition:
+    """One named score's file on its own (calibrate, the console): validated, not checked against a mapping."""
+    return _named_against(name, path, {})[0]
+
+
+def _orphan_renames(mappings: dict[str, CrmMapping], names: Sequence[str], folder: Path) -> list[Problem]:
+    """A mapping renaming the outputs of a score that has no file: a typo in either name."""
+    problems = []
+    for crm, mapping in mappings.items():
+        for score in sorted(set(mapping.scores) - set(names)):
+            file = _display(folder / mapping_file(crm))
+            problems.append(
+                Problem(file, None, f"scores.{score}", f"no {named_scoring_file(score)} beside it: fix either name")
+            )
+    return problems
+
+
+def load_named_scores(
+    folder: str | os.PathLike[str] | None, mappings: dict[str, CrmMapping]
+) -> tuple[list[ScoreDefinition], dict[str, CrmMapping]]:
+    """Every named score of a folder, checked against the mappings; the mappings writing them too."""
+    problems: list[Problem] = []
+    scores: list[ScoreDefinition] = []
+    for name, path in named_score_files(folder).items():
+        try:
+            score, crossed = _named_against(name, path, mappings)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        scores.append(score)
+        problems.extend(crossed)
+    names = [s.name for s in scores]
+    problems.extend(_orphan_renames(mappings, list(named_score_files(folder)), mappings_dir(folder)))
+    if problems:
+        raise ConfigError(problems)
+    return scores, {crm: mapping.with_scores(names) for crm, mapping in mappings.items()}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The default rules, the named scores and the mappings of the CRMs in use, checked against each other."""
+
+    rules: ScoringRules
+    scores: list[ScoreDefinition]
+    mappings: dict[str, CrmMapping]
+
+
+def load_scoring(crms: Iterable[str], folder: str | os.PathLike[str] | None = None) -> Config:
+    """The rules, the named scores and the mappings of the CRMs in use; every problem at once."""
     problems: list[Problem] = []
     mappings: dict[str, CrmMapping] = {}
     for crm in crms:
@@ -303,9 +391,22 @@ def load_config(
     except ConfigError as exc:
         raise ConfigError([*problems, *exc.problems]) from exc
     problems.extend(crossed)
+    try:
+        scores, mappings = load_named_scores(folder, mappings)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        scores = []
     if problems:
         raise ConfigError(problems)
-    return rules, mappings
+    return Config(rules, scores, mappings)
+
+
+def load_config(
+    crms: Iterable[str], folder: str | os.PathLike[str] | None = None
+) -> tuple[ScoringRules, dict[str, CrmMapping]]:
+    """The rules and the mappings of the CRMs in use (writing the named scores too), checked against each other."""
+    config = load_scoring(crms, folder)
+    return config.rules, config.mappings
 
 
 # ---------------------------------------------------------------------------- leadtherm check
@@ -334,12 +435,13 @@ def rules_warnings(rules: ScoringRules, file: str) -> list[Problem]:
 
 def _check(model: type[BaseModel], path: Path, report: CheckReport) -> None:
     report.checked.append(_display(path))
+    score = score_of(path.name)
     try:
-        loaded = load_file(model, path)
+        loaded = load_file(model, path) if score is None else load_named_score(score, path).rules
     except ConfigError as exc:
         report.problems.extend(exc.problems)
         return
-    if isinstance(loaded, ScoringRules):
+    if isinstance(loaded, ScoringRules):  # a named score's rules too
         report.warnings.extend(rules_warnings(loaded, _display(path)))
 
 
@@ -359,7 +461,9 @@ def check_folder_report(
     if not base.is_dir():
         report.problems.append(Problem(_display(base), None, "", "no such folder"))
         return report
-    expected = [(ScoringRules, SCORING_FILE)] + [(CrmMapping, mapping_file(crm)) for crm in crms]
+    expected: list[tuple[type[BaseModel], str]] = [(ScoringRules, SCORING_FILE)]
+    expected += [(CrmMapping, mapping_file(crm)) for crm in crms]
+    expected += [(NamedScoringRules, path.name) for path in named_score_files(base).values()]
     for model, name in expected:
         path = base / name
         if path.is_file():
@@ -372,21 +476,29 @@ def check_folder_report(
     read = {name for _, name in expected}
     report.skipped.extend(p.name for p in sorted(base.glob("*.y*ml")) if p.name not in read)
     _cross_check(base / SCORING_FILE, base, crms if in_use is None else in_use, report)
+    for path in named_score_files(base).values():
+        _cross_check(path, base, crms if in_use is None else in_use, report, notices=False)
     return report
 
 
-def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: CheckReport) -> None:
+def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: CheckReport, notices: bool = True) -> None:
     """Rules against the CRM mappings beside them, and the outputs a copied mapping lacks (notices)."""
     mappings: dict[str, CrmMapping] = {}
     for crm in crms:
         if (base / mapping_file(crm)).is_file():
             try:
-                mappings[crm], notices = _mapping_with_notices(crm, base)
+                mappings[crm], found = _mapping_with_notices(crm, base)
             except ConfigError:
                 continue  # already reported by the file's own check
-            report.warnings.extend(notices)
+            if notices:
+                report.warnings.extend(found)
+    score = score_of(rules_path.name)
     try:
-        rules, crossed = _rules_against(rules_path, mappings)
+        if score is None:
+            rules, crossed = _rules_against(rules_path, mappings)
+        else:
+            named, crossed = _named_against(score, rules_path, mappings)
+            rules = named.rules
     except ConfigError:
         return  # already reported by the file's own check
     report.problems.extend(crossed)
@@ -396,6 +508,8 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     """scoring*.yaml holds rules, `<crm>.yaml` a mapping; otherwise the content decides."""
+    if score_of(path.name) is not None:
+        return NamedScoringRules
     if path.name.startswith(Path(SCORING_FILE).stem):  # scoring.calibrated.yaml too
         return ScoringRules
     if path.stem in crms:
@@ -412,7 +526,7 @@ def check_file(path: Path, crms: Sequence[str] = PACKAGED_CRMS, in_use: Sequence
     report = CheckReport([], [], [])
     model = _model_for(path, crms)
     _check(model, path, report)
-    if model is ScoringRules and not report.problems:
+    if model in (ScoringRules, NamedScoringRules) and not report.problems:
         _cross_check(path, path.parent, crms if in_use is None else in_use, report)
     return report
 

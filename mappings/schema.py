@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from mappings.catalogue import (
     ATTRIBUTES,
@@ -25,8 +25,9 @@ from mappings.catalogue import (
     Attribute,
     Kind,
     custom_attribute,
+    named_output_field,
 )
-from mappings.grammar import AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
+from mappings.grammar import ALL, AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
 from mappings.patterns import valid_pattern
 
 Scalar = str | int | float | bool
@@ -357,6 +358,64 @@ class ScoringRules(Strict):
         return rules
 
 
+# ---------------------------------------------------------------------------- scoring.<name>.yaml
+
+# A named score's name: part of its file name and of its output fields (Salesforce allows 40 characters
+# before __c: `Lead_<Name>_Temperature_Changed_At` leaves 12 for the name).
+SCORE_NAME = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
+SCORE_NAME_MAX = 12
+RESERVED_SCORE_NAMES = ("calibrated", "default", "all")  # calibrate's output file; the CLI's --score values
+
+
+def score_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a score, or None when it can."""
+    if not re.match(SCORE_NAME, name) or len(name) > SCORE_NAME_MAX:
+        return (
+            f"score name {name!r}: use up to {SCORE_NAME_MAX} lower-case letters, digits and single _ "
+            "(like analytics or product_b)"
+        )
+    if name in RESERVED_SCORE_NAMES:
+        return f"score name {name!r} is reserved ({', '.join(RESERVED_SCORE_NAMES)}): choose another"
+    return None
+
+
+class NamedScoringRules(ScoringRules):
+    """A `scoring.<name>.yaml`: everything scoring.yaml holds, and the segment of records the score applies to.
+
+    `segment` lists conditions written as a compound rule's (`attribute` and one test, `days_ago` included);
+    a record is in the segment when every one holds. `segment: {all: [...]}` reads the same.
+    """
+
+    segment: list[Condition] = Field(min_length=1)
+
+    @field_validator("segment", mode="before")
+    @classmethod
+    def _all_group(cls, value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {ALL}:
+            return value[ALL]
+        return value
+
+
+class ScoreDefinition(Strict):
+    """One named score: its name, the records it applies to and its rules (a company score may reuse it)."""
+
+    name: str
+    segment: tuple[Condition, ...]
+    rules: ScoringRules
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        problem = score_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @classmethod
+    def of(cls, name: str, rules: NamedScoringRules) -> ScoreDefinition:
+        return cls(name=name, segment=tuple(rules.segment), rules=rules)
+
+
 # ---------------------------------------------------------------------------- <crm>.yaml
 
 Transform = Literal[
@@ -442,7 +501,12 @@ class CrmMapping(Strict):
     seniority: list[SeniorityPattern] = Field(default_factory=list)
     # Output key -> CRM field (null skips it). The loader fills an output a copied file lacks.
     outputs: dict[str, str | None]
+    # Named score -> its outputs renamed (output key -> CRM field, null skips one); the others derive from
+    # `outputs` (see named_output_field). The loader lists every named score in use here.
+    scores: dict[str, dict[str, str | None]] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    # Named score -> (the outputs it was derived from, its fields): a copy with other outputs derives again.
+    _named: dict[str, tuple[object, dict[str, str | None]]] = PrivateAttr(default_factory=dict)
 
     @field_validator("attributes")
     @classmethod
@@ -477,6 +541,18 @@ class CrmMapping(Strict):
             raise ValueError(f"unknown output {unknown[0]!r} (known: {', '.join(OUTPUT_BY_KEY)})")
         return value
 
+    @field_validator("scores")
+    @classmethod
+    def _scores_known(cls, value: dict[str, dict[str, str | None]]) -> dict[str, dict[str, str | None]]:
+        for name, renamed in value.items():
+            problem = score_name_problem(name)
+            if problem:
+                raise ValueError(problem)
+            unknown = sorted(set(renamed) - set(OUTPUT_BY_KEY))
+            if unknown:
+                raise ValueError(f"score {name!r}: unknown output {unknown[0]!r} (known: {', '.join(OUTPUT_BY_KEY)})")
+        return value
+
     @model_validator(mode="after")
     def _seniority_defined(self) -> Self:
         uses = any(m.transform == "seniority" for m in self.attributes.values())
@@ -484,8 +560,35 @@ class CrmMapping(Strict):
             raise ValueError("a seniority transform needs seniority patterns")
         return self
 
-    def output_field(self, key: str) -> str | None:
-        return self.outputs.get(key)
+    def output_field(self, key: str, score: str | None = None) -> str | None:
+        """The CRM field of an output of the default score, or of the named score `score`."""
+        if score is None:
+            return self.outputs.get(key)
+        return self.score_outputs(score).get(key)
+
+    def score_outputs(self, score: str) -> dict[str, str | None]:
+        """Output key -> CRM field of a named score: as renamed under `scores`, else derived from `outputs`."""
+        cached = self._named.get(score)
+        if cached is not None and cached[0] is self.outputs:
+            return cached[1]
+        renamed = self.scores.get(score, {})
+        found = {
+            key: renamed[key] if key in renamed else named_output_field(self.outputs.get(key), score)
+            for key in OUTPUT_BY_KEY
+        }
+        self._named[score] = (self.outputs, found)
+        return found
+
+    def with_scores(self, names: Sequence[str]) -> CrmMapping:
+        """This mapping writing the named scores `names` too (their renames kept): what the loader returns."""
+        copied = self.model_copy(update={"scores": {name: dict(self.scores.get(name, {})) for name in names}})
+        copied._named = {}
+        return copied
+
+    @property
+    def named_fields(self) -> list[str]:
+        """The CRM fields of every named score in use."""
+        return [f for name in self.scores for f in self.score_outputs(name).values() if f]
 
     @property
     def missing_outputs(self) -> list[str]:
@@ -517,7 +620,7 @@ class CrmMapping(Strict):
     @property
     def own_fields(self) -> frozenset[str]:
         """CRM fields leadtherm writes: a change to only these is our own echo."""
-        return frozenset(v for v in self.outputs.values() if v)
+        return frozenset([*(v for v in self.outputs.values() if v), *self.named_fields])
 
     @property
     def read_fields(self) -> list[str]:
@@ -526,6 +629,7 @@ class CrmMapping(Strict):
         for mapping in self.sources().values():
             names.extend(mapping.sources)
         names.extend(v for v in self.outputs.values() if v)
+        names.extend(self.named_fields)
         return list(dict.fromkeys(names))
 
 
@@ -536,6 +640,8 @@ __all__ = [
     "CrmMapping",
     "CustomAttribute",
     "DaysAgo",
+    "NamedScoringRules",
     "Rule",
+    "ScoreDefinition",
     "ScoringRules",
 ]

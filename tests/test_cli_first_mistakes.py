@@ -177,10 +177,16 @@ CASES = [
     # check
     Case(
         "check-ignores-other-yaml-files",
-        lambda w: ["check", str(w.mappings(lambda f: shutil.copy(f / "scoring.yaml", f / "scoring.backup.yaml")))],
+        lambda w: ["check", str(w.mappings(lambda f: shutil.copy(f / "scoring.yaml", f / "old-scoring.yaml")))],
         0,
-        r"not checked, leadtherm does not read them: scoring\.backup\.yaml",
+        r"not checked, leadtherm does not read them: old-scoring\.yaml",
         also=("valid: ",),
+    ),
+    Case(  # scoring.<name>.yaml is a named score (README, "Named scores"): a backup under that name says so
+        "check-scoring-copy-is-a-named-score",
+        lambda w: ["check", str(w.mappings(lambda f: shutil.copy(f / "scoring.yaml", f / "scoring.backup.yaml")))],
+        2,
+        r".*scoring\.backup\.yaml segment: is required: scoring\.backup\.yaml is the named score 'backup'",
     ),
     Case(
         "check-misnamed-mapping",

@@ -121,7 +121,9 @@ def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     handles = {str(r["messageId"]): str(r["receiptHandle"]) for r in event.get("Records", [])}
     batch = LambdaBatchQueue(rt.queue, handles)
     shared = rt.pipeline
-    pipeline = Pipeline(shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock, shared.pauses)
+    pipeline = Pipeline(
+        shared.crms, shared.rules, batch, shared.state, shared.settings, shared.clock, shared.pauses, shared.scores
+    )
     with invocation("worker"):
         pipeline.process(items, budget=_budget(context, shared))
     return {"batchItemFailures": [{"itemIdentifier": i} for i in [*unreadable, *batch.failed]]}

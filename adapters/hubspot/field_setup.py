@@ -69,6 +69,18 @@ def property_specs(mapping: CrmMapping) -> list[PropertySpec]:
         for o in OUTPUTS
         if (field := mapping.output_field(o.key))
     ]
+    specs += [
+        PropertySpec(
+            field,
+            f"{o.label} ({score})",
+            *FIELD_TYPES[o.value],
+            OPTIONS.get(o.value, ()),
+            f"Written by leadtherm: the named score {score}",
+        )
+        for score in mapping.scores
+        for o in OUTPUTS
+        if (field := mapping.output_field(o.key, score))
+    ]
     for criterion in QUALIFICATION:
         spec = mapping.attributes.get(criterion)
         if spec is not None and spec.field is not None:
@@ -135,6 +147,12 @@ def _reader(mapping: CrmMapping, field: str) -> str:
     """Which attribute or output reads a field, for the admin to find it in the mapping file."""
     users = [name for name, source in mapping.sources().items() if field in source.sources]
     users += [f"output {key}" for key, name in mapping.outputs.items() if name == field]
+    users += [
+        f"output {key} of score {score}"
+        for score in mapping.scores
+        for key, name in mapping.score_outputs(score).items()
+        if name == field
+    ]
     return ", ".join(users) or "id_field"
 
 

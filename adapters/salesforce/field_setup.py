@@ -71,6 +71,12 @@ def field_specs(mapping: CrmMapping) -> list[FieldSpec]:
         for output in OUTPUTS
         if (field := mapping.output_field(output.key)) and field.endswith("__c")
     ]
+    specs += [
+        FieldSpec(field, _label(f"{output.label} ({score})"), *FIELD_TYPES[output.value])
+        for score in mapping.scores
+        for output in OUTPUTS
+        if (field := mapping.output_field(output.key, score)) and field.endswith("__c")
+    ]
     for criterion in QUALIFICATION:
         spec = mapping.attributes.get(criterion)
         if spec is not None and spec.field is not None and spec.field.endswith("__c"):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,10 +31,20 @@ COLUMNS = (
 )
 
 
+# `score --score all`: per named score, these columns (before the reasons), empty outside its segment.
+NAMED_COLUMNS = ("score", "temperature")
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredRow:
     record_id: str
     assessment: Assessment
+    named: tuple[tuple[str, Assessment | None], ...] = ()  # each named score; None outside its segment
+
+
+def columns(named: Sequence[str] = ()) -> tuple[str, ...]:
+    """The columns of a scored row: COLUMNS, with each named score's before the reasons."""
+    return (*COLUMNS[:-1], *(f"{name}_{column}" for name in named for column in NAMED_COLUMNS), COLUMNS[-1])
 
 
 def make_console(stderr: bool = False) -> Console:
@@ -44,9 +56,12 @@ def make_console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, width=UNWRAPPED_WIDTH, soft_wrap=True)
 
 
-def score_values(row: ScoredRow) -> list[str | int]:
-    """One scored row's cells in COLUMNS order."""
+def score_values(row: ScoredRow) -> list[str | int | None]:
+    """One scored row's cells in `columns` order (None: outside a named score's segment)."""
     a = row.assessment
+    named: list[str | int | None] = []
+    for _, found in row.named:
+        named += [None, None] if found is None else [found.score, found.temperature.value]
     return [
         row.record_id,
         a.score,
@@ -54,6 +69,7 @@ def score_values(row: ScoredRow) -> list[str | int]:
         a.engagement,
         a.temperature.value,
         a.stage.value,
+        *named,
         reasons_text(a, 3),
     ]
 
@@ -106,9 +122,56 @@ def print_explanation(console: Console, ref: RecordRef, stored: StoredAssessment
     if history:
         table = Table("when", "action", "changes / reason", title="history", header_style="bold")
         for entry in history:
-            detail = ", ".join(change(k, old, new) for k, (old, new) in entry.changes.items() if k != "reasons")
+            # A named score's changes (`analytics.score`) are its own explanation's (`explain --score analytics`).
+            shown = {k: v for k, v in entry.changes.items() if k != "reasons" and "." not in k}
+            if entry.changes and not shown:
+                continue
+            detail = ", ".join(change(k, old, new) for k, (old, new) in shown.items())
             table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.action, detail or "; ".join(entry.reasons))
         console.print(table)
+
+
+def named_history(score: str, history: list[AuditEntry]) -> list[tuple[AuditEntry, dict[str, tuple[Any, Any]]]]:
+    """The writes of a named score's fields, newest first, each with its changes by output key."""
+    prefix = f"{score}."
+    found = []
+    for entry in history:
+        changes = {k.removeprefix(prefix): v for k, v in entry.changes.items() if k.startswith(prefix)}
+        if changes:
+            found.append((entry, changes))
+    return found
+
+
+def print_named_explanation(console: Console, ref: RecordRef, score: str, history: list[AuditEntry]) -> bool:
+    """What leadtherm last wrote for a named score and when each value changed; False when it never wrote one.
+
+    Only the default score's assessment is stored; a named score is explained from the writes of its fields.
+    """
+    writes = named_history(score, history)
+    if not writes:
+        return False
+    latest: dict[str, Any] = {}
+    for _, changes in reversed(writes):  # oldest first: the newest value of each output wins
+        latest.update({key: new for key, (_, new) in changes.items()})
+    temperature = str(latest.get("temperature", ""))
+    style = next((v for t, v in TEMPERATURE_STYLE.items() if t.value == temperature), "")
+    console.print(
+        f"[bold]{ref}[/]  {score}: score {latest.get('score', '?')} (fit {latest.get('fit', '?')}, engagement "
+        f"{latest.get('engagement', '?')})  [{style}]{temperature}[/]  stage {latest.get('stage', '?')}"
+        if style
+        else f"[bold]{ref}[/]  {score}: score {latest.get('score', '?')}  stage {latest.get('stage', '?')}"
+    )
+    console.print(f"last written {writes[0][0].at:%Y-%m-%d %H:%M:%S %Z}", highlight=False)
+    if "reasons" in latest:
+        console.print(f"reasons: {latest['reasons']}", highlight=False)
+    if "next_action" in latest:
+        console.print(f"next action: {latest['next_action']}", highlight=False)
+    table = Table("when", "changes", title=f"history of {score}", header_style="bold")
+    for entry, changes in writes:
+        detail = ", ".join(f"{k}: {old} -> {new}" for k, (old, new) in changes.items() if k != "reasons")
+        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", detail or "reasons")
+    console.print(table)
+    return True
 
 
 def print_dead_letters(console: Console, letters: list[DeadLetter]) -> None:

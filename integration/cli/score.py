@@ -20,13 +20,13 @@ from integration.cli.report import ScoredRow, print_distribution
 from integration.composition.plugins import CrmNotNamed, CrmPlugin, UnknownPlugin, crm_names, load_crm
 from integration.domain.model import Temperature
 from integration.domain.normalize import Normalizer
-from integration.domain.scoring import assess
+from integration.domain.scoring import assess, segment_holds
 from integration.errors import ConfigError, MappingError
 from integration.files.exports import PROGRESS_EVERY, Export, ExportError, ReadProgress
 from integration.files.score_output import row_writer
-from mappings.grammar import SCORING_FILE
-from mappings.loader import load_config, load_mapping, mappings_dir, rules_warnings
-from mappings.schema import CrmMapping
+from mappings.grammar import SCORING_FILE, named_scoring_file
+from mappings.loader import Config, load_mapping, load_scoring, mappings_dir, rules_warnings
+from mappings.schema import Condition, CrmMapping, ScoreDefinition, ScoringRules
 
 ROW_ERRORS_SHOWN = 3  # per column and reason; the rest are counted in one line
 
@@ -53,6 +53,15 @@ def score(
     summary: Annotated[bool, typer.Option(help="Print the temperature distribution on stderr after the rows.")] = False,
     encoding: EncodingOption = None,
     mappings: MappingsOption = None,
+    named: Annotated[
+        str | None,
+        typer.Option(
+            "--score",
+            metavar="NAME",
+            help="A named score (scoring.NAME.yaml): its rules, on the rows in its segment only; "
+            "`all`: the default score with each named score's columns (default: the default score).",
+        ),
+    ] = None,
 ) -> None:
     """Score a CRM export offline through the same mappings the live integration uses.
 
@@ -63,16 +72,17 @@ def score(
         export = open_export_file(file, encoding)
         crm = _which_crm(export, mappings)
     plugin = load_crm(crm)
-    rules, by_crm = load_config([crm], mappings)
-    mapping = by_crm[crm]
+    config = load_scoring([crm], mappings)
+    mapping = config.mappings[crm]
+    rules, segment, extra, rules_file = _chosen(config, named)
     export = export or open_export_file(file, encoding)
-    for warning in rules_warnings(rules, str(mappings_dir(mappings) / SCORING_FILE)):
+    for warning in rules_warnings(rules, str(mappings_dir(mappings) / rules_file)):
         typer.echo(f"{warning} (warning)", err=True)
     _check_header(export, crm, plugin, mapping, mappings)
     normalizer = Normalizer(mapping, remember=True)
     now = utc(as_of) if as_of else datetime.now(UTC)
     tally = _ScoreTally()
-    writer = row_writer(out, output.value)
+    writer = row_writer(out, output.value, [score.name for score in extra])
     with _score_progress(export) as progress:
         for row in export.rows(progress):
             object_type, flat = plugin.flatten(row.record)
@@ -85,13 +95,43 @@ def score(
                 continue
             tally.unmapped.update(reading.unmapped)
             lead = reading.lead
+            if segment is not None and not segment_holds(segment, lead.values, now):
+                tally.outside += 1
+                continue
             tally.saw(lead.record_id, row.position)
             assessment = assess(lead, rules, now)
             tally.temperatures[assessment.temperature] += 1
-            writer.write(ScoredRow(lead.record_id, assessment))
+            others = tuple(
+                (s.name, assess(lead, s.rules, now) if segment_holds(s.segment, lead.values, now) else None)
+                for s in extra
+            )
+            writer.write(ScoredRow(lead.record_id, assessment, others))
         progress.finish(tally.scored)
     writer.close()
+    if tally.outside:
+        typer.echo(f"{file}: {tally.outside} row(s) outside the segment of {named} (not scored)", err=True)
     _report_score(file, crm, tally, summary)
+
+
+ALL_SCORES = "all"
+
+
+def _chosen(
+    config: Config, named: str | None
+) -> tuple[ScoringRules, tuple[Condition, ...] | None, list[ScoreDefinition], str]:
+    """The rules to score with, the segment rows must be in (None: every row), the named scores whose
+    columns to add, and the rules' file."""
+    if named is None:
+        return config.rules, None, [], SCORING_FILE
+    if named == ALL_SCORES:
+        return config.rules, None, list(config.scores), SCORING_FILE
+    for score in config.scores:
+        if score.name == named:
+            return score.rules, score.segment, [], named_scoring_file(named)
+    known = ", ".join([s.name for s in config.scores] + [ALL_SCORES])
+    raise typer.BadParameter(
+        f"no named score {named!r} (no {named_scoring_file(named)}); known: {known}", param_hint="--score"
+    )
 
 
 @dataclass
@@ -102,6 +142,7 @@ class _ScoreTally:
     rejected: Counter[tuple[str, str]] = field(default_factory=Counter)
     unmapped: Counter[str] = field(default_factory=Counter)
     seen: set[str] = field(default_factory=set)  # the one thing that grows: ids, not rows
+    outside: int = 0  # rows outside the chosen named score's segment
     duplicates: int = 0
     first_duplicate: tuple[str, str] | None = None
 

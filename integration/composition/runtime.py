@@ -15,7 +15,7 @@ from integration.service.guard import GuardedClient
 from integration.service.pipeline import CrmBinding, Pipeline, PipelineSettings
 from integration.service.ratelimit import TokenBucket
 from integration.service.rules_provider import StoreRulesProvider, open_rules_store
-from mappings.loader import load_config, mappings_dir
+from mappings.loader import load_scoring, mappings_dir
 from mappings.schema import CrmMapping, ScoringRules
 
 
@@ -103,15 +103,22 @@ def build_runtime(
     mappings = mappings_folder(env, mappings)
     plugins = {name: load_crm(name) for name in names}
     # Rules and mappings checked against each other: a rule on an attribute a CRM in use lacks fails here.
-    rules, crm_mappings = load_config(names, mappings)
+    config = load_scoring(names, mappings)
+    rules, crm_mappings = config.rules, config.mappings
     clients: dict[str, GuardedClient] = {}
     for name, plugin in plugins.items():
         capacity, period = plugin.rate_limit(env)
         clients[name] = GuardedClient(plugin.client(crm_mappings[name], env), TokenBucket.for_window(capacity, period))
     queue, state = open_backend(env)
     bindings = {n: CrmBinding(clients[n], Normalizer(crm_mappings[n])) for n in names}
-    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules)
+    provider = StoreRulesProvider(open_rules_store(env, mappings_dir(mappings)), rules, scores=config.scores)
     pipeline = Pipeline(
-        bindings, provider, queue, state, settings_from_env(env, settings), clock or (lambda: datetime.now(UTC))
+        bindings,
+        provider,
+        queue,
+        state,
+        settings_from_env(env, settings),
+        clock or (lambda: datetime.now(UTC)),
+        scores=config.scores,
     )
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

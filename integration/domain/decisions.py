@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,11 +17,11 @@ from typing import Any
 from integration.domain.model import Assessment, Lead
 from integration.domain.normalize import Normalizer, to_datetime
 from integration.domain.outputs import canonical, changed_outputs, held_temperature
-from integration.domain.scoring import assess
+from integration.domain.scoring import assess, segment_holds
 from integration.errors import MappingError
 from integration.ports import SCORE_HISTORY, RawRecord, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
-from mappings.schema import CrmMapping, ScoringRules
+from mappings.schema import CrmMapping, ScoreDefinition, ScoringRules
 
 # Outputs whose stored value can be compared with what the CRM holds (reasons are stored as rules;
 # the optional outputs, a rating and a grid cell, are derived and not stored).
@@ -122,6 +123,30 @@ def _display(lead: Lead | None, name: str) -> str | None:
     return str(value).strip()[:DISPLAY_MAX_CHARS] or None
 
 
+def named_outputs(
+    mapping: CrmMapping, lead: Lead, record: RawRecord, scores: Sequence[ScoreDefinition], now: datetime
+) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]], datetime | None]:
+    """What the named scores whose segment holds write: CRM field -> value, `<score>.<output>` -> (held, new),
+    and the soonest moment one of them drops (for the sweep).
+
+    A record outside a segment keeps what that score last wrote (see README, "Named scores").
+    """
+    values: dict[str, Any] = {}
+    changes: dict[str, tuple[Any, Any]] = {}
+    soonest: datetime | None = None
+    for score in scores:
+        if not segment_holds(score.segment, lead.values, now):
+            continue
+        assessment = assess(lead, score.rules, now)
+        written, changed = changed_outputs(mapping, assessment, record, now, score.name)
+        values.update(written)
+        changes.update((f"{score.name}.{key}", change) for key, change in changed.items())
+        drop = assessment.next_drop_at
+        if drop is not None and (soonest is None or drop < soonest):
+            soonest = drop
+    return values, changes, soonest
+
+
 def decide(
     ref: RecordRef,
     record: RawRecord | None,
@@ -129,8 +154,13 @@ def decide(
     rules: ScoringRules,
     before: StoredAssessment | None,
     now: datetime,
+    scores: Sequence[ScoreDefinition] = (),
 ) -> Decision:
-    """What to do about one record, given what the CRM holds now and what we stored before."""
+    """What to do about one record, given what the CRM holds now and what we stored before.
+
+    The default score and every named score in `scores` whose segment holds are assessed from the same
+    record, and what changed in any of them is one write.
+    """
     if record is None:
         return Forget(ref, "the record no longer exists in the CRM")
     try:
@@ -150,6 +180,13 @@ def decide(
     else:
         changed = "temperature" in changes
     state = stored_from(assessment, changed, held, before, reading.unmapped, lead)
+    if scores:
+        named, named_changes, drop = named_outputs(mapping, lead, record, scores, now)
+        values.update(named)
+        changes.update(named_changes)
+        if drop is not None and (state.next_drop_at is None or drop < state.next_drop_at):
+            # The sweep revisits the record when any of its scores would drop a band.
+            state = dataclasses.replace(state, next_drop_at=drop)
     return Write(ref, values, changes, state, recovered) if values else Unchanged(ref, state, recovered)
 
 
@@ -160,10 +197,11 @@ def decide_safely(
     rules: ScoringRules,
     before: StoredAssessment | None,
     now: datetime,
+    scores: Sequence[ScoreDefinition] = (),
 ) -> Decision:
     """`decide`, where any failure on one record rejects that record only, naming the field and never the value."""
     try:
-        return decide(ref, record, normalizer, rules, before, now)
+        return decide(ref, record, normalizer, rules, before, now, scores)
     except Exception as exc:  # noqa: BLE001 - one record must never stop the worker; named below, never its value
         culprit = None if record is None else culprit_field(ref, record, normalizer, rules, now)
         where = f"field {culprit!r}" if culprit else "the record"

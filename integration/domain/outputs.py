@@ -95,17 +95,19 @@ def held_temperature(mapping: CrmMapping, record: RawRecord | None) -> str | Non
 
 
 def changed_outputs(
-    mapping: CrmMapping, assessment: Assessment, record: RawRecord, now: datetime
+    mapping: CrmMapping, assessment: Assessment, record: RawRecord, now: datetime, score: str | None = None
 ) -> tuple[dict[str, Any], dict[str, tuple[Any, Any]]]:
     """CRM field -> value to write, and output key -> (held, new), for what really changed.
 
+    `score`: the named score `assessment` is of (its own fields), None for the default score.
     `previous_temperature` and `temperature_changed_at` are written only with a temperature change,
     so a workflow enrolling on either fires exactly once per change.
     """
     values: dict[str, Any] = {}
     changes: dict[str, tuple[Any, Any]] = {}
+    fields = mapping.outputs if score is None else mapping.score_outputs(score)  # looked up once, not per output
     for key, new in assessment_outputs(assessment).items():
-        field = mapping.output_field(key)
+        field = fields.get(key)
         if field is None:
             continue
         held = canonical(key, record.get(field))
@@ -114,11 +116,11 @@ def changed_outputs(
             changes[key] = (held, new)
     if "temperature" in changes:
         old = changes["temperature"][0]
-        previous_field = mapping.output_field("previous_temperature")
+        previous_field = fields.get("previous_temperature")
         if previous_field is not None and old is not None:
             values[previous_field] = old
             changes["previous_temperature"] = (canonical("x", record.get(previous_field)), old)
-        changed_at_field = mapping.output_field("temperature_changed_at")
+        changed_at_field = fields.get("temperature_changed_at")
         if changed_at_field is not None:
             held_at = record.get(changed_at_field)
             values[changed_at_field] = format_datetime(change_moment(now, held_at))

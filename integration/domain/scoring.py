@@ -294,6 +294,25 @@ def rule_holds(rule: Rule, values: Mapping[str, Any], now: datetime | None = Non
     return every(values, _moment(rule, now)) is not None
 
 
+_SEGMENTS: dict[int, tuple[tuple[Condition, ...], Callable[[Mapping[str, Any], float], bool]]] = {}
+
+
+def _segment_test(segment: tuple[Condition, ...]) -> Callable[[Mapping[str, Any], float], bool]:
+    tests = tuple((c.attribute, _holds(c)) for c in segment if c.days_ago is None)
+    aged = tuple((c.attribute, _aged(c)) for c in segment if c.days_ago is not None)
+
+    def holds(values: Mapping[str, Any], moment: float) -> bool:
+        return all(test(values.get(a)) for a, test in tests) and all(dated(values.get(a), moment) for a, dated in aged)
+
+    return holds
+
+
+def segment_holds(segment: tuple[Condition, ...], values: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a record is in a named score's segment: every condition holds, tested as a compound rule's are."""
+    holds = _memo(_SEGMENTS, segment, _segment_test, 256)
+    return holds(values, _utc(now).timestamp())
+
+
 def decay_factor(last: datetime | None, now: datetime, half_life_days: float, grace_days: float) -> float:
     """The share of engagement left after the silence since `last`: 1 within the grace period, then halving."""
     if last is None:

@@ -8,6 +8,7 @@ stratified share otherwise), so the two sets of figures compare directly.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,8 +19,8 @@ from integration.calibration.history import History
 from integration.calibration.session import holdout_split
 from integration.calibration.statistics import auc
 from integration.domain.model import Assessment, Lead, Temperature
-from integration.domain.scoring import assess
-from mappings.schema import Rule, ScoringRules
+from integration.domain.scoring import assess, segment_holds
+from mappings.schema import Condition, Rule, ScoringRules
 
 TOP_SHARE = 0.2  # "lift of the top 20%"
 PROGRESS_EVERY = 250  # leads between two progress reports of a long what-if
@@ -150,4 +151,28 @@ def what_if(
     )
 
 
-__all__ = ["PreviewRow", "Sample", "Side", "WhatIf", "attributes_tested", "preview", "top_lift", "what_if"]
+def in_segment(history: History, segment: tuple[Condition, ...]) -> History:
+    """The history's leads in a named score's segment, each tested as of its own moment."""
+    kept = [i for i, lead in enumerate(history.leads) if segment_holds(segment, lead.values, history.as_of[i])]
+    created = None if history.created is None else tuple(history.created[i] for i in kept)
+    return dataclasses.replace(
+        history,
+        source=f"{history.source} (the segment's {len(kept)} of {len(history.leads)} leads)",
+        leads=[history.leads[i] for i in kept],
+        outcomes=[history.outcomes[i] for i in kept],
+        as_of=[history.as_of[i] for i in kept],
+        created=created,
+    )
+
+
+__all__ = [
+    "PreviewRow",
+    "Sample",
+    "Side",
+    "WhatIf",
+    "attributes_tested",
+    "in_segment",
+    "preview",
+    "top_lift",
+    "what_if",
+]

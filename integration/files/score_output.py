@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from typing import IO, Protocol
 
 from rich.console import Console
 from rich.table import Table
 
-from integration.cli.report import COLUMNS, TEMPERATURE_STYLE, ScoredRow, score_values
+from integration.cli.report import TEMPERATURE_STYLE, ScoredRow, columns, score_values
 from integration.domain.model import Temperature
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, and tab or
@@ -36,9 +37,9 @@ class RowWriter(Protocol):
 class CsvRows:
     """A header, then one line per row; every text cell spreadsheet-safe."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], named: Sequence[str] = ()) -> None:
         self._writer = csv.writer(stream, lineterminator="\n")
-        self._writer.writerow(COLUMNS)
+        self._writer.writerow(columns(named))
 
     def write(self, row: ScoredRow) -> None:
         self._writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in score_values(row)])
@@ -50,14 +51,15 @@ class CsvRows:
 class JsonRows:
     """A JSON array written one object per line, so a reader can stream it too; never NaN or Infinity."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], named: Sequence[str] = ()) -> None:
         self._stream = stream
         self._separator = "[\n  "
         # json.dumps builds a new encoder on every call that is not all defaults (allow_nan is not).
         self._encode = json.JSONEncoder(allow_nan=False).encode
+        self._columns = columns(named)
 
     def write(self, row: ScoredRow) -> None:
-        record: dict[str, object] = dict(zip(COLUMNS, score_values(row), strict=True))
+        record: dict[str, object] = dict(zip(self._columns, score_values(row), strict=True))
         # Every line of the score, not just the top ones: a program can check they add up to it.
         record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.lines()]
         self._stream.write(self._separator + self._encode(record))
@@ -74,8 +76,9 @@ class TableRows:
     hundreds of MB, and nothing shows until the end.
     """
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, named: Sequence[str] = ()) -> None:
         self._console = console
+        self._columns = columns(named)
         self._page: list[ScoredRow] | None = []
         self._widths: list[int] = []
         self._colour = console.is_terminal and not console.no_color
@@ -87,10 +90,10 @@ class TableRows:
         self._page.append(row)
         if len(self._page) > TABLE_PAGE:
             page, self._page = self._page, None
-            cells = [[str(v) for v in score_values(r)] for r in page]
-            self._widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS[:-1])]
-            self._console.file.write(self._join(list(COLUMNS)) + "\n")
-            self._console.file.write("  ".join("-" * w for w in [*self._widths, len(COLUMNS[-1])]) + "\n")
+            cells = [_cells(r) for r in page]
+            self._widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(self._columns[:-1])]
+            self._console.file.write(self._join(list(self._columns)) + "\n")
+            self._console.file.write("  ".join("-" * w for w in [*self._widths, len(self._columns[-1])]) + "\n")
             for r in page:
                 self._line(r)
 
@@ -106,23 +109,28 @@ class TableRows:
 
     def _line(self, row: ScoredRow) -> None:
         colour = _ANSI[row.assessment.temperature] if self._colour else None
-        self._console.file.write(self._join([str(v) for v in score_values(row)], colour) + "\n")
+        self._console.file.write(self._join(_cells(row), colour) + "\n")
 
     def close(self) -> None:
         if self._page is None:
             self._console.file.flush()
             return
-        table = Table(*COLUMNS, header_style="bold")
+        table = Table(*self._columns, header_style="bold")
         for row in self._page:
-            values = [str(v) for v in score_values(row)]
+            values = _cells(row)
             values[4] = f"[{TEMPERATURE_STYLE[row.assessment.temperature]}]{values[4]}[/]"
             table.add_row(*values)
         self._console.print(table)
 
 
-def row_writer(console: Console, fmt: str) -> RowWriter:
+def _cells(row: ScoredRow) -> list[str]:
+    return ["" if v is None else str(v) for v in score_values(row)]
+
+
+def row_writer(console: Console, fmt: str, named: Sequence[str] = ()) -> RowWriter:
+    """A writer of scored rows; `named`: the named scores whose columns each row carries (`--score all`)."""
     if fmt == "csv":
-        return CsvRows(console.file)
+        return CsvRows(console.file, named)
     if fmt == "json":
-        return JsonRows(console.file)
-    return TableRows(console)
+        return JsonRows(console.file, named)
+    return TableRows(console, named)

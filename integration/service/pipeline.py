@@ -46,7 +46,7 @@ from integration.ports.metrics import metrics
 from integration.service.pause import CrmPauses
 from integration.service.retry import POLICY, RetryPolicy
 from integration.service.rules_provider import RulesSource
-from mappings.schema import ScoringRules
+from mappings.schema import ScoreDefinition, ScoringRules
 
 log = logging.getLogger("leadtherm.pipeline")
 
@@ -191,9 +191,11 @@ class Pipeline:
         settings: PipelineSettings | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         pauses: CrmPauses | None = None,
+        scores: Sequence[ScoreDefinition] = (),
     ) -> None:
         self.crms = dict(crms)
         self._rules = rules
+        self.scores = tuple(scores)  # the named scores, assessed in the same pass as the default one
         self.queue = queue
         self.state = state
         self.settings = settings or PipelineSettings()
@@ -220,6 +222,14 @@ class Pipeline:
     @rules.setter
     def rules(self, rules: ScoringRules | RulesSource) -> None:
         self._rules = rules
+
+    def _versions(self) -> tuple[ScoringRules, tuple[ScoreDefinition, ...]]:
+        """The rules and the named scores in force, of one version: a source that reloads both gives both."""
+        snapshot = getattr(self._rules, "snapshot", None)
+        if snapshot is not None and self.scores:
+            found: tuple[ScoringRules, tuple[ScoreDefinition, ...]] = snapshot()
+            return found
+        return self.rules, self.scores
 
     # ------------------------------------------------------------------ queue side
 
@@ -425,12 +435,12 @@ class Pipeline:
     ) -> dict[RecordRef, Failure]:
         """Decide every record, settle what needs no write into the pass; add the writes to `writes`."""
         report, batch = run.report, run.batch
-        rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
+        rules, scores = self._versions()  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
         for ref, record in records.items():
             binding = self.crms[ref.crm]
-            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now)
+            decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, scores)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
             elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Protocol
@@ -22,9 +22,9 @@ from typing import Protocol
 from integration.composition.plugins import Env, UnknownPlugin
 from integration.errors import ConfigError, LeadthermError
 from integration.ports.rules_store import READER_BEAT, RulesStore, reader_name
-from mappings.grammar import SCORING_FILE
+from mappings.grammar import SCORING_FILE, named_scoring_file, score_of
 from mappings.loader import read_yaml, validate
-from mappings.schema import ScoringRules
+from mappings.schema import NamedScoringRules, ScoreDefinition, ScoringRules
 
 log = logging.getLogger("leadtherm.rules")
 STORE_GROUP = "leadtherm.rules_stores"
@@ -60,11 +60,16 @@ class StoreRulesProvider:
         initial: ScoringRules,
         check_every: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
+        scores: Sequence[ScoreDefinition] = (),
     ) -> None:
         self.store = store
         self.check_every = check_every
         self._monotonic = monotonic
         self._rules = initial
+        self._scores = tuple(scores)
+        # The named scores whose fields the mappings read and write: fixed at start (a new one needs setup).
+        self._names = tuple(s.name for s in scores)
+        self._unwritten: set[str] = set()
         self._head = 0  # the files as found at start; a store that has versions says which is in force
         self._lock = threading.Lock()
         self._checked = monotonic()
@@ -76,22 +81,41 @@ class StoreRulesProvider:
         return self._head
 
     def current(self) -> ScoringRules:
+        return self.snapshot()[0]
+
+    def snapshot(self) -> tuple[ScoringRules, tuple[ScoreDefinition, ...]]:
+        """The default rules and the named scores of one version, together (a batch scores with one version)."""
         now = self._monotonic()
         if now - self._checked < self.check_every:
-            return self._rules
+            return self._rules, self._scores
         with self._lock:
             if now - self._checked >= self.check_every:
                 self._checked = now
                 self._reload()
-        return self._rules
+            return self._rules, self._scores
+
+    def _named(self, files: Mapping[str, str]) -> tuple[ScoreDefinition, ...]:
+        """The named scores of a version that the service writes; one applied since it started is noted once."""
+        for file in files:
+            name = score_of(file)
+            if name is not None and name not in self._names and name not in self._unwritten:
+                self._unwritten.add(name)
+                log.warning("named score %s applied: run leadtherm setup, then restart serve to write it", name)
+        scores = []
+        for name in self._names:
+            file = named_scoring_file(name)
+            if file in files:  # one removed from the store is no longer written
+                scores.append(ScoreDefinition.of(name, validate(NamedScoringRules, read_yaml(files[file], file), file)))
+        return tuple(scores)
 
     def _reload(self) -> None:
         try:
             head = self.store.head()
             if head == self._head:
                 return
-            text = self.store.current()[SCORING_FILE]
-            rules = parse_rules(text)
+            files = self.store.current()
+            rules = parse_rules(files[SCORING_FILE])
+            scores = self._named(files)
         except ConfigError as exc:
             log.error(
                 "rules version %s not loaded, keeping version %s: %d problem(s)", head, self._head, len(exc.problems)
@@ -102,7 +126,7 @@ class StoreRulesProvider:
             log.error("rules store unreadable, keeping version %s: %s", self._head, exc)
             return
         log.info("rules version %d in force (was %d)", head, self._head)
-        self._rules, self._head = rules, head
+        self._rules, self._scores, self._head = rules, scores, head
 
     def keep_marking(
         self, stop: threading.Event, every: float = READER_BEAT, name: str | None = None

@@ -9,12 +9,13 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
 from integration.calibration.session import Options, with_history
+from integration.domain.whatif import in_segment
 from integration.errors import ConfigError, LeadthermError
-from mappings.grammar import SCORING_FILE
+from mappings.grammar import SCORING_FILE, score_of
 from mappings.loader import read_yaml, validate
-from mappings.schema import CrmMapping
+from mappings.schema import CrmMapping, NamedScoringRules, ScoringRules
 from webhooks.console.charts import bands_chart, moves_chart
-from webhooks.console.context import Console
+from webhooks.console.context import Console, rules_file, rules_files
 from webhooks.console.jobs import BACKGROUND_SHARE, Job, JobRefused, JobState, Progress, started
 from webhooks.console.offload import calibrate_task, pull, pull_task, run_in_child, upload_task, whatif_task
 from webhooks.console.workspace import UploadError, Workspace
@@ -23,12 +24,17 @@ HOLDOUT, SEED = 0.3, 7
 
 
 def add_routes(bp: Blueprint, console: Console) -> None:
+    def chosen(ws: Workspace) -> tuple[str, ScoringRules | None, ScoringRules | None]:
+        """The score a request is about (empty: the default), the draft's rules of it and the rules in force."""
+        score = (request.values.get("score") or "").strip()
+        name = rules_file(ws.files, score)
+        return score, console.rules_of(ws.files, name), console.rules_of(console.current_files(), name)
+
     @bp.get("/whatif")
     def whatif() -> str:
         ws = console.workspace()
-        draft = console.rules_of(ws.files)
+        score, draft, current = chosen(ws)
         result = None
-        current = console.current_rules()
         if ws.history is not None and draft is not None and current is not None:
             key = (id(ws.history), current.model_dump_json(), draft.model_dump_json())
             latest = console.jobs.latest_any(console.owner())
@@ -43,6 +49,8 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             result=result,
             job=console.jobs.latest_any(console.owner()),
             draft_valid=draft is not None,
+            score=score,
+            scores=[s for n in rules_files(ws.files) if (s := score_of(n)) is not None],
             crms=console.crms(ws.files),
             connected=sorted(console.config.clients),
             bands_chart=bands_chart,
@@ -50,12 +58,17 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         )
 
     def back() -> Response:
-        return redirect(url_for("console.whatif"))  # type: ignore[return-value]
+        return redirect(url_for("console.whatif", score=request.values.get("score") or None))  # type: ignore[return-value]
 
     def whatif_work(ws: Workspace, current: Any, draft: Any) -> Callable[[Progress], Any]:
         history = ws.history
         assert history is not None
-        return lambda progress: (history, run_in_child(whatif_task, (current, draft, HOLDOUT, SEED), history, progress))
+        # A named score is replayed on the history's leads in its segment (as `calibrate --score` learns it).
+        replayed = in_segment(history, tuple(draft.segment)) if isinstance(draft, NamedScoringRules) else history
+        return lambda progress: (
+            history,
+            run_in_child(whatif_task, (current, draft, HOLDOUT, SEED), replayed, progress),
+        )
 
     def whatif_done(ws: Workspace, key: tuple[int, str, str]) -> Callable[[Any], None]:
         def done(result: Any) -> None:
@@ -78,7 +91,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def whatif_run() -> BaseResponse:
         """Start the what-if of the draft on the history: answers at once with the job (JSON) or the page."""
         ws = console.workspace()
-        draft, current = console.rules_of(ws.files), console.current_rules()
+        score, draft, current = chosen(ws)
         if ws.history is None or draft is None or current is None:
             flash("Upload a history and keep the draft valid first.", "error")
             return back()
@@ -90,7 +103,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         except JobRefused as exc:
             flash(f"What-if not started: {exc}", "error")
             return back()
-        return started(job, url_for("console.whatif"))
+        return started(job, url_for("console.whatif", score=score or None))
 
     @bp.post("/whatif/upload")
     def whatif_upload() -> BaseResponse | tuple[str, int]:

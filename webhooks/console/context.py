@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flask import after_this_request, g, session
+from flask import abort, after_this_request, g, session
 from pydantic import BaseModel
 
 from integration.composition.plugins import CrmPlugin, load_crm
 from integration.errors import ConfigError, Problem
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.ports.rules_store import RulesStore
-from mappings.crosscheck import rules_against, rules_value_notices
-from mappings.grammar import SCORING_FILE, SUFFIX, mapping_file
+from mappings.crosscheck import rules_against, rules_value_notices, segment_against
+from mappings.grammar import SCORING_FILE, SUFFIX, crm_of, mapping_file, named_scoring_file, score_of
 from mappings.loader import read_yaml, validate
-from mappings.schema import CrmMapping, ScoringRules
+from mappings.schema import CrmMapping, NamedScoringRules, ScoringRules
 from webhooks.console.jobs import JobRunner, background_clients
 from webhooks.console.merge import merge
 from webhooks.console.workspace import MemoryDrafts, UploadError, Workspace, Workspaces
@@ -74,7 +74,11 @@ def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...
     Each edit re-reads only the file it changed. `store.apply` still checks the whole folder
     with `check_folder` before anything is written.
     """
-    model: type[BaseModel] = ScoringRules if name == SCORING_FILE else CrmMapping
+    model: type[BaseModel] = CrmMapping
+    if name == SCORING_FILE:
+        model = ScoringRules
+    elif score_of(name) is not None:
+        model = NamedScoringRules
     try:
         return validate(model, read_yaml(text, name), name), ()
     except ConfigError as exc:
@@ -82,26 +86,52 @@ def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...
 
 
 @lru_cache(maxsize=64)
-def _crossed(rules_text: str, mapping_texts: tuple[tuple[str, str], ...], notices: bool = False) -> tuple[Problem, ...]:
-    """The rules against the draft's valid mappings, as `check` crosses them (attributes, kinds, values).
+def _crossed(
+    rules_text: str, mapping_texts: tuple[tuple[str, str], ...], notices: bool = False, name: str = SCORING_FILE
+) -> tuple[Problem, ...]:
+    """The rules of file `name` against the draft's valid mappings, as `check` crosses them (attributes, kinds,
+    values; a named score's segment too).
 
     With `notices`, what check only notes instead: values the attributes never hold that do not
     make a rule match nobody for a typo.
     """
-    rules, _ = _checked(SCORING_FILE, rules_text)
+    rules, _ = _checked(name, rules_text)
     if not isinstance(rules, ScoringRules):
         return ()
     mappings = {}
-    for name, text in mapping_texts:
-        mapping, _ = _checked(name, text)
+    for file, text in mapping_texts:
+        mapping, _ = _checked(file, text)
         if isinstance(mapping, CrmMapping):
-            mappings[name.removesuffix(SUFFIX)] = mapping
+            mappings[file.removesuffix(SUFFIX)] = mapping
     cross = rules_value_notices if notices else rules_against
-    return tuple(cross(rules, SCORING_FILE, read_yaml(rules_text, SCORING_FILE).lines, mappings))
+    lines = read_yaml(rules_text, name).lines
+    found = cross(rules, name, lines, mappings)
+    if isinstance(rules, NamedScoringRules) and not notices:
+        found += segment_against(rules.segment, name, lines, mappings)
+    return tuple(found)
 
 
-def _rules(text: str) -> ScoringRules:
-    rules, problems = _checked(SCORING_FILE, text)
+def rules_files(files: Mapping[str, str]) -> list[str]:
+    """The draft's rules files: scoring.yaml, then each named score's `scoring.<name>.yaml`."""
+    return [SCORING_FILE, *sorted(n for n in files if score_of(n) is not None)]
+
+
+def rules_file(files: Mapping[str, str], score: str | None) -> str:
+    """The rules file a page or form is about: scoring.yaml, or the named score's; 404 for one the draft lacks."""
+    if not score:
+        return SCORING_FILE
+    name = named_scoring_file(score)
+    if name not in files:
+        abort(404, f"no named score {score} (no {name})")
+    return name
+
+
+def _mapping_texts(files: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((n, files[n]) for n in sorted(files) if crm_of(n) is not None)
+
+
+def _rules(text: str, name: str = SCORING_FILE) -> ScoringRules:
+    rules, problems = _checked(name, text)
     if not isinstance(rules, ScoringRules):
         raise ConfigError(problems)
     return rules
@@ -230,9 +260,10 @@ class Console:
         return self.rules_of(self.current_files())
 
     @staticmethod
-    def rules_of(files: Mapping[str, str]) -> ScoringRules | None:
+    def rules_of(files: Mapping[str, str], name: str = SCORING_FILE) -> ScoringRules | None:
+        """The rules of a rules file (scoring.yaml, or a named score's), None when it is missing or invalid."""
         try:
-            return _rules(files[SCORING_FILE])
+            return _rules(files[name], name)
         except (ConfigError, KeyError):
             return None
 
@@ -258,20 +289,21 @@ class Console:
             return [Problem(SCORING_FILE, None, "", "cannot read: no such file")]
         names = [SCORING_FILE, *sorted(n for n in files if n != SCORING_FILE)]
         problems = [p for name in names for p in _checked(name, files[name])[1]]
-        mappings = tuple((name, files[name]) for name in names[1:])
-        return [*problems, *_crossed(files[SCORING_FILE], mappings)]
+        mappings = _mapping_texts(files)
+        crossed = [p for name in rules_files(files) for p in _crossed(files[name], mappings, False, name)]
+        return [*problems, *crossed]
 
     @staticmethod
     def value_notices(files: Mapping[str, str]) -> list[Problem]:
         """Values of the draft's rules that no mapping produces, where `check` only notes them."""
         if SCORING_FILE not in files:
             return []
-        mappings = tuple((n, files[n]) for n in sorted(files) if n != SCORING_FILE)
-        return list(_crossed(files[SCORING_FILE], mappings, notices=True))
+        mappings = _mapping_texts(files)
+        return [p for name in rules_files(files) for p in _crossed(files[name], mappings, True, name)]
 
     @staticmethod
     def crms(files: Mapping[str, str]) -> list[str]:
-        return sorted(n.removesuffix(SUFFIX) for n in files if n != SCORING_FILE)
+        return sorted(crm for n in files if (crm := crm_of(n)) is not None)
 
     @staticmethod
     def plugin(crm: str) -> CrmPlugin:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
+from integration.domain.scoring import segment_holds
 from integration.domain.whatif import attributes_tested, preview
 from integration.domain.written import change, written
 from integration.errors import ConfigError, LeadthermError, Problem
@@ -16,10 +17,10 @@ from integration.ports.metrics import metrics
 from integration.ports.rules_store import RulesStoreError, unified_diff
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
-from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file
-from mappings.schema import Decay, Qualification, ScoringRules, StageRules, Thresholds, Weights
+from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file, named_scoring_file, score_of
+from mappings.schema import Decay, NamedScoringRules, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
-from webhooks.console.context import Console
+from webhooks.console.context import Console, rules_file, rules_files
 from webhooks.console.edits import (
     AXES,
     CONDITIONS,
@@ -145,10 +146,11 @@ def _changed_attributes(before: ScoringRules, after: ScoringRules) -> list[str]:
     return (changed or attributes_tested(after))[:PREVIEW_COLUMNS]
 
 
-def preview_context(console: Console, ws: Workspace) -> dict[str, Any]:
-    """The preview's rows: every sample with the rules in force and with the draft."""
-    current = console.current_rules()
-    draft = console.rules_of(ws.files)
+def preview_context(console: Console, ws: Workspace, name: str = SCORING_FILE) -> dict[str, Any]:
+    """The preview's rows: every sample with the rules in force and with the draft (of file `name`: a named
+    score's preview shows the samples in its draft's segment)."""
+    current = console.rules_of(console.current_files(), name)
+    draft = console.rules_of(ws.files, name)
     if not ws.samples or draft is None or current is None:
         return {
             "rows": [],
@@ -159,7 +161,11 @@ def preview_context(console: Console, ws: Workspace) -> dict[str, Any]:
             "moved": 0,
             "warmer": 0,
         }
-    rows = preview(ws.samples, current, draft, samples_as_of(ws.samples))
+    samples = ws.samples
+    if isinstance(draft, NamedScoringRules):
+        segment, moment = tuple(draft.segment), samples_as_of(ws.samples)
+        samples = [sample for sample in samples if segment_holds(segment, sample.lead.values, moment)]
+    rows = preview(samples, current, draft, samples_as_of(ws.samples))
     rows.sort(key=lambda r: (not r.moved, r.sample.lead.record_id))
     moved = [r for r in rows if r.before.temperature is not r.after.temperature]
     return {
@@ -187,14 +193,20 @@ def draft_context(console: Console, ws: Workspace) -> dict[str, Any]:
     }
 
 
+def _score() -> str:
+    """The named score a request is about (`?score=` on a page, a hidden `score` on a form); empty: the default."""
+    return (request.values.get("score") or "").strip()
+
+
 def _answer(console: Console, ws: Workspace, back: str, error: str | None = None) -> Response:
     """For the page's script: the fragments to swap in; for a plain form post: back to the page."""
     if request.headers.get("X-Requested-With") == "fetch":
         draft = draft_context(console, ws)
+        name = SCORING_FILE if not _score() else named_scoring_file(_score())
         return jsonify(
             problems=render_template("_problems.html", **draft, error=error),
             status=render_template("_draft_status.html", **draft),
-            preview=render_template("_preview.html", **preview_context(console, ws)),
+            preview=render_template("_preview.html", **preview_context(console, ws, name)),
         )
     if error:
         flash(error, "error")
@@ -240,9 +252,15 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     def rules() -> str:
         ws = console.workspace()
         context = draft_context(console, ws)
+        score = _score()
+        name = rules_file(ws.files, score)
+        own = [p for p in context["problems"] if p.file == name]  # a rule's problems, not another file's
         return render_template(
             "rules.html",
-            rules=form_rules(ws.files.get(SCORING_FILE, ""), context["problems"]),
+            rules=form_rules(ws.files.get(name, ""), own),
+            score=score,
+            rules_file=name,
+            scores=[s for n in rules_files(ws.files) if (s := score_of(n)) is not None],
             attributes=attributes_in_use(ws.files),
             axes=AXES,
             conditions=CONDITIONS,
@@ -252,26 +270,28 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             crms=console.crms(ws.files),
             connected=sorted(console.config.clients),
             **context,
-            preview=preview_context(console, ws),
+            preview=preview_context(console, ws, name),
         )
 
     def to_rules() -> str:
-        return url_for("console.rules")
+        return url_for("console.rules", score=_score() or None)
 
     @bp.post("/rules/points")
     def rule_points() -> Response:
         def change(ws: Workspace) -> None:
+            file = rules_file(ws.files, _score())
             axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
             if axis not in AXES:
                 raise EditError("axis: must be fit, engagement or penalties")
-            ws.files[SCORING_FILE] = set_value(ws.files[SCORING_FILE], (axis, index, "points"), _number("points"))
+            ws.files[file] = set_value(ws.files[file], (axis, index, "points"), _number("points"))
 
         return edit(to_rules, change)
 
     @bp.post("/rules/settings")
     def rule_settings() -> Response:
         def change(ws: Workspace) -> None:
-            text = ws.files[SCORING_FILE]
+            file = rules_file(ws.files, _score())
+            text = ws.files[file]
             for name, path in SETTINGS.items():
                 if request.form.get(name, "").strip():
                     value = _number(name)
@@ -279,7 +299,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
             if request.form.get("criteria_form"):
                 required = [c for c in CRITERIA if request.form.get(f"require_{c}")]
                 text = set_value(text, ("qualification", "required"), required)
-            ws.files[SCORING_FILE] = text
+            ws.files[file] = text
 
         return edit(to_rules, change)
 
@@ -316,23 +336,26 @@ def add_routes(bp: Blueprint, console: Console) -> None:
     @bp.post("/rules/add")
     def rule_add() -> Response:
         def change(ws: Workspace) -> None:
-            ws.files[SCORING_FILE] = add_rule(ws.files[SCORING_FILE], request.form.get("axis", ""), rule_from_form(ws))
+            file = rules_file(ws.files, _score())
+            ws.files[file] = add_rule(ws.files[file], request.form.get("axis", ""), rule_from_form(ws))
 
         return edit(to_rules, change)
 
     @bp.post("/rules/edit")
     def rule_edit() -> Response:
         def change(ws: Workspace) -> None:
+            file = rules_file(ws.files, _score())
             axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
-            ws.files[SCORING_FILE] = replace_rule(ws.files[SCORING_FILE], axis, index, rule_from_form(ws))
+            ws.files[file] = replace_rule(ws.files[file], axis, index, rule_from_form(ws))
 
         return edit(to_rules, change)
 
     @bp.post("/rules/remove")
     def rule_remove() -> Response:
         def change(ws: Workspace) -> None:
+            file = rules_file(ws.files, _score())
             axis, index = request.form.get("axis", ""), int(request.form.get("index", "-1"))
-            ws.files[SCORING_FILE] = remove_rule(ws.files[SCORING_FILE], axis, index)
+            ws.files[file] = remove_rule(ws.files[file], axis, index)
 
         return edit(to_rules, change, checked=False)
 
@@ -517,7 +540,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
         message = store_status(console.store, console.now()).applied(made.number)
-        if any(name != SCORING_FILE for name in changed):
+        if any(score_of(name) is None and name != SCORING_FILE for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."
         flash(message, "info")
