@@ -8,6 +8,7 @@ outside /admin but the redirect to it, and writes refused logins as one counted 
 from __future__ import annotations
 
 import os
+import re
 import select
 import socket
 import time
@@ -58,11 +59,22 @@ def _raw(url: str) -> socket.socket:
 
 
 def _answer(sock: socket.socket, timeout: float) -> bytes:
+    """The whole answer: its headers and the Content-Length bytes after them, which may come in separate segments."""
     sock.settimeout(timeout)
+    answer = b""
     try:
-        return sock.recv(65536)
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return answer
+            answer += chunk
+            head, separator, body = answer.partition(b"\r\n\r\n")
+            if separator:
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if length is None or len(body) >= int(length.group(1)):
+                    return answer
     except (TimeoutError, ConnectionResetError):
-        return b""
+        return answer
 
 
 def _spooled(pid: int, spool: Path) -> list[str]:
