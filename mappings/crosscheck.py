@@ -124,19 +124,24 @@ def rules_against(rules: ScoringRules, file: str, lines: Lines, mappings: Mappin
                     continue  # built-ins are known everywhere; an unmapped one is simply empty
                 where = lines.get((*at, "attribute"), lines.get(at, lines.get((section, index))))
                 field = _field(at) + ".attribute"
-                for crm, mapping in sorted(mappings.items()):
-                    attribute = mapping.attribute(condition.attribute)
-                    if attribute is None:
-                        message = (
-                            f"rule {rule.label!r} tests {condition.attribute!r}, which the {crm} mapping does not "
-                            f"define (declare it under custom_attributes in {mapping_file(crm)}, or fix the name)"
-                        )
-                    elif (kind := condition.kind_problem(attribute.kind)) is not None:
-                        message = f"rule {rule.label!r}: {kind} (as declared in {mapping_file(crm)})"
-                    else:
-                        continue
+                for message in _undefined_or_mistyped(condition, f"rule {rule.label!r}", mappings):
                     problems.append(Problem(file, where, field, message))
     return problems
+
+
+def _undefined_or_mistyped(condition: Condition | Rule, tester: str, mappings: Mapping[str, CrmMapping]) -> list[str]:
+    """Per CRM in use: the condition's attribute is missing from its mapping, or of a kind it cannot test."""
+    messages: list[str] = []
+    for crm, mapping in sorted(mappings.items()):
+        attribute = mapping.attribute(condition.attribute or "")
+        if attribute is None:
+            messages.append(
+                f"{tester} tests {condition.attribute!r}, which the {crm} mapping does not define "
+                f"(declare it under custom_attributes in {mapping_file(crm)}, or fix the name)"
+            )
+        elif (kind := condition.kind_problem(attribute.kind)) is not None:
+            messages.append(f"{tester}: {kind} (as declared in {mapping_file(crm)})")
+    return messages
 
 
 def segment_against(
@@ -154,17 +159,7 @@ def segment_against(
                 problems.append(Problem(file, where, _field(at), f"segment: {why}"))
         if condition.attribute in ATTRIBUTES:
             continue
-        for crm, mapping in sorted(mappings.items()):
-            attribute = mapping.attribute(condition.attribute)
-            if attribute is None:
-                message = (
-                    f"segment tests {condition.attribute!r}, which the {crm} mapping does not define "
-                    f"(declare it under custom_attributes in {mapping_file(crm)}, or fix the name)"
-                )
-            elif (kind := condition.kind_problem(attribute.kind)) is not None:
-                message = f"segment: {kind} (as declared in {mapping_file(crm)})"
-            else:
-                continue
+        for message in _undefined_or_mistyped(condition, "segment", mappings):
             problems.append(Problem(file, where, _field(at) + ".attribute", message))
     return problems
 
