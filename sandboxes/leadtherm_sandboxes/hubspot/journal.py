@@ -62,6 +62,11 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json;charset=utf-8")
 
 
+def source_id_of(source: str, source_id: str | None) -> str:
+    """The event's `sourceId`: the one given, else a portal user for a change made in the UI, else the source."""
+    return source_id or ("userId:4021" if source == "CRM_UI" else source)
+
+
 @dataclass
 class Entry:
     seq: int
@@ -185,7 +190,7 @@ class Journal:
                 "objectTypeId": object_type,
                 "objectId": int(object_id),
                 "changeSource": source,
-                "sourceId": source_id or ("userId:4021" if source == "CRM_UI" else source),
+                "sourceId": source_id_of(source, source_id),
             }
             if prop is not None:
                 event.update(propertyName=prop, propertyValue=value)

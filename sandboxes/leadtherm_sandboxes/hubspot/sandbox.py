@@ -33,7 +33,7 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from leadtherm_sandboxes.hubspot.journal import Journal
+from leadtherm_sandboxes.hubspot.journal import Journal, source_id_of
 from leadtherm_sandboxes.waiting import run_until_interrupted, wait_until
 
 BATCH_LIMIT = 100
@@ -421,7 +421,7 @@ class HubSpotSandbox:
             "attemptNumber": 0,
             "objectId": int(object_id),
             "changeSource": source,
-            "sourceId": source_id or ("userId:4021" if source == "CRM_UI" else source),
+            "sourceId": source_id_of(source, source_id),
         }
         if prop is not None:
             event.update(propertyName=prop, propertyValue=value)
