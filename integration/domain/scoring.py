@@ -428,6 +428,9 @@ class _Axes:
     engagement_full: float  # before decay, clamped to 0-100
     penalties: float
     reasons: list[Reason]
+    # The axes' sums before they were held between 0 and 100 (what a cap line takes away).
+    fit_total: float
+    engagement_total: float
 
 
 def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
@@ -461,7 +464,7 @@ def _axes(c: _Compiled, lead: Lead, moment: float) -> _Axes:
             reasons.append(reason)
     for reason in reasons:
         totals[_AXIS_INDEX[reason.axis]] += reason.points
-    return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons)
+    return _Axes(_clamp(totals[0]), _clamp(totals[1]), totals[2], reasons, totals[0], totals[1])
 
 
 def _score_lines(
@@ -478,21 +481,18 @@ def _score_lines(
     weight = {FIT.label: wf, ENGAGEMENT.label: we}
     # (axis, label, points on the axis, contribution, kept when it rounds to 0): a rule that fired always shows.
     lines: list[tuple[str, str, float | None, float, bool]] = []
-    totals = {FIT.label: c.starting_points, ENGAGEMENT.label: 0.0}
     if c.starting_points:
         lines.append(("start", "Starting points", c.starting_points, wf * c.starting_points, True))
     for reason in axes.reasons:
-        if reason.axis in totals:
-            totals[reason.axis] += reason.points
         lines.append((reason.axis, reason.label, reason.points, weight.get(reason.axis, 1.0) * reason.points, True))
-    for axis, total in totals.items():
+    for axis, total in ((FIT.label, axes.fit_total), (ENGAGEMENT.label, axes.engagement_total)):
         if total != (kept := _clamp(total)):
             edge = "capped at 100" if total > 100 else "floored at 0"
             lines.append(("cap", f"{axis.capitalize()} {edge}", kept - total, weight[axis] * (kept - total), False))
     lost = axes.engagement_full * (1.0 - factor)
     if lost > 0:
         lines.append(("decay", f"No activity for {silent_days} days", -lost, -we * lost, False))
-    combined = wf * axes.fit + we * axes.engagement_full * factor + axes.penalties
+    combined = _combined(c, axes, factor)
     if combined != (kept := _clamp(combined)):
         edge = "capped at 100" if combined > 100 else "floored at 0"
         lines.append(("cap", f"Score {edge}", None, kept - combined, False))
@@ -518,9 +518,13 @@ def _largest_remainder(values: list[float], total: int) -> list[int]:
     return floors
 
 
+def _combined(c: _Compiled, axes: _Axes, factor: float) -> float:
+    """The weighted axes plus the penalties, before the score is held between 0 and 100."""
+    return c.fit_weight * axes.fit + c.engagement_weight * axes.engagement_full * factor + axes.penalties
+
+
 def _raw_score(c: _Compiled, axes: _Axes, factor: float) -> float:
-    combined = c.fit_weight * axes.fit + c.engagement_weight * axes.engagement_full * factor
-    return _clamp(combined + axes.penalties)
+    return _clamp(_combined(c, axes, factor))
 
 
 def assess(lead: Lead, rules: ScoringRules, now: datetime) -> Assessment:
