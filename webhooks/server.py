@@ -33,6 +33,7 @@ from waitress.utilities import RequestEntityTooLarge
 
 from integration.errors import LeadthermError
 from webhooks.app import MAX_BODY_BYTES
+from webhooks.listener_gate import shut_door
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -289,7 +290,8 @@ def _idle(channel: Any) -> bool:
 
 
 def _stop_accepting(server: Any) -> None:
-    """Take in the connections already in the backlog (their clients have sent), then close the socket."""
+    """Refuse new connections, take in those already in the backlog (their clients have sent), then close."""
+    shut_door(server.socket)
     while select.select([server.socket], [], [], 0)[0]:
         before = len(server.active_channels)
         server.handle_accept()
