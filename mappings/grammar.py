@@ -24,7 +24,7 @@ def mapping_file(crm: str) -> str:
 
 def crm_of(file: str) -> str | None:
     """The CRM whose mapping a file name holds, or None for the scoring rules and other files."""
-    if file == SCORING_FILE or not file.endswith(SUFFIX):
+    if file == SCORING_FILE or file.startswith("scoring.") or not file.endswith(SUFFIX):  # scoring.company.yaml
         return None
     return file.removesuffix(SUFFIX)
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from mappings.company import COMPANY_RULES_FILE, CompanyRules
 from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices
 from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
@@ -359,7 +360,10 @@ def check_folder_report(
     if not base.is_dir():
         report.problems.append(Problem(_display(base), None, "", "no such folder"))
         return report
-    expected = [(ScoringRules, SCORING_FILE)] + [(CrmMapping, mapping_file(crm)) for crm in crms]
+    expected: list[tuple[type[BaseModel], str]] = [(ScoringRules, SCORING_FILE)]
+    expected += [(CrmMapping, mapping_file(crm)) for crm in crms]
+    if (base / COMPANY_RULES_FILE).is_file():  # optional: company / account scores
+        expected.append((CompanyRules, COMPANY_RULES_FILE))
     for model, name in expected:
         path = base / name
         if path.is_file():
@@ -396,6 +400,8 @@ def _cross_check(rules_path: Path, base: Path, crms: Sequence[str], report: Chec
 
 def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     """scoring*.yaml holds rules, `<crm>.yaml` a mapping; otherwise the content decides."""
+    if path.name == COMPANY_RULES_FILE:
+        return CompanyRules
     if path.name.startswith(Path(SCORING_FILE).stem):  # scoring.calibrated.yaml too
         return ScoringRules
     if path.stem in crms:

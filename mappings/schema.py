@@ -26,6 +26,7 @@ from mappings.catalogue import (
     Kind,
     custom_attribute,
 )
+from mappings.company import CompanyMapping
 from mappings.grammar import AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
 from mappings.patterns import valid_pattern
 
@@ -425,6 +426,7 @@ class CrmMapping(Strict):
     # Output key -> CRM field (null skips it). The loader fills an output a copied file lacks.
     outputs: dict[str, str | None]
     options: dict[str, Any] = Field(default_factory=dict)
+    company: CompanyMapping | None = None  # company / account scores (mappings.company)
 
     @field_validator("attributes")
     @classmethod
@@ -508,6 +510,8 @@ class CrmMapping(Strict):
         for mapping in self.sources().values():
             names.extend(mapping.sources)
         names.extend(v for v in self.outputs.values() if v)
+        if self.company is not None:  # the person's company id travels with the person: no extra call
+            names.extend(self.company.link.values())
         return list(dict.fromkeys(names))
 
 

@@ -20,6 +20,7 @@ HUBSPOT_CONTACT_PROPERTIES = frozenset({
     "lifecyclestage", "hs_lead_status",
     "num_associated_deals", "total_revenue", "recent_deal_amount", "recent_deal_close_date",
     "first_deal_created_date",
+    "associatedcompanyid",  # "Primary associated company ID", set by HubSpot from the contact-company association
 })  # fmt: skip
 
 HUBSPOT_COMPANY_ONLY = frozenset({"hs_num_open_deals"})

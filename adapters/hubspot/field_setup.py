@@ -82,7 +82,7 @@ def property_specs(mapping: CrmMapping) -> list[PropertySpec]:
     return specs
 
 
-def _conflict(spec: PropertySpec, existing: Any) -> str | None:
+def conflict(spec: PropertySpec, existing: Any) -> str | None:
     if existing.type != spec.type:
         have = f"{existing.type}/{existing.field_type}"
         return f"{spec.name} exists as {have}, leadtherm needs {spec.type}/{spec.field_type}; not changed"
@@ -117,11 +117,15 @@ def setup(api: HubSpot, mapping: CrmMapping) -> SetupReport:
         if found is None:
             _create(api, spec.create_body())
             report.created.append(f"property {spec.name} ({spec.type})")
-        elif (problem := _conflict(spec, found)) is not None:
+        elif (problem := conflict(spec, found)) is not None:
             report.conflicts.append(problem)
         else:
             report.unchanged.append(f"property {spec.name}")
     report.instructions.extend(webhook_instructions(mapping))
+    if mapping.company is not None:
+        from adapters.hubspot.company_setup import setup_companies
+
+        setup_companies(api, mapping.company, report)
     return report
 
 

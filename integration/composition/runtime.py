@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from integration.composition.companies import company_step
 from integration.composition.plugins import CrmPlugin, Env, crm_name, crm_names, load_backend, load_crm
 from integration.domain.normalize import Normalizer
 from integration.errors import ConfigError, LeadthermError, Problem
@@ -114,4 +115,5 @@ def build_runtime(
     pipeline = Pipeline(
         bindings, provider, queue, state, settings_from_env(env, settings), clock or (lambda: datetime.now(UTC))
     )
+    pipeline.companies = company_step(plugins, clients, crm_mappings, mappings)
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

@@ -35,6 +35,7 @@ from integration.ports import (
     WorkQueue,
     WriteStatus,
 )
+from integration.service.companies import CompanyStep, PassPeople
 from integration.service.pause import CrmPauses
 from integration.service.retry import POLICY, RetryPolicy
 from integration.service.rules_provider import RulesSource
@@ -141,6 +142,7 @@ class _Pass:
         self.admitted: dict[str, bool] = {}
         self.reached: set[str] = set()  # CRMs that answered at least one call
         self.crm_wide: dict[str, str] = {}  # CRMs that failed as a whole in this pass
+        self.people = PassPeople()  # for the company step: records fetched, assessments changed
 
     def may_call(self, crm: str) -> Failure | None:
         """None when a call to `crm` may start now; else why not (paused, or no time for its worst case)."""
@@ -192,6 +194,7 @@ class Pipeline:
         self.clock = clock
         # Shared by every pipeline over the same CRMs (the Lambda builds one per batch).
         self.pauses = pauses or CrmPauses(self.settings.retry.probe_every, record=state)
+        self.companies: CompanyStep | None = None  # company / account scores, when a mapping has `company:`
 
     def health(self) -> str | None:
         """For /healthz (`AppConfig.health_checks`): why a CRM is paused, or None."""
@@ -228,6 +231,7 @@ class Pipeline:
         done: list[QueueItem] = []
         targets: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         related: list[QueueItem] = []
+        companies: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         deferred: list[QueueItem] = []  # could not even be classified; retried later
         failed: dict[int, Failure] = {}
         for item in self._drop_duplicates(items, report, batch):
@@ -236,6 +240,16 @@ class Pipeline:
             if binding is None:
                 failed[id(item)] = Failure(f"no CRM adapter configured for {event.ref.crm!r}", Outcome.PERMANENT)
                 deferred.append(item)
+                continue
+            if self.companies is not None and self.companies.owns(event.ref):
+                if self.companies.is_echo(event):
+                    report.echoes += 1
+                    done.append(item)
+                elif not self.companies.relevant(event):
+                    report.irrelevant += 1
+                    done.append(item)
+                else:
+                    companies[event.ref].append(item)
                 continue
             try:
                 own = binding.client.is_own_write(event)
@@ -262,8 +276,10 @@ class Pipeline:
         for ref, group in targets.items():
             if ref in outcomes:
                 failed.update((id(item), outcomes[ref]) for item in group)
+        if self.companies is not None:  # after the people: their new assessments roll up
+            failed.update(self.companies.process(self, run, companies, run.people))
         settled: set[int] = set()
-        for group in [*targets.values(), related, deferred, done]:
+        for group in [*targets.values(), *companies.values(), related, deferred, done]:
             for item in group:
                 if id(item) in settled:
                     continue  # a deal's event is settled once, however many contacts it named
@@ -394,6 +410,8 @@ class Pipeline:
         run = _Pass(self, math.inf)  # a backfill page has no lease to outlive
         run.report, run.batch = report, batch
         failures = self._apply(records, run)
+        if self.companies is not None:
+            self.companies.process(self, run, {}, run.people)
         run.finish()
         return failures
 
@@ -416,9 +434,14 @@ class Pipeline:
         rules = self.rules  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
+        follow = self.companies is not None
         for ref, record in records.items():
             binding = self.crms[ref.crm]
             decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now)
+            if follow and record is not None:
+                run.people.records[ref] = record
+                if isinstance(decision, Write):
+                    run.people.changed.add(ref)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
             elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:

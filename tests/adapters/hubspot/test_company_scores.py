@@ -1,0 +1,110 @@
+"""HubSpot company scores end to end: sandbox -> webhooks -> queue -> pipeline -> contact and company writes."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from leadtherm_sandboxes.waiting import wait_until as wait_for
+
+from integration.ports import RecordRef
+from integration.service.sweep import enqueue_due
+from integration.service.worker import drain
+from tests.adapters.hubspot.conftest import Live
+
+COMPANY = {"name": "Nordlys AB", "industry": "Software", "numberofemployees": "400", "country": "Sweden"}
+ENGAGED = {
+    "hs_analytics_source": "REFERRALS",
+    "hs_analytics_num_page_views": "30",
+    "hs_analytics_num_visits": "6",
+    "hs_email_open": "8",
+    "hs_email_click": "3",
+    # engaged today: their engagement decays from here, so their temperature (and the company's) will drop
+    "hs_analytics_last_visit_timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+}
+PEOPLE = [
+    {"email": "ceo@nordlys.example", "firstname": "Astrid", "jobtitle": "Chief Executive Officer", **ENGAGED},
+    {"email": "ops@nordlys.example", "firstname": "Bjorn", "jobtitle": "Operations Manager", **ENGAGED},
+    {"email": "it@nordlys.example", "firstname": "Cecilia", "jobtitle": "IT Manager", **ENGAGED},
+]
+
+
+def _settled(live: Live) -> bool:
+    return live.sandbox.flush_webhooks(0.01) and live.runtime.queue.stats().depth == 0
+
+
+def _quiet(live: Live) -> None:
+    """Wait until every delivery, echo included, went round the loop."""
+    assert wait_for(lambda: _settled(live), 10)
+    time.sleep(0.3)
+    assert wait_for(lambda: _settled(live), 10)
+
+
+def _buying_group(live: Live) -> tuple[str, list[str]]:
+    company = live.sandbox.create_company(COMPANY)
+    people = [live.sandbox.create_contact(p) for p in PEOPLE]
+    for contact in people:
+        live.sandbox.associate_company(contact, company)
+    assert wait_for(lambda: live.sandbox.company(company).get("leadtherm_company_engaged_people") == "3", 10)
+    _quiet(live)
+    return company, people
+
+
+def test_a_buying_group_warming_an_account_is_written_to_the_company(live: Live) -> None:
+    company, _ = _buying_group(live)
+    held = live.sandbox.company(company)
+    assert int(held["leadtherm_company_score"]) > 0
+    assert held["leadtherm_company_coverage"] == "2"  # an executive and two managers: two roles
+    reasons = held["leadtherm_company_reasons"]
+    assert "3 engaged: " in reasons and "an executive" in reasons and "two managers" in reasons
+    assert "Target industry" in reasons
+    for person in PEOPLE:  # people are named by role, never by name or e-mail
+        assert person["firstname"] not in reasons and person["email"] not in reasons
+
+
+def test_a_change_to_one_contact_writes_its_contact_and_its_company_once_each(live: Live) -> None:
+    company, people = _buying_group(live)
+    contacts_before, companies_before = len(live.sandbox.writes), len(live.sandbox.company_writes)
+    score_before = live.sandbox.company(company)["leadtherm_company_score"]
+    live.sandbox.update_contact(people[1], {"hs_analytics_num_page_views": "90", "hs_email_click": "12"})
+    assert wait_for(lambda: live.sandbox.company(company)["leadtherm_company_score"] != score_before, 10)
+    _quiet(live)
+    assert [c for c, _ in live.sandbox.writes[contacts_before:]] == [people[1]]
+    assert [c for c, _ in live.sandbox.company_writes[companies_before:]] == [company]
+
+
+def test_a_change_to_the_company_s_own_fields_re_scores_it(live: Live) -> None:
+    company, _ = _buying_group(live)
+    fit_before = int(live.sandbox.company(company)["leadtherm_company_fit"])
+    live.sandbox.update_company(company, {"industry": "Mining"})
+    assert wait_for(lambda: int(live.sandbox.company(company)["leadtherm_company_fit"]) < fit_before, 10)
+    _quiet(live)
+    assert "Target industry" not in live.sandbox.company(company)["leadtherm_company_reasons"]
+
+
+def test_a_change_to_a_company_field_no_score_reads_costs_no_api_call(live: Live) -> None:
+    company, _ = _buying_group(live)
+    calls = dict(live.runtime.clients["hubspot"].stats.calls)
+    live.sandbox.update_company(company, {"domain": "nordlys.example"})
+    _quiet(live)
+    assert live.runtime.clients["hubspot"].stats.calls == calls
+
+
+def test_a_won_deal_makes_the_account_a_customer(live: Live) -> None:
+    company, people = _buying_group(live)
+    deal = live.sandbox.create_deal({"amount": "12000"}, [people[0]])
+    live.sandbox.update_deal(deal, {"dealstage": "closedwon"})
+    assert wait_for(lambda: live.sandbox.company(company).get("leadtherm_company_stage") == "customer", 10)
+
+
+def test_a_company_is_swept_when_its_engaged_people_cool_down(live: Live) -> None:
+    company, _ = _buying_group(live)
+    ref = RecordRef("hubspot", "company", company)
+    stored = live.runtime.state.load([ref])[ref]
+    assert stored.next_drop_at is not None
+    live.stop.set()  # the test drives the pipeline from here
+    time.sleep(0.1)
+    due = enqueue_due(live.runtime.state, live.runtime.queue, stored.next_drop_at + timedelta(seconds=1))
+    assert ref in due
+    report = drain(live.runtime.pipeline)
+    assert report.events >= 1 and report.dead_lettered == 0
