@@ -36,6 +36,14 @@ SALESFORCE_STANDARD_FIELDS: dict[str, frozenset[str]] = {
         "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "LastActivityDate",
         "LastViewedDate", "LastReferencedDate", "EmailBouncedReason", "EmailBouncedDate", "IndividualId",
     }),
+    "Account": frozenset({
+        "Id", "IsDeleted", "MasterRecordId", "Name", "Type", "ParentId", "BillingStreet", "BillingCity",
+        "BillingState", "BillingPostalCode", "BillingCountry", "BillingAddress", "ShippingStreet", "ShippingCity",
+        "ShippingState", "ShippingPostalCode", "ShippingCountry", "ShippingAddress", "Phone", "Fax", "AccountNumber",
+        "Website", "Sic", "Industry", "AnnualRevenue", "NumberOfEmployees", "Ownership", "TickerSymbol",
+        "Description", "Rating", "Site", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate",
+        "LastModifiedById", "SystemModstamp", "LastActivityDate", "LastViewedDate", "LastReferencedDate",
+    }),
     "Contact": frozenset({
         "Id", "IsDeleted", "MasterRecordId", "AccountId", "LastName", "FirstName", "Salutation", "Name",
         "MailingStreet", "MailingCity", "MailingState", "MailingPostalCode", "MailingCountry", "MailingAddress",

@@ -213,6 +213,10 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: st
     _check_types(sf, mapping, specs, report)
     report.instructions.extend(outbound_instructions(mapping, outbound_secret))
     report.instructions.extend(cdc_instructions(mapping))
+    if mapping.company is not None:
+        from adapters.salesforce.company_setup import setup_accounts
+
+        setup_accounts(sf, mapping.company, user_id, report)
     return report
 
 

@@ -84,6 +84,8 @@ class CompanyStep:
 
     def is_echo(self, event: ChangeEvent) -> bool:
         """A company change that touched only the fields leadtherm writes."""
+        if not self.owns(event.ref):
+            return False
         own = self.crms[event.ref.crm].mapping.own_fields
         return bool(event.changed_fields) and set(event.changed_fields) <= own
 

@@ -241,25 +241,21 @@ class Pipeline:
                 failed[id(item)] = Failure(f"no CRM adapter configured for {event.ref.crm!r}", Outcome.PERMANENT)
                 deferred.append(item)
                 continue
-            if self.companies is not None and self.companies.owns(event.ref):
-                if self.companies.is_echo(event):
-                    report.echoes += 1
-                    done.append(item)
-                elif not self.companies.relevant(event):
-                    report.irrelevant += 1
-                    done.append(item)
-                else:
-                    companies[event.ref].append(item)
-                continue
             try:
                 own = binding.client.is_own_write(event)
             except CrmError as exc:  # telling our own writes apart may need the CRM (who am I?)
                 failed[id(item)] = run.failed(event.ref.crm, exc)
                 deferred.append(item)
                 continue
-            if own:
+            if own or (self.companies is not None and self.companies.is_echo(event)):
                 report.echoes += 1
                 done.append(item)
+            elif self.companies is not None and self.companies.owns(event.ref):
+                if self.companies.relevant(event):
+                    companies[event.ref].append(item)
+                else:
+                    report.irrelevant += 1
+                    done.append(item)
             elif not _relevant(event, binding):
                 report.irrelevant += 1
                 done.append(item)
