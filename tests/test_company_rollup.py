@@ -135,3 +135,26 @@ def test_a_mistake_in_the_company_rules_names_its_file_and_line(tmp_path: Path) 
 def test_diminishing_weights_must_not_grow() -> None:
     with pytest.raises(ValueError, match="must not grow"):
         CompanyRules.model_validate({"engagement": {"weights": [0.5, 1.0]}})
+
+
+def test_the_readme_s_worked_example_is_what_the_default_rules_compute() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Company and account scores")[1].split("\n## ")[0]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    weeks = [
+        [person(1, "manager", Temperature.COOL, 24)],
+        [person(1, "manager", Temperature.COOL, 30), person(2, "director", Temperature.WARM, 45)],
+        [
+            person(1, "manager", Temperature.COOL, 30),
+            person(2, "director", Temperature.WARM, 55),
+            person(3, "executive", Temperature.WARM, 50),
+            person(4, "manager", Temperature.COOL, 22),
+        ],
+    ]
+    nordlys = {"industry": "software", "employees": 400.0, "annual_revenue": None, "country": "sweden"}
+    assert len(rows) == len(weeks)
+    for row, people in zip(rows, weeks, strict=True):
+        assessment = assess_company(nordlys, people, RULES)
+        assert (int(row[3]), row[4].strip()) == (assessment.score, assessment.temperature.value)
+        assert row[2].strip().endswith(f"= {assessment.engagement}")
+        assert row[5].strip().split(" (+")[0] in assessment.summary()

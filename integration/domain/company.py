@@ -152,12 +152,13 @@ def assess_company(
 
     reasons = [*fit_lines]
     if engaged:
-        reasons.append(Reason("engagement", describe_engaged(engaged), rules.weights.engagement * from_people))
+        # Points on the engagement axis (0-100), as the fit lines are on theirs: whole points, as people read them.
+        reasons.append(Reason("engagement", describe_engaged(engaged), float(round(from_people))))
     elif members:
         reasons.append(Reason("engagement", f"none of {len(members)} people engaged yet", 0.0))
     if roles:
         label = f"buying group: {len(roles)} role{'s' if len(roles) > 1 else ''} engaged ({', '.join(sorted(roles))})"
-        reasons.append(Reason("engagement", label, coverage_points))
+        reasons.append(Reason("engagement", label, float(round(coverage_points))))
     if won:
         reasons.append(Reason("stage", "a deal is won: customer", 0.0))
     drops = [m.next_drop_at for m in engaged if m.next_drop_at is not None]

@@ -65,9 +65,9 @@ def test_a_buying_group_warming_an_account_is_written_to_the_company(live: Live)
 def test_a_change_to_one_contact_writes_its_contact_and_its_company_once_each(live: Live) -> None:
     company, people = _buying_group(live)
     contacts_before, companies_before = len(live.sandbox.writes), len(live.sandbox.company_writes)
-    score_before = live.sandbox.company(company)["leadtherm_company_score"]
+    before = live.sandbox.company(company)["leadtherm_company_engagement"]
     live.sandbox.update_contact(people[1], {"hs_analytics_num_page_views": "90", "hs_email_click": "12"})
-    assert wait_for(lambda: live.sandbox.company(company)["leadtherm_company_score"] != score_before, 10)
+    assert wait_for(lambda: live.sandbox.company(company)["leadtherm_company_engagement"] != before, 10)
     _quiet(live)
     assert [c for c, _ in live.sandbox.writes[contacts_before:]] == [people[1]]
     assert [c for c, _ in live.sandbox.company_writes[companies_before:]] == [company]
