@@ -9,6 +9,7 @@ a contact's, so that the sweep re-queues it when its engaged people's temperatur
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from integration.service.pipeline import Failure, Pipeline, _Pass
 
 log = logging.getLogger("leadtherm.companies")
+SEEN_FOR = 300.0  # seconds a person's record read by one pass serves the company roll-ups of the next ones
+SEEN_LIMIT = 50_000  # people remembered at most (the oldest are dropped first)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,11 @@ class CompanyStep:
     def __init__(self, rules: CompanyRules | Callable[[], CompanyRules], crms: Mapping[str, CompanyBinding]) -> None:
         self._rules = rules
         self.crms = dict(crms)
+        # People's records seen by recent passes of this process: a company rolled up a pass later
+        # reads none of them again. Stale entries are harmless: a person's change is an event whose
+        # pass refreshes the entry and re-scores the company.
+        self._seen: dict[RecordRef, tuple[float, RawRecord]] = {}
+        self._waiting: set[RecordRef] = set()  # companies queued for a later pass and not run since
 
     @property
     def rules(self) -> CompanyRules:
@@ -109,18 +117,40 @@ class CompanyStep:
     # ------------------------------------------------------------------ one pass
 
     def process(
-        self, pipeline: Pipeline, run: _Pass, items: Mapping[RecordRef, list[QueueItem]], people: PassPeople
+        self,
+        pipeline: Pipeline,
+        run: _Pass,
+        items: Mapping[RecordRef, list[QueueItem]],
+        people: PassPeople,
+        more_waiting: bool = False,
     ) -> dict[int, Failure]:
-        """Re-score the queued companies and those of the people that changed; failures by item id."""
+        """Re-score the queued companies and those of the people that changed; failures by item id.
+
+        `more_waiting`: the pass leased a full batch, so the companies of its people wait for a later pass.
+        """
         from integration.service.pipeline import Outcome
 
         wanted: dict[RecordRef, list[QueueItem]] = {ref: list(group) for ref, group in items.items()}
+        derived = []
         for person in sorted(people.changed):
             company = self.company_of(person, people.records.get(person, {}))
-            if company is not None:
-                wanted.setdefault(company, [])
+            if company is not None and company not in wanted:
+                derived.append(company)
         failures: dict[int, Failure] = {}
         now = pipeline.clock()
+        self._remember(people.records)
+        if more_waiting:
+            # A full lease: more events are waiting, likely for the same companies' people. Queue
+            # each company once for a later pass (durably) rather than read and write it now.
+            later = [c for c in dict.fromkeys(derived) if c not in self._waiting]
+            if later:
+                stamp = now.strftime("%Y%m%dT%H%M%S%f")
+                pipeline.queue.enqueue([ChangeEvent(f"company:{c}:{stamp}", c, occurred_at=now) for c in later])
+                self._waiting.update(later)
+            derived = []
+        for company in derived:
+            wanted.setdefault(company, [])
+        self._waiting.difference_update(wanted)
         for ref in [r for r, group in wanted.items() if group and _latest_kind(group) is EventKind.FORGET]:
             run.batch.forget(ref)
             run.batch.audit.append(AuditEntry(ref, now, "forget", reasons=["company deleted in the CRM"]))
@@ -220,12 +250,16 @@ class CompanyStep:
         members_of: Mapping[RecordRef, list[RecordRef]],
         people: PassPeople,
     ) -> dict[RecordRef, RawRecord]:
-        """Every member's record: those the pass fetched, the others read in the CRM's batch size."""
+        """Every member's record: those a recent pass fetched, the others read in the CRM's batch size."""
         records: dict[RecordRef, RawRecord] = {}
         unread: list[RecordRef] = []
+        fresh_after = time.monotonic() - SEEN_FOR
         for person in sorted({p for group in members_of.values() for p in group}):
+            seen = self._seen.get(person)
             if person in people.records:
                 records[person] = people.records[person]
+            elif seen is not None and seen[0] >= fresh_after:
+                records[person] = seen[1]
             else:
                 unread.append(person)
         client = pipeline.crms[crm].client
@@ -233,7 +267,16 @@ class CompanyStep:
             fetched = client.fetch(unread[start : start + client.read_batch_size])
             records.update(fetched.records)
             people.records.update(fetched.records)  # a later chunk of companies may share them
+            self._remember(fetched.records)
         return records
+
+    def _remember(self, records: Mapping[RecordRef, RawRecord]) -> None:
+        stamp = time.monotonic()
+        for ref, record in records.items():
+            self._seen.pop(ref, None)  # re-inserted last: the dict stays oldest first
+            self._seen[ref] = (stamp, record)
+        while len(self._seen) > SEEN_LIMIT:
+            del self._seen[next(iter(self._seen))]
 
     def _members(
         self,

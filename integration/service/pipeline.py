@@ -273,7 +273,8 @@ class Pipeline:
             if ref in outcomes:
                 failed.update((id(item), outcomes[ref]) for item in group)
         if self.companies is not None:  # after the people: their new assessments roll up
-            failed.update(self.companies.process(self, run, companies, run.people))
+            more_waiting = len(items) >= self.settings.lease_size
+            failed.update(self.companies.process(self, run, companies, run.people, more_waiting))
         settled: set[int] = set()
         for group in [*targets.values(), *companies.values(), related, deferred, done]:
             for item in group:

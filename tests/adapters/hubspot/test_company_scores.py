@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
-from integration.ports import RecordRef
+from integration.ports import ChangeEvent, RecordRef
 from integration.service.sweep import enqueue_due
 from integration.service.worker import drain
 from tests.adapters.hubspot.conftest import Live
@@ -108,3 +109,25 @@ def test_a_company_is_swept_when_its_engaged_people_cool_down(live: Live) -> Non
     assert ref in due
     report = drain(live.runtime.pipeline)
     assert report.events >= 1 and report.dead_lettered == 0
+
+
+def test_companies_met_by_full_leases_are_read_and_written_once_after_them(paused: Live) -> None:
+    sandbox = paused.sandbox
+    companies = [sandbox.create_company({**COMPANY, "name": f"Company {n}"}) for n in range(2)]
+    people = []
+    for n in range(10):
+        contact = sandbox.create_contact({**PEOPLE[n % 3], "email": f"p{n}@nordlys.example"})
+        sandbox.associate_company(contact, companies[n % 2])  # every lease meets both companies
+        people.append(contact)
+    pipeline = paused.runtime.pipeline
+    pipeline.settings = replace(pipeline.settings, lease_size=5)
+    now = datetime.now(UTC)
+    paused.runtime.queue.enqueue(
+        [ChangeEvent(f"change:{c}", RecordRef("hubspot", "contact", c), occurred_at=now) for c in people]
+    )
+    report = drain(pipeline)
+    calls = paused.runtime.clients["hubspot"].stats.calls
+    assert sorted(c for c, _ in sandbox.company_writes) == sorted(companies)
+    assert report.dead_lettered == 0
+    assert calls["fetch_companies"] == 1 and calls["people_of"] == 1 and calls["write_companies"] == 1
+    assert calls["fetch"] == 2  # the two leases of contacts; their records serve the roll-up
