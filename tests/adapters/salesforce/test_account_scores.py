@@ -7,7 +7,10 @@ import time
 from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
+from adapters.salesforce.client import SalesforceClient
+from adapters.salesforce.companies import SalesforceAccounts
 from adapters.salesforce.inbound import outbound_endpoint
+from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, Served
 
 ACCOUNT = {"Name": "Nordlys AB", "Industry": "Software", "NumberOfEmployees": 400, "BillingCountry": "Sweden"}
@@ -78,3 +81,19 @@ def test_a_lead_converted_onto_an_account_counts_among_its_people(sandbox: Sales
     sandbox.update_record("Contact", contact, {"BANT_Timeline__c": True})  # custom fields do not map over by default
     assert wait_for(lambda: sandbox.record("Account", account).get("Account_Engaged_People__c") == 4, 10)
     assert "a director" in sandbox.record("Account", account)["Account_Score_Reasons__c"]
+
+
+def test_setup_creates_the_account_fields_and_lets_the_integration_user_edit_them(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    mapping = load_mapping("salesforce").company
+    assert mapping is not None
+    for field in mapping.own_fields:
+        assert f"Account.{field}" in sandbox.custom_fields
+    granted = {
+        g["Field"]
+        for g in sandbox.objects["FieldPermissions"].values()
+        if g["PermissionsRead"] and g["PermissionsEdit"]
+    }
+    assert {f"Account.{f}" for f in mapping.own_fields} <= granted
+    assert SalesforceAccounts(client, mapping).missing_company_outputs() == []
