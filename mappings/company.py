@@ -163,6 +163,16 @@ class CompanyRules(Strict):
     thresholds: CompanyThresholds = Field(default_factory=CompanyThresholds)
 
 
+def unknown_attributes(rules: CompanyRules, mappings: dict[str, CompanyMapping]) -> list[tuple[int, str]]:
+    """(index in `fit:`, message) for each rule on an attribute no CRM in use maps: it could never fire."""
+    problems = []
+    for index, rule in enumerate(rules.fit):
+        lacking = sorted(crm for crm, mapping in mappings.items() if rule.attribute not in mapping.attributes)
+        if lacking:
+            problems.append((index, f"{rule.attribute!r} is not among the company attributes of {', '.join(lacking)}"))
+    return problems
+
+
 def load_company_rules(folder: str | os.PathLike[str] | None = None) -> CompanyRules:
     """`scoring.company.yaml` from the rules folder; ConfigError with file and line when it is wrong."""
     from mappings.loader import load_file, mappings_dir
@@ -178,4 +188,5 @@ __all__ = [
     "CompanyRule",
     "CompanyRules",
     "load_company_rules",
+    "unknown_attributes",
 ]

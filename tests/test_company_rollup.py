@@ -17,7 +17,7 @@ from integration.domain.company import (
     read_company,
 )
 from integration.domain.model import Stage, Temperature
-from mappings.company import CompanyRules, load_company_rules
+from mappings.company import CompanyRules, load_company_rules, unknown_attributes
 from mappings.errors import ConfigError
 from mappings.loader import load_mapping
 
@@ -158,3 +158,13 @@ def test_the_readme_s_worked_example_is_what_the_default_rules_compute() -> None
         assert (int(row[3]), row[4].strip()) == (assessment.score, assessment.temperature.value)
         assert row[2].strip().endswith(f"= {assessment.engagement}")
         assert row[5].strip().split(" (+")[0] in assessment.summary()
+
+
+def test_a_company_rule_on_an_attribute_no_crm_maps_is_named() -> None:
+    rules = CompanyRules.model_validate(
+        {"fit": [{"attribute": "segment", "equals": "smb", "points": 5, "label": "SMB"}]}
+    )
+    assert unknown_attributes(rules, {"hubspot": MAPPING}) == [
+        (0, "'segment' is not among the company attributes of hubspot")
+    ]
+    assert unknown_attributes(RULES, {"hubspot": MAPPING}) == []

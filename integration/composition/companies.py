@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from integration.composition.plugins import CrmPlugin
+from integration.errors import ConfigError, Problem
 from integration.ports.companies import CompanyClient
 from integration.service.companies import CompanyBinding, CompanyStep, GuardedCompanies
 from integration.service.guard import GuardedClient
-from mappings.company import COMPANY_RULES_FILE, load_company_rules
+from mappings.company import COMPANY_RULES_FILE, load_company_rules, unknown_attributes
 from mappings.loader import mappings_dir
 from mappings.schema import CrmMapping
 
@@ -34,4 +35,8 @@ def company_step(
         bindings[name] = CompanyBinding(GuardedCompanies(inner, clients[name]), mapping.company)
     if not bindings or not (mappings_dir(folder) / COMPANY_RULES_FILE).exists():
         return None
-    return CompanyStep(load_company_rules(folder), bindings)
+    rules = load_company_rules(folder)
+    unknown = unknown_attributes(rules, {name: b.mapping for name, b in bindings.items()})
+    if unknown:
+        raise ConfigError([Problem(COMPANY_RULES_FILE, None, f"fit[{i}].attribute", why) for i, why in unknown])
+    return CompanyStep(rules, bindings)
