@@ -67,6 +67,7 @@ class PassPeople:
 
     records: dict[RecordRef, RawRecord] = field(default_factory=dict)
     changed: set[RecordRef] = field(default_factory=set)
+    relinked: set[RecordRef] = field(default_factory=set)  # people whose company link changed
 
 
 class CompanyStep:
@@ -103,6 +104,12 @@ class CompanyStep:
             return True
         return not self.crms[event.ref.crm].mapping.trigger_fields.isdisjoint(event.changed_fields)
 
+    def relinks(self, event: ChangeEvent) -> bool:
+        """True when the change touched a person's company link (moved to, or away from, a company)."""
+        binding = self.crms.get(event.ref.crm)
+        link = binding.mapping.link.get(event.ref.object_type) if binding is not None else None
+        return link is not None and link in event.changed_fields
+
     def company_of(self, person: RecordRef, record: RawRecord) -> RecordRef | None:
         """The company a person's record links to (HubSpot associatedcompanyid, Salesforce AccountId)."""
         binding = self.crms.get(person.crm)
@@ -132,10 +139,14 @@ class CompanyStep:
 
         wanted: dict[RecordRef, list[QueueItem]] = {ref: list(group) for ref, group in items.items()}
         derived = []
-        for person in sorted(people.changed):
+        for person in sorted(people.changed | people.relinked):
             company = self.company_of(person, people.records.get(person, {}))
             if company is not None and company not in wanted:
                 derived.append(company)
+            seen = self._seen.get(person)
+            before = self.company_of(person, seen[1]) if seen is not None else None
+            if before is not None and before != company and before not in wanted:
+                derived.append(before)  # the company the person left loses them
         failures: dict[int, Failure] = {}
         now = pipeline.clock()
         self._remember(people.records)

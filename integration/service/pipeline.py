@@ -266,6 +266,9 @@ class Pipeline:
             else:
                 done.append(item)  # a related object was deleted: its links are gone with it
         failed.update(self._resolve_related(related, targets, run))
+        if self.companies is not None:  # moved between companies: both re-score, however the person's score moved
+            moved = (ref for ref, group in targets.items() if any(self.companies.relinks(i.event) for i in group))
+            run.people.relinked.update(moved)
         for ref in [r for r, group in targets.items() if _latest(group).event.kind is EventKind.FORGET]:
             self._forget(ref, "deleted in the CRM", targets.pop(ref), run)
         outcomes = self._fetch_and_apply(list(targets), run)

@@ -131,3 +131,12 @@ def test_companies_met_by_full_leases_are_read_and_written_once_after_them(pause
     assert report.dead_lettered == 0
     assert calls["fetch_companies"] == 1 and calls["people_of"] == 1 and calls["write_companies"] == 1
     assert calls["fetch"] == 2  # the two leases of contacts; their records serve the roll-up
+
+
+def test_a_contact_moving_to_another_company_re_scores_both(live: Live) -> None:
+    company, people = _buying_group(live)
+    other = live.sandbox.create_company({**COMPANY, "name": "Sol AS"})
+    assert wait_for(lambda: live.sandbox.company(other).get("leadtherm_company_engaged_people") == "0", 10)
+    live.sandbox.associate_company(people[2], other)
+    assert wait_for(lambda: live.sandbox.company(other).get("leadtherm_company_engaged_people") == "1", 10)
+    assert wait_for(lambda: live.sandbox.company(company).get("leadtherm_company_engaged_people") == "2", 10)
