@@ -410,8 +410,8 @@ class Pipeline:
         run = _Pass(self, math.inf)  # a backfill page has no lease to outlive
         run.report, run.batch = report, batch
         failures = self._apply(records, run)
-        if self.companies is not None:
-            self.companies.process(self, run, {}, run.people)
+        if self.companies is not None:  # a backfill's pages meet the same companies again: queue each once
+            self.companies.process(self, run, {}, run.people, more_waiting=True)
         run.finish()
         return failures
 

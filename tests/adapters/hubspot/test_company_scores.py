@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from integration.ports import ChangeEvent, RecordRef
+from integration.service.backfill import backfill
 from integration.service.sweep import enqueue_due
 from integration.service.worker import drain
 from tests.adapters.hubspot.conftest import Live
@@ -140,3 +141,16 @@ def test_a_contact_moving_to_another_company_re_scores_both(live: Live) -> None:
     live.sandbox.associate_company(people[2], other)
     assert wait_for(lambda: live.sandbox.company(other).get("leadtherm_company_engaged_people") == "1", 10)
     assert wait_for(lambda: live.sandbox.company(company).get("leadtherm_company_engaged_people") == "2", 10)
+
+
+def test_a_backfill_queues_each_company_it_meets_once_and_the_worker_rolls_them_up(paused: Live) -> None:
+    sandbox, runtime = paused.sandbox, paused.runtime
+    company = sandbox.create_company(COMPANY)
+    for person in PEOPLE:
+        sandbox.associate_company(sandbox.create_contact(person), company)
+    backfill(runtime.pipeline, "hubspot", ["contact"], runtime.state, runtime.queue, page_size=2)
+    assert sandbox.company_writes == []  # pages of two people each: the company waits for the worker
+    assert runtime.queue.stats().depth == 1
+    drain(runtime.pipeline)
+    assert [c for c, _ in sandbox.company_writes] == [company]
+    assert sandbox.company(company)["leadtherm_company_engaged_people"] == "3"
