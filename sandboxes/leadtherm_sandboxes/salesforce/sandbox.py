@@ -1,7 +1,7 @@
 """A local HTTPS emulator of the Salesforce APIs leadtherm uses, faithful to the documented formats.
 
 SOAP login and sessions (401 INVALID_SESSION_ID once expired), `oauth2/userinfo`, SOQL queries
-(the subset leadtherm issues) with `nextRecordsUrl` paging, describe, sObject create, sObject
+(the subset leadtherm issues, over Leads, Contacts, Accounts and Opportunities) with `nextRecordsUrl` paging, describe, sObject create, sObject
 Collections updates with per-record results in request order, the Tooling API's CustomField,
 field-level security (a custom field is invisible until a permission set granting it is assigned
 to the user), `Sforce-Limit-Info` on every answer and REQUEST_LIMIT_EXCEEDED past the daily
@@ -53,6 +53,7 @@ STANDARD: dict[str, dict[str, str]] = {
         "Country": "string", "LeadSource": "picklist", "Status": "picklist", "Rating": "picklist",
         "HasOptedOutOfEmail": "boolean", "EmailBouncedReason": "string", "IsConverted": "boolean",
         "ConvertedContactId": "reference", "ConvertedOpportunityId": "reference", "LastActivityDate": "date",
+        "ConvertedAccountId": "reference",
         "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
@@ -60,6 +61,11 @@ STANDARD: dict[str, dict[str, str]] = {
         "Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
         "AccountId": "reference", "LeadSource": "picklist", "HasOptedOutOfEmail": "boolean",
         "EmailBouncedReason": "string", "LastActivityDate": "date", "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
+    },
+    "Account": {
+        "Id": "id", "Name": "string", "Industry": "picklist", "NumberOfEmployees": "int",
+        "AnnualRevenue": "currency", "BillingCountry": "string", "Type": "picklist", "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
     "Opportunity": {
@@ -80,7 +86,7 @@ RELATIONSHIPS = {
     ("Lead", "ConvertedContact"): ("ConvertedContactId", "Contact"),
     ("Lead", "ConvertedOpportunity"): ("ConvertedOpportunityId", "Opportunity"),
 }
-PREFIX = {"Lead": "00Q", "Contact": "003", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
+PREFIX = {"Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
           "PermissionSetAssignment": "0Pa", "User": "005", "CustomField": "00N"}  # fmt: skip
 _SOQL = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
@@ -265,7 +271,7 @@ class SalesforceSandbox:
             record: dict[str, Any] = dict.fromkeys(STANDARD[object_type])
             stamp = _now()
             record.update(fields, Id=record_id, CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
-            if object_type in ("Lead", "Contact"):
+            if object_type in ("Lead", "Contact", "Account"):
                 record["LastModifiedById"] = by_user or "0055g00000PersonAAA"
             if object_type == "Lead" and record.get("IsConverted") is None:
                 record["IsConverted"] = False
@@ -284,12 +290,14 @@ class SalesforceSandbox:
             record.update(fields, LastModifiedDate=_now(), LastModifiedById=by_user or "0055g00000PersonAAA")
             self._notify(object_type, record_id)
 
-    def convert_lead(self, lead_id: str, create_opportunity: bool = True) -> str:
-        """Convert as the Convert button does: a Contact, and an open Opportunity unless told not to."""
+    def convert_lead(self, lead_id: str, create_opportunity: bool = True, account_id: str | None = None) -> str:
+        """Convert as the Convert button does: a Contact on an Account (a new one unless given), an open Opportunity."""
         with self.lock:
             lead = self.objects["Lead"][lead_id]
+            if account_id is None:
+                account_id = self.create_record("Account", {"Name": lead.get("Company") or "Unknown"})
             keep = {k: lead.get(k) for k in STANDARD["Contact"] if k in lead and k not in ("Id", "CreatedDate")}
-            contact_id = self.create_record("Contact", keep)
+            contact_id = self.create_record("Contact", {**keep, "AccountId": account_id})
             opportunity_id = None
             if create_opportunity:
                 opportunity_id = self.create_record(
@@ -301,7 +309,7 @@ class SalesforceSandbox:
                 "Lead",
                 lead_id,
                 {"IsConverted": True, "ConvertedContactId": contact_id, "ConvertedOpportunityId": opportunity_id,
-                 "Status": "Closed - Converted"},
+                 "ConvertedAccountId": account_id, "Status": "Closed - Converted"},
             )  # fmt: skip
             return contact_id
 
@@ -811,7 +819,7 @@ class SalesforceSandbox:
             full_name = str(body.get("FullName", ""))
             object_type, _, name = full_name.partition(".")
             with sb.lock:
-                if object_type not in ("Lead", "Contact") or not name.endswith("__c"):
+                if object_type not in ("Lead", "Contact", "Account") or not name.endswith("__c"):
                     return _errors(400, "FIELD_INTEGRITY_EXCEPTION", f"invalid FullName {full_name}")
                 if full_name in sb.custom_fields:
                     return _errors(400, "DUPLICATE_DEVELOPER_NAME", "This field name is already in use.")
