@@ -1,13 +1,16 @@
 """Salesforce Accounts for account scores: SOQL with IN lists (200 ids), sObject Collections writes (200).
 
-An Account's people are its Contacts (`AccountId`) and the Leads converted onto it (`ConvertedAccountId`)
-whose Contact is not already among them; a converted Lead is read through its Contact, as the
-contact client does.
+An Account's people are its Contacts (`AccountId`), read in the same query as the Account through its
+`Contacts` child relationship. A Lead converted onto the Account counts through the Contact it became
+(conversion puts that Contact on the Account), whose read carries the Lead's conversion and won deal,
+as the contact client reads it; a converted Lead whose Contact is gone is gone for the contact client
+too. Lead.ConvertedAccountId has no relationship name, so it could only cost a query of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from adapters.salesforce.client import COLLECTION_LIMIT, CRM, READ_CHUNK, SalesforceClient, _result, soql_literal
@@ -18,6 +21,7 @@ from integration.ports import FetchResult, FieldWrite, RawRecord, RecordRef, Wri
 from mappings.company import CompanyMapping
 
 ACCOUNT = "Account"
+CONTACTS = "Contacts"  # Account's child relationship to Contact.AccountId
 
 
 class SalesforceAccounts:
@@ -31,6 +35,9 @@ class SalesforceAccounts:
         self.client = client
         self.mapping = mapping
         self._fields: list[str] | None = None
+        # The Contacts of the Accounts the last fetch_companies read (by 15-character id): people_of
+        # answers from them, as the roll-up asks right after the read.
+        self._contacts: dict[str, list[RecordRef]] = {}
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
         answer = call(lambda: self.client.sf.query_all(soql, timeout=self.client.timeout))
@@ -50,7 +57,13 @@ class SalesforceAccounts:
             raise PermanentCrmError(f"read at most {READ_CHUNK} ids per query, got {len(refs)}")
         ids = ", ".join(soql_literal(r.record_id) for r in refs)
         select = ", ".join(dict.fromkeys(["Id", *self.fields()]))
-        found = {r["Id"][:15]: dotted(r) for r in self._query(f"SELECT {select} FROM Account WHERE Id IN ({ids})")}
+        soql = f"SELECT {select}, (SELECT Id FROM {CONTACTS}) FROM Account WHERE Id IN ({ids})"
+        found: dict[str, RawRecord] = {}
+        self._contacts = {}
+        for row in self._query(soql):
+            key = str(row["Id"])[:15]
+            self._contacts[key] = [RecordRef(CRM, "Contact", str(c["Id"])) for c in self._children(row.pop(CONTACTS))]
+            found[key] = dotted(row)
         records: dict[RecordRef, RawRecord] = {}
         for ref in refs:
             record = found.get(ref.record_id[:15])
@@ -58,25 +71,37 @@ class SalesforceAccounts:
                 records[ref] = record
         return FetchResult(records, frozenset(r for r in refs if r not in records))
 
+    def _children(self, nested: Any) -> list[dict[str, Any]]:
+        """A child relationship's rows: null when there are none, paged on with nextRecordsUrl past a batch."""
+        if nested is None:
+            return []
+        if not isinstance(nested, dict) or not isinstance(nested.get("records"), list):
+            raise UnexpectedAnswer("Salesforce answered a subquery without its documented records list")
+        rows = list(nested["records"])
+        while not nested.get("done", True) and nested.get("nextRecordsUrl"):
+            url = str(nested["nextRecordsUrl"])
+            nested = call(partial(self.client.sf.query_more, url, identifier_is_url=True, timeout=self.client.timeout))
+            rows.extend(nested.get("records") or [])
+        return rows
+
     def people_of(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
-        people: dict[RecordRef, list[RecordRef]] = {r: [] for r in refs}
-        by_15 = {r.record_id[:15]: r for r in refs}
-        for start in range(0, len(refs), READ_CHUNK):
-            ids = ", ".join(soql_literal(r.record_id) for r in refs[start : start + READ_CHUNK])
-            contacts = self._query(f"SELECT Id, AccountId FROM Contact WHERE AccountId IN ({ids})")
-            seen = {str(c["Id"])[:15] for c in contacts}
-            for contact in contacts:
+        """The Contacts of each Account: those its read brought, the others queried (200 Accounts a query)."""
+        people: dict[RecordRef, list[RecordRef]] = {}
+        unread = []
+        for ref in refs:
+            held = self._contacts.get(ref.record_id[:15])
+            if held is None:
+                unread.append(ref)
+            else:
+                people[ref] = list(held)
+        by_15 = {r.record_id[:15]: r for r in unread}
+        for start in range(0, len(unread), READ_CHUNK):
+            ids = ", ".join(soql_literal(r.record_id) for r in unread[start : start + READ_CHUNK])
+            for contact in self._query(f"SELECT Id, AccountId FROM Contact WHERE AccountId IN ({ids})"):
                 account = by_15.get(str(contact.get("AccountId") or "")[:15])
                 if account is not None:
-                    people[account].append(RecordRef(CRM, "Contact", str(contact["Id"])))
-            soql = f"SELECT Id, ConvertedAccountId, ConvertedContactId FROM Lead WHERE ConvertedAccountId IN ({ids})"
-            for lead in self._query(soql):
-                if str(lead.get("ConvertedContactId") or "")[:15] in seen:
-                    continue  # the same person, already counted through their Contact
-                account = by_15.get(str(lead.get("ConvertedAccountId") or "")[:15])
-                if account is not None:
-                    people[account].append(RecordRef(CRM, "Lead", str(lead["Id"])))
-        return people
+                    people.setdefault(account, []).append(RecordRef(CRM, "Contact", str(contact["Id"])))
+        return {ref: people.get(ref, []) for ref in refs}
 
     def write_companies(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         if len(writes) > COLLECTION_LIMIT:

@@ -1,7 +1,7 @@
 """A local HTTPS emulator of the Salesforce APIs leadtherm uses, faithful to the documented formats.
 
 SOAP login and sessions (401 INVALID_SESSION_ID once expired), `oauth2/userinfo`, SOQL queries
-(the subset leadtherm issues, over Leads, Contacts, Accounts and Opportunities) with `nextRecordsUrl` paging, describe, sObject create, sObject
+(the subset leadtherm issues, over Leads, Contacts, Accounts and Opportunities, an Account's Contacts as a parent-to-child subquery) with `nextRecordsUrl` paging, describe, sObject create, sObject
 Collections updates with per-record results in request order, the Tooling API's CustomField,
 field-level security (a custom field is invisible until a permission set granting it is assigned
 to the user), `Sforce-Limit-Info` on every answer and REQUEST_LIMIT_EXCEEDED past the daily
@@ -86,6 +86,10 @@ RELATIONSHIPS = {
     ("Lead", "ConvertedContact"): ("ConvertedContactId", "Contact"),
     ("Lead", "ConvertedOpportunity"): ("ConvertedOpportunityId", "Opportunity"),
 }
+# Child relationships a SELECT may nest as a subquery (`(SELECT Id FROM Contacts)` on Account):
+# (object, relationship name) -> (child object, its reference to the object). Lead's ConvertedAccountId has no
+# relationship name, so converted Leads cannot be nested under their Account.
+CHILD_RELATIONSHIPS = {("Account", "Contacts"): ("Contact", "AccountId")}
 PREFIX = {"Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
           "PermissionSetAssignment": "0Pa", "User": "005", "CustomField": "00N"}  # fmt: skip
 _SOQL = re.compile(
@@ -93,6 +97,7 @@ _SOQL = re.compile(
     r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+(?P<order>\w+)(?:\s+ASC)?)?(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+_SUBQUERY = re.compile(r"\(\s*SELECT\s+(?P<fields>[^()]+?)\s+FROM\s+(?P<relationship>\w+)\s*\)", re.IGNORECASE)
 _CONDITION = re.compile(r"^\s*(\w+)\s*(=|>|<|IN)\s*(.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
@@ -455,14 +460,32 @@ class SalesforceSandbox:
         return conditions
 
     def query(self, soql: str) -> dict[str, Any]:
-        match = _SOQL.match(soql)
+        children: dict[str, list[str]] = {}  # parent-to-child subqueries in the SELECT list: relationship -> fields
+
+        def nested(found: re.Match[str]) -> str:
+            children[found.group("relationship")] = [f.strip() for f in found.group("fields").split(",")]
+            return ""
+
+        match = _SOQL.match(_SUBQUERY.sub(nested, soql))
         if not match:
             raise SoqlError("MALFORMED_QUERY", "unexpected query")
         object_type = match.group("object")
         if object_type not in STANDARD:
             raise SoqlError("INVALID_TYPE", f"sObject type '{object_type}' is not supported.")
         visible = self._visible(object_type)
-        selected = [f.strip() for f in match.group("fields").split(",")]
+        selected = [f.strip() for f in match.group("fields").split(",") if f.strip()]
+        for relationship, names in children.items():
+            child = CHILD_RELATIONSHIPS.get((object_type, relationship))
+            if child is None:
+                raise SoqlError(
+                    "INVALID_TYPE",
+                    f"Didn't understand relationship '{relationship}' in FROM part of query call. If you are "
+                    "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                    "entity name.",
+                )
+            unknown = [n for n in names if n not in self._visible(child[0])]
+            if unknown:
+                raise SoqlError("INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{child[0]}'.")
         if selected == ["COUNT()"]:
             rows = self._filter(object_type, self._where(match.group("where")), visible)
             return {"totalSize": len(rows), "done": True, "records": []}
@@ -486,10 +509,21 @@ class SalesforceSandbox:
             rows = rows[: int(match.group("limit"))]
         records = [
             {**_sobject(object_type, r, [n for n in selected if "." not in n]),
-             **{rel: self._parent(object_type, rel, r, names) for rel, names in parents.items()}}
+             **{rel: self._parent(object_type, rel, r, names) for rel, names in parents.items()},
+             **{rel: self._children(object_type, rel, r, names) for rel, names in children.items()}}
             for r in rows
         ]  # fmt: skip
         return self._page(records, 0)
+
+    def _children(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
+        """A child relationship as the REST API nests it: a query result of the child rows, or null for none."""
+        child_type, reference = CHILD_RELATIONSHIPS[(object_type, relationship)]
+        own = str(row["Id"])[:15]
+        rows = [c for c in self.objects[child_type].values() if str(c.get(reference) or "")[:15] == own]
+        if not rows:
+            return None
+        rows.sort(key=lambda r: str(r["Id"]))
+        return {"totalSize": len(rows), "done": True, "records": [_sobject(child_type, c, names) for c in rows]}
 
     def _parent(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
         """A parent relationship as the REST API nests it: the parent's selected fields, or null."""

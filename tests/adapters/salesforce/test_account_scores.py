@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
-from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+import pytest
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox, SoqlError
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from adapters.salesforce.client import SalesforceClient
 from adapters.salesforce.companies import SalesforceAccounts
 from adapters.salesforce.inbound import outbound_endpoint
+from integration.ports import RecordRef
 from mappings.loader import load_mapping
 from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, Served
 
@@ -97,3 +99,24 @@ def test_setup_creates_the_account_fields_and_lets_the_integration_user_edit_the
     }
     assert {f"Account.{f}" for f in mapping.own_fields} <= granted
     assert SalesforceAccounts(client, mapping).missing_company_outputs() == []
+
+
+def test_an_account_s_contacts_come_with_it_in_one_query(sandbox: SalesforceSandbox, client: SalesforceClient) -> None:
+    mapping = load_mapping("salesforce").company
+    assert mapping is not None
+    accounts = SalesforceAccounts(client, mapping)
+    staffed, empty = sandbox.create_record("Account", ACCOUNT), sandbox.create_record("Account", {"Name": "Tom AB"})
+    people = sorted(sandbox.create_record("Contact", {**p, "AccountId": staffed}) for p in PEOPLE)
+    refs = [RecordRef("salesforce", "Account", staffed), RecordRef("salesforce", "Account", empty)]
+    accounts.fields()  # describe, once per process
+    before = sandbox.calls.copy()
+    found = accounts.fetch_companies(refs)
+    members = accounts.people_of(sorted(found.records))
+    assert sum((sandbox.calls - before).values()) == 1  # the Accounts and their Contacts: one SOQL query
+    assert sorted(r.record_id for r in members[refs[0]]) == people
+    assert members[refs[1]] == []  # no Contacts: the subquery answers null
+
+
+def test_a_child_subquery_the_api_does_not_know_is_refused_as_salesforce_refuses_it(sandbox: SalesforceSandbox) -> None:
+    with pytest.raises(SoqlError, match="relationship 'Leads'"):
+        sandbox.query("SELECT Id, (SELECT Id FROM Leads) FROM Account")
