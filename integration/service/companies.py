@@ -41,6 +41,8 @@ from integration.ports import (
     WriteStatus,
 )
 from integration.ports.companies import CompanyClient
+from integration.ports.metric_names import RECORDS_ASSESSED, RECORDS_UNCHANGED, RECORDS_WRITTEN
+from integration.ports.metrics import metrics
 from integration.service.guard import GuardedClient
 from mappings.company import CompanyMapping, CompanyRules
 from mappings.schema import ScoringRules
@@ -219,6 +221,7 @@ class CompanyStep:
                     binding.mapping.customer_field and to_boolean(company.get(binding.mapping.customer_field))
                 )
                 assessment = assess_company(read_company(company, binding.mapping), members, self.rules, customer)
+                metrics().count(RECORDS_ASSESSED, crm=crm)  # a company is a record too: counted as people are
                 wanted = company_outputs(assessment, binding.mapping)
                 changes = changed_outputs(wanted, company)
                 if changes:
@@ -226,6 +229,7 @@ class CompanyStep:
                     writes.append((FieldWrite(ref, changes), assessment, diff))
                 else:
                     run.batch.save(ref, _stored(assessment, now))
+                    metrics().count(RECORDS_UNCHANGED, crm=crm)
         for start in range(0, len(writes), size):
             chunk_writes = writes[start : start + size]
             blocked = run.may_call(crm)
@@ -244,6 +248,7 @@ class CompanyStep:
                     reasons = [str(r) for r in assessment.reasons]
                     run.batch.audit.append(AuditEntry(write.ref, now, "write", diff, reasons))
                     run.report.written += 1
+                    metrics().count(RECORDS_WRITTEN, crm=crm)
                     run.report.fields_written += len(write.values)
                     run.report.written_refs.append(write.ref)
                 elif result.status is WriteStatus.MISSING:
