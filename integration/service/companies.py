@@ -24,6 +24,7 @@ from integration.domain.company import (
     company_outputs,
     read_company,
 )
+from integration.domain.model import Stage, Temperature
 from integration.domain.normalize import Normalizer, to_boolean
 from integration.domain.scoring import assess
 from integration.errors import CrmError
@@ -68,6 +69,8 @@ class PassPeople:
     """What a pass learnt about people: their fetched records, and those whose assessment changed."""
 
     records: dict[RecordRef, RawRecord] = field(default_factory=dict)
+    # Their default score as the pass assessed it: the roll-up takes it rather than assess them again.
+    assessed: dict[RecordRef, StoredAssessment] = field(default_factory=dict)
     changed: set[RecordRef] = field(default_factory=set)
     relinked: set[RecordRef] = field(default_factory=set)  # people whose company link changed
 
@@ -81,7 +84,7 @@ class CompanyStep:
         # People's records seen by recent passes of this process: a company rolled up a pass later
         # reads none of them again. Stale entries are harmless: a person's change is an event whose
         # pass refreshes the entry and re-scores the company.
-        self._seen: dict[RecordRef, tuple[float, RawRecord]] = {}
+        self._seen: dict[RecordRef, tuple[float, RawRecord, StoredAssessment | None]] = {}
         self._waiting: set[RecordRef] = set()  # companies queued for a later pass and not run since
 
     @property
@@ -151,7 +154,7 @@ class CompanyStep:
                 derived.append(before)  # the company the person left loses them
         failures: dict[int, Failure] = {}
         now = pipeline.clock()
-        self._remember(people.records)
+        self._remember(people.records, people.assessed)
         if more_waiting:
             # A full lease: more events are waiting, likely for the same companies' people. Queue
             # each company once for a later pass (durably) rather than read and write it now.
@@ -207,7 +210,7 @@ class CompanyStep:
                 fetched = client.fetch_companies(chunk)
                 found = sorted(fetched.records)
                 members_of = client.people_of(found) if found else {}
-                records = self._people_records(pipeline, run, crm, members_of, people)
+                records, known = self._people_records(pipeline, run, crm, members_of, people)
             except CrmError as exc:
                 failures.update(dict.fromkeys(chunk, run.failed(crm, exc)))
                 continue
@@ -216,7 +219,7 @@ class CompanyStep:
                 run.batch.forget(ref)
             for ref in found:
                 company = fetched.records[ref]
-                members = self._members(pipeline, crm, members_of.get(ref, []), records, now)
+                members = self._members(pipeline, crm, members_of.get(ref, []), records, known, now)
                 customer = bool(
                     binding.mapping.customer_field and to_boolean(company.get(binding.mapping.customer_field))
                 )
@@ -265,17 +268,23 @@ class CompanyStep:
         crm: str,
         members_of: Mapping[RecordRef, list[RecordRef]],
         people: PassPeople,
-    ) -> dict[RecordRef, RawRecord]:
-        """Every member's record: those a recent pass fetched, the others read in the CRM's batch size."""
+    ) -> tuple[dict[RecordRef, RawRecord], dict[RecordRef, StoredAssessment]]:
+        """Every member's record, those a recent pass fetched and the others read in the CRM's batch size;
+        and the default score of those a recent pass assessed."""
         records: dict[RecordRef, RawRecord] = {}
+        known: dict[RecordRef, StoredAssessment] = {}
         unread: list[RecordRef] = []
         fresh_after = time.monotonic() - SEEN_FOR
         for person in sorted({p for group in members_of.values() for p in group}):
             seen = self._seen.get(person)
             if person in people.records:
                 records[person] = people.records[person]
+                if person in people.assessed:
+                    known[person] = people.assessed[person]
             elif seen is not None and seen[0] >= fresh_after:
                 records[person] = seen[1]
+                if seen[2] is not None:
+                    known[person] = seen[2]
             else:
                 unread.append(person)
         client = pipeline.crms[crm].client
@@ -283,14 +292,14 @@ class CompanyStep:
             fetched = client.fetch(unread[start : start + client.read_batch_size])
             records.update(fetched.records)
             people.records.update(fetched.records)  # a later chunk of companies may share them
-            self._remember(fetched.records)
-        return records
+            self._remember(fetched.records, {})
+        return records, known
 
-    def _remember(self, records: Mapping[RecordRef, RawRecord]) -> None:
+    def _remember(self, records: Mapping[RecordRef, RawRecord], assessed: Mapping[RecordRef, StoredAssessment]) -> None:
         stamp = time.monotonic()
         for ref, record in records.items():
             self._seen.pop(ref, None)  # re-inserted last: the dict stays oldest first
-            self._seen[ref] = (stamp, record)
+            self._seen[ref] = (stamp, record, assessed.get(ref))
         while len(self._seen) > SEEN_LIMIT:
             del self._seen[next(iter(self._seen))]
 
@@ -300,12 +309,28 @@ class CompanyStep:
         crm: str,
         refs: Sequence[RecordRef],
         records: Mapping[RecordRef, RawRecord],
+        known: Mapping[RecordRef, StoredAssessment],
         now: datetime,
     ) -> list[Member]:
+        """The roll-up's view of each person: their default score as a recent pass assessed it, else assessed now."""
         normalizer: Normalizer = pipeline.crms[crm].normalizer
         rules: ScoringRules = pipeline.rules
         members = []
         for ref in refs:
+            state = known.get(ref)
+            if state is not None:
+                # Its next_drop_at is the soonest of the person's scores: the company is at worst swept early.
+                members.append(
+                    Member(
+                        ref.record_id,
+                        state.seniority,
+                        Temperature(state.temperature),
+                        state.engagement,
+                        Stage(state.stage),
+                        state.next_drop_at,
+                    )
+                )
+                continue
             record = records.get(ref)
             if record is None:
                 continue  # deleted meanwhile

@@ -474,6 +474,8 @@ class Pipeline:
             decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, scores)
             if follow and record is not None:
                 run.people.records[ref] = record
+                if isinstance(decision, Write | Unchanged):
+                    run.people.assessed[ref] = decision.state
                 if isinstance(decision, Write):
                     run.people.changed.add(ref)
             if isinstance(decision, Reject) and decision.unexpected:
