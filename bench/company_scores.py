@@ -38,6 +38,7 @@ from mappings.grammar import COMPANY_RULES_FILE
 COMPANIES, PEOPLE_EACH = 100, 10
 LEASES = (500, 1000)  # the default lease, and one that holds the whole burst
 RATIO_TARGET, SPEED_TARGET = 1.1, 0.5
+ROUNDS = 3  # bursts per measure
 EXAMPLE = Path(__file__).resolve().parent.parent / "tests" / "examples" / "named_scores"
 TITLES = ["Chief Executive Officer", "VP Sales", "Head of IT", "Marketing Manager", "Engineer"]
 # Half the people in each named score's segment (HubSpot contacts carry industry and country).
@@ -64,7 +65,7 @@ class Crm:
     start: Callable[[], Any]
     env: Callable[[Any, Path], dict[str, str]]
     seed: Callable[[Any], list[str]]  # the contacts, 10 to each of 100 companies
-    change: Callable[[Any, list[str]], None]  # one change to each contact, moving its score
+    change: Callable[[Any, list[str], int], None]  # one change to each contact in a round, moving its score
     contact_type: str
     read_size: int
     write_size: int
@@ -101,9 +102,9 @@ def _hubspot_seed(sandbox: HubSpotSandbox) -> list[str]:
     return contacts
 
 
-def _hubspot_change(sandbox: HubSpotSandbox, contacts: list[str]) -> None:
-    for n, contact in enumerate(contacts):
-        sandbox.update_contact(contact, {"hs_analytics_num_page_views": str(60 + n % 30)})
+def _hubspot_change(sandbox: HubSpotSandbox, contacts: list[str], round_: int) -> None:
+    for n, contact in enumerate(contacts):  # many page views, then few again: each contact's score moves
+        sandbox.update_contact(contact, {"hs_analytics_num_page_views": str((60 if round_ % 2 == 0 else 0) + n % 7)})
 
 
 HUBSPOT = Crm("hubspot", _hubspot_start, _hubspot_env, _hubspot_seed, _hubspot_change, "contact", 100, 100, 100, 1)
@@ -139,9 +140,9 @@ def _salesforce_seed(sandbox: SalesforceSandbox) -> list[str]:
     return contacts
 
 
-def _salesforce_change(sandbox: SalesforceSandbox, contacts: list[str]) -> None:
-    for contact in contacts:  # the Timeline question answered: each contact's fit, and so its score, moves
-        sandbox.update_record("Contact", contact, {"BANT_Timeline__c": True})
+def _salesforce_change(sandbox: SalesforceSandbox, contacts: list[str], round_: int) -> None:
+    for contact in contacts:  # the Timeline question answered, then withdrawn: each contact's score moves
+        sandbox.update_record("Contact", contact, {"BANT_Timeline__c": round_ % 2 == 0})
 
 
 SALESFORCE = Crm(
@@ -167,27 +168,34 @@ def _enqueue(runtime: Runtime, crm: Crm, contacts: list[str], tag: str) -> None:
 
 
 def measure(crm: Crm, everything: bool, lease: int) -> dict[str, Any]:
-    """Seed and settle, change every contact once, drain: the requests the sandbox served, the time it took."""
+    """Seed and settle, then ROUNDS bursts (every contact changed once each): the most requests a burst took,
+    and the quickest drain (the machine is shared: the best round is the least disturbed one)."""
     sandbox = crm.start()
+    rounds = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             contacts = crm.seed(sandbox)
             runtime = _runtime(crm, sandbox, Path(tmp), everything, lease)
             _enqueue(runtime, crm, contacts, "seed")
             drain(runtime.pipeline)  # every contact and company written once: the steady state
-            crm.change(sandbox, contacts)
-            before = Counter(sandbox.calls)
-            _enqueue(runtime, crm, contacts, "change")
-            started = time.perf_counter()
-            report = drain(runtime.pipeline)
-            seconds = time.perf_counter() - started
-            requests = Counter(sandbox.calls) - before
+            for round_ in range(ROUNDS):
+                crm.change(sandbox, contacts, round_)
+                before = Counter(sandbox.calls)
+                _enqueue(runtime, crm, contacts, f"change{round_}")
+                started = time.perf_counter()
+                report = drain(runtime.pipeline)
+                seconds = time.perf_counter() - started
+                rounds.append((Counter(sandbox.calls) - before, seconds, report))
     finally:
         sandbox.stop()
-    companies_written = sum(1 for r in report.written_refs if r.object_type != crm.contact_type)
+    requests, _, report = max(rounds, key=lambda r: sum(r[0].values()))
+    companies_written = min(
+        sum(1 for r in rep.written_refs if r.object_type != crm.contact_type) for _, _, rep in rounds
+    )
+    contacts_written = min(rep.written for _, _, rep in rounds) - companies_written
     return {
-        "requests": requests, "total": sum(requests.values()), "seconds": seconds,
-        "contacts_written": report.written - companies_written, "companies_written": companies_written,
+        "requests": requests, "total": sum(requests.values()), "seconds": min(s for _, s, _ in rounds),
+        "contacts_written": contacts_written, "companies_written": companies_written,
     }  # fmt: skip
 
 
@@ -256,12 +264,13 @@ def run() -> str:
         "The one request above the minimum on HubSpot is the v4 associations batch read (a company's people:",
         "the batch read of companies cannot return associations). A Salesforce Account's Contacts come with",
         "the Account in one SOQL query (`(SELECT Id FROM Contacts)`), so Accounts cost nothing above it. With",
-        "the default lease of 500 the first pass is full: it queues each company once for a later pass, which",
-        "finds every person among the records the earlier passes read. A lease of 500 is no multiple of",
-        "Salesforce's 200: each pass reads and writes its contacts in chunks of 200, 200 and 100, so there the",
-        "contacts alone cost more than their minimum, with or without company scores (see *contacts alone",
-        "today*). On Salesforce the named scores are in force but hold for no Contact (a Contact has no",
-        "Industry or Country field, which the README's segments test), so there they cost the segment test.",
+        "the default lease of 500 a full pass queues each company once for a later pass, which finds every",
+        "person among the records the earlier passes read, and their default score as those passes assessed",
+        "it. A lease holds whole batches of the CRM: on Salesforce the 500 are leased 400 at a time (two",
+        "batches of 200), else each pass would read and write 200, 200 and 100. On Salesforce the named",
+        "scores are in force but hold for no Contact (a Contact has no Industry or Country field, which the",
+        "README's segments test), so there they cost the segment test. Each measure is 3 bursts on one",
+        "seeded sandbox: the most requests of a burst, the quickest drain.",
     ])  # fmt: skip
 
 
