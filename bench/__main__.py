@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ALL = ["scoring", "pipeline", "hubspot", "salesforce", "aws", "calibrate", "fuzz_routes", "cdc", "console", "jobs", "soak",
-       "slow_clients", "multiprocess", "rules_store_crash", "score_export", "startup", "journal", "named_scores"]  # fmt: skip
+       "slow_clients", "multiprocess", "rules_store_crash", "score_export", "startup", "journal", "named_scores",
+       "company_scores"]  # fmt: skip
 OUT = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 HEADER = (
     "# Benchmarks\n\n"

@@ -20,7 +20,7 @@ from integration.ports.rules_store import Files
 from mappings.loader import check_folder
 
 TOGETHER = ("scoring.yaml", "hubspot.yaml")  # each version changes both
-FILES = ("scoring.yaml", "hubspot.yaml", "salesforce.yaml")
+FILES = ("scoring.yaml", "hubspot.yaml", "salesforce.yaml", "scoring.company.yaml")  # the packaged files
 
 
 def unchecked(files: Files) -> dict[str, str]:

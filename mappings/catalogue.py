@@ -40,6 +40,8 @@ Calibration = Literal[
 # Kinds an admin may give an attribute of their own (a stage needs a map; built-in only).
 CUSTOM_KINDS: tuple[Kind, ...] = ("text", "integer", "number", "boolean", "datetime")
 NUMERIC_KINDS: frozenset[Kind] = frozenset({"integer", "number"})
+# Kinds a company / account attribute may have (mappings.company): fit tests on text, numbers and yes/no.
+COMPANY_KINDS: tuple[Kind, ...] = ("text", "number", "boolean")
 # Kinds that can count behaviour and so decay with silence: a count or a yes/no.
 DECAYING_KINDS: frozenset[Kind] = NUMERIC_KINDS | {"boolean"}
 
@@ -194,7 +196,7 @@ def custom_attribute(name: str, kind: Kind, label: str | None = None, decays: bo
 # ---------------------------------------------------------------------------- outputs
 
 # The value each output holds; each CRM adapter maps a value type onto one field type.
-ValueType = Literal["percent", "temperature", "stage", "long_text", "short_text", "datetime", "rating"]
+ValueType = Literal["percent", "temperature", "stage", "long_text", "short_text", "datetime", "rating", "count"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +228,21 @@ OUTPUTS: tuple[Output, ...] = (
 )
 OUTPUT_BY_KEY: Mapping[str, Output] = {o.key: o for o in OUTPUTS}
 OUTPUT_KEYS: tuple[str, ...] = tuple(o.key for o in OUTPUTS)
+
+# What a company / account score writes (mappings.company): a person's first six outputs, meaning the same
+# for a company, and two figures of the roll-up's own. A label follows the CRM's word for the object
+# ("Company score", "Account score").
+COMPANY_OUTPUTS: tuple[Output, ...] = (
+    Output("score", "score", "percent"),
+    Output("fit", "fit", "percent"),
+    Output("engagement", "engagement", "percent"),
+    Output("temperature", "temperature", "temperature"),
+    Output("stage", "stage", "stage"),
+    Output("reasons", "score reasons", "long_text"),
+    Output("engaged_people", "engaged people", "count"),
+    Output("coverage", "buying-group roles engaged", "count"),
+)
+COMPANY_OUTPUT_BY_KEY: Mapping[str, Output] = {o.key: o for o in COMPANY_OUTPUTS}
 
 
 def named_output_field(default: str | None, score: str) -> str | None:

@@ -37,12 +37,18 @@ def calibrated_file(score: str) -> str:
     return f"scoring.{score}.calibrated{SUFFIX}"
 
 
+# Company / account scores: the `company:` section of a CRM mapping and their rules in `scoring.company.yaml`
+# (mappings.company). "company" is therefore no named score's name.
+COMPANY = "company"
+COMPANY_RULES_FILE = named_scoring_file(COMPANY)
+
+
 def score_of(file: str) -> str | None:
     """The named score a file name holds (`scoring.analytics.yaml` -> `analytics`), or None for any other file."""
     if not file.startswith("scoring.") or not file.endswith(SUFFIX) or file == SCORING_FILE:
         return None
     name = file.removeprefix("scoring.").removesuffix(SUFFIX)
-    return None if "." in name or name == "calibrated" else name
+    return None if "." in name or name in ("calibrated", COMPANY) else name
 
 
 def crm_of(file: str) -> str | None:
@@ -88,6 +94,8 @@ __all__ = [
     "ALL",
     "AT_LEAST",
     "BELOW",
+    "COMPANY",
+    "COMPANY_RULES_FILE",
     "CONDITIONS",
     "DAYS_AGO",
     "EACH",

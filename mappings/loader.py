@@ -15,10 +15,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from mappings.company import CompanyRules
 from mappings.crosscheck import complete_outputs, rules_against, rules_value_notices, segment_against
 from mappings.documents import DocumentError, compose_yaml, load_yaml
 from mappings.errors import ConfigError, Problem
 from mappings.grammar import (
+    COMPANY_RULES_FILE,
     FOLDER_GLOB,
     NAMED_SCORING_GLOB,
     SCORING_FILE,
@@ -464,6 +466,8 @@ def check_folder_report(
     expected: list[tuple[type[BaseModel], str]] = [(ScoringRules, SCORING_FILE)]
     expected += [(CrmMapping, mapping_file(crm)) for crm in crms]
     expected += [(NamedScoringRules, path.name) for path in named_score_files(base).values()]
+    if (base / COMPANY_RULES_FILE).is_file():  # optional: company / account scores
+        expected.append((CompanyRules, COMPANY_RULES_FILE))
     for model, name in expected:
         path = base / name
         if path.is_file():
@@ -510,6 +514,8 @@ def _model_for(path: Path, crms: Sequence[str]) -> type[BaseModel]:
     """scoring*.yaml holds rules, `<crm>.yaml` a mapping; otherwise the content decides."""
     if score_of(path.name) is not None:
         return NamedScoringRules
+    if path.name == COMPANY_RULES_FILE:
+        return CompanyRules
     if path.name.startswith(Path(SCORING_FILE).stem):  # scoring.calibrated.yaml too
         return ScoringRules
     if path.stem in crms:

@@ -27,7 +27,8 @@ from mappings.catalogue import (
     custom_attribute,
     named_output_field,
 )
-from mappings.grammar import ALL, AT_LEAST, BELOW, CONDITIONS, EACH, MAX_POINTS
+from mappings.company import CompanyMapping
+from mappings.grammar import ALL, AT_LEAST, BELOW, COMPANY, CONDITIONS, EACH, MAX_POINTS
 from mappings.patterns import valid_pattern
 
 Scalar = str | int | float | bool
@@ -364,7 +365,8 @@ class ScoringRules(Strict):
 # before __c: `Lead_<Name>_Temperature_Changed_At` leaves 12 for the name).
 SCORE_NAME = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"
 SCORE_NAME_MAX = 12
-RESERVED_SCORE_NAMES = ("calibrated", "default", "all")  # calibrate's output file; the CLI's --score values
+# calibrate's output file; the CLI's --score values; scoring.company.yaml holds the company / account score
+RESERVED_SCORE_NAMES = ("calibrated", "default", "all", COMPANY)
 
 
 def score_name_problem(name: str) -> str | None:
@@ -507,6 +509,7 @@ class CrmMapping(Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     # Named score -> (the outputs it was derived from, its fields): a copy with other outputs derives again.
     _named: dict[str, tuple[object, dict[str, str | None]]] = PrivateAttr(default_factory=dict)
+    company: CompanyMapping | None = None  # company / account scores (mappings.company)
 
     @field_validator("attributes")
     @classmethod
@@ -630,6 +633,8 @@ class CrmMapping(Strict):
             names.extend(mapping.sources)
         names.extend(v for v in self.outputs.values() if v)
         names.extend(self.named_fields)
+        if self.company is not None:  # the person's company id travels with the person: no extra call
+            names.extend(self.company.link.values())
         return list(dict.fromkeys(names))
 
 

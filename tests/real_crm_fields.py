@@ -20,6 +20,7 @@ HUBSPOT_CONTACT_PROPERTIES = frozenset({
     "lifecyclestage", "hs_lead_status",
     "num_associated_deals", "total_revenue", "recent_deal_amount", "recent_deal_close_date",
     "first_deal_created_date",
+    "associatedcompanyid",  # "Primary associated company ID", set by HubSpot from the contact-company association
 })  # fmt: skip
 
 HUBSPOT_COMPANY_ONLY = frozenset({"hs_num_open_deals"})
@@ -34,6 +35,14 @@ SALESFORCE_STANDARD_FIELDS: dict[str, frozenset[str]] = {
         "ConvertedAccountId", "ConvertedContactId", "ConvertedOpportunityId", "IsUnreadByOwner", "CreatedDate",
         "CreatedById", "LastModifiedDate", "LastModifiedById", "SystemModstamp", "LastActivityDate",
         "LastViewedDate", "LastReferencedDate", "EmailBouncedReason", "EmailBouncedDate", "IndividualId",
+    }),
+    "Account": frozenset({
+        "Id", "IsDeleted", "MasterRecordId", "Name", "Type", "ParentId", "BillingStreet", "BillingCity",
+        "BillingState", "BillingPostalCode", "BillingCountry", "BillingAddress", "ShippingStreet", "ShippingCity",
+        "ShippingState", "ShippingPostalCode", "ShippingCountry", "ShippingAddress", "Phone", "Fax", "AccountNumber",
+        "Website", "Sic", "Industry", "AnnualRevenue", "NumberOfEmployees", "Ownership", "TickerSymbol",
+        "Description", "Rating", "Site", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate",
+        "LastModifiedById", "SystemModstamp", "LastActivityDate", "LastViewedDate", "LastReferencedDate",
     }),
     "Contact": frozenset({
         "Id", "IsDeleted", "MasterRecordId", "AccountId", "LastName", "FirstName", "Salutation", "Name",

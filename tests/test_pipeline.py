@@ -264,3 +264,23 @@ def test_a_value_outside_its_map_is_logged_by_field_never_by_value(
     assert any("numemployees held a value its map does not list" in line for line in lines)
     assert not any("5000-10000" in line for line in lines)
     assert world.field(ref, "temperature") is not None  # still scored, as if the field were empty
+
+
+def test_a_lease_holds_whole_read_and_write_batches_of_every_crm(tmp_path: Path) -> None:
+    world = make_world(tmp_path, lease_size=500)
+    world.crm.read_batch_size = world.crm.write_batch_size = 200  # Salesforce's SOQL IN list and Collections
+    assert world.pipeline.lease_size() == 400  # 1,000 changes: 5 reads and 5 writes, not 6 and 6
+    world.crm.write_batch_size = 100
+    assert world.pipeline.lease_size() == 400
+    world.crm.read_batch_size = world.crm.write_batch_size = 1000  # a lease smaller than one batch stays as set
+    assert world.pipeline.lease_size() == 500
+
+
+def test_a_burst_larger_than_a_lease_is_read_in_full_batches(tmp_path: Path) -> None:
+    world = make_world(tmp_path, lease_size=500)
+    world.crm.read_batch_size = world.crm.write_batch_size = 200
+    refs = [world.contact(str(n)) for n in range(1000)]
+    world.queue.enqueue([world.event(ref, f"e{ref.record_id}") for ref in refs])
+    report = drain(world.pipeline)
+    assert report.written == 1000
+    assert len(world.crm.fetch_calls) == 5 and len(world.crm.write_calls) == 5

@@ -56,7 +56,7 @@ def test_the_files_before_the_first_apply_and_hand_edits_become_versions_of_thei
 def test_applied_files_are_written_whole_with_no_temporary_file_left(store: FolderRulesStore, folder: Path) -> None:
     store.apply({"scoring.yaml": warmer((folder / "scoring.yaml").read_text())}, "ada")
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".history")) == [
-        "hubspot.yaml", "salesforce.yaml", "scoring.yaml"
+        "hubspot.yaml", "salesforce.yaml", "scoring.company.yaml", "scoring.yaml"
     ]  # fmt: skip
     assert parse_rules((folder / "scoring.yaml").read_text()).temperature.warm == 45
 

@@ -59,6 +59,7 @@ FIELD_TYPES: dict[ValueType, tuple[str, str]] = {
     "long_text": ("string", "textarea"),
     "short_text": ("string", "text"),
     "datetime": ("datetime", "date"),
+    "count": ("number", "number"),
 }
 
 
@@ -96,7 +97,7 @@ def property_specs(mapping: CrmMapping) -> list[PropertySpec]:
     return specs
 
 
-def _conflict(spec: PropertySpec, existing: Any) -> str | None:
+def conflict(spec: PropertySpec, existing: Any) -> str | None:
     if existing.type != spec.type:
         have = f"{existing.type}/{existing.field_type}"
         return f"{spec.name} exists as {have}, leadtherm needs {spec.type}/{spec.field_type}; not changed"
@@ -131,7 +132,7 @@ def setup(api: HubSpot, mapping: CrmMapping, env: Mapping[str, str] | None = Non
         if found is None:
             _create(api, spec.create_body())
             report.created.append(f"property {spec.name} ({spec.type})")
-        elif (problem := _conflict(spec, found)) is not None:
+        elif (problem := conflict(spec, found)) is not None:
             report.conflicts.append(problem)
         else:
             report.unchanged.append(f"property {spec.name}")
@@ -140,6 +141,10 @@ def setup(api: HubSpot, mapping: CrmMapping, env: Mapping[str, str] | None = Non
         from adapters.hubspot.journal.subscriptions import setup_journal
 
         setup_journal(env, mapping, report)
+    if mapping.company is not None:
+        from adapters.hubspot.company_setup import setup_companies
+
+        setup_companies(api, mapping.company, report)
     return report
 
 

@@ -47,7 +47,10 @@ _FORGET = {"contact.deletion", "contact.privacyDeletion"}
 _DEAL_RESCORE = {"deal.creation", "deal.propertyChange"}
 _DEAL_PROPERTIES = frozenset({"dealstage", "hs_is_closed", "hs_is_closed_won", "amount", "pipeline"})
 # Generic object webhooks of HubSpot's newer app platform name the object by type id.
-_OBJECT_TYPES = {"0-1": "contact", "0-3": "deal"}
+_OBJECT_TYPES = {"0-1": "contact", "0-2": "company", "0-3": "deal"}
+# Company scores: a company's own change re-scores it (the pipeline's company step drops the irrelevant ones).
+_COMPANY_RESCORE = {"company.creation", "company.propertyChange", "company.restore"}
+_COMPANY_FORGET = {"company.deletion"}
 
 
 def signed_uri(url: str) -> str:
@@ -178,6 +181,10 @@ def _events_of(raw: Mapping[str, Any]) -> list[ChangeEvent]:
     elif kind in _DEAL_RESCORE and (kind == "deal.creation" or prop in _DEAL_PROPERTIES):
         ref = RecordRef(CRM, "deal", _id(raw.get("objectId"), "objectId"))
         return [ChangeEvent(event_id, ref, EventKind.RESCORE, occurred, changed, actor)]
+    elif kind in _COMPANY_RESCORE or kind in _COMPANY_FORGET:
+        ref = RecordRef(CRM, "company", _id(raw.get("objectId"), "objectId"))
+        company_kind = EventKind.FORGET if kind in _COMPANY_FORGET else EventKind.RESCORE
+        return [ChangeEvent(event_id, ref, company_kind, occurred, changed, actor)]
     else:
         return []
     ref = RecordRef(CRM, "contact", _id(target, "objectId"))

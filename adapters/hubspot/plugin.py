@@ -17,9 +17,11 @@ from integration.composition.plugins import CalibrationSource, Env, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import InvalidSetting, MissingSetting
 from integration.ports import CrmClient, RecordRef
+from integration.ports.companies import CompanyClient
 from integration.ports.inbound import InboundRoute, secrets_setting
 from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
+from mappings.company import CompanyMapping
 from mappings.schema import CrmMapping
 
 if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
@@ -102,6 +104,14 @@ class HubSpotPlugin:
     def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
         secrets = secrets_setting(env.get("HUBSPOT_CLIENT_SECRET"))
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
+
+    def companies(self, client: CrmClient, mapping: CompanyMapping) -> CompanyClient:
+        """Company scores: HubSpot companies on the contact client's SDK session."""
+        from adapters.hubspot.client import HubSpotClient
+        from adapters.hubspot.companies import HubSpotCompanies
+
+        assert isinstance(client, HubSpotClient), "the client this plugin built"
+        return HubSpotCompanies(client.api, mapping)
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         from adapters.hubspot.client import HubSpotClient

@@ -57,6 +57,7 @@ FIELD_TYPES: dict[ValueType, tuple[dict[str, Any], str]] = {
     "long_text": ({"type": "LongTextArea", "length": 32768, "visibleLines": 5}, "textarea"),
     "short_text": ({"type": "Text", "length": 255}, "string"),
     "datetime": ({"type": "DateTime"}, "datetime"),
+    "count": ({"type": "Number", "precision": 6, "scale": 0}, "double"),
 }
 
 
@@ -219,6 +220,10 @@ def setup(sf: Salesforce, mapping: CrmMapping, user_id: str, outbound_secret: st
     _check_types(sf, mapping, specs, report)
     report.instructions.extend(outbound_instructions(mapping, outbound_secret))
     report.instructions.extend(cdc_instructions(mapping))
+    if mapping.company is not None:
+        from adapters.salesforce.company_setup import setup_accounts
+
+        setup_accounts(sf, mapping.company, user_id, report)
     return report
 
 

@@ -17,9 +17,11 @@ from integration.composition.plugins import CalibrationSource, Env, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import MissingSetting
 from integration.ports import CrmClient, RecordRef
+from integration.ports.companies import CompanyClient
 from integration.ports.inbound import InboundRoute, secrets_setting
 from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
+from mappings.company import CompanyMapping
 from mappings.schema import CrmMapping
 
 if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
@@ -166,10 +168,20 @@ class SalesforcePlugin:
             from adapters.salesforce.http_session import http_session
 
             session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id, http=http_session(env))
+        # Account scores: an outbound message on Account re-scores it (its own fields changed).
+        objects = [*mapping.objects, *([mapping.company.object] if mapping.company is not None else [])]
         return [
-            OutboundMessageRoute(org_id, mapping.objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
+            OutboundMessageRoute(org_id, objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
             FlowCalloutRoute(secrets_setting(env.get("SALESFORCE_CALLOUT_SECRET")), mapping.objects),
         ]
+
+    def companies(self, client: CrmClient, mapping: CompanyMapping) -> CompanyClient:
+        """Account scores: Accounts on the contact client's session."""
+        from adapters.salesforce.client import SalesforceClient
+        from adapters.salesforce.companies import SalesforceAccounts
+
+        assert isinstance(client, SalesforceClient), "the client this plugin built"
+        return SalesforceAccounts(client, mapping)
 
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         from adapters.salesforce.client import SalesforceClient

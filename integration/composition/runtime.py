@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from integration.composition.companies import company_step
 from integration.composition.plugins import CrmPlugin, Env, crm_name, crm_names, load_backend, load_crm
 from integration.domain.normalize import Normalizer
 from integration.errors import ConfigError, LeadthermError, Problem
@@ -121,4 +122,5 @@ def build_runtime(
         clock or (lambda: datetime.now(UTC)),
         scores=config.scores,
     )
+    pipeline.companies = company_step(plugins, clients, crm_mappings, mappings)
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

@@ -101,6 +101,11 @@ class GuardedClient:
 
         return self._retrying(attempt)
 
+    def call(self, kind: str, request: Callable[[], T]) -> T:
+        """Any further request of the adapter (company reads and writes) behind this guard, counted as `kind`."""
+        self.stats.calls.setdefault(kind, 0)
+        return self._call(kind, request)
+
     def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
         return self._call("fetch", lambda: self.inner.fetch(refs))
 

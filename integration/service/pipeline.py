@@ -43,6 +43,7 @@ from integration.ports.metric_names import (
     RECORDS_WRITTEN,
 )
 from integration.ports.metrics import metrics
+from integration.service.companies import CompanyStep, PassPeople
 from integration.service.pause import CrmPauses
 from integration.service.retry import POLICY, RetryPolicy
 from integration.service.rules_provider import RulesSource
@@ -149,6 +150,7 @@ class _Pass:
         self.admitted: dict[str, bool] = {}
         self.reached: set[str] = set()  # CRMs that answered at least one call
         self.crm_wide: dict[str, str] = {}  # CRMs that failed as a whole in this pass
+        self.people = PassPeople()  # for the company step: records fetched, assessments changed
 
     def may_call(self, crm: str) -> Failure | None:
         """None when a call to `crm` may start now; else why not (paused, or no time for its worst case)."""
@@ -202,6 +204,7 @@ class Pipeline:
         self.clock = clock
         # Shared by every pipeline over the same CRMs (the Lambda builds one per batch).
         self.pauses = pauses or CrmPauses(self.settings.retry.probe_every, record=state)
+        self.companies: CompanyStep | None = None  # company / account scores, when a mapping has `company:`
 
     def health(self) -> str | None:
         """For /healthz (`AppConfig.health_checks`): why a CRM is paused, or None."""
@@ -235,8 +238,20 @@ class Pipeline:
 
     def run_once(self) -> BatchReport:
         """Lease one batch and process it; an empty report when the queue is idle."""
-        items = self.queue.lease(self.settings.lease_size, self.settings.visibility_timeout)
+        items = self.queue.lease(self.lease_size(), self.settings.visibility_timeout)
         return self.process(items) if items else BatchReport()
+
+    def lease_size(self) -> int:
+        """The settings' lease in whole batches: rounded down to a multiple of every CRM's read and write batch.
+
+        Leased 500 at a time, 1,000 changes to Salesforce records are read and written in chunks of
+        200, 200 and 100 twice: 6 calls each way where 5 do. Leased 400 at a time, 5. A lease smaller
+        than one such multiple stays as it is.
+        """
+        size = self.settings.lease_size
+        batches = (n for b in self.crms.values() for n in (b.client.read_batch_size, b.client.write_batch_size))
+        step = math.lcm(*batches)
+        return size - size % step if step <= size else size
 
     def process(self, items: Sequence[QueueItem], budget: float | None = None) -> BatchReport:
         """Process leased items and commit the outcome at once; `budget`: seconds left (default: the lease's)."""
@@ -247,6 +262,7 @@ class Pipeline:
         done: list[QueueItem] = []
         targets: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         related: list[QueueItem] = []
+        companies: dict[RecordRef, list[QueueItem]] = defaultdict(list)
         deferred: list[QueueItem] = []  # could not even be classified; retried later
         failed: dict[int, Failure] = {}
         for item in self._drop_duplicates(items, report, batch):
@@ -262,9 +278,15 @@ class Pipeline:
                 failed[id(item)] = run.failed(event.ref.crm, exc)
                 deferred.append(item)
                 continue
-            if own:
+            if own or (self.companies is not None and self.companies.is_echo(event)):
                 report.echoes += 1
                 done.append(item)
+            elif self.companies is not None and self.companies.owns(event.ref):
+                if self.companies.relevant(event):
+                    companies[event.ref].append(item)
+                else:
+                    report.irrelevant += 1
+                    done.append(item)
             elif not _relevant(event, binding):
                 report.irrelevant += 1
                 done.append(item)
@@ -275,14 +297,20 @@ class Pipeline:
             else:
                 done.append(item)  # a related object was deleted: its links are gone with it
         failed.update(self._resolve_related(related, targets, run))
+        if self.companies is not None:  # moved between companies: both re-score, however the person's score moved
+            moved = (ref for ref, group in targets.items() if any(self.companies.relinks(i.event) for i in group))
+            run.people.relinked.update(moved)
         for ref in [r for r, group in targets.items() if _latest(group).event.kind is EventKind.FORGET]:
             self._forget(ref, "deleted in the CRM", targets.pop(ref), run)
         outcomes = self._fetch_and_apply(list(targets), run)
         for ref, group in targets.items():
             if ref in outcomes:
                 failed.update((id(item), outcomes[ref]) for item in group)
+        if self.companies is not None:  # after the people: their new assessments roll up
+            more_waiting = len(items) >= self.lease_size()
+            failed.update(self.companies.process(self, run, companies, run.people, more_waiting))
         settled: set[int] = set()
-        for group in [*targets.values(), related, deferred, done]:
+        for group in [*targets.values(), *companies.values(), related, deferred, done]:
             for item in group:
                 if id(item) in settled:
                     continue  # a deal's event is settled once, however many contacts it named
@@ -416,6 +444,8 @@ class Pipeline:
         run = _Pass(self, math.inf)  # a backfill page has no lease to outlive
         run.report, run.batch = report, batch
         failures = self._apply(records, run)
+        if self.companies is not None:  # a backfill's pages meet the same companies again: queue each once
+            self.companies.process(self, run, {}, run.people, more_waiting=True)
         run.finish()
         return failures
 
@@ -438,9 +468,16 @@ class Pipeline:
         rules, scores = self._versions()  # one version for the whole batch, even if a new one is applied meanwhile
         before = self.state.load(list(records))
         decisions: list[Decision] = []
+        follow = self.companies is not None
         for ref, record in records.items():
             binding = self.crms[ref.crm]
             decision = decide_safely(ref, record, binding.normalizer, rules, before.get(ref), now, scores)
+            if follow and record is not None:
+                run.people.records[ref] = record
+                if isinstance(decision, Write | Unchanged):
+                    run.people.assessed[ref] = decision.state
+                if isinstance(decision, Write):
+                    run.people.changed.add(ref)
             if isinstance(decision, Reject) and decision.unexpected:
                 log.error("cannot assess %s: %s", ref, decision.reason)
             elif isinstance(decision, Write | Unchanged) and decision.state.unmapped:

@@ -52,7 +52,7 @@ class RulesStoreContract:
     ) -> None:
         assert store.head() == 0
         assert store.current()["scoring.yaml"] == (folder / "scoring.yaml").read_text()
-        assert set(store.current()) == {"scoring.yaml", "hubspot.yaml", "salesforce.yaml"}
+        assert set(store.current()) == {"scoring.yaml", "hubspot.yaml", "salesforce.yaml", "scoring.company.yaml"}
 
     def test_an_applied_version_is_in_force_with_author_time_note_and_diff(self, store: RulesStore) -> None:
         text = warmer(store.current()["scoring.yaml"])

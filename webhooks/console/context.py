@@ -16,8 +16,17 @@ from integration.composition.plugins import CrmPlugin, load_crm
 from integration.errors import ConfigError, Problem
 from integration.ports import CrmClient, Draft, DraftStore, StateStore, WorkQueue
 from integration.ports.rules_store import RulesStore
+from mappings.company import CompanyRules
 from mappings.crosscheck import rules_against, rules_value_notices, segment_against
-from mappings.grammar import SCORING_FILE, SUFFIX, crm_of, mapping_file, named_scoring_file, score_of
+from mappings.grammar import (
+    COMPANY_RULES_FILE,
+    SCORING_FILE,
+    SUFFIX,
+    crm_of,
+    mapping_file,
+    named_scoring_file,
+    score_of,
+)
 from mappings.loader import read_yaml, validate
 from mappings.schema import CrmMapping, NamedScoringRules, ScoringRules
 from webhooks.console.jobs import JobRunner, background_clients
@@ -79,6 +88,8 @@ def _checked(name: str, text: str) -> tuple[BaseModel | None, tuple[Problem, ...
         model = ScoringRules
     elif score_of(name) is not None:
         model = NamedScoringRules
+    elif name == COMPANY_RULES_FILE:
+        model = CompanyRules
     try:
         return validate(model, read_yaml(text, name), name), ()
     except ConfigError as exc:

@@ -3,8 +3,9 @@
 Contacts: creation, deletion, merge, restore, and property changes for exactly the properties
 the mapping reads (custom ones included; leadtherm's own outputs left out, so its writes are
 not journaled back); privacy deletions; deals: creation and the stage/amount changes that
-re-score their contacts. Each subscription is upserted only when it differs from what HubSpot
-holds, so running setup again changes nothing.
+re-score their contacts; with company scores, companies: creation, deletion, restore and changes
+to the properties their score reads. Each subscription is upserted only when it differs from what
+HubSpot holds, so running setup again changes nothing.
 """
 
 from __future__ import annotations
@@ -19,12 +20,24 @@ from adapters.hubspot.journal.settings import JournalSettings
 from integration.composition.plugins import SetupReport
 from mappings.schema import CrmMapping
 
-CONTACT, DEAL = "0-1", "0-3"
+CONTACT, COMPANY, DEAL = "0-1", "0-2", "0-3"
 
 
 def wanted_subscriptions(mapping: CrmMapping, portal_id: int) -> list[dict[str, Any]]:
     """The subscription bodies leadtherm needs, as the management API takes them."""
     watched = sorted(set(mapping.read_fields) - mapping.own_fields - {mapping.id_field})
+    companies = []
+    if mapping.company is not None:  # a company's own change re-scores it; its people's come as contacts'
+        companies.append(
+            {
+                "subscriptionType": "OBJECT",
+                "portalId": portal_id,
+                "objectTypeId": COMPANY,
+                "actions": ["CREATE", "UPDATE", "DELETE", "RESTORE"],
+                "properties": sorted(mapping.company.trigger_fields - {mapping.company.id_field}),
+                "objectIds": [],
+            }
+        )
     return [
         {
             "subscriptionType": "OBJECT",
@@ -50,11 +63,12 @@ def wanted_subscriptions(mapping: CrmMapping, portal_id: int) -> list[dict[str, 
             "properties": sorted(_DEAL_PROPERTIES),
             "objectIds": [],
         },
+        *companies,
     ]
 
 
 def _label(body: dict[str, Any]) -> str:
-    kind = {CONTACT: "contacts", DEAL: "deals"}.get(body["objectTypeId"], body["objectTypeId"])
+    kind = {CONTACT: "contacts", COMPANY: "companies", DEAL: "deals"}.get(body["objectTypeId"], body["objectTypeId"])
     described = f"journal subscription {body['subscriptionType']} {kind}: {', '.join(body['actions'])}"
     if body["properties"]:
         described += f" ({len(body['properties'])} properties)"

@@ -101,7 +101,10 @@ class Listener:
             raise MissingSetting("SALESFORCE_INSTANCE_URL", "Change Data Capture needs the Salesforce CRM configured")
         mapping = runtime.mappings[CRM]
         self.runtime = runtime
-        self.config = ListenerConfig.from_env(env, tuple(mapping.objects))
+        # Account scores: the Account's own changes come on its topic too (/data/AccountChangeEvent).
+        company = mapping.company
+        objects = (*mapping.objects, *((company.object,) if company is not None else ()))
+        self.config = ListenerConfig.from_env(env, objects)
         self.channel = open_channel(self.config)
         guarded = runtime.clients.get(CRM)
         rest = guarded.unguarded() if guarded is not None else None
@@ -110,11 +113,13 @@ class Listener:
         else:
             self.sessions = SalesforceSessions(lambda: connect(env))
         read_fields = frozenset(mapping.read_fields) - mapping.own_fields
+        if company is not None:
+            read_fields |= company.trigger_fields
         self.subscribers = [
             Subscriber(
                 SubscriberSettings(
                     topic=topic,
-                    objects=tuple(mapping.objects),
+                    objects=objects,
                     read_fields=read_fields,
                     opportunity_fields=opportunity_fields(mapping.read_fields),
                     batch_size=self.config.batch_size,

@@ -50,6 +50,10 @@ _V4 = {
     "contact.privacyDeletion": ("GDPR_PRIVACY_DELETION", "0-1", "GDPR_DELETE"),
     "deal.creation": ("OBJECT", "0-3", "CREATE"),
     "deal.propertyChange": ("OBJECT", "0-3", "UPDATE"),
+    "company.creation": ("OBJECT", "0-2", "CREATE"),
+    "company.propertyChange": ("OBJECT", "0-2", "UPDATE"),
+    "company.deletion": ("OBJECT", "0-2", "DELETE"),
+    "company.restore": ("OBJECT", "0-2", "RESTORE"),
 }
 Error = Callable[..., Response]
 

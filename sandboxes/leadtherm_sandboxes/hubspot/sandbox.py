@@ -1,7 +1,7 @@
 """A local emulator of the HubSpot APIs leadtherm uses, faithful to the documented wire formats.
 
-CRM v3 contacts (get, list with `after`, batch read/update, search total), deals and v4
-contact associations, properties and groups; bearer auth; a rolling rate limit with the
+CRM v3 contacts and companies (get, list with `after`, batch read/update, search total), deals,
+v4 associations (deal-contact, company-contact both ways), properties and groups per object; bearer auth; a rolling rate limit with the
 `X-HubSpot-RateLimit-*` headers; HubSpot's error bodies (400 VALIDATION_ERROR, 207 with
 OBJECT_NOT_FOUND, 409, 429 RATE_LIMITS); fault knobs. Changes are delivered as signed (v3 and
 v1) webhook batches of at most 100 events, retried on failure, including the property changes
@@ -38,6 +38,7 @@ from leadtherm_sandboxes.waiting import run_until_interrupted, wait_until
 
 BATCH_LIMIT = 100
 SEARCH_LIMIT = 10_000  # the CRM search API pages through at most this many results of one query
+ASSOCIATIONS_LIMIT = 1000  # v4 associations batch read: at most 1000 ids per request (since February 2025)
 STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "firstname": ("string", "text", ()),
     "lastname": ("string", "text", ()),
@@ -104,7 +105,23 @@ STANDARD_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "createdate": ("datetime", "date", ()),
     "lastmodifieddate": ("datetime", "date", ()),
     "hs_object_id": ("number", "number", ()),
+    "associatedcompanyid": ("number", "number", ()),  # the contact's primary company
 }
+# A company's default properties (the subset leadtherm reads); `hs_lastmodifieddate`, as HubSpot names it on companies.
+COMPANY_PROPERTIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "name": ("string", "text", ()),
+    "domain": ("string", "text", ()),
+    "industry": ("string", "text", ()),
+    "numberofemployees": ("number", "number", ()),
+    "annualrevenue": ("number", "number", ()),
+    "country": ("string", "text", ()),
+    "lifecyclestage": ("enumeration", "radio", ("lead", "opportunity", "customer", "other")),
+    "hs_num_open_deals": ("number", "number", ()),
+    "createdate": ("datetime", "date", ()),
+    "hs_lastmodifieddate": ("datetime", "date", ()),
+    "hs_object_id": ("number", "number", ()),
+}
+_COMPANY_TYPES = ("companies", "company", "0-2")
 _LIFECYCLE_ORDER = ("subscriber", "lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
 _CLOSED = ("closedwon", "closedlost")
 # HubSpot retries a failed delivery up to 10 times, spread over about a day.
@@ -179,6 +196,20 @@ class HubSpotSandbox:
         self.contacts: dict[str, _Object] = {}
         self.deals: dict[str, _Object] = {}
         self.links: dict[str, set[str]] = {}  # deal id -> contact ids
+        self.companies: dict[str, _Object] = {}
+        self.members: dict[str, set[str]] = {}  # company id -> contact ids (contact-company associations)
+        self.company_writes: list[tuple[str, dict[str, str]]] = []  # company id, properties written by the API
+        self.company_properties = {
+            n: self._definition(n, t, f, o, "companyinformation") for n, (t, f, o) in COMPANY_PROPERTIES.items()
+        }
+        self.company_groups = {
+            "companyinformation": {
+                "name": "companyinformation",
+                "label": "Company information",
+                "displayOrder": -1,
+                "archived": False,
+            }
+        }
         self.properties = {
             n: self._definition(n, t, f, o, "contactinformation") for n, (t, f, o) in STANDARD_PROPERTIES.items()
         }
@@ -335,6 +366,38 @@ class HubSpotSandbox:
             self.links.setdefault(deal_id, set()).add(contact_id)
             self._rollup(contact_id)
 
+    def create_company(self, properties: dict[str, str], source: str = "CRM_UI") -> str:
+        with self.lock:
+            company = self._new(self.companies, properties)
+            self.members[company.id] = set()
+            self._emit("company.creation", company.id, source=source)
+            return company.id
+
+    def update_company(self, company_id: str, properties: dict[str, str], source: str = "CRM_UI") -> None:
+        with self.lock:
+            self._set_company(company_id, properties, source)
+
+    def delete_company(self, company_id: str) -> None:
+        with self.lock:
+            del self.companies[company_id]
+            for contact_id in self.members.pop(company_id, set()):
+                if self.contacts[contact_id].properties.get("associatedcompanyid") == company_id:
+                    self._set(contact_id, {"associatedcompanyid": ""}, "CRM_UI")
+            self._emit("company.deletion", company_id, source="CRM_UI")
+
+    def company(self, company_id: str) -> dict[str, str]:
+        with self.lock:
+            return dict(self.companies[company_id].properties)
+
+    def associate_company(self, contact_id: str, company_id: str) -> None:
+        """Associate a contact with a company, as its primary company (HubSpot sets associatedcompanyid)."""
+        with self.lock:
+            for people in self.members.values():
+                people.discard(contact_id)
+            self.members.setdefault(company_id, set()).add(contact_id)
+            self._set(contact_id, {"associatedcompanyid": company_id}, "CRM_UI")
+            self._emit("contact.associationChange", contact_id, source="CRM_UI")
+
     def flush_webhooks(self, timeout: float = 10.0) -> bool:
         """Wait until every queued delivery was made (or given up); False on timeout."""
 
@@ -381,6 +444,24 @@ class HubSpotSandbox:
             self._emit("contact.propertyChange", contact_id, name, value, source, source_id)
         contact.updated = contact.properties["lastmodifieddate"] = _now_iso()
 
+    def _set_company(
+        self, company_id: str, properties: dict[str, str], source: str, source_id: str | None = None
+    ) -> None:
+        company = self.companies[company_id]
+        for name, value in properties.items():
+            if company.properties.get(name) == value:
+                continue
+            company.properties[name] = value
+            self._emit("company.propertyChange", company_id, name, value, source, source_id)
+        company.updated = company.properties["hs_lastmodifieddate"] = _now_iso()
+
+    def _props(self, object_type: str) -> dict[str, dict[str, Any]]:
+        """The property definitions of an object type (companies have their own)."""
+        return self.company_properties if object_type in _COMPANY_TYPES else self.properties
+
+    def _groups(self, object_type: str) -> dict[str, dict[str, Any]]:
+        return self.company_groups if object_type in _COMPANY_TYPES else self.groups
+
     def _rollup(self, contact_id: str) -> None:
         """HubSpot's calculated deal properties and default lifecycle sync for one contact."""
         deals = [self.deals[d] for d, contacts in self.links.items() if contact_id in contacts]
@@ -397,6 +478,13 @@ class HubSpotSandbox:
         ):
             values["lifecyclestage"] = stage
         self._set(contact_id, values, "CALCULATED")
+
+    def _associated(self, from_type: str, to_type: str, from_id: str) -> set[str]:
+        if (from_type, to_type) == ("deals", "contacts"):
+            return set(self.links.get(from_id, ()))
+        if (from_type, to_type) == ("companies", "contacts"):
+            return set(self.members.get(from_id, ()))
+        return {c for c, people in self.members.items() if from_id in people}
 
     def _emit(
         self,
@@ -554,7 +642,10 @@ class HubSpotSandbox:
         answer.headers["X-HubSpot-RateLimit-Interval-Milliseconds"] = str(int(window * 1000))
         return answer
 
-    def _serialize(self, obj: _Object, wanted: list[str] | None) -> dict[str, Any]:
+    def _serialize(
+        self, obj: _Object, wanted: list[str] | None, known: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        known = self.properties if known is None else known
         names = (
             wanted
             if wanted is not None
@@ -563,7 +654,7 @@ class HubSpotSandbox:
         props = {
             n: obj.properties.get(n)
             for n in dict.fromkeys([*names, "createdate", "lastmodifieddate", "hs_object_id"])
-            if n in self.properties or n in obj.properties
+            if n in known or n in obj.properties
         }
         return {
             "id": obj.id,
@@ -573,10 +664,12 @@ class HubSpotSandbox:
             "archived": False,
         }
 
-    def _validate(self, properties: dict[str, Any]) -> dict[str, Any] | None:
+    def _validate(
+        self, properties: dict[str, Any], known: dict[str, dict[str, Any]] | None = None
+    ) -> dict[str, Any] | None:
         """HubSpot's VALIDATION_ERROR for the first bad property of an update, or None."""
         for name, value in properties.items():
-            definition = self.properties.get(name)
+            definition = (self.properties if known is None else known).get(name)
             if definition is None:
                 return {
                     "message": f'Property "{name}" does not exist',
@@ -736,26 +829,32 @@ class HubSpotSandbox:
 
         @app.post("/crm/v4/associations/<from_type>/<to_type>/batch/read")
         def associations(from_type: str, to_type: str) -> Response:
-            if (from_type, to_type) != ("deals", "contacts"):
+            # HubSpot-defined association type ids, as documented for v4.
+            type_ids = {("deals", "contacts"): 3, ("companies", "contacts"): 280, ("contacts", "companies"): 279}
+            if (from_type, to_type) not in type_ids:
                 return _error(
                     400, "VALIDATION_ERROR", f"unsupported association {from_type} -> {to_type} in this sandbox"
                 )
             inputs = [str(i.get("id")) for i in (request.get_json(force=True) or {}).get("inputs", [])]
+            if len(inputs) > ASSOCIATIONS_LIMIT:
+                return _error(400, "VALIDATION_ERROR", f"Batch input limit of {ASSOCIATIONS_LIMIT} exceeded")
             results, empty = [], []
             with sandbox.lock:
-                for deal_id in inputs:
-                    contacts = sorted(sandbox.links.get(deal_id, ()), key=int)
-                    if not contacts:
-                        empty.append(deal_id)
+                for from_id in inputs:
+                    linked = sorted(sandbox._associated(from_type, to_type, from_id), key=int)
+                    if not linked:
+                        empty.append(from_id)
                         continue
                     to = [
                         {
                             "toObjectId": int(c),
-                            "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 3, "label": None}],
+                            "associationTypes": [
+                                {"category": "HUBSPOT_DEFINED", "typeId": type_ids[(from_type, to_type)], "label": None}
+                            ],
                         }
-                        for c in contacts
+                        for c in linked
                     ]
-                    results.append({"from": {"id": deal_id}, "to": to})
+                    results.append({"from": {"id": from_id}, "to": to})
             if not empty:
                 return _json(_envelope(results))
             errors = [
@@ -763,7 +862,7 @@ class HubSpotSandbox:
                     "status": "error",
                     "category": "OBJECT_NOT_FOUND",
                     "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                    "message": f"No {to_type} is associated with deal {i}.",
+                    "message": f"No {to_type} is associated with {from_type.rstrip('s')} {i}.",
                     "context": {"fromObjectId": [i]},
                     "links": {},
                     "errors": [],
@@ -772,15 +871,69 @@ class HubSpotSandbox:
             ]
             return _json({**_envelope(results), "numErrors": len(errors), "errors": errors}, 207)
 
+        @app.get("/crm/v3/objects/companies/<company_id>")
+        def get_company(company_id: str) -> Response:
+            with sandbox.lock:
+                obj = sandbox.companies.get(company_id)
+                if obj is None:
+                    return _error(404, "OBJECT_NOT_FOUND", "resource not found")
+                return _json(sandbox._serialize(obj, _wanted(), sandbox.company_properties))
+
+        @app.post("/crm/v3/objects/companies/batch/read")
+        def companies_read() -> Response:
+            body = request.get_json(force=True) or {}
+            inputs = [str(i.get("id")) for i in body.get("inputs", [])]
+            if len(inputs) > BATCH_LIMIT:
+                return _error(400, "VALIDATION_ERROR", f"Batch input limit of {BATCH_LIMIT} exceeded")
+            with sandbox.lock:
+                found = [
+                    sandbox._serialize(sandbox.companies[i], body.get("properties", []), sandbox.company_properties)
+                    for i in inputs
+                    if i in sandbox.companies
+                ]
+            return _batch(found, [i for i in inputs if i not in sandbox.companies], "COMPANY")
+
+        @app.post("/crm/v3/objects/companies/batch/update")
+        def companies_update() -> Response:
+            inputs = (request.get_json(force=True) or {}).get("inputs", [])
+            if len(inputs) > BATCH_LIMIT:
+                return _error(400, "VALIDATION_ERROR", f"Batch input limit of {BATCH_LIMIT} exceeded")
+            ids = [str(i.get("id")) for i in inputs]
+            if len(set(ids)) != len(ids):
+                return _error(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input")
+            with sandbox.lock:
+                for item in inputs:
+                    problem = sandbox._validate(item.get("properties", {}), sandbox.company_properties)
+                    if problem:
+                        return _error(
+                            400,
+                            "VALIDATION_ERROR",
+                            "Property values were not valid: " + json.dumps([problem]),
+                            errors=[problem],
+                        )
+                results, missing = [], []
+                for item in inputs:
+                    company_id = str(item["id"])
+                    if company_id not in sandbox.companies:
+                        missing.append(company_id)
+                        continue
+                    values = {k: "" if v is None else str(v) for k, v in item["properties"].items()}
+                    sandbox.company_writes.append((company_id, values))
+                    sandbox._set_company(company_id, values, "INTEGRATION", str(sandbox.app_id))
+                    results.append(
+                        sandbox._serialize(sandbox.companies[company_id], list(values), sandbox.company_properties)
+                    )
+            return _batch(results, missing, "COMPANY")
+
         @app.get("/crm/v3/properties/<object_type>")
         def all_properties(object_type: str) -> Response:
             with sandbox.lock:
-                return _json({"results": list(sandbox.properties.values())})
+                return _json({"results": list(sandbox._props(object_type).values())})
 
         @app.get("/crm/v3/properties/<object_type>/<name>")
         def one_property(object_type: str, name: str) -> Response:
             with sandbox.lock:
-                found = sandbox.properties.get(name)
+                found = sandbox._props(object_type).get(name)
             return _json(found) if found else _error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
 
         @app.post("/crm/v3/properties/<object_type>")
@@ -788,26 +941,28 @@ class HubSpotSandbox:
             body = request.get_json(force=True) or {}
             name = str(body.get("name", ""))
             with sandbox.lock:
-                if name in sandbox.properties:
+                known = sandbox._props(object_type)
+                if name in known:
                     return _error(409, "OBJECT_ALREADY_EXISTS", f"Property {name} already exists")
-                if body.get("groupName") not in sandbox.groups:
+                if body.get("groupName") not in sandbox._groups(object_type):
                     return _error(400, "VALIDATION_ERROR", f"property group {body.get('groupName')} does not exist")
                 options = tuple(o["value"] for o in body.get("options") or [])
                 created = sandbox._definition(name, body["type"], body["fieldType"], options, body["groupName"])
                 created.update(label=body.get("label", name), description=body.get("description", ""))
-                sandbox.properties[name] = created
+                known[name] = created
             return _json(created, 201)
 
         @app.get("/crm/v3/properties/<object_type>/groups")
         def all_groups(object_type: str) -> Response:
             with sandbox.lock:
-                return _json({"results": list(sandbox.groups.values())})
+                return _json({"results": list(sandbox._groups(object_type).values())})
 
         @app.post("/crm/v3/properties/<object_type>/groups")
         def create_group(object_type: str) -> Response:
             body = request.get_json(force=True) or {}
             with sandbox.lock:
-                if body.get("name") in sandbox.groups:
+                groups = sandbox._groups(object_type)
+                if body.get("name") in groups:
                     return _error(409, "OBJECT_ALREADY_EXISTS", f"Property group {body.get('name')} already exists")
                 group = {
                     "name": body["name"],
@@ -815,7 +970,7 @@ class HubSpotSandbox:
                     "displayOrder": body.get("displayOrder", -1),
                     "archived": False,
                 }
-                sandbox.groups[body["name"]] = group
+                groups[body["name"]] = group
             return _json(group, 201)
 
         sandbox.journal.register(app)

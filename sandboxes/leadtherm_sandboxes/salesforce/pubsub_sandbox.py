@@ -1,7 +1,7 @@
 """A local emulator of Salesforce's Pub/Sub API (gRPC over TLS) publishing Change Data Capture events.
 
 It watches a `SalesforceSandbox` and publishes the change event Salesforce would for every
-create, update, delete and undelete of a Lead or Contact: Avro payloads with a
+create, update, delete and undelete of a Lead, Contact or Account: Avro payloads with a
 `ChangeEventHeader` (changedFields/nulledFields as bitmaps over the schema's fields, as the
 Pub/Sub API sends them), schemas served by `GetSchema` under a fingerprint id that changes
 when a field is added. `Subscribe` honours LATEST/EARLIEST/CUSTOM replay, `num_requested`
@@ -37,7 +37,7 @@ from adapters.salesforce.pubsub import pubsub_api_pb2_grpc as pb2_grpc
 from adapters.salesforce.pubsub.translate import topic_of
 from leadtherm_sandboxes.salesforce.sandbox import STANDARD, SalesforceSandbox
 
-ENTITIES = ("Lead", "Contact")
+ENTITIES = ("Lead", "Contact", "Account")
 ALL_CHANGES = "/data/ChangeEvents"
 CHANGE_TYPES = ["CREATE", "UPDATE", "DELETE", "UNDELETE", "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE",
                 "GAP_UNDELETE", "GAP_OVERFLOW"]  # fmt: skip

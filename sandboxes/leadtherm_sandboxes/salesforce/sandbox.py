@@ -1,7 +1,7 @@
 """A local HTTPS emulator of the Salesforce APIs leadtherm uses, faithful to the documented formats.
 
 SOAP login and sessions (401 INVALID_SESSION_ID once expired), `oauth2/userinfo`, SOQL queries
-(the subset leadtherm issues) with `nextRecordsUrl` paging, describe, sObject create, sObject
+(the subset leadtherm issues, over Leads, Contacts, Accounts and Opportunities, an Account's Contacts as a parent-to-child subquery) with `nextRecordsUrl` paging, describe, sObject create, sObject
 Collections updates with per-record results in request order, the Tooling API's CustomField,
 field-level security (a custom field is invisible until a permission set granting it is assigned
 to the user), `Sforce-Limit-Info` on every answer and REQUEST_LIMIT_EXCEEDED past the daily
@@ -53,6 +53,7 @@ STANDARD: dict[str, dict[str, str]] = {
         "Country": "string", "LeadSource": "picklist", "Status": "picklist", "Rating": "picklist",
         "HasOptedOutOfEmail": "boolean", "EmailBouncedReason": "string", "IsConverted": "boolean",
         "ConvertedContactId": "reference", "ConvertedOpportunityId": "reference", "LastActivityDate": "date",
+        "ConvertedAccountId": "reference",
         "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
@@ -60,6 +61,11 @@ STANDARD: dict[str, dict[str, str]] = {
         "Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
         "AccountId": "reference", "LeadSource": "picklist", "HasOptedOutOfEmail": "boolean",
         "EmailBouncedReason": "string", "LastActivityDate": "date", "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
+    },
+    "Account": {
+        "Id": "id", "Name": "string", "Industry": "picklist", "NumberOfEmployees": "int",
+        "AnnualRevenue": "currency", "BillingCountry": "string", "Type": "picklist", "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
     "Opportunity": {
@@ -80,13 +86,18 @@ RELATIONSHIPS = {
     ("Lead", "ConvertedContact"): ("ConvertedContactId", "Contact"),
     ("Lead", "ConvertedOpportunity"): ("ConvertedOpportunityId", "Opportunity"),
 }
-PREFIX = {"Lead": "00Q", "Contact": "003", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
+# Child relationships a SELECT may nest as a subquery (`(SELECT Id FROM Contacts)` on Account):
+# (object, relationship name) -> (child object, its reference to the object). Lead's ConvertedAccountId has no
+# relationship name, so converted Leads cannot be nested under their Account.
+CHILD_RELATIONSHIPS = {("Account", "Contacts"): ("Contact", "AccountId")}
+PREFIX = {"Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "PermissionSet": "0PS", "FieldPermissions": "01k",
           "PermissionSetAssignment": "0Pa", "User": "005", "CustomField": "00N"}  # fmt: skip
 _SOQL = re.compile(
     r"^\s*SELECT\s+(?P<fields>.+?)\s+FROM\s+(?P<object>\w+)"
     r"(?:\s+WHERE\s+(?P<where>.+?))?(?:\s+ORDER\s+BY\s+(?P<order>\w+)(?:\s+ASC)?)?(?:\s+LIMIT\s+(?P<limit>\d+))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+_SUBQUERY = re.compile(r"\(\s*SELECT\s+(?P<fields>[^()]+?)\s+FROM\s+(?P<relationship>\w+)\s*\)", re.IGNORECASE)
 _CONDITION = re.compile(r"^\s*(\w+)\s*(=|>|<|IN)\s*(.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
@@ -265,7 +276,7 @@ class SalesforceSandbox:
             record: dict[str, Any] = dict.fromkeys(STANDARD[object_type])
             stamp = _now()
             record.update(fields, Id=record_id, CreatedDate=stamp, LastModifiedDate=stamp, SystemModstamp=stamp)
-            if object_type in ("Lead", "Contact"):
+            if object_type in ("Lead", "Contact", "Account"):
                 record["LastModifiedById"] = by_user or "0055g00000PersonAAA"
             if object_type == "Lead" and record.get("IsConverted") is None:
                 record["IsConverted"] = False
@@ -284,12 +295,14 @@ class SalesforceSandbox:
             record.update(fields, LastModifiedDate=_now(), LastModifiedById=by_user or "0055g00000PersonAAA")
             self._notify(object_type, record_id)
 
-    def convert_lead(self, lead_id: str, create_opportunity: bool = True) -> str:
-        """Convert as the Convert button does: a Contact, and an open Opportunity unless told not to."""
+    def convert_lead(self, lead_id: str, create_opportunity: bool = True, account_id: str | None = None) -> str:
+        """Convert as the Convert button does: a Contact on an Account (a new one unless given), an open Opportunity."""
         with self.lock:
             lead = self.objects["Lead"][lead_id]
+            if account_id is None:
+                account_id = self.create_record("Account", {"Name": lead.get("Company") or "Unknown"})
             keep = {k: lead.get(k) for k in STANDARD["Contact"] if k in lead and k not in ("Id", "CreatedDate")}
-            contact_id = self.create_record("Contact", keep)
+            contact_id = self.create_record("Contact", {**keep, "AccountId": account_id})
             opportunity_id = None
             if create_opportunity:
                 opportunity_id = self.create_record(
@@ -301,7 +314,7 @@ class SalesforceSandbox:
                 "Lead",
                 lead_id,
                 {"IsConverted": True, "ConvertedContactId": contact_id, "ConvertedOpportunityId": opportunity_id,
-                 "Status": "Closed - Converted"},
+                 "ConvertedAccountId": account_id, "Status": "Closed - Converted"},
             )  # fmt: skip
             return contact_id
 
@@ -447,14 +460,32 @@ class SalesforceSandbox:
         return conditions
 
     def query(self, soql: str) -> dict[str, Any]:
-        match = _SOQL.match(soql)
+        children: dict[str, list[str]] = {}  # parent-to-child subqueries in the SELECT list: relationship -> fields
+
+        def nested(found: re.Match[str]) -> str:
+            children[found.group("relationship")] = [f.strip() for f in found.group("fields").split(",")]
+            return ""
+
+        match = _SOQL.match(_SUBQUERY.sub(nested, soql))
         if not match:
             raise SoqlError("MALFORMED_QUERY", "unexpected query")
         object_type = match.group("object")
         if object_type not in STANDARD:
             raise SoqlError("INVALID_TYPE", f"sObject type '{object_type}' is not supported.")
         visible = self._visible(object_type)
-        selected = [f.strip() for f in match.group("fields").split(",")]
+        selected = [f.strip() for f in match.group("fields").split(",") if f.strip()]
+        for relationship, names in children.items():
+            child = CHILD_RELATIONSHIPS.get((object_type, relationship))
+            if child is None:
+                raise SoqlError(
+                    "INVALID_TYPE",
+                    f"Didn't understand relationship '{relationship}' in FROM part of query call. If you are "
+                    "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                    "entity name.",
+                )
+            unknown = [n for n in names if n not in self._visible(child[0])]
+            if unknown:
+                raise SoqlError("INVALID_FIELD", f"No such column '{unknown[0]}' on entity '{child[0]}'.")
         if selected == ["COUNT()"]:
             rows = self._filter(object_type, self._where(match.group("where")), visible)
             return {"totalSize": len(rows), "done": True, "records": []}
@@ -478,10 +509,21 @@ class SalesforceSandbox:
             rows = rows[: int(match.group("limit"))]
         records = [
             {**_sobject(object_type, r, [n for n in selected if "." not in n]),
-             **{rel: self._parent(object_type, rel, r, names) for rel, names in parents.items()}}
+             **{rel: self._parent(object_type, rel, r, names) for rel, names in parents.items()},
+             **{rel: self._children(object_type, rel, r, names) for rel, names in children.items()}}
             for r in rows
         ]  # fmt: skip
         return self._page(records, 0)
+
+    def _children(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
+        """A child relationship as the REST API nests it: a query result of the child rows, or null for none."""
+        child_type, reference = CHILD_RELATIONSHIPS[(object_type, relationship)]
+        own = str(row["Id"])[:15]
+        rows = [c for c in self.objects[child_type].values() if str(c.get(reference) or "")[:15] == own]
+        if not rows:
+            return None
+        rows.sort(key=lambda r: str(r["Id"]))
+        return {"totalSize": len(rows), "done": True, "records": [_sobject(child_type, c, names) for c in rows]}
 
     def _parent(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
         """A parent relationship as the REST API nests it: the parent's selected fields, or null."""
@@ -811,7 +853,7 @@ class SalesforceSandbox:
             full_name = str(body.get("FullName", ""))
             object_type, _, name = full_name.partition(".")
             with sb.lock:
-                if object_type not in ("Lead", "Contact") or not name.endswith("__c"):
+                if object_type not in ("Lead", "Contact", "Account") or not name.endswith("__c"):
                     return _errors(400, "FIELD_INTEGRITY_EXCEPTION", f"invalid FullName {full_name}")
                 if full_name in sb.custom_fields:
                     return _errors(400, "DUPLICATE_DEVELOPER_NAME", "This field name is already in use.")

@@ -162,7 +162,8 @@ def test_a_merge_forgets_the_merged_contact_and_rescores_the_survivor(world: Jou
     merged = world.sandbox.create_contact({**WARM, "email": "twin@fjord.example"})
     assert wait_until(lambda: _scored(world, merged), 10)
     twin = RecordRef("hubspot", "contact", merged)
-    assert world.runtime.state.load([twin])
+    # The pass commits its state after its writes (and its company roll-ups): wait for the commit too.
+    assert wait_until(lambda: world.runtime.state.load([twin]), 10)
     world.sandbox.merge_contacts(survivor, merged)
     assert wait_until(lambda: not world.runtime.state.load([twin]), 10)
     assert wait_until(lambda: world.settled() and _scored(world, survivor), 10)
@@ -229,3 +230,18 @@ def test_the_demo_runs_on_the_journal_and_scores_every_contact(tmp_path: Path) -
     assert "HubSpot: 12 records" in ran.stdout
     unscored = re.search(r"not yet scored\s*│\s*(\d+)", ran.stdout)
     assert unscored and unscored.group(1) == "0", ran.stdout
+
+
+def test_a_company_s_own_change_reaches_its_score_through_the_journal(world: JournalWorld) -> None:
+    company_mapping = world.runtime.mappings["hubspot"].company
+    assert company_mapping is not None
+    held = list(world.sandbox.journal.subscriptions.values())
+    companies = next(s for s in held if s["subscriptionType"] == "OBJECT" and s["objectTypeId"] == "0-2")
+    assert set(companies["properties"]) == company_mapping.trigger_fields - {company_mapping.id_field}
+    world.start_intake()
+    company = world.sandbox.create_company({"name": "Nordlys AB", "industry": "Software", "numberofemployees": "400"})
+    world.sandbox.associate_company(world.sandbox.create_contact(WARM), company)
+    assert wait_until(lambda: world.sandbox.company(company).get("leadtherm_company_fit") not in (None, ""), 10)
+    fit = int(world.sandbox.company(company)["leadtherm_company_fit"])
+    world.sandbox.update_company(company, {"industry": "Mining"})
+    assert wait_until(lambda: int(world.sandbox.company(company)["leadtherm_company_fit"]) < fit, 10)

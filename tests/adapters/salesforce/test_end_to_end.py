@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
 import pytest
-import waitress
 from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from adapters.salesforce.inbound import outbound_endpoint
 from integration.composition.routes import routes_of
-from integration.composition.runtime import Runtime, build_runtime
+from integration.composition.runtime import Runtime
 from integration.ports.inbound import InboundRequest
 from integration.service.pipeline import PipelineSettings
 from integration.service.retry import POLICY
-from integration.service.worker import drain, run_worker
-from mappings.loader import load_mapping
-from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
+from integration.service.worker import drain
+from tests.adapters.salesforce.conftest import CALLOUT_SECRET, OUTBOUND_SECRET, Served, password_env
 from tests.expected import expected_outputs
-from webhooks.app import AppConfig, create_app
 
 FAST_RETRY = PipelineSettings(retry=replace(POLICY, queue_delay=0.05))
 HOT_LEAD = {
@@ -34,41 +27,7 @@ HOT_LEAD = {
     "Industry": "Software", "Country": "Sweden", "LeadSource": "Employee Referral", "Rating": "Hot",
     "Status": "Working - Contacted", "LastActivityDate": time.strftime("%Y-%m-%d"),
 }  # fmt: skip
-CALLOUT_SECRET = "flow-secret"
 BANT = {"BANT_Need__c": True, "BANT_Budget__c": True, "BANT_Authority__c": True, "BANT_Timeline__c": True}
-
-
-@dataclass
-class Served:
-    runtime: Runtime
-    app_url: str
-    stop: threading.Event
-
-    def start_worker(self) -> None:
-        threading.Thread(target=run_worker, args=(self.runtime.pipeline, self.stop, 0.02), daemon=True).start()
-
-
-@pytest.fixture
-def served(sandbox: SalesforceSandbox, tmp_path: Path) -> Iterator[Served]:
-    """The app receiving the org's outbound messages, with no worker yet."""
-    env = {**password_env(sandbox), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10",
-           "SALESFORCE_CALLOUT_SECRET": CALLOUT_SECRET}  # fmt: skip
-    build_runtime(env, ["salesforce"]).plugins["salesforce"].setup(load_mapping("salesforce"), env)
-    runtime = build_runtime(
-        env, ["salesforce"], settings=PipelineSettings(retry=replace(POLICY, queue_delay=0.05))
-    )  # sees the new fields
-    server: Any = waitress.create_server(
-        create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    app_url = f"http://127.0.0.1:{server.effective_port}"
-    endpoint = outbound_endpoint(app_url, OUTBOUND_SECRET)  # as `setup salesforce` prints it
-    sandbox.configure_outbound(endpoint, fields=("Id", "LastModifiedById"), time_scale=0.001)
-    served = Served(runtime, app_url, threading.Event())
-    yield served
-    sandbox.outbound_url = None
-    served.stop.set()
-    server.close()
 
 
 @pytest.fixture

@@ -57,7 +57,12 @@ def test_init_copies_the_defaults_and_serves_the_login_on_the_port_it_prints(tmp
     folder = tmp_path / "my-mappings"
     console = _console(folder, tmp_path / "db.sqlite", tmp_path)
     try:
-        assert sorted(p.name for p in folder.glob("*.yaml")) == ["hubspot.yaml", "salesforce.yaml", "scoring.yaml"]
+        assert sorted(p.name for p in folder.glob("*.yaml")) == [
+            "hubspot.yaml",
+            "salesforce.yaml",
+            "scoring.company.yaml",
+            "scoring.yaml",
+        ]
         assert console.url is not None
         _logged_in(console.url)
     finally:

@@ -292,3 +292,14 @@ def test_a_days_ago_rule_from_the_yaml_editor_shows_its_range_and_is_edited_ther
     assert re.search(r"days_ago: at_least 1(\.0)?, below 7(\.0)?", row)
     assert "A date's age (days_ago): edit this rule in the" in row
     assert 'action="/admin/rules/edit"' not in row  # the form cannot hold it: the YAML editor does
+
+
+def test_the_company_rules_are_checked_as_company_rules_in_the_draft(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    assert "The draft is valid" in http.get(f"{served.url}/admin/rules", timeout=30).text
+    text = (served.folder / "scoring.company.yaml").read_text()
+    text = text.replace("weights: {fit: 0.4,", "weights: {fit: 0.9,")
+    http.post(f"{served.url}/admin/yaml/scoring.company.yaml", data={"text": text, "csrf_token": token}, timeout=30)
+    page = http.get(f"{served.url}/admin/rules", timeout=30).text
+    assert "scoring.company.yaml" in page and "must add up to 1" in page
+    assert "crm is required" not in page

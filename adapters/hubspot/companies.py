@@ -1,0 +1,147 @@
+"""HubSpot companies for company scores: batch read/update (100), people through v4 associations (1000)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hubspot import HubSpot
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
+from hubspot.crm.companies import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectBatchInput,
+    SimplePublicObjectId,
+)
+
+from adapters.hubspot.client import CRM, _error_ids, _unexpected, _wire
+from adapters.hubspot.errors import call, missing_properties
+from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
+from integration.ports import FetchResult, FieldWrite, RecordRef, WriteResult, WriteStatus
+from integration.service.retry import POLICY
+from mappings.company import CompanyMapping
+
+BATCH_LIMIT = 100
+ASSOCIATIONS_LIMIT = 1000  # v4 associations batch read, since February 2025
+_NOT_FOUND = "OBJECT_NOT_FOUND"
+COMPANY = "company"
+
+
+class HubSpotCompanies:
+    """The CompanyClient of HubSpot: shares the contact client's SDK (and so its rate limiting)."""
+
+    crm = CRM
+    company_type = COMPANY
+    company_batch_size = BATCH_LIMIT
+
+    def __init__(self, api: HubSpot, mapping: CompanyMapping, timeout: float = POLICY.request_timeout) -> None:
+        self.api = api
+        self.mapping = mapping
+        self.properties = [f for f in mapping.read_fields if f != mapping.id_field]
+        self.timeout = timeout
+
+    def fetch_companies(self, refs: Sequence[RecordRef]) -> FetchResult:
+        if len(refs) > BATCH_LIMIT:
+            raise PermanentCrmError(f"HubSpot batch read takes at most {BATCH_LIMIT} ids, got {len(refs)}")
+        body = BatchReadInputSimplePublicObjectId(
+            properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in refs]
+        )
+        answer = call(
+            lambda: self.api.crm.companies.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
+        )
+        errors = getattr(answer, "errors", None)
+        problem = _unexpected(errors, _NOT_FOUND)
+        if problem:
+            raise UnexpectedAnswer(f"HubSpot company batch read failed: {problem}")
+        records = {
+            RecordRef(CRM, COMPANY, str(obj.id)): {**(obj.properties or {}), "hs_object_id": str(obj.id)}
+            for obj in answer.results
+        }
+        gone = _error_ids(errors, _NOT_FOUND)
+        unexplained = [r for r in refs if r not in records and r.record_id not in gone]
+        if unexplained:
+            raise UnexpectedAnswer(f"HubSpot company batch read left {len(unexplained)} id(s) out without a reason")
+        return FetchResult(records, frozenset(r for r in refs if r not in records))
+
+    def people_of(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
+        people: dict[RecordRef, list[RecordRef]] = {r: [] for r in refs}
+        for start in range(0, len(refs), ASSOCIATIONS_LIMIT):
+            pending: list[tuple[str, str | None]] = [
+                (r.record_id, None) for r in refs[start : start + ASSOCIATIONS_LIMIT]
+            ]
+            while pending:  # a company with more than a page of contacts answers with `after` for the rest
+                body = BatchInputPublicFetchAssociationsBatchRequest(
+                    inputs=[PublicFetchAssociationsBatchRequest(id=i, after=after) for i, after in pending]
+                )
+                answer = self._associations(body)
+                pending = []
+                for result in answer.results or []:
+                    company = RecordRef(CRM, COMPANY, str(result._from.id))
+                    people.setdefault(company, []).extend(
+                        RecordRef(CRM, "contact", str(to.to_object_id)) for to in result.to or []
+                    )
+                    after = _after(result)
+                    if after:
+                        pending.append((company.record_id, after))
+        return people
+
+    def _associations(self, body: BatchInputPublicFetchAssociationsBatchRequest) -> Any:
+        return call(
+            lambda: self.api.crm.associations.v4.batch_api.get_page(
+                "companies", "contacts", body, _request_timeout=self.timeout
+            ),
+            "status",
+        )
+
+    def write_companies(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
+        if len(writes) > BATCH_LIMIT:
+            raise PermanentCrmError(f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}")
+        body = BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()})
+                for w in writes
+            ]
+        )
+        try:
+            answer = call(
+                lambda: self.api.crm.companies.batch_api.update(body, _request_timeout=self.timeout),
+                "status",
+                "results",
+            )
+        except PermanentCrmError as exc:
+            absent = sorted(set(missing_properties(exc)) & self.mapping.own_fields)
+            if absent:
+                raise OutputFieldsMissing(CRM, absent) from exc
+            return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
+        errors = getattr(answer, "errors", None)
+        missing = _error_ids(errors, _NOT_FOUND)
+        problem = _unexpected(errors, _NOT_FOUND)
+        done = {str(obj.id) for obj in answer.results}
+        results = []
+        for w in writes:
+            if w.ref.record_id in done:
+                results.append(WriteResult(w.ref, WriteStatus.OK))
+            elif w.ref.record_id in missing:
+                results.append(WriteResult(w.ref, WriteStatus.MISSING, "company not found"))
+            else:
+                results.append(
+                    WriteResult(w.ref, WriteStatus.RETRY, problem or "HubSpot did not say what became of it")
+                )
+        return results
+
+    def missing_company_outputs(self) -> list[str]:
+        answer = call(
+            lambda: self.api.crm.properties.core_api.get_all("companies", _request_timeout=self.timeout), "results"
+        )
+        present = {str(p.name) for p in answer.results}
+        return sorted(self.mapping.own_fields - present)
+
+
+def _after(result: Any) -> str | None:
+    paging = getattr(result, "paging", None)
+    following = getattr(paging, "next", None) if paging else None
+    after = getattr(following, "after", None) if following else None
+    return str(after) if after else None

@@ -1,0 +1,197 @@
+"""Company / account scores with named scores in force, end to end in both CRM sandboxes.
+
+A change to one contact re-scores its contact score, the named scores whose segment holds for it and
+its company's score: the contact is written once (every score's fields in one write) and its company
+once, no field twice, no other record written; the echoes of those writes change nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import waitress
+from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
+from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
+
+from adapters.salesforce.inbound import outbound_endpoint
+from integration.composition.routes import routes_of
+from integration.composition.runtime import Runtime, build_runtime
+from integration.service.pipeline import BatchReport, PipelineSettings
+from integration.service.retry import POLICY
+from integration.service.worker import drain
+from tests.adapters.hubspot.helpers import sandbox_env
+from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
+from tests.test_named_scores import admin_folder
+from webhooks.app import AppConfig, create_app
+
+TOKEN, SECRET = "test-token", "test-client-secret"
+SETTINGS = PipelineSettings(retry=replace(POLICY, queue_delay=0.05, queue_attempts=8))
+TODAY = time.strftime("%Y-%m-%d")
+# A Contact has no Industry field in Salesforce, so the README's segments (industry) hold for no Contact;
+# a named score on seniority holds for the executive below.
+LEADERS = """\
+version: 1
+segment:
+  - attribute: seniority
+    in: [executive, director]
+fit:
+  - label: Decision-maker title
+    attribute: seniority
+    in: [executive]
+    points: 30
+  - label: Timeline confirmed
+    attribute: timeline
+    is: true
+    points: 30
+engagement:
+  - label: Recent activity recorded
+    attribute: last_engagement_at
+    present: true
+    points: 40
+next_actions: {cold: Nurture, cool: Invite to a briefing, warm: Call, hot: Book the meeting}
+"""
+COMPANY = {"name": "Nordlys AB", "industry": "Software", "numberofemployees": "400", "country": "Sweden"}
+CONTACT = {"industry": "Software", "country": "Sweden", "numemployees": "100-500", "hs_analytics_source": "REFERRALS",
+           "hs_analytics_num_page_views": "4", "hs_analytics_num_visits": "2"}  # fmt: skip
+TITLES = ["Chief Executive Officer", "Operations Manager", "IT Manager"]
+ACCOUNT = {"Name": "Nordlys AB", "Industry": "Software", "NumberOfEmployees": 400, "BillingCountry": "Sweden"}
+
+
+def _serve(runtime: Runtime, env: dict[str, str]) -> tuple[Any, str]:
+    server: Any = waitress.create_server(
+        create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.effective_port}"
+
+
+def _settle(flush: Callable[[], bool], runtime: Runtime) -> BatchReport:
+    """Deliver and drain until a round brings nothing: our writes' echoes went round the loop too."""
+    total = BatchReport()
+    for _ in range(6):
+        assert flush()
+        report = drain(runtime.pipeline)
+        total.written += report.written
+        if report.events == 0:
+            return total
+    raise AssertionError("the sandbox kept delivering changes")
+
+
+def _written(writes: list[tuple[str, dict[str, Any]]]) -> dict[str, list[list[str]]]:
+    """Record id -> the field names of each write to it."""
+    found: dict[str, list[list[str]]] = {}
+    for record, values in writes:
+        found.setdefault(record, []).append(list(values))
+    return found
+
+
+@pytest.fixture
+def hubspot(tmp_path: Path) -> Iterator[tuple[HubSpotSandbox, Runtime]]:
+    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
+    portal.start()
+    env = sandbox_env(portal, tmp_path / "leadtherm.db", TOKEN, SECRET)
+    runtime = build_runtime(env, ["hubspot"], mappings=admin_folder(tmp_path), settings=SETTINGS)
+    runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
+    server, url = _serve(runtime, env)
+    portal.configure_webhooks(f"{url}/webhooks/hubspot", SECRET, time_scale=0.0005, batch_window=0.02)
+    yield portal, runtime
+    portal.webhook_url = None
+    server.close()
+    portal.stop()
+
+
+def test_hubspot_one_contact_change_writes_its_scores_and_its_company_once_each(
+    hubspot: tuple[HubSpotSandbox, Runtime],
+) -> None:
+    portal, runtime = hubspot
+    assert runtime.pipeline.companies is not None and [s.name for s in runtime.pipeline.scores] == [
+        "analytics",
+        "stores",
+    ]
+    company = portal.create_company(COMPANY)
+    people = [
+        portal.create_contact({**CONTACT, "email": f"{n}@x.example", "jobtitle": title})
+        for n, title in enumerate(TITLES)
+    ]
+    for contact in people:
+        portal.associate_company(contact, company)
+    _settle(lambda: portal.flush_webhooks(5), runtime)
+    assert portal.company(company)["leadtherm_company_engaged_people"] is not None
+    contacts_before, companies_before = len(portal.writes), len(portal.company_writes)
+
+    portal.update_contact(people[0], {"hs_analytics_num_page_views": "90", "hs_email_click": "12",
+                                      "num_conversion_events": "3"})  # fmt: skip
+    _settle(lambda: portal.flush_webhooks(5), runtime)
+
+    contacts = _written(portal.writes[contacts_before:])
+    companies = _written(portal.company_writes[companies_before:])
+    assert list(contacts) == [people[0]] and len(contacts[people[0]]) == 1, "the contact, in one write"
+    fields = contacts[people[0]][0]
+    assert "leadtherm_score" in fields and "leadtherm_analytics_score" in fields  # the default and analytics
+    assert not [f for f in fields if f.startswith("leadtherm_stores_")]  # Software is not in Stores' segment
+    assert list(companies) == [company] and len(companies[company]) == 1, "its company, in one write"
+    assert "leadtherm_company_engagement" in companies[company][0]
+
+
+@pytest.fixture
+def salesforce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SalesforceSandbox, Runtime]]:
+    org = SalesforceSandbox()
+    org.start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle_path)
+    env = {**password_env(org), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10"}
+    folder = admin_folder(tmp_path)
+    (folder / "scoring.leaders.yaml").write_text(LEADERS, encoding="utf-8")
+    first = build_runtime(env, ["salesforce"], mappings=folder)
+    first.plugins["salesforce"].setup(first.mappings["salesforce"], env)
+    runtime = build_runtime(env, ["salesforce"], mappings=folder, settings=SETTINGS)  # sees the new fields
+    server, url = _serve(runtime, env)
+    org.configure_outbound(
+        outbound_endpoint(url, OUTBOUND_SECRET), time_scale=0.001, objects=("Lead", "Contact", "Account")
+    )
+    yield org, runtime
+    org.outbound_url = None
+    server.close()
+    org.stop()
+
+
+def test_salesforce_one_contact_change_writes_its_scores_and_its_account_once_each(
+    salesforce: tuple[SalesforceSandbox, Runtime],
+) -> None:
+    org, runtime = salesforce
+    assert runtime.pipeline.companies is not None and len(runtime.pipeline.scores) == 3
+    account = org.create_record("Account", ACCOUNT)
+    people = [
+        org.create_record(
+            "Contact",
+            {
+                "LastName": f"P{n}",
+                "Email": f"p{n}@nordlys.example",
+                "Title": title,
+                "LeadSource": "Employee Referral",
+                "LastActivityDate": TODAY,
+                "AccountId": account,
+            },
+        )
+        for n, title in enumerate(TITLES)
+    ]
+    _settle(lambda: org.flush_outbound(5), runtime)
+    assert org.record("Account", account)["Account_Engaged_People__c"] is not None
+    before = len(org.writes)
+
+    org.update_record("Contact", people[0], {"BANT_Timeline__c": True})  # the executive confirms a timeline
+    _settle(lambda: org.flush_outbound(5), runtime)
+
+    written = _written(org.writes[before:])
+    assert sorted(written) == sorted([people[0], account])
+    assert len(written[people[0]]) == 1, "the Contact, in one write"
+    fields = written[people[0]][0]
+    assert "Lead_Score__c" in fields and "Lead_Leaders_Score__c" in fields  # the default and Leaders
+    assert not [f for f in fields if f.startswith(("Lead_Analytics_", "Lead_Stores_"))]  # no Industry on Contact
+    assert len(written[account]) == 1, "its Account, in one write"
+    assert "Account_Score__c" in written[account][0]
