@@ -31,8 +31,8 @@ TARGET_SECONDS = 0.3
 ZIP = ROOT / "build" / "leadtherm-lambda.zip"
 ARTIFACT = ROOT / "build" / "lambda"
 FORBIDDEN_IN_ZIP = ("leadtherm_sandboxes", "trustme")
-# Imports the handler module and builds the HTTP handler's app (routes, mappings, queue), as the
-# first request of a fresh Lambda container does.
+# Imports the handler module and builds the HTTP handler's app (settings, routes with the mapped
+# object types, queue), as the first request of a fresh Lambda container does.
 COLD_START = "from webhooks import lambda_handlers; lambda_handlers._http_handler()"
 # Both CRMs configured with every secret their routes verify with (no value reaches a CRM).
 LAMBDA_ENV = {
@@ -115,8 +115,10 @@ def run() -> str:
         lines = [
             "## Start-up: the CLI and the Lambda HTTP handler (fresh subprocesses)",
             "",
-            f"Median of {RUNS} runs each; CPU is user + system time of the process (less sensitive to the",
-            "machine's load than the wall time, which the target is about).",
+            f"Median of {RUNS} runs each, after one untimed run that writes the bytecode caches (an installed",
+            "leadtherm and the Lambda zip carry them); CPU is user + system time of the process (less",
+            "sensitive to the machine's load, which other engineers' tests share, than the wall time,",
+            "which the target is about).",
             "",
             "| command | wall | CPU | target |",
             "|---|---|---|---|",
