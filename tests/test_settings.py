@@ -173,3 +173,10 @@ def test_the_lambdas_checks_without_pydantic_find_what_the_model_finds(env: dict
         assert model_refuses
     else:
         assert not model_refuses
+
+
+def test_a_declaration_differing_only_in_its_check_gets_a_model_of_its_own() -> None:
+    only_one = Setting("ACME_PAGE", "records per page", check=lambda text: None if text == "1" else "exactly 1")
+    env = {"ACME_PAGE": "5"}
+    assert Settings(declarations({"acme": [PAGE]}), env).problems() == {}
+    assert Settings(declarations({"acme": [only_one]}), env).problems() == {"ACME_PAGE": "exactly 1"}

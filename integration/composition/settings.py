@@ -271,15 +271,17 @@ def settings_model(declared: Mapping[str, tuple[str, Setting]], active: Iterable
     """The typed model of the declared settings: a str field each (SecretStr for a secret), its default,
     its check as validator; the required ones of the core and of the `active` owners (configured CRMs)
     without default. Built once per set of declarations."""
-    return _model(tuple(declared.items()), frozenset({CORE, *active}))
+    # The check by identity too: a Setting compares without it.
+    key = tuple((name, owner, setting, setting.check) for name, (owner, setting) in declared.items())
+    return _model(key, frozenset({CORE, *active}))
 
 
 @cache
-def _model(declared: tuple[tuple[str, tuple[str, Setting]], ...], wanted: frozenset[str]) -> type[BaseModel]:
+def _model(declared: tuple[tuple[str, str, Setting, Check | None], ...], wanted: frozenset[str]) -> type[BaseModel]:
     from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, create_model
 
     fields: dict[str, Any] = {}
-    for name, (owner, setting) in declared:
+    for name, owner, setting, _ in declared:
         kind: Any = SecretStr if setting.secret else str
         required = setting.required and owner in wanted
         if not required:
