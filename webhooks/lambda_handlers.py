@@ -11,8 +11,8 @@ It does not validate the mappings either: validating them (PyYAML, pydantic's im
 mapping models, the rules checked against the mappings) was a third of its 0.4 s cold start, and
 its routes read only the object types each CRM maps, which `mappings.mapped_objects` reads from
 the file directly. The worker validates the whole configuration and refuses a bad one: a delivery
-accepted meanwhile stays in the queue and, after `LEADTHERM_MAX_RECEIVES` failed receives, in the
-dead-letter queue (`leadtherm dlq retry` once fixed); none is lost. For the same reason its
+accepted meanwhile stays in the queue and, after the queue's `maxReceiveCount` failed receives, in
+the dead-letter queue (`leadtherm dlq replay` once fixed); none is lost. For the same reason its
 settings are checked with the declarations' own checks rather than through the pydantic settings
 model (integration.composition.settings.checked_settings).
 """
