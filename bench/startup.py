@@ -4,6 +4,11 @@ Each command runs in a fresh subprocess, as a person or the Lambda runtime start
 runs beside them, so a reader can tell the machine's own start-up (and its load) from leadtherm's.
 The Lambda cold start is measured twice: in the development venv, and from the built artifact alone
 (`make lambda-package`'s folder on PYTHONPATH, `-S`: no site-packages), which holds what AWS runs.
+
+Each command runs once untimed first, with bytecode writing allowed (PYTHONDONTWRITEBYTECODE
+cleared): an installed leadtherm and the Lambda zip carry their `.pyc` files, so compiling the
+sources on every start (about 30 ms, what an editable checkout with that variable set pays)
+is no part of a start-up.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ TARGET_SECONDS = 0.3
 ZIP = ROOT / "build" / "leadtherm-lambda.zip"
 ARTIFACT = ROOT / "build" / "lambda"
 FORBIDDEN_IN_ZIP = ("leadtherm_sandboxes", "trustme")
-# Imports the handler module and builds the HTTP handler's app (routes, mappings, queue), as the
-# first request of a fresh Lambda container does.
+# Imports the handler module and builds the HTTP handler's app (settings, routes with the mapped
+# object types, queue), as the first request of a fresh Lambda container does.
 COLD_START = "from webhooks import lambda_handlers; lambda_handlers._http_handler()"
+# The same, leaving without the interpreter's shutdown (its last garbage collection over every object
+# made): a Lambda container pays that only when it is recycled, not in its cold start. Shown, not targeted.
+INIT_ONLY = COLD_START + "; import os; os._exit(0)"
 # Both CRMs configured with every secret their routes verify with (no value reaches a CRM).
 LAMBDA_ENV = {
     "HUBSPOT_ACCESS_TOKEN": "token",
@@ -43,12 +51,15 @@ LAMBDA_ENV = {
 
 def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     """The caller's environment without leadtherm's or the CRMs' settings, plus `extra`."""
-    kept = {k: v for k, v in os.environ.items() if not k.startswith(("LEADTHERM_", "HUBSPOT_", "SALESFORCE_", "SSM_"))}
+    cleared = ("LEADTHERM_", "HUBSPOT_", "SALESFORCE_", "SSM_", "PYTHONDONTWRITEBYTECODE")
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(cleared)}
     return {**kept, **extra}
 
 
 def timed(command: list[str], env: Mapping[str, str], cwd: Path) -> tuple[float, float]:
-    """Median wall seconds and median CPU seconds (user + system) of RUNS fresh runs; each must succeed."""
+    """Median wall seconds and median CPU seconds (user + system) of RUNS fresh runs, after one untimed
+    run that writes the bytecode caches; each must succeed."""
+    subprocess.run(command, env=dict(env), cwd=cwd, capture_output=True, timeout=120, check=False)
     walls, cpus = [], []
     for _ in range(RUNS):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -96,6 +107,8 @@ def run() -> str:
             ("`leadtherm check` (packaged mappings)", [LEADTHERM, "check"], plain, True),
             ("Lambda HTTP handler: import + build the app (dev venv)", [sys.executable, "-c", COLD_START], lambda_env,
              True),
+            ("the same without the interpreter's shutdown (a container's init alone)",
+             [sys.executable, "-c", INIT_ONLY], lambda_env, False),
         ]  # fmt: skip
         problem = build_zip()
         if problem is None:
@@ -107,8 +120,10 @@ def run() -> str:
         lines = [
             "## Start-up: the CLI and the Lambda HTTP handler (fresh subprocesses)",
             "",
-            f"Median of {RUNS} runs each; CPU is user + system time of the process (less sensitive to the",
-            "machine's load than the wall time, which the target is about).",
+            f"Median of {RUNS} runs each, after one untimed run that writes the bytecode caches (an installed",
+            "leadtherm and the Lambda zip carry them); CPU is user + system time of the process (less",
+            "sensitive to the machine's load, which other engineers' tests share, than the wall time,",
+            "which the target is about).",
             "",
             "| command | wall | CPU | target |",
             "|---|---|---|---|",

@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from mappings.json_numbers import NonStandardNumber, refuse_constant
+
 MAX_DEPTH = 50  # the admin's files nest 4 levels, CRM exports about 5
 MAX_NUMBER_DIGITS = 100  # CRM ids and amounts have at most ~20; Python refuses an int of 4,300
 # libyaml where installed for the bounds check: it walks the events only, never builds a tree.
@@ -140,19 +142,6 @@ def _deepest(data: Any) -> int:
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in children)
     return deepest
-
-
-class NonStandardNumber(ValueError):
-    """NaN, Infinity or -Infinity: accepted by Python's json module, but not JSON (RFC 8259)."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-        super().__init__(f"{token} is not a JSON number (RFC 8259 has no NaN or Infinity)")
-
-
-def refuse_constant(token: str) -> Any:
-    """A json.loads parse_constant that refuses NaN, Infinity and -Infinity."""
-    raise NonStandardNumber(token)
 
 
 def load_json(text: str) -> Any:

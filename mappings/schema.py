@@ -589,6 +589,11 @@ class CrmMapping(Strict):
         return copied
 
     @property
+    def company_object(self) -> str | None:
+        """The company / account object this mapping scores, if any (its webhooks are accepted too)."""
+        return self.company.object if self.company is not None else None
+
+    @property
     def named_fields(self) -> list[str]:
         """The CRM fields of every named score in use."""
         return [f for name in self.scores for f in self.score_outputs(name).values() if f]

@@ -12,6 +12,7 @@ import pytest
 
 from adapters.sqlite.store import StorageError
 from integration.composition.runtime import settings_from_env
+from integration.composition.settings import load_settings
 from integration.domain.outputs import format_datetime
 from integration.errors import AuthError, ConfigError, DailyLimitExhausted, OutputFieldsMissing, RetryBudgetError
 from integration.ports import QueueItem, Settlement, StateStore
@@ -189,10 +190,11 @@ def test_the_retry_policy_must_fit_inside_the_lease() -> None:
 
 
 def test_leadtherm_max_receives_sets_the_pipelines_attempts() -> None:
-    assert settings_from_env({"LEADTHERM_MAX_RECEIVES": "4"}).retry.queue_attempts == 4
-    assert settings_from_env({}).retry.queue_attempts == POLICY.queue_attempts
+    assert settings_from_env(load_settings({"LEADTHERM_MAX_RECEIVES": "4"})).retry.queue_attempts == 4
+    assert settings_from_env(load_settings({})).retry.queue_attempts == POLICY.queue_attempts
+    # Refused once, where the settings are loaded: the pipeline never sees the bad value.
     with pytest.raises(ConfigError, match="LEADTHERM_MAX_RECEIVES"):
-        settings_from_env({"LEADTHERM_MAX_RECEIVES": "five"})
+        load_settings({"LEADTHERM_MAX_RECEIVES": "five"})
 
 
 class CrashingQueue:

@@ -6,7 +6,9 @@ import pytest
 
 from integration.composition.plugins import crm_names, load_crm, load_sandbox
 from integration.composition.runtime import NothingConfigured, build_runtime
+from integration.ports.inbound import InboundRoute
 from mappings.loader import load_mapping
+from mappings.mapped_objects import mapped_objects
 
 CRMS = crm_names()
 
@@ -31,6 +33,18 @@ def test_every_plugins_calibration_outcome_is_a_yes_no_attribute_of_its_mapping(
 def test_every_route_says_whether_it_can_verify(crm: str) -> None:
     routes = load_crm(crm).routes(load_mapping(crm), {})
     assert routes and all(isinstance(r.cannot_verify(), str) for r in routes)  # no secrets set: none can
+
+
+@pytest.mark.parametrize("crm", CRMS)
+def test_every_plugins_routes_built_from_the_light_read_of_its_mapping_are_the_ones_the_validated_mapping_makes(
+    crm: str,
+) -> None:
+    # The Lambda HTTP handler gives the routes mappings.mapped_objects' read, not the validated mapping.
+    def shown(routes: list[InboundRoute]) -> list[tuple[str, object]]:
+        return [(r.path, getattr(r, "objects", None)) for r in routes]
+
+    plugin = load_crm(crm)
+    assert shown(plugin.routes(mapped_objects(crm), {})) == shown(plugin.routes(load_mapping(crm), {}))
 
 
 @pytest.mark.parametrize("crm", CRMS)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr, ValidationError
 
 from integration.composition.settings import (
     CORE,
@@ -13,13 +14,16 @@ from integration.composition.settings import (
     Setting,
     Settings,
     UndeclaredSetting,
+    checked_settings,
     declarations,
     installed_declarations,
     interval_seconds,
     load_settings,
     markdown,
+    settings_model,
     with_table,
 )
+from integration.errors import ConfigError
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TABLE = re.compile(r"<!-- settings table:[^\n]*-->\n(.*?)<!-- end of settings table -->\n", re.DOTALL)
@@ -120,3 +124,59 @@ def test_every_variable_the_production_code_reads_by_name_is_declared() -> None:
     }
     assert read, "the pattern no longer finds the reads"
     assert sorted((name, where) for name, where in read if name not in declared) == []
+
+
+def test_the_settings_model_is_typed_from_the_declarations_secrets_hidden_and_defaults_filled() -> None:
+    model = settings_model(declarations({"acme": [TOKEN, REGION, PAGE]}))
+    settings = model.model_validate({"ACME_TOKEN": "t0ken", "ACME_PAGE": "50"})
+    values = settings.model_dump()
+    assert isinstance(values["ACME_TOKEN"], SecretStr) and "t0ken" not in repr(settings)
+    assert values["ACME_TOKEN"].get_secret_value() == "t0ken"
+    assert (values["ACME_REGION"], values["ACME_PAGE"], values["LEADTHERM_BACKEND"]) == ("eu", "50", "sqlite")
+
+
+def test_one_validation_names_every_bad_value_and_no_value() -> None:
+    model = settings_model(declarations({"acme": [TOKEN, PAGE]}), active=["acme"])
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate({"ACME_PAGE": "many", "LEADTHERM_LOG_FORMAT": "xml-please"})
+    names = sorted(str(e["loc"][0]) for e in caught.value.errors())
+    assert names == ["ACME_PAGE", "ACME_TOKEN", "LEADTHERM_LOG_FORMAT"]
+    assert "xml-please" not in str(caught.value) and "many" not in str(caught.value)
+
+
+def test_loading_the_settings_refuses_every_bad_value_at_once() -> None:
+    env = {"LEADTHERM_MAX_RECEIVES": "0", "LEADTHERM_MAX_EVENT_AGE": "soon", "LEADTHERM_DB": "/tmp/x.db"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert sorted(p.field for p in caught.value.problems) == ["LEADTHERM_MAX_EVENT_AGE", "LEADTHERM_MAX_RECEIVES"]
+    assert load_settings({"LEADTHERM_MAX_RECEIVES": "3"})["LEADTHERM_MAX_RECEIVES"] == "3"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"LEADTHERM_MAX_RECEIVES": "0"},
+        {"LEADTHERM_MAX_RECEIVES": "x", "LEADTHERM_RULES_STORE": "s3", "LEADTHERM_MAX_EVENT_AGE": "1w"},
+        {"LEADTHERM_LOG_FORMAT": "json", "LEADTHERM_MAX_EVENT_AGE": "90s"},
+        {"LEADTHERM_LOG_FORMAT": ""},
+    ],
+)
+def test_the_lambdas_checks_without_pydantic_find_what_the_model_finds(env: dict[str, str]) -> None:
+    settings = Settings(declarations({"acme": [TOKEN, PAGE]}), {**env, "ACME_PAGE": "ten"})
+    assert settings.checked(["acme"]) == settings.problems(["acme"])
+    assert settings.checked() == settings.problems()
+    model_refuses = bool(Settings(installed_declarations(), env).problems())
+    try:
+        checked_settings(env)
+    except ConfigError:
+        assert model_refuses
+    else:
+        assert not model_refuses
+
+
+def test_a_declaration_differing_only_in_its_check_gets_a_model_of_its_own() -> None:
+    only_one = Setting("ACME_PAGE", "records per page", check=lambda text: None if text == "1" else "exactly 1")
+    env = {"ACME_PAGE": "5"}
+    assert Settings(declarations({"acme": [PAGE]}), env).problems() == {}
+    assert Settings(declarations({"acme": [only_one]}), env).problems() == {"ACME_PAGE": "exactly 1"}

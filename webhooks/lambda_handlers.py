@@ -4,8 +4,17 @@ Nothing is built at import time; each container builds what it needs once, on fi
 and keeps it (clients, the Flask app, secrets read from SSM Parameter Store).
 
 Each handler imports what it uses, inside it: the HTTP handler only verifies and enqueues, so it
-loads the routes, the mappings and the queue, and no CRM client, SDK, pipeline or CLI module
+loads the routes and the queue, and no CRM client, SDK, pipeline or CLI module
 (tests/webhooks/test_lambda_imports.py; `python -m bench startup` times its cold start).
+
+It does not validate the mappings either: validating them (PyYAML, pydantic's import and its 19
+mapping models, the rules checked against the mappings) was a third of its 0.4 s cold start, and
+its routes read only the object types each CRM maps, which `mappings.mapped_objects` reads from
+the file directly. The worker validates the whole configuration and refuses a bad one: a delivery
+accepted meanwhile stays in the queue and, after the queue's `maxReceiveCount` failed receives, in
+the dead-letter queue (`leadtherm dlq replay` once fixed); none is lost. For the same reason its
+settings are checked with the declarations' own checks rather than through the pydantic settings
+model (integration.composition.settings.checked_settings).
 """
 
 from __future__ import annotations
@@ -34,9 +43,9 @@ log = logging.getLogger("leadtherm.lambda")
 def environment() -> Mapping[str, str]:
     """The declared settings, SSM-held secrets filled in (read once per container)."""
     from adapters.aws.secrets import resolve_secrets  # boto3 only where AWS is the platform
-    from integration.composition.settings import load_settings
+    from integration.composition.settings import checked_settings
 
-    return load_settings(resolve_secrets(dict(os.environ)))
+    return checked_settings(resolve_secrets(dict(os.environ)))
 
 
 @cache
@@ -50,18 +59,19 @@ def runtime() -> Runtime:
 def inbound(env: Mapping[str, str]) -> tuple[WorkQueue, list[InboundRoute]]:
     """What the HTTP handler needs: the queue and the configured CRMs' routes; no CRM client, no pipeline."""
     from integration.composition.plugins import crm_names, load_backend, load_crm
-    from mappings.loader import load_config
+    from mappings.mapped_objects import mapped_objects
 
     plugins = {name: plugin for name in crm_names() if (plugin := load_crm(name)).configured(env)}
     if not plugins:
         from integration.composition.runtime import nothing_configured
 
         raise nothing_configured()
-    # Rules and mappings checked against each other, as build_runtime does: the worker would refuse them.
     # The folder as integration.composition.runtime.mappings_folder finds it (that module: the pipeline's).
-    _, mappings = load_config(plugins, env.get("LEADTHERM_MAPPINGS") or None)
+    folder = env.get("LEADTHERM_MAPPINGS") or None
     queue, _ = load_backend(env.get("LEADTHERM_BACKEND", "sqlite")).open(env)
-    return queue, [route for name, plugin in plugins.items() for route in plugin.routes(mappings[name], env)]
+    return queue, [
+        route for name, plugin in plugins.items() for route in plugin.routes(mapped_objects(name, folder), env)
+    ]
 
 
 @cache

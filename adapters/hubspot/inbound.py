@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.hubspot.signature import hubspot_signature
+from adapters.hubspot.signature import LEGACY_SETTING, hubspot_signature
 from integration.errors import PayloadError, VerificationError
 from integration.ports import ChangeEvent, EventKind, RecordRef
 from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
-from mappings.documents import NonStandardNumber, refuse_constant
+from mappings.json_numbers import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.hubspot.inbound")
 
@@ -34,7 +34,6 @@ MAX_MERGED_IDS = 100
 TOLERANCE = timedelta(minutes=5)
 _TOLERANCE_MS = int(TOLERANCE.total_seconds() * 1000)
 LEGACY_VERSIONS = ("v1", "v2")
-LEGACY_SETTING = "HUBSPOT_ALLOW_LEGACY_SIGNATURES"
 # ASCII digits only: str.isdigit() and int() also accept other scripts' digits ("١٢", "²").
 _EPOCH_MS = re.compile(r"[0-9]{1,15}")
 # HubSpot decodes these in the URI before signing (request-validation docs).

@@ -12,20 +12,21 @@ from urllib.parse import urlsplit
 
 from adapters.hubspot.endpoints import DEFAULT_API_BASE
 from adapters.hubspot.flatten import flatten
-from adapters.hubspot.inbound import LEGACY_SETTING, HubSpotWebhookRoute, legacy_versions
-from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from adapters.hubspot.signature import LEGACY_SETTING
+from integration.composition.plugins import CalibrationSource, Env, MappedObjectTypes, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import InvalidSetting, MissingSetting
-from integration.ports import CrmClient, RecordRef
-from integration.ports.companies import CompanyClient
-from integration.ports.inbound import InboundRoute, secrets_setting
-from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
-from mappings.company import CompanyMapping
-from mappings.schema import CrmMapping
 
-if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
+if TYPE_CHECKING:  # the runtime, the ports and the mapping models are the caller's: `leadtherm check` loads
+    # none of them, the Lambda HTTP handler only the ports its routes use
     from integration.composition.runtime import Runtime
+    from integration.ports import CrmClient, RecordRef
+    from integration.ports.companies import CompanyClient
+    from integration.ports.inbound import InboundRoute
+    from integration.ports.intake import BackgroundIntake
+    from mappings.company import CompanyMapping
+    from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (100, 10.0)  # public apps: 100 requests per rolling 10 s
 
@@ -101,7 +102,10 @@ class HubSpotPlugin:
     def rate_limit(self, env: Env) -> tuple[int, float]:
         return parse_rate_limit(env.get("HUBSPOT_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "HUBSPOT_RATE_LIMIT")
 
-    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+    def routes(self, mapping: MappedObjectTypes, env: Env) -> list[InboundRoute]:
+        from adapters.hubspot.inbound import HubSpotWebhookRoute, legacy_versions
+        from integration.ports.inbound import secrets_setting
+
         secrets = secrets_setting(env.get("HUBSPOT_CLIENT_SECRET"))
         return [HubSpotWebhookRoute(secrets, legacy=legacy_versions(env.get(LEGACY_SETTING)))]
 

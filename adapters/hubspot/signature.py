@@ -11,6 +11,9 @@ import base64
 import hashlib
 import hmac
 
+# Declared by the plugin, read by the route: here, so that declaring it loads no route.
+LEGACY_SETTING = "HUBSPOT_ALLOW_LEGACY_SIGNATURES"
+
 
 def hubspot_signature(secret: str, body: str, version: str, uri: str, method: str, timestamp: str = "") -> str:
     """The signature HubSpot sends for this request: hex SHA-256 (v1, v2) or base64 HMAC-SHA-256 (v3)."""

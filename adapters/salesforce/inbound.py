@@ -29,7 +29,7 @@ from adapters.salesforce.related import accepted_objects
 from integration.errors import LeadthermError, PayloadError, VerificationError
 from integration.ports import ChangeEvent, RecordRef
 from integration.ports.inbound import Enqueue, InboundRequest, InboundResponse, RejectionLog, WebhookSettingError
-from mappings.documents import NonStandardNumber, refuse_constant
+from mappings.json_numbers import NonStandardNumber, refuse_constant
 
 log = logging.getLogger("leadtherm.salesforce.inbound")
 

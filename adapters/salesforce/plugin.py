@@ -11,23 +11,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from adapters.salesforce.flatten import flatten
-from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, FlowCalloutRoute, OutboundMessageRoute, url_secrets
 from adapters.salesforce.settings import SETTINGS, cdc_enabled
-from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from integration.composition.plugins import CalibrationSource, Env, MappedObjectTypes, SetupReport
 from integration.composition.settings import Setting
 from integration.errors import MissingSetting
-from integration.ports import CrmClient, RecordRef
-from integration.ports.companies import CompanyClient
-from integration.ports.inbound import InboundRoute, secrets_setting
-from integration.ports.intake import BackgroundIntake
 from integration.service.ratelimit import parse_rate_limit
-from mappings.company import CompanyMapping
-from mappings.schema import CrmMapping
 
-if TYPE_CHECKING:  # the runtime (pipeline, guard, ...) is the caller's: check and the Lambda HTTP handler load none
+if TYPE_CHECKING:  # the runtime, the ports and the mapping models are the caller's: `leadtherm check` loads
+    # none of them, the Lambda HTTP handler only the ports its routes use
     from simple_salesforce.api import Salesforce
 
     from integration.composition.runtime import Runtime
+    from integration.ports import CrmClient, RecordRef
+    from integration.ports.companies import CompanyClient
+    from integration.ports.inbound import InboundRoute
+    from integration.ports.intake import BackgroundIntake
+    from mappings.company import CompanyMapping
+    from mappings.schema import CrmMapping
 
 DEFAULT_RATE_LIMIT = (25, 1.0)  # Salesforce limits per day, not per second: stay gentle anyway
 API_VERSION = "59.0"
@@ -159,8 +159,15 @@ class SalesforcePlugin:
     def rate_limit(self, env: Env) -> tuple[int, float]:
         return parse_rate_limit(env.get("SALESFORCE_RATE_LIMIT"), DEFAULT_RATE_LIMIT, "SALESFORCE_RATE_LIMIT")
 
-    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+    def routes(self, mapping: MappedObjectTypes, env: Env) -> list[InboundRoute]:
+        from adapters.salesforce.inbound import (
+            OUTBOUND_SECRET_SETTING,
+            FlowCalloutRoute,
+            OutboundMessageRoute,
+            url_secrets,
+        )
         from adapters.salesforce.session_check import VERIFY_SESSION_SETTING, UserinfoSessionCheck, enabled
+        from integration.ports.inbound import secrets_setting
 
         org_id = env.get("SALESFORCE_ORG_ID", "")
         session_check = None
@@ -169,7 +176,7 @@ class SalesforcePlugin:
 
             session_check = UserinfoSessionCheck(_remembered(lambda: instance_url(env)), org_id, http=http_session(env))
         # Account scores: an outbound message on Account re-scores it (its own fields changed).
-        objects = [*mapping.objects, *([mapping.company.object] if mapping.company is not None else [])]
+        objects = [*mapping.objects, *([mapping.company_object] if mapping.company_object else [])]
         return [
             OutboundMessageRoute(org_id, objects, url_secrets(env.get(OUTBOUND_SECRET_SETTING)), session_check),
             FlowCalloutRoute(secrets_setting(env.get("SALESFORCE_CALLOUT_SECRET")), mapping.objects),
@@ -186,6 +193,7 @@ class SalesforcePlugin:
     def setup(self, mapping: CrmMapping, env: Env) -> SetupReport:
         from adapters.salesforce.client import SalesforceClient
         from adapters.salesforce.field_setup import setup
+        from adapters.salesforce.inbound import OUTBOUND_SECRET_SETTING, url_secrets
 
         client = SalesforceClient(mapping, connect(env))
         secrets = url_secrets(env.get(OUTBOUND_SECRET_SETTING))

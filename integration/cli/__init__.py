@@ -6,6 +6,7 @@ Each command lives in its own module and is imported only when it runs (integrat
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import Annotated
 
@@ -89,4 +90,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except typer.Abort:
         sys.exit(130)
+    finally:
+        # The process ends here and its objects with it: the interpreter's last garbage collection,
+        # over every object pydantic, typer and the mappings made, cost `leadtherm check` about 40 ms
+        # of its 0.3 s. Frozen, they are freed as the modules are torn down, without that scan.
+        gc.freeze()
     sys.exit(code if isinstance(code, int) else 0)

@@ -11,7 +11,6 @@ import ast
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from typer import _click
 from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group
 from typer.models import CommandInfo
+
+from integration.composition.installed import installed
 
 COMMAND_GROUP = "leadtherm.commands"  # the same group integration.composition.plugins reads
 
@@ -83,7 +84,7 @@ def plugin_commands() -> list[LazyCommand]:
     """The commands installed packages add (serve, console, demo, ...), not loaded: their help read from source."""
     core = {c.name for c in (*CORE_COMMANDS, *CORE_GROUPS)}
     found: dict[str, LazyCommand] = {}
-    for ep in entry_points(group=COMMAND_GROUP):
+    for ep in installed(COMMAND_GROUP):
         if ep.name not in core and ep.name not in found:
             found[ep.name] = LazyCommand(ep.name, ep.value, docstring_line(ep.value))
     return list(found.values())

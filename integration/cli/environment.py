@@ -9,7 +9,7 @@ import typer
 from integration.cli.exits import EXIT_FAILED
 from integration.composition.plugins import backend_names, load_crm
 from integration.composition.runtime import configured_crms, nothing_configured
-from integration.composition.settings import CORE, Settings, SettingState, load_settings
+from integration.composition.settings import CORE, Settings, SettingState, read_settings
 from integration.errors import ConfigError, LeadthermError
 from mappings.loader import load_mapping
 
@@ -55,7 +55,7 @@ def environment_report(settings: Settings, mappings: Path | None) -> tuple[list[
 
 
 def check_environment(mappings: Path | None) -> None:
-    settings = load_settings()
+    settings = read_settings()  # validated below, every problem reported rather than raised
     states, problems, warnings = environment_report(settings, mappings)
     width = max(len(s.setting.name) for s in states)
     owners = max(len(s.owner) for s in states)

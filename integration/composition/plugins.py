@@ -6,22 +6,21 @@ so a third party can ship a CRM adapter (or a backend) as its own package.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
+from integration.composition.installed import installed
 from integration.composition.settings import Setting
 from integration.errors import LeadthermError
-from integration.ports import CrmClient, RecordRef, StateStore, WorkQueue
-from integration.ports.inbound import InboundRoute
-from integration.ports.intake import BackgroundIntake
-from mappings.schema import CrmMapping
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the ports and the pydantic models: `leadtherm check` and the Lambda HTTP handler load
+    # plugins without importing them for the annotations
     from integration.composition.runtime import Runtime
+    from integration.ports import CrmClient, RecordRef, StateStore, WorkQueue
+    from integration.ports.inbound import InboundRoute
+    from integration.ports.intake import BackgroundIntake
+    from mappings.schema import CrmMapping
 
 CRM_GROUP = "leadtherm.crms"
 BACKEND_GROUP = "leadtherm.backends"
@@ -49,6 +48,20 @@ class CalibrationSource:
 
     outcome: str  # the yes/no Lead attribute that means "converted"
     created: str | None = None  # the flattened field holding each record's creation date (orders the holdout)
+
+
+class MappedObjectTypes(Protocol):
+    """What a CRM's webhook routes read of its mapping: the object types it maps (people, and companies if scored).
+
+    A CrmMapping is one; so is mappings.mapped_objects' light read, which the Lambda HTTP handler
+    gives the routes instead of validating every mapping on a cold start.
+    """
+
+    @property
+    def objects(self) -> Sequence[str]: ...
+
+    @property
+    def company_object(self) -> str | None: ...
 
 
 class CrmPlugin(Protocol):
@@ -89,7 +102,7 @@ class CrmPlugin(Protocol):
         """(requests, per seconds) to stay under."""
         ...
 
-    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+    def routes(self, mapping: MappedObjectTypes, env: Env) -> list[InboundRoute]:
         """The webhook endpoints, verifying with secrets from the environment; each says `cannot_verify()`."""
         ...
 
@@ -140,23 +153,12 @@ class CrmNotNamed(LeadthermError):
         super().__init__(f"which CRM? {why}; name one with --crm ({', '.join(known) or 'none installed'})")
 
 
-def _installed(group: str) -> tuple[EntryPoint, ...]:
-    """The group's entry points, read once per import path: each read scans every installed package's
-    metadata (about 4 ms here), and `check` or a Lambda cold start asked about ten times."""
-    return _read_installed(group, tuple(sys.path))
-
-
-@cache
-def _read_installed(group: str, path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
-    return tuple(entry_points(group=group))
-
-
 def _names(group: str) -> list[str]:
-    return sorted(ep.name for ep in _installed(group))
+    return sorted(ep.name for ep in installed(group))
 
 
 def _load(group: str, kind: str, name: str) -> Any:
-    for ep in _installed(group):
+    for ep in installed(group):
         if ep.name == name:
             return ep.load()
     raise UnknownPlugin(kind, name, _names(group))
@@ -196,4 +198,4 @@ def load_sandbox(crm: str) -> Any | None:
 
 def extra_commands() -> dict[str, Any]:
     """CLI commands that live outside the core (serve, demo), by name."""
-    return {ep.name: ep.load() for ep in _installed(COMMAND_GROUP)}
+    return {ep.name: ep.load() for ep in installed(COMMAND_GROUP)}

@@ -10,7 +10,7 @@ from pathlib import Path
 from integration.composition.companies import company_step
 from integration.composition.plugins import CrmPlugin, Env, crm_name, crm_names, load_backend, load_crm
 from integration.domain.normalize import Normalizer
-from integration.errors import ConfigError, LeadthermError, Problem
+from integration.errors import LeadthermError
 from integration.ports import StateStore, WorkQueue
 from integration.service.guard import GuardedClient
 from integration.service.pipeline import CrmBinding, Pipeline, PipelineSettings
@@ -59,16 +59,12 @@ def settings_from_env(env: Env, settings: PipelineSettings | None = None) -> Pip
     """The settings with what the environment fixes: `LEADTHERM_MAX_RECEIVES` (SQS's maxReceiveCount) is the attempts.
 
     The pipeline then dead-letters an event with its reason on its last receive, before SQS
-    would redrive it without one.
+    would redrive it without one. `env` is validated (integration.composition.settings.load_settings).
     """
     base = settings or PipelineSettings()
     text = env.get("LEADTHERM_MAX_RECEIVES")
     if not text:
         return base
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ConfigError(
-            [Problem("environment", None, "LEADTHERM_MAX_RECEIVES", f"must be a whole number >= 1, got {text!r}")]
-        )
     return replace(base, retry=replace(base.retry, queue_attempts=int(text)))
 
 

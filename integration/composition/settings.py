@@ -1,9 +1,15 @@
 """Every environment setting, declared once: the core's here, each CRM's by its plugin.
 
-`load_settings` reads the environment through these declarations into one `Settings`, a
-read-only mapping that refuses a name nobody declared, so a new variable cannot be read
-without appearing in `leadtherm check --env` and in the README's configuration table
+From the declarations, `settings_model` builds one typed pydantic model (secrets as SecretStr,
+defaults, each declaration's check as its validator); `load_settings` validates the environment
+through it once, raising a ConfigError with every problem, and returns `Settings`, a read-only
+mapping of the validated values that refuses a name nobody declared, so a new variable cannot be
+read without appearing in `leadtherm check --env` and in the README's configuration table
 (`python -m integration.composition.settings --markdown` prints it).
+
+The Lambda HTTP handler validates with `checked_settings` instead: the same declarations' checks
+without pydantic, whose import and model would cost its cold start about 50 ms of the 0.3 s it has
+(webhooks/lambda_handlers.py); tests/test_settings.py holds the two to the same problems.
 """
 
 from __future__ import annotations
@@ -13,10 +19,14 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from integration.errors import LeadthermError, Problem
+from integration.errors import ConfigError, LeadthermError, Problem
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 Source = Literal["environment", "default", "unset"]
 Check = Callable[[str], str | None]
@@ -198,21 +208,103 @@ class Settings(Mapping[str, str]):
             return "environment"
         return "default" if self._declared[name][1].default is not None else "unset"
 
+    def set_values(self) -> dict[str, str]:
+        """The values the environment sets (an empty one counts as unset, as everywhere)."""
+        return {name: text for name, text in self._values.items() if text}
+
+    def typed(self, active: Iterable[str] = ()) -> BaseModel:
+        """The values through the settings model; ValidationError with every problem at once."""
+        return settings_model(self._declared, active).model_validate(self.set_values())
+
+    def problems(self, active: Iterable[str] = ()) -> dict[str, str]:
+        """Setting name -> what is wrong with it, from the model's one ValidationError (nothing stops at the first)."""
+        from pydantic import ValidationError
+
+        try:
+            self.typed(active)
+        except ValidationError as exc:
+            return model_problems(exc)
+        return {}
+
+    def checked(self, active: Iterable[str] = ()) -> dict[str, str]:
+        """The same problems as `problems`, from the declarations' checks alone (no pydantic)."""
+        wanted = {CORE, *active}
+        found: dict[str, str] = {}
+        for name, (owner, setting) in self._declared.items():
+            text = self._values.get(name, "")
+            if text and setting.check is not None and (problem := setting.check(text)):
+                found[name] = problem
+            elif not text and setting.required and owner in wanted:
+                found[name] = REQUIRED
+        return found
+
     def states(self, active: Iterable[str] = ()) -> list[SettingState]:
         """Every declared setting with its source; `active` owners (configured CRMs) must have their required ones."""
-        wanted = {CORE, *active}
+        problems = self.problems(active)
         found: list[SettingState] = []
         for name, (owner, setting) in self._declared.items():
             source = self.source(name)
             text = self._values.get(name, "")
-            problem = None
-            if source == "environment" and setting.check is not None:
-                problem = setting.check(text)
-            elif source == "unset" and setting.required and owner in wanted:
-                problem = "required but not set"
             shown = ("***" if setting.secret else text) if source == "environment" else (setting.default or "")
+            problem = problems.get(name)
             found.append(SettingState(owner, setting, source, shown, problem and f"{name}: {problem}"))
         return found
+
+
+REQUIRED = "required but not set"
+
+
+def _validator(check: Check) -> Callable[[Any], Any]:
+    """A declaration's check as a pydantic validator: its words are the error's, the value is never repeated."""
+    from pydantic_core import PydanticCustomError
+
+    def validate(value: Any) -> Any:
+        problem = check(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise PydanticCustomError("setting", "{problem}", {"problem": problem})
+        return value
+
+    return validate
+
+
+def settings_model(declared: Mapping[str, tuple[str, Setting]], active: Iterable[str] = ()) -> type[BaseModel]:
+    """The typed model of the declared settings: a str field each (SecretStr for a secret), its default,
+    its check as validator; the required ones of the core and of the `active` owners (configured CRMs)
+    without default. Built once per set of declarations."""
+    # The check by identity too: a Setting compares without it.
+    key = tuple((name, owner, setting, setting.check) for name, (owner, setting) in declared.items())
+    return _model(key, frozenset({CORE, *active}))
+
+
+@cache
+def _model(declared: tuple[tuple[str, str, Setting, Check | None], ...], wanted: frozenset[str]) -> type[BaseModel]:
+    from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, create_model
+
+    fields: dict[str, Any] = {}
+    for name, owner, setting, _ in declared:
+        kind: Any = SecretStr if setting.secret else str
+        required = setting.required and owner in wanted
+        if not required:
+            kind = kind | None
+        if setting.check is not None:
+            kind = Annotated[kind, BeforeValidator(_validator(setting.check))]
+        fields[name] = (kind, Field(... if required else setting.default, description=setting.meaning))
+    config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True, str_strip_whitespace=False)
+    model: type[BaseModel] = create_model("LeadthermSettings", __config__=config, **fields)
+    return model
+
+
+def model_problems(error: ValidationError) -> dict[str, str]:
+    """Setting name -> problem, from the settings model's ValidationError (never holding the value)."""
+    found: dict[str, str] = {}
+    for detail in error.errors(include_url=False, include_input=False):
+        name = str(detail["loc"][0])
+        found.setdefault(name, REQUIRED if detail["type"] == "missing" else str(detail["msg"]))
+    return found
+
+
+def _refused(problems: Mapping[str, str]) -> ConfigError:
+    return ConfigError([Problem("environment", None, name, problem) for name, problem in problems.items()])
 
 
 def declarations(plugin_settings: Mapping[str, Sequence[Setting]]) -> dict[str, tuple[str, Setting]]:
@@ -234,13 +326,33 @@ def installed_declarations() -> dict[str, tuple[str, Setting]]:
 
 
 def core_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """The core's settings alone: no plugin loaded (for what starts fast, e.g. `leadtherm check`)."""
+    """The core's settings alone, unvalidated: no plugin is loaded for it (what `--mappings` reads)."""
     return Settings(declarations({}), os.environ if env is None else env)
 
 
-def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """The process environment (or `env`) read through every installed declaration."""
+def read_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Every installed declaration's value, not validated: for `check --env`, which reports the problems."""
     return Settings(installed_declarations(), os.environ if env is None else env)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """The process environment (or `env`) read through every installed declaration, validated once
+    through the settings model: ConfigError naming every bad value (required ones are the CRM's to ask
+    for when it is used, and `check --env`'s to report)."""
+    settings = read_settings(env)
+    problems = settings.problems()
+    if problems:
+        raise _refused(problems)
+    return settings
+
+
+def checked_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """`load_settings` without pydantic, for the Lambda HTTP handler's cold start: the declarations' own checks."""
+    settings = read_settings(env)
+    problems = settings.checked()
+    if problems:
+        raise _refused(problems)
+    return settings
 
 
 def markdown(declared: Mapping[str, tuple[str, Setting]]) -> str:

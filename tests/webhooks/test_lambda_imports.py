@@ -1,4 +1,4 @@
-"""The Lambda HTTP handler only verifies and enqueues: its cold start loads no CRM SDK, grpc or CLI.
+"""The Lambda HTTP handler only verifies and enqueues: its cold start loads no CRM SDK, grpc, CLI, or mapping models.
 
 Run in a fresh interpreter and read from its `sys.modules`, so an import hidden inside a function
 counts too (the import-linter contract in pyproject.toml sees only the static ones).
@@ -23,8 +23,16 @@ FORBIDDEN = {
     "waitress": "`serve`'s server",
     "leadtherm_sandboxes": "the CRM emulators (not in the Lambda zip)",
     "trustme": "a test certificate authority",
+    "pydantic": "the mapping and settings models (the worker validates; the routes read only the object types)",
 }
-FORBIDDEN_MODULES = ("integration.cli", "webhooks.serve", "webhooks.console")
+FORBIDDEN_MODULES = (
+    "integration.cli",
+    "webhooks.serve",
+    "webhooks.console",
+    "mappings.schema",
+    "mappings.loader",
+    "integration.service.pipeline",
+)
 
 COLD_START = """
 import json, sys

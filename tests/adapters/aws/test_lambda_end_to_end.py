@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,9 @@ from leadtherm_sandboxes.waiting import wait_until as wait_for
 from adapters.aws.resources import create_resources
 from adapters.hubspot.client import HubSpotClient
 from adapters.hubspot.field_setup import setup
+from harness.packaged_copy import copy_packaged
+from integration.errors import ConfigError
+from mappings.grammar import SCORING_FILE
 from mappings.loader import load_mapping
 from tests.adapters.aws.conftest import Aws
 from webhooks import lambda_handlers
@@ -165,6 +169,26 @@ def test_the_same_event_delivered_twice_is_processed_once(
     bridge(aws, deployed["queue_url"], rounds=3)
     assert [c for c, _ in sandbox.writes] == [contact]
     assert lambda_handlers.runtime().clients["hubspot"].stats.calls["fetch"] == 1
+
+
+def test_a_delivery_taken_while_the_rules_are_broken_waits_in_the_queue_until_they_are_fixed(
+    aws: Aws, sandbox: HubSpotSandbox, deployed: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = copy_packaged(tmp_path / "rules")
+    scoring = folder / SCORING_FILE
+    good = scoring.read_text(encoding="utf-8")
+    scoring.write_text(good + "\nbogus_section: {}\n", encoding="utf-8")
+    monkeypatch.setenv("LEADTHERM_MAPPINGS", str(folder))
+    contact = sandbox.create_contact({"email": "cto@nordlys.example", "jobtitle": "CEO"})
+    # The HTTP handler reads only the object types its routes accept: it takes the delivery.
+    assert lambda_handlers.http(signed_webhook(sandbox, [hubspot_event(21, contact)]), None)["statusCode"] == 204
+    # The worker validates the whole configuration: the invocation fails and SQS keeps the message.
+    with pytest.raises(ConfigError, match="bogus_section"):
+        bridge(aws, deployed["queue_url"], rounds=1)
+    scoring.write_text(good, encoding="utf-8")  # fixed (a deployment: the next container loads it)
+    time.sleep(1.1)  # the failed receive's visibility timeout
+    bridge(aws, deployed["queue_url"], rounds=3)
+    assert sandbox.contact(contact).get("leadtherm_temperature") in {"cold", "cool", "warm", "hot"}
 
 
 def test_a_poison_message_reaches_the_dlq_after_max_receives(

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from integration.composition.plugins import CalibrationSource, Env, SetupReport
+from integration.composition.plugins import CalibrationSource, Env, MappedObjectTypes, SetupReport
 from integration.composition.runtime import Runtime
 from integration.composition.settings import Setting
 from integration.errors import MissingSetting
@@ -164,7 +164,7 @@ class TinyPlugin:
     def rate_limit(self, env: Env) -> tuple[int, float]:
         return (1000, 1.0)
 
-    def routes(self, mapping: CrmMapping, env: Env) -> list[InboundRoute]:
+    def routes(self, mapping: MappedObjectTypes, env: Env) -> list[InboundRoute]:
         return [TinyWebhookRoute(env.get("TINYCRM_SECRET", ""))]
 
     def intakes(self, runtime: Runtime, env: Env) -> list[BackgroundIntake]:
