@@ -66,13 +66,14 @@ def _sandbox_child(contacts: int, conn: Connection) -> None:
     sandbox.stop()
 
 
-def _acks_child(url: str, first_event: int, count: int, stop: Any, conn: Connection) -> None:
+def _acks_child(url: str, first_event: int, count: int, stop: Any, jobs_run: bool, conn: Connection) -> None:
     """Signed one-event deliveries, one at a time, until `count` or `stop`; (sent at, seconds to the ack) each.
 
-    On the server's CPUs, idle or busy alike: the CRM sends from elsewhere, and on the jobs' CPU
-    the sender itself waited behind their processes for up to a scheduler tick (perf sched).
+    While jobs run (`jobs_run`), on the server's CPUs only, as the server itself then is: the CRM
+    sends from elsewhere, and woken on the jobs' CPU the sender waited behind their idle-class
+    processes for up to a scheduler tick (perf sched), time no CRM spends. Idle, it runs anywhere.
     """
-    cpu = JOBS_CPU.cpu()
+    cpu = JOBS_CPU.cpu() if jobs_run else None
     if cpu is not None:
         os.sched_setaffinity(0, os.sched_getaffinity(0) - {cpu})
     signer = HubSpotSandbox(access_token=TOKEN)
@@ -99,11 +100,11 @@ def _acks_child(url: str, first_event: int, count: int, stop: Any, conn: Connect
 class _Sender:
     """Deliveries from a process of their own, so that the sender does not share the server's interpreter."""
 
-    def __init__(self, url: str, first_event: int, count: int) -> None:
+    def __init__(self, url: str, first_event: int, count: int, jobs_run: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
         self._ours, theirs = context.Pipe()
-        self._process = context.Process(target=_acks_child, args=(url, first_event, count, self.stop, theirs))
+        self._process = context.Process(target=_acks_child, args=(url, first_event, count, self.stop, jobs_run, theirs))
         self._process.start()
 
     def result(self) -> list[tuple[float, float]]:
@@ -158,7 +159,7 @@ def _round(url: str, folder: Path, first_event: int) -> tuple[list[float], list[
     whatif_job = analyst.post(f"{url}/admin/whatif/run", data={"csrf_token": token}, headers=fetch, timeout=10).json()
     pull_job = puller.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": pull_token},
                            headers=fetch, timeout=10).json()  # fmt: skip
-    sender = _Sender(f"{url}/webhooks/hubspot", first_event + ACKS, 10 * ACKS)
+    sender = _Sender(f"{url}/webhooks/hubspot", first_event + ACKS, 10 * ACKS, jobs_run=True)
     ended: dict[str, float] = {}
 
     def watch(http: requests.Session, job: dict[str, Any]) -> None:
@@ -304,9 +305,9 @@ def run() -> str:
     records = int(jobs[0]["records"])
     rounds = ", ".join(f"{r:.2f}" for r in figures["ratios"])
     loaded = (
-        " With the machine this loaded, which deliveries that other work happens to meet decides\n"
-        "the p99s more than the jobs do (perf sched, 2026-12-08: the server's threads waited behind other\n"
-        "processes, not behind the jobs'); a quiet machine gives the figure to judge."
+        "\nThe machine was shared and loaded: in the busy windows the server's threads waited behind\n"
+        "other work's processes, not behind the jobs' (perf sched, 2026-12-08); a quiet machine gives\n"
+        "the figures to judge."
         if max(load_before, load_after) > 1.5
         else ""
     )
@@ -336,8 +337,8 @@ woken on its CPU for up to a scheduler tick), and gets all of them back when the
 The what-if's child gets the history as the bytes it arrived in (nothing pickled in the server),
 and children report their progress at most 4 times a second. The server freezes what it built
 before serving (gc.freeze: full collections no longer walk Flask, pydantic and the mappings). The
-pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. The sender keeps to the
-server's CPUs and the CRM sandbox to the jobs' one, in every phase: in production both are other
+pull reads on {int(100 * BACKGROUND_SHARE)}% of the CRM's rate, in a bucket of its own. While jobs run, the sender keeps
+to the server's CPUs too, and the CRM sandbox always to the jobs' one: in production both are other
 machines. The server has serve's limits, with the body limit at the console's 32 MiB for the history upload.
 The machine's 1-minute load average was {load_before:.1f} before and {load_after:.1f} after (other
 work on the same 2 cores moves both p99s and their ratio from run to run).{loaded}
