@@ -300,8 +300,8 @@ class _JobsCpu:
 
     An idle-class child does give way to a thread of the server woken on its CPU, but not at
     once: perf sched on the 2-core machine showed acknowledging threads runnable behind the
-    child for up to a scheduler tick (4 ms at HZ=250), often with the other CPU idle, and those
-    waits were most of the webhook tail while jobs ran (bench/jobs.py). So the server's threads
+    child for up to a scheduler tick (4 ms at HZ=250), often with the other CPU idle: such
+    run-queue waits, not the interpreter, made the webhook tail while jobs ran (bench/jobs.py). So the server's threads
     go to the other CPUs when the first job's process starts, and back to all of them once the
     last one has ended: a server without jobs keeps every CPU it was given.
     """
@@ -342,8 +342,8 @@ JOBS_CPU = _JobsCpu()
 def lower_priority(pid: int, cpu: int | None = None) -> None:
     """Put a job's process (0: this one) below the service: Linux's idle class, on the jobs' CPU.
 
-    The idle class: a thread of the service that wakes on the same CPU takes it from the child
-    (a merely niced child keeps it for its share of a scheduler slice). Else the lowest niceness.
+    The idle class: a thread of the service that wakes on the same CPU takes it from the child,
+    if only within a scheduler tick here (hence _JobsCpu). Else the lowest niceness.
     `cpu` defaults to the last of the process's own.
     """
     try:
