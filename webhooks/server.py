@@ -12,6 +12,7 @@ runs on the same server: its logged-in uploads are the one place a larger body i
 from __future__ import annotations
 
 import errno
+import gc
 import select
 import signal
 import socket
@@ -48,8 +49,16 @@ SWITCH_INTERVAL = 0.001
 
 
 def tune_for_serving() -> None:
-    """Process-wide interpreter setting for a process that serves (`serve`, the benchmarks)."""
+    """Process-wide interpreter settings for a process that serves (`serve`, the benchmarks), once its app is built.
+
+    What was built so far (Flask, pydantic's models, the mappings, the console) lives as long as
+    the process: frozen, the cyclic collector no longer walks it. A full collection walked all of
+    it, in whichever thread allocated last, acknowledgements included: 45-70 ms, about twice per
+    run of bench/jobs.py, each time a webhook's ack of 50 ms (perf and gc.callbacks, 2026-12-08).
+    """
     sys.setswitchinterval(SWITCH_INTERVAL)
+    gc.collect()  # what startup left as garbage is not kept forever
+    gc.freeze()
 
 
 class ListenError(LeadthermError):

@@ -25,7 +25,7 @@ import pickle
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any, Protocol
@@ -279,26 +279,89 @@ def _history_from_child(conn: Connection, header: bytes, breather: float) -> His
     return history
 
 
-def lower_priority(pid: int) -> None:
-    """Put a job's process (0: this one) below the service: Linux's idle class, on the last CPU.
+def _affinity() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux: nothing to split
+        return set()
 
-    The idle class: any thread of the service that wakes takes the CPU from the child at once
-    (a merely niced child may keep it for a scheduler slice). Else the lowest niceness.
+
+def _pin_threads(cpus: set[int]) -> None:
+    """Every thread of this process on `cpus` (Linux sets a CPU affinity per thread, not per process)."""
+    with contextlib.suppress(OSError):
+        tids = os.listdir("/proc/self/task")
+        for tid in tids:
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                os.sched_setaffinity(int(tid), cpus)
+
+
+class _JobsCpu:
+    """While a job's process runs, the server's own threads keep off the CPU it computes on.
+
+    An idle-class child does give way to a thread of the server woken on its CPU, but not at
+    once: perf sched on the 2-core machine showed acknowledging threads runnable behind the
+    child for up to a scheduler tick (4 ms at HZ=250), often with the other CPU idle: such
+    run-queue waits, not the interpreter, made the webhook tail while jobs ran (bench/jobs.py). So the server's threads
+    go to the other CPUs when the first job's process starts, and back to all of them once the
+    last one has ended: a server without jobs keeps every CPU it was given.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._cpus: set[int] = set()  # the server's own CPUs before the first running job
+
+    def cpu(self) -> int | None:
+        """The CPU jobs compute on: the server's last one, when it has two or more."""
+        with self._lock:
+            cpus = self._cpus if self._running else _affinity()
+        return max(cpus) if len(cpus) > 1 else None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[int | None]:
+        """For as long as one job's process runs: the server off the jobs' CPU; yields that CPU."""
+        with self._lock:
+            if not self._running:
+                self._cpus = _affinity()
+                if len(self._cpus) > 1:
+                    _pin_threads(self._cpus - {max(self._cpus)})
+            self._running += 1
+            cpu = max(self._cpus) if len(self._cpus) > 1 else None
+        try:
+            yield cpu
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running and len(self._cpus) > 1:
+                    _pin_threads(self._cpus)
+
+
+JOBS_CPU = _JobsCpu()
+
+
+def lower_priority(pid: int, cpu: int | None = None) -> None:
+    """Put a job's process (0: this one) below the service: Linux's idle class, on the jobs' CPU.
+
+    The idle class: a thread of the service that wakes on the same CPU takes it from the child,
+    if only within a scheduler tick here (hence _JobsCpu). Else the lowest niceness.
+    `cpu` defaults to the last of the process's own.
     """
     try:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
     except (AttributeError, OSError):
         with contextlib.suppress(AttributeError, OSError):  # not allowed: the child runs at the same priority
             os.setpriority(os.PRIO_PROCESS, pid, NICENESS)
-    # Every job's child on one CPU (the last): with two jobs running, the others stay free for the service.
+    # Every job's child on one CPU: with two jobs running, the others stay free for the service.
     with contextlib.suppress(AttributeError, OSError):
-        cpus = sorted(os.sched_getaffinity(pid))
-        if len(cpus) > 1:
-            os.sched_setaffinity(pid, {cpus[-1]})
+        if cpu is None:
+            cpus = sorted(os.sched_getaffinity(pid))
+            cpu = cpus[-1] if len(cpus) > 1 else None
+        if cpu is not None:
+            os.sched_setaffinity(pid, {cpu})
 
 
-def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...]) -> None:
-    lower_priority(0)  # again, should the parent not have been allowed to
+def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...], cpu: int | None) -> None:
+    lower_priority(0, cpu)  # again, should the parent not have been allowed to
     progress = _ToParent(conn)
     try:
         data = conn.recv_bytes()
@@ -325,15 +388,22 @@ def _child(conn: Connection, task: Callable[..., Any], args: tuple[Any, ...]) ->
 
 def run_in_child(task: Callable[..., Any], args: tuple[Any, ...], history: History | None, progress: Reporter) -> Any:
     """`task(history, progress, *args)` in a spawned child; its result (a History comes back packed)."""
+    with JOBS_CPU.running() as cpu:
+        return _run_in_child(task, args, history, progress, cpu)
+
+
+def _run_in_child(
+    task: Callable[..., Any], args: tuple[Any, ...], history: History | None, progress: Reporter, cpu: int | None
+) -> Any:
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    process = context.Process(target=_child, args=(theirs, task, args), name="console-job", daemon=True)
+    process = context.Process(target=_child, args=(theirs, task, args, cpu), name="console-job", daemon=True)
     process.start()
     # Lowered by the parent at once: a spawned child imports the console, Flask and pydantic
     # before its first line runs (about a second of CPU), and at the service's priority that
     # second was taken from the acknowledgements at the start of every job.
     if process.pid is not None:
-        lower_priority(process.pid)
+        lower_priority(process.pid, cpu)
     theirs.close()
     try:
         if history is None:
@@ -366,6 +436,7 @@ def run_in_child(task: Callable[..., Any], args: tuple[Any, ...], history: Histo
 
 
 __all__ = [
+    "JOBS_CPU",
     "ChildFailed",
     "Reporting",
     "background_bucket",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from leadtherm_sandboxes.waiting import wait_until
 
 from harness.calibration_data import write_history, write_mapping
 from harness.packaged_copy import copy_packaged
+from harness.servers import LEADTHERM, free_port
 from integration.composition.routes import routes_of
 from integration.composition.runtime import Runtime, build_runtime
 from integration.domain.whatif import what_if
@@ -26,7 +28,9 @@ from mappings.loader import load_file
 from mappings.schema import CrmMapping, ScoringRules
 from tests.adapters.hubspot.conftest import SECRET as HUBSPOT_SECRET
 from tests.adapters.hubspot.conftest import TOKEN, sandbox
+from tests.adapters.hubspot.helpers import sandbox_env
 from tests.adapters.hubspot.test_end_to_end import HOT
+from tests.serve_process import ServeProcess
 from tests.webhooks.console.conftest import FETCH, SECRET, LogIn, Served, csrf_of, job_ended, job_status, serve_app
 from webhooks.app import AppConfig, create_app
 from webhooks.console.command import mount_console
@@ -160,6 +164,73 @@ def test_a_jobs_process_is_put_below_the_service_by_the_server_itself_not_only_o
     finally:
         child.kill()
         child.wait()
+
+
+def _threads_cpus(pid: int) -> list[set[int]]:
+    """The CPUs each thread of a process may run on (Linux keeps one set per thread)."""
+    cpus = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            cpus.append(os.sched_getaffinity(int(tid)))
+    return cpus
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if entry.isdigit() and int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _jobs_process(pid: int) -> int | None:
+    """The server's child in the idle class (its other child, multiprocessing's tracker, is not)."""
+    for child in _children(pid):
+        with contextlib.suppress(OSError):
+            if os.sched_getscheduler(child) == os.SCHED_IDLE:
+                return child
+    return None
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="a CPU of its own for the jobs"
+)
+def test_while_a_jobs_process_runs_serves_threads_keep_off_its_cpu_and_get_every_cpu_back_after(
+    sandbox: HubSpotSandbox, tmp_path: Path
+) -> None:
+    everything = os.sched_getaffinity(0)
+    jobs_cpu = max(everything)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("LEADTHERM_", "HUBSPOT_", "SALESFORCE_"))}
+    env = {
+        **clean,
+        **sandbox_env(sandbox, tmp_path / "leadtherm.db", TOKEN, HUBSPOT_SECRET),
+        "LEADTHERM_ADMIN_SECRET": SECRET,
+        "LEADTHERM_MAPPINGS": str(copy_packaged(tmp_path / "my-mappings")),
+    }
+    assert subprocess.run([LEADTHERM, "setup", "hubspot"], env=env, capture_output=True, timeout=60).returncode == 0
+    for n in range(30):
+        sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"})
+    port = free_port()
+    serve = ServeProcess(port, env)
+    serve.start()  # the real `leadtherm serve`, console under /admin
+    try:
+        assert serve.process is not None
+        pid, url = serve.process.pid, f"http://127.0.0.1:{port}"
+        assert all(cpus == everything for cpus in _threads_cpus(pid))  # no job: every CPU it was given
+        http, token = _admin(url)
+        with sandbox.lock:  # the CRM answers nothing meanwhile: the pull's process keeps running
+            answer = http.post(f"{url}/admin/whatif/crm", data={"crm": "hubspot", "csrf_token": token}, headers=FETCH)
+            status_url = url + answer.json()["status_url"]
+            assert wait_until(lambda: _jobs_process(pid) is not None, 30)
+            child = _jobs_process(pid)
+            assert child is not None and os.sched_getaffinity(child) == {jobs_cpu}
+            assert all(jobs_cpu not in cpus for cpus in _threads_cpus(pid))
+            assert _delivery(sandbox, f"{url}/webhooks/hubspot", "1001").status_code in (200, 204)  # and it serves
+        job_ended(http, status_url)
+        assert wait_until(lambda: all(cpus == everything for cpus in _threads_cpus(pid)), 10)
+    finally:
+        serve.stop()
 
 
 @pytest.fixture
