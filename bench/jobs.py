@@ -60,7 +60,10 @@ def _sandbox_child(contacts: int, conn: Connection) -> None:
     sandbox = HubSpotSandbox(access_token=TOKEN, rate_limit=(100_000, 10.0))
     sandbox.start()
     for n in range(contacts):
-        sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"})
+        contact = sandbox.create_contact({**HOT, "email": f"p{n}@acme.example"})
+        if n % 10 == 0:  # a tenth became customers: the pull ends with a history to learn from, as a real one
+            deal = sandbox.create_deal({"dealname": f"Deal {n}", "amount": "9000"}, [contact])
+            sandbox.update_deal(deal, {"dealstage": "closedwon"})
     conn.send(sandbox.base_url)
     conn.recv()
     sandbox.stop()
@@ -161,11 +164,13 @@ def _round(url: str, folder: Path, first_event: int) -> tuple[list[float], list[
                            headers=fetch, timeout=10).json()  # fmt: skip
     sender = _Sender(f"{url}/webhooks/hubspot", first_event + ACKS, 10 * ACKS, jobs_run=True)
     ended: dict[str, float] = {}
+    states: dict[str, str] = {}
 
     def watch(http: requests.Session, job: dict[str, Any]) -> None:
         status = _wait(http, url + job["status_url"])
         ended[job["kind"]] = time.monotonic()
         ended[job["kind"] + " records"] = status["done"]
+        states[job["kind"]] = status["state"]
         sender.stop.set()  # from here on only one job runs: no longer "both at once"
 
     watchers = [threading.Thread(target=watch, args=a) for a in ((analyst, whatif_job), (puller, pull_job))]
@@ -177,6 +182,7 @@ def _round(url: str, folder: Path, first_event: int) -> tuple[list[float], list[
     for http in (analyst, puller):
         http.close()
     idle += _acks(f"{url}/webhooks/hubspot", first_event + 11 * ACKS, ACKS - ACKS // 2)  # both jobs have ended
+    assert set(states.values()) == {"done"}, states  # both jobs did their whole work, results back in the server
     both_until = min(ended["what-if"], ended["history pull from hubspot"])
     busy = [seconds for at, seconds in sent if at < both_until]
     jobs = {
