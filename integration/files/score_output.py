@@ -60,9 +60,10 @@ class JsonRows:
 
     def write(self, row: ScoredRow) -> None:
         record: dict[str, object] = dict(zip(self._columns, score_values(row), strict=True))
-        # Every line of the score, not just the top ones: a program can check they add up to it.
-        record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.lines()]
-        self._stream.write(self._separator + self._encode(record))
+        # Every line of the score, not just the top ones: a program can check they add up to it. The
+        # verdict holds them as JSON already: the object's closing brace makes way for them.
+        head = self._encode(record)[:-1]
+        self._stream.write(f'{self._separator}{head}, "points": {row.verdict.points}}}')
         self._separator = ",\n  "
 
     def close(self) -> None:
@@ -108,7 +109,7 @@ class TableRows:
         return "  ".join([*padded, last])
 
     def _line(self, row: ScoredRow) -> None:
-        colour = _ANSI[row.assessment.temperature] if self._colour else None
+        colour = _ANSI[row.verdict.temperature] if self._colour else None
         self._console.file.write(self._join(_cells(row), colour) + "\n")
 
     def close(self) -> None:
@@ -118,7 +119,7 @@ class TableRows:
         table = Table(*self._columns, header_style="bold")
         for row in self._page:
             values = _cells(row)
-            values[4] = f"[{TEMPERATURE_STYLE[row.assessment.temperature]}]{values[4]}[/]"
+            values[4] = f"[{TEMPERATURE_STYLE[row.verdict.temperature]}]{values[4]}[/]"
             table.add_row(*values)
         self._console.print(table)
 
