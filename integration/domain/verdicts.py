@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import datetime
 from operator import itemgetter
@@ -33,25 +34,35 @@ from integration.domain.scoring import (
     _LAST_ENGAGEMENT,
     _LIFECYCLE,
     _OPEN_DEAL,
-    _OUTCOMES_REMEMBERED,
     _WON_DEAL,
-    _AttributeRules,
+    _Axes,
     _axes,
     _Compiled,
     _compiled,
-    _earned,
+    _raw_score,
+    _round,
+    _score_lines,
     _stage,
     _utc,
     assess,
+    decay_factor,
     decay_label,
     fixed_lines,
+    temperature_of,
 )
-from mappings.grammar import SECTIONS
 from mappings.schema import ScoringRules
 
 REASONS_SHOWN = 3  # the reasons an export row names; the others are summed in one item
-PROJECTIONS_REMEMBERED = 8192  # past it the oldest is forgotten: memory stays bounded
-ROUNDINGS_REMEMBERED = 64  # ways a projection's fixed lines round, per projection (a few in practice)
+_SIGNED = {points: signed(points) for points in range(-200, 201)}  # the points of a line, mostly
+# Past these the oldest is forgotten: memory stays bounded whatever the export.
+LINES_REMEMBERED = 2048  # distinct sets of reasons earned
+PROJECTIONS_REMEMBERED = 2048  # distinct sets of reasons earned with the gate's and the stage's values
+ONCE_REMEMBERED = 65536  # projections seen once (their hashes)
+# Rows per judgement, and the share of them served from memory for remembering to pay: a remembered
+# projection's row costs about a third of assessing once, remembering one about one and a half times as much.
+WINDOW = 4096
+HITS_TO_REMEMBER = 0.5
+ROUNDINGS_REMEMBERED = 16  # ways one set of lines rounds (a few in practice)
 _OUTCOME_CLASSES = (str, int, bool, float)
 
 
@@ -67,7 +78,8 @@ class Verdict(NamedTuple):
     points: str  # every line of the score as a JSON array (points_json)
 
     @classmethod
-    def of(cls, assessment: Assessment) -> Verdict:
+    def of(cls, assessment: Assessment, points: bool = True) -> Verdict:
+        """`points`: with every line as JSON ("" without)."""
         return cls(
             assessment.score,
             assessment.fit,
@@ -75,42 +87,28 @@ class Verdict(NamedTuple):
             assessment.temperature,
             assessment.stage,
             reasons_text(assessment, REASONS_SHOWN),
-            points_json(assessment.lines()),
+            points_json(assessment.lines()) if points else "",
         )
 
 
-class _Projection:
-    """What every lead of one projection shares: the axes and the lines that do not move with the moment."""
+class _Lines:
+    """What leads that earned the same reasons share: the axes and the lines that do not move with the moment."""
 
     __slots__ = (
-        "axes",
-        "confirm",
         "fit",
         "fixed",
         "floored",
         "floors",
         "full",
-        "missing",
         "order",
         "penalties",
-        "qualified",
         "remainders",
         "rounded",
-        "stage_above",
-        "stage_below",
         "weighted_engagement",
         "weighted_fit",
     )  # fmt: skip
 
-    def __init__(self, c: _Compiled, lead: Lead) -> None:
-        self.axes = axes = _axes(c, lead, 0.0)
-        values = lead.values
-        self.missing = tuple([name for name in c.required if values.get(name) is not True])
-        self.qualified = qualified = not self.missing
-        self.confirm = "hot once confirmed: " + ", ".join(self.missing) if self.missing else ""
-        # The stage reads the score only as below the MQL score or not.
-        self.stage_below = _stage(c, values, c.mql_score - 1, qualified)
-        self.stage_above = _stage(c, values, c.mql_score, qualified)
+    def __init__(self, c: _Compiled, axes: _Axes) -> None:
         self.fit = math.floor(axes.fit + 0.5)
         # The terms of _combined, each computed as it computes them.
         self.weighted_fit = c.fit_weight * axes.fit
@@ -133,9 +131,9 @@ class _Projection:
         for i in self.order[:ups]:
             whole[i] += 1
         kept = [
-            Reason(axis, label, float(points), None if axis == "start" else on_axis)
-            for (axis, label, on_axis, _, always), points in zip(self.fixed, whole, strict=True)
-            if points or (always and axis != "start")
+            (axis, label, points)
+            for (axis, label, _, _, always), points in zip(self.fixed, whole, strict=True)
+            if points or (always and axis != "start")  # Assessment.lines() leaves out starting points of 0
         ]
         if len(self.rounded) >= ROUNDINGS_REMEMBERED:
             self.rounded.clear()
@@ -143,28 +141,94 @@ class _Projection:
         return made
 
 
+class _Projection:
+    """What every lead of one projection shares: its lines, its qualification and its stage evidence."""
+
+    __slots__ = (
+        "confirm",
+        "fit",
+        "floored",
+        "floors",
+        "full",
+        "lines",
+        "missing",
+        "penalties",
+        "qualified",
+        "remainders",
+        "rounded",
+        "stage_above",
+        "stage_below",
+        "weighted_engagement",
+        "weighted_fit",
+    )  # fmt: skip
+
+    def __init__(self, c: _Compiled, values: Mapping[str, Any], lines: _Lines) -> None:
+        self.lines = lines
+        # Read on every row: copied here rather than looked up through `lines`.
+        self.fit, self.weighted_fit, self.weighted_engagement = lines.fit, lines.weighted_fit, lines.weighted_engagement
+        self.penalties, self.full, self.floors, self.floored = lines.penalties, lines.full, lines.floors, lines.floored
+        self.remainders, self.rounded = lines.remainders, lines.rounded
+        self.missing = tuple([name for name in c.required if values.get(name) is not True])
+        self.qualified = qualified = not self.missing
+        self.confirm = "hot once confirmed: " + ", ".join(self.missing) if self.missing else ""
+        # The stage reads the score only as below the MQL score or not.
+        self.stage_below = _stage(c, values, c.mql_score - 1, qualified)
+        self.stage_above = _stage(c, values, c.mql_score, qualified)
+
+    def rounded_up(self, ups: int) -> _Rounded:
+        return self.lines.rounded_up(ups)
+
+
+_LINE_TEXTS: dict[tuple[str, str, int], tuple[str, str]] = {}
+_LINE_TEXTS_REMEMBERED = 16384
+
+
+def _line_texts(axis: str, label: str, points: int) -> tuple[str, str]:
+    """A line as reasons_text shows it and as points_json writes it (remembered: lines recur across leads)."""
+    key = (axis, label, points)
+    known = _LINE_TEXTS.get(key)
+    if known is None:
+        if len(_LINE_TEXTS) >= _LINE_TEXTS_REMEMBERED:
+            _LINE_TEXTS.clear()
+        reason = Reason(axis, label, float(points))
+        known = _LINE_TEXTS[key] = (str(reason), points_json([reason])[1:-1])
+    return known
+
+
 class _Rounded:
-    """A projection's fixed lines rounded one way: ranked as reasons_text ranks them, and as JSON."""
+    """Fixed lines rounded one way: ranked as reasons_text ranks them (the top ones written out), and as JSON."""
 
-    __slots__ = ("heads", "json", "json_and", "parts", "plain", "points", "ranks", "sums", "total")
+    __slots__ = ("count", "heads", "kept", "made_json", "made_plain", "parts", "points", "ranks", "sums", "total")
 
-    def __init__(self, lines: list[Reason]) -> None:
-        ranked = sorted(lines, key=lambda r: -abs(r.points))
-        self.ranks = [-abs(r.points) for r in ranked]
-        self.parts = [str(r) for r in ranked]
-        self.points = [int(r.points) for r in ranked]
+    def __init__(self, lines: list[tuple[str, str, int]]) -> None:
+        ranked = sorted(lines, key=lambda line: -abs(line[2]))
+        self.kept = lines
+        self.count = len(ranked)
+        self.ranks = [-abs(line[2]) for line in ranked]
+        self.parts = [_line_texts(*line)[0] for line in ranked[:REASONS_SHOWN]]  # a text shows no more
+        self.points = [line[2] for line in ranked]
         self.total = sum(self.points)
         # The first k parts joined and their points, for every k a text can show.
         self.heads = ["; ".join(self.parts[:k]) for k in range(REASONS_SHOWN + 1)]
         self.sums = [sum(self.points[:k]) for k in range(REASONS_SHOWN + 1)]
-        self.json = points_json(lines)[:-1]  # moving lines may follow
-        self.json_and = self.json + ", " if lines else self.json
-        self.plain = self.text([])
+        self.made_json: str | None = None
+        self.made_plain: str | None = None
+
+    def json(self) -> str:
+        """points_json of these lines without its closing bracket (moving lines may follow)."""
+        if self.made_json is None:
+            self.made_json = "[" + ", ".join([_line_texts(*line)[1] for line in self.kept])
+        return self.made_json
+
+    def plain(self) -> str:
+        if self.made_plain is None:
+            self.made_plain = self.text([])
+        return self.made_plain
 
     def text_with(self, line: tuple[str, int, str]) -> str:
         """`text` with one moving line, the common case, without the lists."""
         part, points, _ = line
-        count = len(self.parts) + 1
+        count = self.count + 1
         shown = REASONS_SHOWN if count <= REASONS_SHOWN else REASONS_SHOWN - 1
         at = bisect_right(self.ranks, -abs(points))
         if at >= shown:
@@ -179,7 +243,7 @@ class _Rounded:
 
     def text(self, extras: list[tuple[str, int, str]]) -> str:
         """reasons_text of these lines and the moving ones (each after the fixed lines of its size)."""
-        count = len(self.parts) + len(extras)
+        count = self.count + len(extras)
         shown = REASONS_SHOWN if count <= REASONS_SHOWN else REASONS_SHOWN - 1
         if not extras:
             text, used = self.heads[shown], self.sums[shown]
@@ -193,7 +257,7 @@ class _Rounded:
                 used = self.sums[shown - 1] + points
         else:
             merged = sorted(
-                [*zip(self.parts, self.points, strict=True), *((e[0], e[1]) for e in extras)], key=lambda e: -abs(e[1])
+                [*zip(self.parts, self.points, strict=False), *((e[0], e[1]) for e in extras)], key=lambda e: -abs(e[1])
             )[:shown]
             text, used = "; ".join([e[0] for e in merged]), sum(e[1] for e in merged)
         if count > shown:
@@ -202,108 +266,118 @@ class _Rounded:
         return text
 
 
-class _Outcomes:
-    """One rule group's outcome per attribute value, as a small number (equal outcomes, equal numbers)."""
-
-    __slots__ = ("by_class", "group", "numbers")
-
-    def __init__(self, group: _AttributeRules, numbers: dict[tuple[Reason, ...], int]) -> None:
-        self.group = group
-        self.by_class: dict[type, dict[Any, int]] = {cls: {} for cls in _OUTCOME_CLASSES}
-        self.numbers = numbers
-
-    def learn(self, memo: dict[Any, int], value: Any) -> int:
-        earned = _earned(self.group, value)
-        number = self.numbers.setdefault(earned, len(self.numbers))
-        if len(memo) >= _OUTCOMES_REMEMBERED:
-            memo.clear()
-        memo[value] = number
-        return number
-
-
 class Verdicts:
     """Verdicts under `rules` as of `now`, each equal to `Verdict.of(assess(lead, rules, now))`."""
 
-    def __init__(self, rules: ScoringRules, now: datetime) -> None:
+    def __init__(self, rules: ScoringRules, now: datetime, points: bool = True) -> None:
+        """`points`: also write every line as JSON (Verdict.points; "" without)."""
         self._rules = rules
+        self._points = points
         self._c = c = _compiled(rules)  # held: the remembered outcomes name its Reason objects by identity
         self._now = _utc(now)
-        # A lead's projection, in three parts. Attributes the rules only look up by value (choices, flags)
-        # and those the gate and the stage read: their values and classes, read in one call. Attributes
-        # only tested for presence (the last engagement's date): present or not. The others (counts,
-        # sizes, what a compound rule reads): what the rules make of them, as small numbers.
-        numbers: dict[tuple[Reason, ...], int] = {}
-        present_only = _present_only(rules)
-        looked_up = [g.attribute for g in c.groups if not g.general]
-        self._read = tuple(dict.fromkeys((*looked_up, *c.required, *_STAGE_READS)))
+        # What the qualification gate and the stage read, besides the score: one call reads them all.
+        self._read = tuple(dict.fromkeys((*c.required, *_STAGE_READS)))
         self._read_all = itemgetter(*self._read) if len(self._read) > 1 else None
-        self._present = tuple(g.attribute for g in c.groups if g.general and g.attribute in present_only)
-        self._groups = tuple(
-            (g.attribute, _Outcomes(g, numbers)) for g in c.groups if g.general and g.attribute not in present_only
-        )
-        self._values_read = tuple(dict.fromkeys(_compound_attributes(rules)))
-        self._projections: dict[tuple[Any, ...], _Projection] = {}
+        # Ordered: forgetting the oldest of a plain dict leaves holes its iteration walks past, ever longer.
+        self._projections: OrderedDict[tuple[Any, ...], _Projection] = OrderedDict()
+        self._lines: OrderedDict[tuple[int, ...], _Lines] = OrderedDict()
+        self._once: set[int] = set()
+        self._remembering = True
+        self._window = self._hits = self._judged = 0
         # Rules that test a date's age read the moment per lead, and compounds' dates likewise.
         self._per_lead = c.timed or bool(c.aged)
         self._cool, self._warm, self._hot = c.bands
         self._mql = c.mql_score
         self._grace, self._half_life = c.grace_days, c.half_life_days
         self._minus_weight = -c.engagement_weight
-        self._decay_lines: dict[tuple[int, int], tuple[str, int, str]] = {}
         self.remembered = 0  # leads whose projection was remembered (the hit rate's numerator)
         self.seen = 0
 
     def verdict(self, lead: Lead) -> Verdict:
-        """The lead's verdict: a remembered projection's plus this lead's decay."""
+        """The lead's verdict: its reasons as `assess` finds them, the rest remembered per reasons and evidence."""
         if self._per_lead:
-            return Verdict.of(assess(lead, self._rules, self._now))
+            return self._assessed(lead)
         values = lead.values
-        try:
-            key = self._key(values)
-            projection = self._projections.get(key)
-        except TypeError:  # an unhashable value of an admin's attribute: nothing to remember it by
-            return Verdict.of(assess(lead, self._rules, self._now))
-        self.seen += 1
-        if projection is None:
-            projection = self._project(key, lead)
-        else:
-            self.remembered += 1
-        return self._with_decay(projection, lead)
-
-    def _key(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The lead's projection: every value the assessment reads, or what the rules make of it."""
+        axes = _axes(self._c, lead, 0.0)
         try:
             read = self._read_all(values) if self._read_all is not None else (values.get(self._read[0]),)
         except KeyError:  # an admin's attribute the lead does not hold
             read = tuple([values.get(attribute) for attribute in self._read])
+        # Reason objects are made once per compiled rules (held by self._c): their identities name them.
         # True == 1 and Stage("lead") == "lead": the classes keep such values apart.
-        key: list[Any] = [read, tuple(map(type, read))]
-        append = key.append
-        get = values.get
-        for attribute in self._present:
-            value = get(attribute)
-            append(value is not None and value != "")
-        for attribute, outcomes in self._groups:
-            value = get(attribute)
-            if value is None:
-                append(None)
-                continue
-            memo = outcomes.by_class.get(value.__class__)
-            if memo is None or (value.__class__ is float and not value):  # 0.0 and -0.0: equal keys, not texts
-                # Dates and other objects: the identities of the reasons earned (made once per compiled rules).
-                append(tuple(map(id, _earned(outcomes.group, value))))
-                continue
-            number = memo.get(value)
-            append(outcomes.learn(memo, value) if number is None else number)
-        for attribute in self._values_read:
-            value = get(attribute)
-            append((value.__class__, value, str(value)))
-        return tuple(key)
+        key = (tuple(map(id, axes.reasons)), read, tuple(map(type, read)))
+        try:
+            projection = self._projections.get(key)
+        except TypeError:  # an unhashable value of an admin's attribute: nothing to remember it by
+            return self._assessed(lead)
+        self.seen += 1
+        self._window += 1
+        if self._window >= WINDOW:
+            # Remembering pays when remembered projections recur: judged on each window's rows (after the
+            # first two, which fill the memory), as exports differ. Off, the remembered ones still serve.
+            self._judged += 1
+            if self._judged > 2:
+                self._remembering = self._hits >= WINDOW * HITS_TO_REMEMBER
+            self._window = self._hits = 0
+        if projection is None:
+            # By hash: ints the garbage collector need not walk (a collision only remembers one sooner).
+            seen = hash(key)
+            if seen not in self._once:
+                if len(self._once) >= ONCE_REMEMBERED:
+                    self._once.clear()
+                self._once.add(seen)
+                return self._direct(lead, axes)
+            if not self._remembering:  # remembering costs more than assessing once
+                return self._direct(lead, axes)
+            projection = self._project(key, axes, values)
+        else:
+            self._hits += 1
+            self.remembered += 1
+        return self._with_decay(projection, lead)
 
-    def _project(self, key: tuple[Any, ...], lead: Lead) -> _Projection:
-        projection = _Projection(self._c, lead)
+    def _direct(self, lead: Lead, axes: _Axes) -> Verdict:
+        """What `assess` does, without what an export row does not show (the next drop, the grid)."""
+        c, now, values = self._c, self._now, lead.values
+        last: datetime | None = values.get(_LAST_ENGAGEMENT)
+        factor = decay_factor(last, now, c.half_life_days, c.grace_days)
+        score = _round(_raw_score(c, axes, factor))
+        missing = tuple([name for name in c.required if values.get(name) is not True])
+        temperature = temperature_of(score, not missing, *c.bands)
+        silent = int((now - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
+        start, reasons = _score_lines(c, axes, factor, silent, score)
+        assessment = Assessment(
+            score=score,
+            fit=_round(axes.fit),
+            engagement=_round(axes.engagement_full * factor),
+            temperature=temperature,
+            stage=_stage(c, values, score, not missing),
+            reasons=reasons,
+            next_action=c.next_actions[temperature],
+            assessed_at=now,
+            missing_for_hot=missing,
+            starting_points=start,
+        )
+        return Verdict.of(assessment, self._points)
+
+    @property
+    def remembering(self) -> bool:
+        """Whether new projections are still remembered (see HITS_TO_REMEMBER)."""
+        return self._remembering
+
+    def _assessed(self, lead: Lead) -> Verdict:
+        """The general path, for what the remembered one leaves out."""
+        return Verdict.of(assess(lead, self._rules, self._now), self._points)
+
+    def _project(self, key: tuple[Any, ...], axes: _Axes, values: Mapping[str, Any]) -> _Projection:
+        earned = key[0]
+        lines = self._lines.get(earned)
+        if lines is None:
+            if len(self._lines) >= LINES_REMEMBERED:
+                self._lines.popitem(last=False)  # the oldest
+            lines = self._lines[earned] = _Lines(self._c, axes)
+        projection = _Projection(self._c, values, lines)
         if len(self._projections) >= PROJECTIONS_REMEMBERED:
-            del self._projections[next(iter(self._projections))]  # the oldest
+            self._projections.popitem(last=False)  # the oldest
         self._projections[key] = projection
         return projection
 
@@ -344,10 +418,11 @@ class Verdicts:
             if 0 <= ups <= len(p.floors):
                 fixed = p.rounded.get(ups) or p.rounded_up(ups)
                 if decayed:
-                    line = self._decay_lines.get((silent, decayed)) or self._decay_line(silent, decayed)
-                    text, json = fixed.text_with(line), f"{fixed.json_and}{line[2]}]"
+                    line = _decay_line(silent, decayed)
+                    text = fixed.text_with(line)
+                    json = _json(fixed, [line]) if self._points else ""
                 else:
-                    text, json = fixed.plain, fixed.json + "]"
+                    text, json = fixed.plain(), fixed.json() + "]" if self._points else ""
                 if p.confirm and temperature is Temperature.WARM:
                     text = f"{text}; {p.confirm}" if text else p.confirm
                 if len(text) > REASONS_MAX_CHARS:
@@ -367,11 +442,11 @@ class Verdicts:
         wholes = [math.floor(v) + (rank < short) for (v, _), rank in zip(moving, ranks, strict=True)]
         ups = short - sum(rank < short for rank in ranks)
         if not 0 <= ups <= len(p.floors):  # float error only (see _largest_remainder)
-            return Verdict.of(assess(lead, self._rules, self._now))
+            return self._assessed(lead)
         fixed = p.rounded.get(ups) or p.rounded_up(ups)
         extras: list[tuple[str, int, str]] = []
         if lost > 0 and wholes[0]:
-            extras.append(self._decay_line(silent, wholes[0]))
+            extras.append(_decay_line(silent, wholes[0]))
         if combined != kept and wholes[-1]:
             edge = "capped at 100" if combined > 100 else "floored at 0"
             extras.append(_line("cap", f"Score {edge}", wholes[-1]))
@@ -380,20 +455,18 @@ class Verdicts:
             text = f"{text}; {p.confirm}" if text else p.confirm
         if len(text) > REASONS_MAX_CHARS:
             text = text[: REASONS_MAX_CHARS - 1] + "…"
-        json = _json(fixed, extras)
+        json = _json(fixed, extras) if self._points else ""
         return Verdict._make((score, p.fit, engagement, temperature, stage, text, json))
 
-    def _decay_line(self, silent: int, points: int) -> tuple[str, int, str]:
-        known = self._decay_lines.get((silent, points))
-        if known is None:
-            if len(self._decay_lines) >= _DECAY_LINES_REMEMBERED:
-                self._decay_lines.clear()
-            known = self._decay_lines[(silent, points)] = _line("decay", decay_label(silent), points)
-        return known
 
-
-_DECAY_LINES_REMEMBERED = 4096
-_SIGNED = {points: signed(points) for points in range(-200, 201)}  # what the "N more" items sum to, mostly
+def _decay_line(silent: int, points: int) -> tuple[str, int, str]:
+    """The decay line as _line makes it, written out directly: its label is plain ASCII (no JSON escapes)."""
+    label = decay_label(silent)
+    return (
+        f"{label} ({_SIGNED.get(points) or signed(points)})",
+        points,
+        f'{{"axis": "decay", "label": "{label}", "points": {points}}}',
+    )
 
 
 def _line(axis: str, label: str, points: int) -> tuple[str, int, str]:
@@ -403,31 +476,9 @@ def _line(axis: str, label: str, points: int) -> tuple[str, int, str]:
 
 def _json(fixed: _Rounded, extras: list[tuple[str, int, str]]) -> str:
     if not extras:
-        return fixed.json + "]"
+        return fixed.json() + "]"
     items = ", ".join([e[2] for e in extras])
-    return f"{fixed.json}, {items}]" if fixed.parts else f"{fixed.json}{items}]"
+    return f"{fixed.json()}, {items}]" if fixed.count else f"{fixed.json()}{items}]"
 
 
 _STAGE_READS = (_WON_DEAL, _OPEN_DEAL, _CONVERTED, _CONTACT_DATA, _LIFECYCLE)
-
-
-def _present_only(rules: ScoringRules) -> set[str]:
-    """Attributes whose every single-attribute rule (dates' ages apart) tests only whether a value is present."""
-    tests: dict[str, list[bool]] = {}
-    for section in SECTIONS:
-        for rule in getattr(rules, section.key):
-            if rule.attribute is not None and rule.days_ago is None:
-                tests.setdefault(rule.attribute, []).append(rule.present is not None)
-    return {attribute for attribute, present in tests.items() if all(present)}
-
-
-def _compound_attributes(rules: ScoringRules) -> list[str]:
-    """The attributes compound rules test (their values are part of a projection)."""
-    return [
-        condition.attribute
-        for section in SECTIONS
-        for rule in getattr(rules, section.key)
-        if rule.attribute is None
-        for condition in rule.conditions
-        if condition.attribute is not None
-    ]
