@@ -134,15 +134,16 @@ Where the time goes, CPU microseconds per row in one process ({STAGE_ROWS:,} of 
 {ROUNDS}; each stage adds to the ones before): {stage_costs}. The csv module alone reads and writes a row
 in about {plain_cpu / ROWS * 1e6:.0f}; 3x plain leaves about {3 * plain_cpu / ROWS * 1e6:.0f} microseconds per row for everything.
 
-`score` assesses through `integration.domain.verdicts`: a row's reasons as `assess` finds them, then,
-for a projection (the reasons earned, the gate's and the stage's values) seen before, the remembered
-lines of the formula and their rounding, with only the decay since the last engagement computed per
-row; a projection seen once is assessed directly (without the next drop and the grid, which an export
-does not show). Every value is `assess`'s (tests/test_verdicts.py). How much is served from memory
-depends on the data, not on the code: on this export (counts drawn around each example person's own),
-{realistic}; with every count drawn uniformly from 0 to 60 (nearly unique combinations), {uniform}.
-Remembering is switched off for the rest of an export whose last 4,096 rows were served less than half
-from memory, since remembering a projection costs more than assessing once.
+`score` assesses through `integration.domain.verdicts`: a row's reasons as `assess` finds them, then
+its lines rounded and written through remembered line texts, without the next drop and the grid an
+export does not show and without making an Assessment; for a projection (the reasons earned, the
+gate's and the stage's values) seen before, the remembered lines of the formula and their rounding,
+with only the decay since the last engagement computed per row. Every value is `assess`'s
+(tests/test_verdicts.py). How much is served from memory depends on the data, not on the code: on
+this export (counts drawn around each example person's own), {realistic}; with every count drawn
+uniformly from 0 to 60 (nearly unique combinations), {uniform}. No new projection is remembered once
+a window of 4,096 rows is served less than three quarters from memory: remembering one costs about
+twice a direct assessment, and a remembered row saves about half of one.
 """
 
 

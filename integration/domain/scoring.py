@@ -477,15 +477,7 @@ def _score_lines(
     so each rule contributes its points times its axis weight, and a cap, the decay or the final clamp that
     changes the sum is a line of its own. Rounding gives the leftover to the largest remainders.
     """
-    we = c.engagement_weight
-    lines = fixed_lines(c, axes)
-    lost = axes.engagement_full * (1.0 - factor)
-    if lost > 0:
-        lines.append(("decay", decay_label(silent_days), -lost, -we * lost, False))
-    combined = _combined(c, axes, factor)
-    if combined != (kept := _clamp(combined)):
-        edge = "capped at 100" if combined > 100 else "floored at 0"
-        lines.append(("cap", f"Score {edge}", None, kept - combined, False))
+    lines = formula_lines(c, axes, factor, silent_days)
     whole = _largest_remainder([line[3] for line in lines], score)
     start = whole[0] if c.starting_points else 0
     reasons = tuple(
@@ -519,6 +511,20 @@ def fixed_lines(c: _Compiled, axes: _Axes) -> list[Line]:
         if total != (kept := _clamp(total)):
             edge = "capped at 100" if total > 100 else "floored at 0"
             lines.append(("cap", f"{axis.capitalize()} {edge}", kept - total, weight[axis] * (kept - total), False))
+    return lines
+
+
+def formula_lines(c: _Compiled, axes: _Axes, factor: float, silent_days: int) -> list[Line]:
+    """Every line of the formula before rounding: the fixed ones, the decay and the score's cap when they apply."""
+    we = c.engagement_weight
+    lines = fixed_lines(c, axes)
+    lost = axes.engagement_full * (1.0 - factor)
+    if lost > 0:
+        lines.append(("decay", decay_label(silent_days), -lost, -we * lost, False))
+    combined = _combined(c, axes, factor)
+    if combined != (kept := _clamp(combined)):
+        edge = "capped at 100" if combined > 100 else "floored at 0"
+        lines.append(("cap", f"Score {edge}", None, kept - combined, False))
     return lines
 
 

@@ -1,18 +1,19 @@
-"""Verdicts of many leads under one rule set (what `score` writes per row), remembered per projection.
+"""Verdicts of many leads under one rule set: what `score` writes per row, each equal to `assess`'s.
 
-A lead's assessment is a pure function of what the rules make of its attributes, of the attributes the
-qualification gate and the stage read, of its last engagement and of the moment. Exports repeat the
-first two heavily (titles, sizes, industries, countries, counters past their cap) while the last
-engagement is nearly unique per row, so the work splits in two:
+A row's verdict needs its reasons (found as `assess` finds them), its score, temperature and stage, and
+the whole-points lines of its score ranked for the reasons text. Two paths give the same values:
 
-- per projection (each rule group's outcome, the gate's and the stage's values): the axes, the lines
-  of the formula and their rounding order, the qualification and the stage evidence, in a bounded dict;
-- per row: the decay since the last engagement, the score, and which whole-points rounding the decay
-  line lands in (one float compared with the projection's sorted remainders); the reasons text and
-  the points per rounding are remembered with the number of silent days left as a placeholder.
+- assessed directly: `assess` without what an export row does not show (the next drop, the grid), the
+  lines kept as (axis, label, points) and written through remembered texts rather than made into Reasons;
+- remembered: leads with the same reasons and the same values for the gate and the stage (a projection)
+  share the lines of the formula, their rounding order and ranked texts; per row only the decay since
+  the last engagement (nearly unique per row) moves the score and one or two lines (the decay, a cap),
+  each placed among the projection's sorted remainders.
 
-Every value is the one `assess` and `reasons_text` give (tests/test_verdicts.py checks that on random
-leads and rules). Rules that test a date's age (`days_ago`) read the moment per lead: those take `assess`.
+Remembering costs more than assessing once: a projection is remembered on its second sighting, and no
+new one once a window of rows is served less than HITS_TO_REMEMBER from memory. How often projections
+recur depends on the export (choices and flags recur; counts below their rule's cap spread them).
+Memory stays bounded. Rules that test a date's age (`days_ago`) read the moment per lead: `assess` each.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ from integration.domain.scoring import (
     _axes,
     _Compiled,
     _compiled,
+    _largest_remainder,
     _raw_score,
     _round,
-    _score_lines,
     _stage,
     _utc,
     assess,
     decay_factor,
     decay_label,
     fixed_lines,
+    formula_lines,
     temperature_of,
 )
 from mappings.schema import ScoringRules
@@ -59,9 +61,10 @@ LINES_REMEMBERED = 2048  # distinct sets of reasons earned
 PROJECTIONS_REMEMBERED = 2048  # distinct sets of reasons earned with the gate's and the stage's values
 ONCE_REMEMBERED = 65536  # projections seen once (their hashes)
 # Rows per judgement, and the share of them served from memory for remembering to pay: a remembered
-# projection's row costs about a third of assessing once, remembering one about one and a half times as much.
+# projection's row costs about half of assessing directly, remembering one about twice as much, and the
+# rows neither served nor remembered are assessed directly anyway (measured in bench score_export).
 WINDOW = 4096
-HITS_TO_REMEMBER = 0.5
+HITS_TO_REMEMBER = 0.75
 ROUNDINGS_REMEMBERED = 16  # ways one set of lines rounds (a few in practice)
 _OUTCOME_CLASSES = (str, int, bool, float)
 
@@ -185,6 +188,10 @@ _LINE_TEXTS_REMEMBERED = 16384
 
 def _line_texts(axis: str, label: str, points: int) -> tuple[str, str]:
     """A line as reasons_text shows it and as points_json writes it (remembered: lines recur across leads)."""
+    if axis == "decay":  # a label per number of days: plain ASCII, written out rather than remembered
+        return f"{label} ({_SIGNED.get(points) or signed(points)})", (
+            f'{{"axis": "decay", "label": "{label}", "points": {points}}}'
+        )
     key = (axis, label, points)
     known = _LINE_TEXTS.get(key)
     if known is None:
@@ -193,6 +200,22 @@ def _line_texts(axis: str, label: str, points: int) -> tuple[str, str]:
         reason = Reason(axis, label, float(points))
         known = _LINE_TEXTS[key] = (str(reason), points_json([reason])[1:-1])
     return known
+
+
+def _by_size(line: tuple[str, str, int]) -> int:
+    return -abs(line[2])
+
+
+def _ranked_text(lines: list[tuple[str, str, int]]) -> str:
+    """reasons_text of whole-point lines (without the qualification note)."""
+    count = len(lines)
+    shown = REASONS_SHOWN if count <= REASONS_SHOWN else REASONS_SHOWN - 1
+    top = sorted(lines, key=_by_size)[:shown]
+    text = "; ".join([_line_texts(*line)[0] for line in top])
+    if count > shown:
+        rest = sum([line[2] for line in lines]) - sum([line[2] for line in top])
+        text = f"{text}; {count - shown} more ({_SIGNED.get(rest) or signed(rest)})"
+    return text
 
 
 class _Rounded:
@@ -344,20 +367,31 @@ class Verdicts:
         missing = tuple([name for name in c.required if values.get(name) is not True])
         temperature = temperature_of(score, not missing, *c.bands)
         silent = int((now - _utc(last)).total_seconds() // _DAY_SECONDS) if last is not None else 0
-        start, reasons = _score_lines(c, axes, factor, silent, score)
-        assessment = Assessment(
-            score=score,
-            fit=_round(axes.fit),
-            engagement=_round(axes.engagement_full * factor),
-            temperature=temperature,
-            stage=_stage(c, values, score, not missing),
-            reasons=reasons,
-            next_action=c.next_actions[temperature],
-            assessed_at=now,
-            missing_for_hot=missing,
-            starting_points=start,
+        lines = formula_lines(c, axes, factor, silent)
+        whole = _largest_remainder([line[3] for line in lines], score)
+        # The lines as _score_lines keeps them and Assessment.lines() lists them, without making Reasons.
+        kept = [
+            (axis, label, points)
+            for (axis, label, _, _, always), points in zip(lines, whole, strict=True)
+            if points or (always and axis != "start")
+        ]
+        text = _ranked_text(kept)
+        if missing and temperature is Temperature.WARM:
+            confirm = "hot once confirmed: " + ", ".join(missing)
+            text = f"{text}; {confirm}" if text else confirm
+        if len(text) > REASONS_MAX_CHARS:
+            text = text[: REASONS_MAX_CHARS - 1] + "…"
+        return Verdict._make(
+            (
+                score,
+                _round(axes.fit),
+                _round(axes.engagement_full * factor),
+                temperature,
+                _stage(c, values, score, not missing),
+                text,
+                "[" + ", ".join([_line_texts(*line)[1] for line in kept]) + "]" if self._points else "",
+            )
         )
-        return Verdict.of(assessment, self._points)
 
     @property
     def remembering(self) -> bool:
