@@ -29,11 +29,16 @@ COUNTERS = ("hs_analytics_num_page_views", "hs_analytics_num_visits", "num_conve
 LAST_VISIT = "hs_analytics_last_visit_timestamp"
 
 
-def write_export(path: Path, rows: int) -> None:
+def write_export(path: Path, rows: int, counts: str = "realistic") -> None:
     """The example HubSpot export's rows under fresh ids up to `rows`, each with its own counts and last visit.
 
-    The titles, industries and countries repeat as in any real export; the activity does not, so
-    no two rows read the same (nothing is scored once for many rows).
+    The titles, sizes, industries, countries, sources and lifecycle stages repeat as in any real export
+    (the example's 240 people). Each row's activity counts are drawn around that person's own
+    (`realistic`: exponentially, so most people have few and some many, as web and e-mail activity is
+    spread; a person with none mostly keeps none) or, `uniform`, anywhere from 0 to 60 each, which no
+    real export looks like and which makes nearly every combination of counts unique. The last visit is
+    a random second in the 300 days before the reference date (unique per row) where the example has
+    one; a contact never tracked keeps none.
     """
     rng = random.Random(20)
     reference = datetime(2026, 11, 1, tzinfo=UTC)
@@ -45,11 +50,14 @@ def write_export(path: Path, rows: int) -> None:
         writer = csv.DictWriter(target, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         for i in range(rows):
-            row = {**examples[i % len(examples)], "hs_object_id": str(1_000_000 + i)}
+            example = examples[i % len(examples)]
+            row = {**example, "hs_object_id": str(1_000_000 + i)}
             for name in COUNTERS:
                 if name in row:
-                    row[name] = str(rng.randint(0, 60))
-            if LAST_VISIT in row:
+                    own = int(example[name] or 0)
+                    drawn = rng.randint(0, 60) if counts == "uniform" else int(rng.expovariate(1 / (own + 0.3)))
+                    row[name] = str(drawn)
+            if example.get(LAST_VISIT):
                 seen = reference - timedelta(seconds=rng.randint(0, 300 * 86_400))
                 row[LAST_VISIT] = seen.strftime("%Y-%m-%dT%H:%M:%SZ")
             writer.writerow(row)
@@ -89,6 +97,9 @@ def run() -> str:
         figures = {fmt: best([*score, fmt], out) for fmt in ("csv", "json", "table")}
         load_after = _load()
         stage_costs = stages(export)
+        realistic = remembered_share(export)
+        write_export(export, ROWS, counts="uniform")
+        uniform = remembered_share(export)
         out_rows = sum(1 for _ in out.open(encoding="utf-8")) - 2  # the table's header and rule
     lines = []
     for fmt, (seconds, peak, cpu) in figures.items():
@@ -121,15 +132,18 @@ The table format takes {table_vs_csv:.2f}x the CSV time: past 500 rows it stream
 
 Where the time goes, CPU microseconds per row in one process ({STAGE_ROWS:,} of the rows, best of
 {ROUNDS}; each stage adds to the ones before): {stage_costs}. The csv module alone reads and writes a row
-in about {plain_cpu / ROWS * 1e6:.0f}. Per row the Python work is compiled once (the mapping into one
-prepared loop with outcomes remembered per column value, the rules into per-attribute outcomes
-remembered per value, the decay drop settled in integer microseconds), yet normalising and assessing
-a lead still cost several times the csv module's whole row, and writing it (reasons text, spreadsheet-safe
-cells) about as much again: 3x plain needs about {3 * plain_cpu / ROWS * 1e6:.0f} microseconds per row in all,
-which one Python process does not reach. Scoring chunks of rows in a worker process is not in the
-CLI: it could at best halve the scoring part on an idle second core, and a prototype (raw CSV chunks
-to a forked pool of two, CSV text back) took longer than one process on this loaded machine (31.7 s
-against 26.1 s wall, 15% more CPU).
+in about {plain_cpu / ROWS * 1e6:.0f}; 3x plain leaves about {3 * plain_cpu / ROWS * 1e6:.0f} microseconds per row for everything.
+
+`score` assesses through `integration.domain.verdicts`: a row's reasons as `assess` finds them, then
+its lines rounded and written through remembered line texts, without the next drop and the grid an
+export does not show and without making an Assessment; for a projection (the reasons earned, the
+gate's and the stage's values) seen before, the remembered lines of the formula and their rounding,
+with only the decay since the last engagement computed per row. Every value is `assess`'s
+(tests/test_verdicts.py). How much is served from memory depends on the data, not on the code: on
+this export (counts drawn around each example person's own), {realistic}; with every count drawn
+uniformly from 0 to 60 (nearly unique combinations), {uniform}. No new projection is remembered once
+a window of 4,096 rows is served less than three quarters from memory: remembering one costs about
+twice a direct assessment, and a remembered row saves about half of one.
 """
 
 
@@ -142,7 +156,7 @@ def stages(export: Path) -> str:
     from integration.cli.report import ScoredRow
     from integration.composition.plugins import load_crm
     from integration.domain.normalize import Normalizer
-    from integration.domain.scoring import assess
+    from integration.domain.verdicts import Verdicts
     from integration.files.exports import open_export
     from integration.files.score_output import CsvRows
     from mappings.loader import load_config
@@ -154,22 +168,43 @@ def stages(export: Path) -> str:
 
     def cost(stage: int) -> float:
         normalizer, writer = Normalizer(by_crm["hubspot"], remember=True), CsvRows(io.StringIO())
+        verdicts = Verdicts(rules, now, points=False)
         started = time.process_time()
         for row in rows if stage else ():
             object_type, flat = plugin.flatten(row.record)
             if stage > 1:
                 lead = normalizer.read(flat, object_type).lead
                 if stage > 2:
-                    assessment = assess(lead, rules, now)
+                    verdict = verdicts.verdict(lead)
                     if stage > 3:
-                        writer.write(ScoredRow(lead.record_id, assessment))
+                        writer.write(ScoredRow(lead.record_id, verdict))
         return (time.process_time() - started) / len(rows) * 1e6
 
     read = min(_read_cost(export, STAGE_ROWS) for _ in range(ROUNDS))
     costs = [min(cost(stage) for _ in range(ROUNDS)) for stage in range(1, 5)]
-    names = ("flatten", "normalise", "assess", "write CSV")
+    names = ("flatten", "normalise", "assess (verdicts)", "write CSV")
     parts = [f"read {read:.1f}"] + [f"{n} {c - p:.1f}" for n, c, p in zip(names, costs, [0.0, *costs], strict=False)]
     return ", ".join(parts)
+
+
+def remembered_share(export: Path) -> str:
+    """The share of the whole export's rows `score` serves from remembered projections, and whether it remembers."""
+    import integration.cli  # noqa: F401
+    from integration.composition.plugins import load_crm
+    from integration.domain.normalize import Normalizer
+    from integration.domain.verdicts import Verdicts
+    from integration.files.exports import open_export
+    from mappings.loader import load_config
+
+    plugin = load_crm("hubspot")
+    rules, by_crm = load_config(["hubspot"], None)
+    normalizer = Normalizer(by_crm["hubspot"], remember=True)
+    verdicts = Verdicts(rules, datetime(2026, 11, 1, tzinfo=UTC), points=False)
+    for row in open_export(export).rows():
+        object_type, flat = plugin.flatten(row.record)
+        verdicts.verdict(normalizer.read(flat, object_type).lead)
+    state = "still remembering" if verdicts.remembering else "no longer remembering"
+    return f"{verdicts.remembered / max(verdicts.seen, 1):.0%} of rows served from memory ({state} at the end)"
 
 
 def _read_cost(export: Path, rows: int) -> float:

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from integration.composition.plugins import SetupReport
-from integration.domain.model import Assessment, Temperature, signed
-from integration.domain.outputs import reasons_text
+from integration.domain.model import Temperature, signed
+from integration.domain.verdicts import Verdict
 from integration.domain.written import change
 from integration.ports import AuditEntry, DeadLetter, RecordRef, StoredAssessment
 from mappings.catalogue import OUTPUTS
@@ -38,8 +38,8 @@ NAMED_COLUMNS = ("score", "temperature")
 @dataclass(frozen=True, slots=True)
 class ScoredRow:
     record_id: str
-    assessment: Assessment
-    named: tuple[tuple[str, Assessment | None], ...] = ()  # each named score; None outside its segment
+    verdict: Verdict
+    named: tuple[tuple[str, Verdict | None], ...] = ()  # each named score; None outside its segment
 
 
 def columns(named: Sequence[str] = ()) -> tuple[str, ...]:
@@ -58,20 +58,13 @@ def make_console(stderr: bool = False) -> Console:
 
 def score_values(row: ScoredRow) -> list[str | int | None]:
     """One scored row's cells in `columns` order (None: outside a named score's segment)."""
-    a = row.assessment
+    v = row.verdict
+    if not row.named:
+        return [row.record_id, v.score, v.fit, v.engagement, v.temperature.value, v.stage.value, v.reasons]
     named: list[str | int | None] = []
     for _, found in row.named:
         named += [None, None] if found is None else [found.score, found.temperature.value]
-    return [
-        row.record_id,
-        a.score,
-        a.fit,
-        a.engagement,
-        a.temperature.value,
-        a.stage.value,
-        *named,
-        reasons_text(a, 3),
-    ]
+    return [row.record_id, v.score, v.fit, v.engagement, v.temperature.value, v.stage.value, *named, v.reasons]
 
 
 def print_distribution(console: Console, counts: Counter[Temperature], title: str) -> None:

@@ -20,7 +20,8 @@ from integration.cli.report import ScoredRow, print_distribution
 from integration.composition.plugins import CrmNotNamed, CrmPlugin, UnknownPlugin, crm_names, load_crm
 from integration.domain.model import Temperature
 from integration.domain.normalize import Normalizer
-from integration.domain.scoring import assess, segment_holds
+from integration.domain.scoring import segment_holds
+from integration.domain.verdicts import Verdicts
 from integration.errors import ConfigError, MappingError
 from integration.files.exports import PROGRESS_EVERY, Export, ExportError, ReadProgress
 from integration.files.score_output import row_writer
@@ -82,6 +83,11 @@ def score(
     normalizer = Normalizer(mapping, remember=True)
     now = utc(as_of) if as_of else datetime.now(UTC)
     tally = _ScoreTally()
+    # Each rule set's verdicts are remembered per projection of a lead: an export repeats them.
+    points = output is OutputFormat.json  # every line of the score: only JSON writes them
+    verdicts = Verdicts(rules, now, points)
+    named_verdicts = [(s.name, s.segment, Verdicts(s.rules, now, points)) for s in extra]
+    temperatures = dict.fromkeys(Temperature, 0)  # a plain dict: Counter's += costs more per row
     writer = row_writer(out, output.value, [score.name for score in extra])
     with _score_progress(export) as progress:
         for row in export.rows(progress):
@@ -93,19 +99,25 @@ def score(
                 if tally.rejected[(exc.field, exc.reason)] <= ROW_ERRORS_SHOWN:
                     typer.echo(f"{file}: {row.position}, column {exc.field}: {exc.reason} (row skipped)", err=True)
                 continue
-            tally.unmapped.update(reading.unmapped)
+            if reading.unmapped:
+                tally.unmapped.update(reading.unmapped)
             lead = reading.lead
             if segment is not None and not segment_holds(segment, lead.values, now):
                 tally.outside += 1
                 continue
             tally.saw(lead.record_id, row.position)
-            assessment = assess(lead, rules, now)
-            tally.temperatures[assessment.temperature] += 1
-            others = tuple(
-                (s.name, assess(lead, s.rules, now) if segment_holds(s.segment, lead.values, now) else None)
-                for s in extra
+            verdict = verdicts.verdict(lead)
+            temperatures[verdict.temperature] += 1
+            others = (
+                tuple(
+                    (name, of.verdict(lead) if segment_holds(segment, lead.values, now) else None)
+                    for name, segment, of in named_verdicts
+                )
+                if named_verdicts
+                else ()
             )
-            writer.write(ScoredRow(lead.record_id, assessment, others))
+            writer.write(ScoredRow(lead.record_id, verdict, others))
+        tally.temperatures.update({t: n for t, n in temperatures.items() if n})
         progress.finish(tally.scored)
     writer.close()
     if tally.outside:

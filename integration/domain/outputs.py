@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from integration.domain.model import Assessment, signed
+from integration.domain.model import Assessment, Reason, signed
 from integration.domain.normalize import to_datetime
 from integration.ports import RawRecord
 from mappings.catalogue import OUTPUTS
@@ -33,6 +35,15 @@ def reasons_text(assessment: Assessment, limit: int = 5, max_chars: int = REASON
         parts.append("hot once confirmed: " + ", ".join(assessment.missing_for_hot))
     text = "; ".join(parts)
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"
+
+
+# Refuses NaN and Infinity (no JSON reader takes them); one encoder: json.dumps makes one per call.
+_ENCODE = json.JSONEncoder(allow_nan=False).encode
+
+
+def points_json(lines: Iterable[Reason]) -> str:
+    """Every line of a score as a JSON array of {axis, label, points}: a program can check they add up."""
+    return _ENCODE([{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in lines])
 
 
 def format_datetime(moment: datetime) -> str:

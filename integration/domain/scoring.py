@@ -477,25 +477,7 @@ def _score_lines(
     so each rule contributes its points times its axis weight, and a cap, the decay or the final clamp that
     changes the sum is a line of its own. Rounding gives the leftover to the largest remainders.
     """
-    wf, we = c.fit_weight, c.engagement_weight
-    weight = {FIT.label: wf, ENGAGEMENT.label: we}
-    # (axis, label, points on the axis, contribution, kept when it rounds to 0): a rule that fired always shows.
-    lines: list[tuple[str, str, float | None, float, bool]] = []
-    if c.starting_points:
-        lines.append(("start", "Starting points", c.starting_points, wf * c.starting_points, True))
-    for reason in axes.reasons:
-        lines.append((reason.axis, reason.label, reason.points, weight.get(reason.axis, 1.0) * reason.points, True))
-    for axis, total in ((FIT.label, axes.fit_total), (ENGAGEMENT.label, axes.engagement_total)):
-        if total != (kept := _clamp(total)):
-            edge = "capped at 100" if total > 100 else "floored at 0"
-            lines.append(("cap", f"{axis.capitalize()} {edge}", kept - total, weight[axis] * (kept - total), False))
-    lost = axes.engagement_full * (1.0 - factor)
-    if lost > 0:
-        lines.append(("decay", f"No activity for {silent_days} days", -lost, -we * lost, False))
-    combined = _combined(c, axes, factor)
-    if combined != (kept := _clamp(combined)):
-        edge = "capped at 100" if combined > 100 else "floored at 0"
-        lines.append(("cap", f"Score {edge}", None, kept - combined, False))
+    lines = formula_lines(c, axes, factor, silent_days)
     whole = _largest_remainder([line[3] for line in lines], score)
     start = whole[0] if c.starting_points else 0
     reasons = tuple(
@@ -504,6 +486,46 @@ def _score_lines(
         if (points or always) and axis != "start"
     )
     return start, reasons
+
+
+# A line of the formula: (axis, label, points on the axis, contribution to the score, kept when it rounds to 0).
+Line = tuple[str, str, float | None, float, bool]
+
+
+def decay_label(silent_days: int | str) -> str:
+    """The decay line's label (`silent_days` a placeholder where a text is kept for any number of days)."""
+    return f"No activity for {silent_days} days"
+
+
+def fixed_lines(c: _Compiled, axes: _Axes) -> list[Line]:
+    """The lines that do not depend on the moment: the starting points, each rule that fired (always shown)
+    and the axes' caps."""
+    wf, we = c.fit_weight, c.engagement_weight
+    weight = {FIT.label: wf, ENGAGEMENT.label: we}
+    lines: list[Line] = []
+    if c.starting_points:
+        lines.append(("start", "Starting points", c.starting_points, wf * c.starting_points, True))
+    for reason in axes.reasons:
+        lines.append((reason.axis, reason.label, reason.points, weight.get(reason.axis, 1.0) * reason.points, True))
+    for axis, total in ((FIT.label, axes.fit_total), (ENGAGEMENT.label, axes.engagement_total)):
+        if total != (kept := _clamp(total)):
+            edge = "capped at 100" if total > 100 else "floored at 0"
+            lines.append(("cap", f"{axis.capitalize()} {edge}", kept - total, weight[axis] * (kept - total), False))
+    return lines
+
+
+def formula_lines(c: _Compiled, axes: _Axes, factor: float, silent_days: int) -> list[Line]:
+    """Every line of the formula before rounding: the fixed ones, the decay and the score's cap when they apply."""
+    we = c.engagement_weight
+    lines = fixed_lines(c, axes)
+    lost = axes.engagement_full * (1.0 - factor)
+    if lost > 0:
+        lines.append(("decay", decay_label(silent_days), -lost, -we * lost, False))
+    combined = _combined(c, axes, factor)
+    if combined != (kept := _clamp(combined)):
+        edge = "capped at 100" if combined > 100 else "floored at 0"
+        lines.append(("cap", f"Score {edge}", None, kept - combined, False))
+    return lines
 
 
 def _largest_remainder(values: list[float], total: int) -> list[int]:

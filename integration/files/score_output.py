@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from integration.cli.report import TEMPERATURE_STYLE, ScoredRow, columns, score_values
-from integration.domain.model import Temperature
+from integration.domain.model import Stage, Temperature
 
 # A cell a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, and tab or
 # carriage return, which some spreadsheets skip before looking for one of those.
@@ -27,6 +27,9 @@ def spreadsheet_safe(cell: str) -> str:
     return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
+_SAFE_WORDS: dict[Temperature | Stage, str] = {word: spreadsheet_safe(word.value) for word in (*Temperature, *Stage)}
+
+
 class RowWriter(Protocol):
     def write(self, row: ScoredRow) -> None: ...
 
@@ -40,9 +43,26 @@ class CsvRows:
     def __init__(self, stream: IO[str], named: Sequence[str] = ()) -> None:
         self._writer = csv.writer(stream, lineterminator="\n")
         self._writer.writerow(columns(named))
+        self._writerow = self._writer.writerow
 
     def write(self, row: ScoredRow) -> None:
-        self._writer.writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in score_values(row)])
+        if row.named:
+            self._writerow([spreadsheet_safe(v) if isinstance(v, str) else v for v in score_values(row)])
+            return
+        # The common row without the list of values: the temperature and stage are the catalogue's words.
+        v = row.verdict
+        record_id, reasons = row.record_id, v.reasons
+        self._writerow(
+            (
+                "'" + record_id if record_id.startswith(FORMULA_STARTS) else record_id,
+                v.score,
+                v.fit,
+                v.engagement,
+                _SAFE_WORDS[v.temperature],
+                _SAFE_WORDS[v.stage],
+                "'" + reasons if reasons.startswith(FORMULA_STARTS) else reasons,
+            )
+        )
 
     def close(self) -> None:
         """Nothing to finish: every line is complete."""
@@ -60,9 +80,10 @@ class JsonRows:
 
     def write(self, row: ScoredRow) -> None:
         record: dict[str, object] = dict(zip(self._columns, score_values(row), strict=True))
-        # Every line of the score, not just the top ones: a program can check they add up to it.
-        record["points"] = [{"axis": r.axis, "label": r.label, "points": int(r.points)} for r in row.assessment.lines()]
-        self._stream.write(self._separator + self._encode(record))
+        # Every line of the score, not just the top ones: a program can check they add up to it. The
+        # verdict holds them as JSON already: the object's closing brace makes way for them.
+        head = self._encode(record)[:-1]
+        self._stream.write(f'{self._separator}{head}, "points": {row.verdict.points}}}')
         self._separator = ",\n  "
 
     def close(self) -> None:
@@ -108,7 +129,7 @@ class TableRows:
         return "  ".join([*padded, last])
 
     def _line(self, row: ScoredRow) -> None:
-        colour = _ANSI[row.assessment.temperature] if self._colour else None
+        colour = _ANSI[row.verdict.temperature] if self._colour else None
         self._console.file.write(self._join(_cells(row), colour) + "\n")
 
     def close(self) -> None:
@@ -118,7 +139,7 @@ class TableRows:
         table = Table(*self._columns, header_style="bold")
         for row in self._page:
             values = _cells(row)
-            values[4] = f"[{TEMPERATURE_STYLE[row.assessment.temperature]}]{values[4]}[/]"
+            values[4] = f"[{TEMPERATURE_STYLE[row.verdict.temperature]}]{values[4]}[/]"
             table.add_row(*values)
         self._console.print(table)
 
