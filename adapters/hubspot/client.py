@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Set
 from typing import Any
 
 from hubspot import HubSpot
@@ -50,6 +50,41 @@ def _unexpected(errors: Sequence[Any] | None, *expected: str) -> str | None:
         if getattr(error, "category", None) not in expected:
             return describe({"category": error.category, "message": getattr(error, "message", "")}, 207)
     return None
+
+
+def wire(write: FieldWrite) -> dict[str, str]:
+    """A write's values as HubSpot properties take them."""
+    return {k: _wire(v) for k, v in write.values.items()}
+
+
+def batch_write(
+    writes: Sequence[FieldWrite], update: Callable[[Sequence[FieldWrite]], Any], own_fields: Set[str], noun: str
+) -> list[WriteResult]:
+    """One batch update (`update` makes the call for the object type) and what became of each write."""
+    if len(writes) > BATCH_LIMIT:
+        raise PermanentCrmError(f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}")
+    try:
+        answer = update(writes)
+    except PermanentCrmError as exc:
+        absent = sorted(set(missing_properties(exc)) & own_fields)
+        if absent:
+            # Our own output properties do not exist: setup never ran; every write would fail alike.
+            raise OutputFieldsMissing(CRM, absent) from exc
+        # A 400 (unknown property, bad option) rejects the whole batch: every record carries it.
+        return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
+    errors = getattr(answer, "errors", None)
+    missing = _error_ids(errors, _NOT_FOUND)
+    problem = _unexpected(errors, _NOT_FOUND)
+    done = {str(obj.id) for obj in answer.results}
+    results = []
+    for w in writes:
+        if w.ref.record_id in done:
+            results.append(WriteResult(w.ref, WriteStatus.OK))
+        elif w.ref.record_id in missing:
+            results.append(WriteResult(w.ref, WriteStatus.MISSING, f"{noun} not found"))
+        else:
+            results.append(WriteResult(w.ref, WriteStatus.RETRY, problem or "HubSpot did not say what became of it"))
+    return results
 
 
 class HubSpotClient:
@@ -101,40 +136,15 @@ class HubSpotClient:
         return FetchResult(records, frozenset(r for r in refs if r not in records))
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
-        if len(writes) > BATCH_LIMIT:
-            raise PermanentCrmError(f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}")
-        body = BatchInputSimplePublicObjectBatchInput(
-            inputs=[
-                SimplePublicObjectBatchInput(id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()})
-                for w in writes
-            ]
-        )
-        try:
-            answer = call(
+        def update(batch: Sequence[FieldWrite]) -> Any:
+            body = BatchInputSimplePublicObjectBatchInput(
+                inputs=[SimplePublicObjectBatchInput(id=w.ref.record_id, properties=wire(w)) for w in batch]
+            )
+            return call(
                 lambda: self.api.crm.contacts.batch_api.update(body, _request_timeout=self.timeout), "status", "results"
             )
-        except PermanentCrmError as exc:
-            absent = sorted(set(missing_properties(exc)) & self.own_fields)
-            if absent:
-                # Our own output properties do not exist: setup never ran; every write would fail alike.
-                raise OutputFieldsMissing(CRM, absent) from exc
-            # A 400 (unknown property, bad option) rejects the whole batch: every record carries it.
-            return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
-        errors = getattr(answer, "errors", None)
-        missing = _error_ids(errors, _NOT_FOUND)
-        problem = _unexpected(errors, _NOT_FOUND)
-        done = {str(obj.id) for obj in answer.results}
-        results = []
-        for w in writes:
-            if w.ref.record_id in done:
-                results.append(WriteResult(w.ref, WriteStatus.OK))
-            elif w.ref.record_id in missing:
-                results.append(WriteResult(w.ref, WriteStatus.MISSING, "contact not found"))
-            else:
-                results.append(
-                    WriteResult(w.ref, WriteStatus.RETRY, problem or "HubSpot did not say what became of it")
-                )
-        return results
+
+        return batch_write(writes, update, self.own_fields, "contact")
 
     def page(self, object_type: str, cursor: str | None, limit: int) -> Page:
         answer = call(

@@ -17,16 +17,14 @@ from hubspot.crm.companies import (
     SimplePublicObjectId,
 )
 
-from adapters.hubspot.client import CRM, _error_ids, _unexpected, _wire
-from adapters.hubspot.errors import call, missing_properties
-from integration.errors import OutputFieldsMissing, PermanentCrmError, UnexpectedAnswer
-from integration.ports import FetchResult, FieldWrite, RecordRef, WriteResult, WriteStatus
+from adapters.hubspot.client import _NOT_FOUND, BATCH_LIMIT, CRM, _error_ids, _unexpected, batch_write, wire
+from adapters.hubspot.errors import call
+from integration.errors import PermanentCrmError, UnexpectedAnswer
+from integration.ports import FetchResult, FieldWrite, RecordRef, WriteResult
 from integration.service.retry import POLICY
 from mappings.company import CompanyMapping
 
-BATCH_LIMIT = 100
 ASSOCIATIONS_LIMIT = 1000  # v4 associations batch read, since February 2025
-_NOT_FOUND = "OBJECT_NOT_FOUND"
 COMPANY = "company"
 
 
@@ -97,40 +95,17 @@ class HubSpotCompanies:
         )
 
     def write_companies(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
-        if len(writes) > BATCH_LIMIT:
-            raise PermanentCrmError(f"HubSpot batch update takes at most {BATCH_LIMIT} inputs, got {len(writes)}")
-        body = BatchInputSimplePublicObjectBatchInput(
-            inputs=[
-                SimplePublicObjectBatchInput(id=w.ref.record_id, properties={k: _wire(v) for k, v in w.values.items()})
-                for w in writes
-            ]
-        )
-        try:
-            answer = call(
+        def update(batch: Sequence[FieldWrite]) -> Any:
+            body = BatchInputSimplePublicObjectBatchInput(
+                inputs=[SimplePublicObjectBatchInput(id=w.ref.record_id, properties=wire(w)) for w in batch]
+            )
+            return call(
                 lambda: self.api.crm.companies.batch_api.update(body, _request_timeout=self.timeout),
                 "status",
                 "results",
             )
-        except PermanentCrmError as exc:
-            absent = sorted(set(missing_properties(exc)) & self.mapping.own_fields)
-            if absent:
-                raise OutputFieldsMissing(CRM, absent) from exc
-            return [WriteResult(w.ref, WriteStatus.FAILED, str(exc)) for w in writes]
-        errors = getattr(answer, "errors", None)
-        missing = _error_ids(errors, _NOT_FOUND)
-        problem = _unexpected(errors, _NOT_FOUND)
-        done = {str(obj.id) for obj in answer.results}
-        results = []
-        for w in writes:
-            if w.ref.record_id in done:
-                results.append(WriteResult(w.ref, WriteStatus.OK))
-            elif w.ref.record_id in missing:
-                results.append(WriteResult(w.ref, WriteStatus.MISSING, "company not found"))
-            else:
-                results.append(
-                    WriteResult(w.ref, WriteStatus.RETRY, problem or "HubSpot did not say what became of it")
-                )
-        return results
+
+        return batch_write(writes, update, self.mapping.own_fields, "company")
 
     def missing_company_outputs(self) -> list[str]:
         answer = call(
