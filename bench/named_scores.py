@@ -16,6 +16,7 @@ from integration.domain.decisions import decide
 from integration.domain.normalize import Normalizer
 from integration.ports import RecordRef
 from integration.service.worker import drain
+from mappings.grammar import NAMED_SCORING_GLOB, score_of
 from mappings.loader import Config, load_scoring
 from tests.pipeline_world import hubspot_contact
 from tests.test_named_scores import admin_folder, named_world
@@ -32,7 +33,9 @@ def _folder(base: Path, everyone: bool) -> Path:
     """The README's two products; with `everyone`, both segments hold for every record (the worst case)."""
     folder = admin_folder(base)
     if everyone:
-        for path in folder.glob("scoring.*.yaml"):
+        for path in folder.glob(NAMED_SCORING_GLOB):
+            if score_of(path.name) is None:
+                continue  # scoring.yaml's neighbours that are no named score (the company rules)
             text = path.read_text(encoding="utf-8")
             start = text.index("\nsegment:") + 1
             end = text.index("\n\n", start) + 1
