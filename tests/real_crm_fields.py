@@ -61,5 +61,10 @@ SALESFORCE_STANDARD_FIELDS: dict[str, frozenset[str]] = {
     }),
 }  # fmt: skip
 
-# Standard lookups a SOQL query may traverse from a Lead: relationship name -> parent object.
-SALESFORCE_LEAD_RELATIONSHIPS = {"ConvertedOpportunity": "Opportunity", "ConvertedContact": "Contact"}
+# Standard lookups a SOQL query may traverse: object -> relationship name -> parent object.
+SALESFORCE_RELATIONSHIPS: dict[str, dict[str, str]] = {
+    "Lead": {"ConvertedOpportunity": "Opportunity", "ConvertedContact": "Contact", "ConvertedAccount": "Account"},
+    "Contact": {"Account": "Account", "ReportsTo": "Contact"},
+    "Opportunity": {"Account": "Account"},
+    "Account": {"Parent": "Account"},
+}

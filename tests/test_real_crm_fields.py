@@ -14,7 +14,7 @@ from mappings.loader import load_mapping
 from tests.real_crm_fields import (
     HUBSPOT_COMPANY_ONLY,
     HUBSPOT_CONTACT_PROPERTIES,
-    SALESFORCE_LEAD_RELATIONSHIPS,
+    SALESFORCE_RELATIONSHIPS,
     SALESFORCE_STANDARD_FIELDS,
 )
 
@@ -31,12 +31,24 @@ def test_the_hubspot_sandbox_offers_the_real_default_contact_properties_and_no_c
     assert set(STANDARD_PROPERTIES) == HUBSPOT_CONTACT_PROPERTIES
 
 
-def _salesforce_has(name: str, objects: list[str]) -> bool:
+def _salesforce_field(object_type: str, name: str) -> bool:
+    """A standard field of the object, or a standard parent's through standard relationships (`Account.Industry`)."""
     relationship, dot, parent_field = name.partition(".")
-    if dot:
-        parent = SALESFORCE_LEAD_RELATIONSHIPS.get(relationship)
-        return "Lead" in objects and parent is not None and parent_field in SALESFORCE_STANDARD_FIELDS[parent]
-    return any(name in SALESFORCE_STANDARD_FIELDS[o] for o in objects)
+    if not dot:
+        return name in SALESFORCE_STANDARD_FIELDS[object_type]
+    parent = SALESFORCE_RELATIONSHIPS.get(object_type, {}).get(relationship)
+    return parent is not None and _salesforce_field(parent, parent_field)
+
+
+def _salesforce_has(name: str, objects: list[str]) -> bool:
+    return any(_salesforce_field(o, name) for o in objects)
+
+
+def test_a_relationship_path_counts_only_when_its_relationship_and_parent_field_are_standard() -> None:
+    assert _salesforce_has("Account.Industry", ["Lead", "Contact"])
+    assert not _salesforce_has("Account.Industry", ["Lead"])  # a Lead has no Account relationship
+    assert not _salesforce_has("Account.Invented", ["Contact"])
+    assert not _salesforce_has("Company.Industry", ["Contact"])
 
 
 def test_every_field_the_default_salesforce_mapping_reads_is_a_standard_field_or_created_by_setup() -> None:

@@ -98,14 +98,17 @@ class SalesforceClient:
         return self._described[object_type]
 
     def _has(self, object_type: str, name: str) -> bool:
-        """A field of the object, or a parent's field through a relationship (`ConvertedOpportunity.IsWon`)."""
+        """A field of the object, or a parent's through relationships (`ConvertedOpportunity.IsWon`, `Account.Name`).
+
+        A relationship the object lacks (Account on a Lead) makes the field absent there: it reads as empty.
+        """
         described = self._describe(object_type)
         relationship, dot, parent_field = name.partition(".")
         if not dot:
             return name in described
         reference = next((f for f in described.values() if f.get("relationshipName") == relationship), None)
         parents = (reference or {}).get("referenceTo") or []
-        return len(parents) == 1 and parent_field in self._describe(str(parents[0]))
+        return len(parents) == 1 and self._has(str(parents[0]), parent_field)
 
     def fields(self, object_type: str) -> list[str]:
         """The mapped fields this object really has (describe, once): IsConverted is Lead-only."""
@@ -121,8 +124,10 @@ class SalesforceClient:
     def _select(self, object_type: str) -> str:
         names = ["Id", *self.fields(object_type)]
         if object_type == "Lead" and self._has("Lead", f"{_CONTACT}.Id"):
-            # The Contact a Lead became comes in the same query, so following it costs no request.
-            names += [f"{_CONTACT}.{f}" for f in ["Id", *self.fields("Contact")] if "." not in f]
+            # The Contact a Lead became comes in the same query, so following it costs no request; its
+            # Account's fields too (`ConvertedContact.Account.Industry`), but not the conversion's, which the Lead has.
+            own = [f for f in self.fields("Contact") if not f.startswith(CONVERSION)]
+            names += [f"{_CONTACT}.{f}" for f in ["Id", *own]]
         return ", ".join(dict.fromkeys(names))
 
     def _query(self, soql: str) -> list[dict[str, Any]]:

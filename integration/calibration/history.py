@@ -89,14 +89,18 @@ def closest(name: str, columns: Collection[str]) -> str:
 
 
 def _mapped_fields_present(path: Path, mapping: CrmMapping, columns: Collection[str]) -> None:
-    """Every field the mapping reads is a column of the history: a typo would otherwise drop an attribute."""
+    """Each attribute's field is a column of the history: a typo would otherwise drop an attribute.
+
+    An attribute read from several fields (a Lead's `Industry`, a Contact's `Account.Industry`) needs one
+    of them: a Lead export has no Account columns.
+    """
     for name, found in mapping.sources().items():
-        for field in found.sources:
-            if field not in columns:
-                raise CalibrationError(
-                    f"{path}: the mapping reads {name} from column {field!r}, which the history does not have"
-                    f"{closest(field, columns)}"
-                )
+        if found.sources and not any(field in columns for field in found.sources):
+            field = found.sources[0]
+            raise CalibrationError(
+                f"{path}: the mapping reads {name} from column {field!r}, which the history does not have"
+                f"{closest(field, columns)}"
+            )
 
 
 def _date(value: Any, where: str, column: str) -> datetime:

@@ -59,7 +59,7 @@ STANDARD: dict[str, dict[str, str]] = {
     },
     "Contact": {
         "Id": "id", "FirstName": "string", "LastName": "string", "Email": "email", "Title": "string",
-        "AccountId": "reference", "LeadSource": "picklist", "HasOptedOutOfEmail": "boolean",
+        "AccountId": "reference", "MailingCountry": "string", "LeadSource": "picklist", "HasOptedOutOfEmail": "boolean",
         "EmailBouncedReason": "string", "LastActivityDate": "date", "CreatedDate": "datetime",
         "LastModifiedDate": "datetime", "LastModifiedById": "reference", "SystemModstamp": "datetime",
     },
@@ -81,11 +81,16 @@ STANDARD: dict[str, dict[str, str]] = {
     "PermissionSetAssignment": {"Id": "id", "AssigneeId": "reference", "PermissionSetId": "reference"},
     "User": {"Id": "id", "Username": "string"},
 }  # fmt: skip
-# Parent relationships a SELECT may traverse (`ConvertedContact.Email`): (object, name) -> (reference, parent)
+# Parent relationships a SELECT may traverse (`ConvertedContact.Email`, `ConvertedContact.Account.Industry`):
+# (object, name) -> (reference, parent)
 RELATIONSHIPS = {
     ("Lead", "ConvertedContact"): ("ConvertedContactId", "Contact"),
     ("Lead", "ConvertedOpportunity"): ("ConvertedOpportunityId", "Opportunity"),
+    ("Contact", "Account"): ("AccountId", "Account"),
 }
+# What the standard Lead conversion copies onto a new Account (Company -> Name is given separately).
+_TO_ACCOUNT = {"Industry": "Industry", "NumberOfEmployees": "NumberOfEmployees", "AnnualRevenue": "AnnualRevenue",
+               "Country": "BillingCountry"}  # fmt: skip
 # Child relationships a SELECT may nest as a subquery (`(SELECT Id FROM Contacts)` on Account):
 # (object, relationship name) -> (child object, its reference to the object). Lead's ConvertedAccountId has no
 # relationship name, so converted Leads cannot be nested under their Account.
@@ -300,9 +305,11 @@ class SalesforceSandbox:
         with self.lock:
             lead = self.objects["Lead"][lead_id]
             if account_id is None:
-                account_id = self.create_record("Account", {"Name": lead.get("Company") or "Unknown"})
+                copied = {to: lead.get(of) for of, to in _TO_ACCOUNT.items()}
+                account_id = self.create_record("Account", {"Name": lead.get("Company") or "Unknown", **copied})
             keep = {k: lead.get(k) for k in STANDARD["Contact"] if k in lead and k not in ("Id", "CreatedDate")}
-            contact_id = self.create_record("Contact", {**keep, "AccountId": account_id})
+            contact = {**keep, "MailingCountry": lead.get("Country"), "AccountId": account_id}
+            contact_id = self.create_record("Contact", contact)
             opportunity_id = None
             if create_opportunity:
                 opportunity_id = self.create_record(
@@ -489,15 +496,12 @@ class SalesforceSandbox:
         if selected == ["COUNT()"]:
             rows = self._filter(object_type, self._where(match.group("where")), visible)
             return {"totalSize": len(rows), "done": True, "records": []}
-        parents: dict[str, list[str]] = {}  # relationship -> its fields selected, in order
+        parents: dict[str, list[str]] = {}  # relationship -> its fields selected (maybe through further parents)
         for name in selected:
             relationship, dot, parent_field = name.partition(".")
-            known = name in visible
             if dot:
-                parent = RELATIONSHIPS.get((object_type, relationship))
-                known = parent is not None and parent_field in self._visible(parent[1])
                 parents.setdefault(relationship, []).append(parent_field)
-            if not known:
+            if not self._selectable(object_type, name):
                 raise SoqlError(
                     "INVALID_FIELD",
                     f"\n{', '.join(selected)}\n  ^\nERROR at Row:1:Column:8\nNo such column '{name}' on entity '{object_type}'.",
@@ -525,11 +529,27 @@ class SalesforceSandbox:
         rows.sort(key=lambda r: str(r["Id"]))
         return {"totalSize": len(rows), "done": True, "records": [_sobject(child_type, c, names) for c in rows]}
 
+    def _selectable(self, object_type: str, name: str) -> bool:
+        """A visible field, or one of a parent's through relationships (`ConvertedContact.Account.Industry`)."""
+        relationship, dot, rest = name.partition(".")
+        if not dot:
+            return name in self._visible(object_type)
+        parent = RELATIONSHIPS.get((object_type, relationship))
+        return parent is not None and self._selectable(parent[1], rest)
+
     def _parent(self, object_type: str, relationship: str, row: dict[str, Any], names: list[str]) -> Any:
-        """A parent relationship as the REST API nests it: the parent's selected fields, or null."""
+        """A parent relationship as the REST API nests it: the parent's selected fields (its parents nested), or null."""
         reference, parent_type = RELATIONSHIPS[(object_type, relationship)]
         parent = self.objects[parent_type].get(str(row.get(reference)))
-        return None if parent is None else _sobject(parent_type, parent, names)
+        if parent is None:
+            return None
+        grandparents: dict[str, list[str]] = {}
+        for name in names:
+            further, dot, rest = name.partition(".")
+            if dot:
+                grandparents.setdefault(further, []).append(rest)
+        own = _sobject(parent_type, parent, [n for n in names if "." not in n])
+        return own | {rel: self._parent(parent_type, rel, parent, inner) for rel, inner in grandparents.items()}
 
     def _filter(
         self, object_type: str, conditions: list[tuple[str, str, Any]], visible: set[str]
@@ -926,9 +946,10 @@ def _dotted(record: dict[str, Any], selected: list[str]) -> dict[str, Any]:
     """A REST record as Bulk API 2.0 writes it: parent fields as `Relationship.Field` columns."""
     flat: dict[str, Any] = {}
     for name in selected:
-        relationship, dot, parent_field = name.partition(".")
-        parent = record.get(relationship)
-        flat[name] = (parent.get(parent_field) if isinstance(parent, dict) else None) if dot else record.get(name)
+        value: Any = record
+        for part in name.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        flat[name] = value
     return flat
 
 
