@@ -41,7 +41,8 @@ RATIO_TARGET, SPEED_TARGET = 1.1, 0.5
 ROUNDS = 3  # bursts per measure
 EXAMPLE = Path(__file__).resolve().parent.parent / "tests" / "examples" / "named_scores"
 TITLES = ["Chief Executive Officer", "VP Sales", "Head of IT", "Marketing Manager", "Engineer"]
-# Half the people in each named score's segment (HubSpot contacts carry industry and country).
+# Half the people in each named score's segment (HubSpot contacts carry industry and country; a Salesforce
+# Contact reads its Account's Industry and its own MailingCountry).
 SEGMENTS = [{"industry": "Software", "country": "Sweden"}, {"industry": "Retail", "country": "Germany"}]
 HUBSPOT_TOKEN = "bench-token"
 
@@ -128,14 +129,17 @@ def _salesforce_env(sandbox: SalesforceSandbox, folder: Path) -> dict[str, str]:
 
 def _salesforce_seed(sandbox: SalesforceSandbox) -> list[str]:
     accounts = [
-        sandbox.create_record("Account", {"Name": f"Account {n}", "Industry": "Software", "NumberOfEmployees": 300})
+        sandbox.create_record(
+            "Account", {"Name": f"Account {n}", "Industry": SEGMENTS[n % 2]["industry"], "NumberOfEmployees": 300}
+        )
         for n in range(COMPANIES)
     ]
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     contacts = []
     for n in range(COMPANIES * PEOPLE_EACH):
         person = {"LastName": f"Person {n}", "Email": f"p{n}@example.com", "Title": TITLES[n % 5],
-                  "LeadSource": "Employee Referral", "LastActivityDate": today, "AccountId": accounts[n % COMPANIES]}  # fmt: skip
+                  "LeadSource": "Employee Referral", "LastActivityDate": today, "AccountId": accounts[n % COMPANIES],
+                  "MailingCountry": SEGMENTS[n % 2]["country"]}  # fmt: skip
         contacts.append(sandbox.create_record("Contact", person))
     return contacts
 
@@ -278,9 +282,10 @@ def run() -> str:
         "the default lease of 500 a full pass queues each company once for a later pass, which finds every",
         "person among the records the earlier passes read, and their default score as those passes assessed",
         "it. A lease holds whole batches of the CRM: on Salesforce the 500 are leased 400 at a time (two",
-        "batches of 200), else each pass would read and write 200, 200 and 100. On Salesforce the named",
-        "scores are in force but hold for no Contact (a Contact has no Industry or Country field, which the",
-        "README's segments test), so there they cost the segment test. Both setups share one sandbox, each",
+        "batches of 200), else each pass would read and write 200, 200 and 100. A Salesforce Contact has no",
+        "Industry or Country field: it reads its Account's Industry (`Account.Industry`, in the Contact query)",
+        "and its MailingCountry, so on both CRMs each named score holds for half the contacts (Software in",
+        "Sweden, Retail in Germany). Both setups share one sandbox, each",
         "with its own 1,000 contacts and 100 companies, and take turns for 3 bursts each: the most requests",
         "of a burst, the quickest drain.",
     ])  # fmt: skip
