@@ -88,3 +88,17 @@ def test_describe_names_a_contacts_account_relationship_as_salesforce_does(
     described = {f["name"]: f for f in client.sf.Contact.describe()["fields"]}
     assert described["AccountId"]["relationshipName"] == "Account"
     assert described["AccountId"]["referenceTo"] == ["Account"]
+
+
+def test_a_bulk_listing_of_contacts_carries_their_accounts_fields_as_dotted_columns(
+    sandbox: SalesforceSandbox, client: SalesforceClient
+) -> None:
+    account = _swedish_software_account(sandbox)
+    for n in range(3):
+        sandbox.create_record("Contact", {"LastName": f"Berg {n}", "AccountId": account, "MailingCountry": "Sweden"})
+    bulk = SalesforceClient(client.mapping, client.sf, bulk_threshold=1, bulk_poll=0.01, bulk_page=10)
+    page = bulk.page("Contact", None, 10)
+    assert page.next_cursor is None and len(page.records) == 3
+    normalizer = Normalizer(client.mapping)
+    read = [normalizer.lead(record, ref.object_type) for ref, record in page.records]
+    assert {(lead.industry, lead.country, lead.company_size) for lead in read} == {("software", "sweden", 240)}
