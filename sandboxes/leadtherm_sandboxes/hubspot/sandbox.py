@@ -780,8 +780,13 @@ class HubSpotSandbox:
                 missing = [i for i in inputs if i not in sandbox.contacts]
             return _batch(found, missing, "CONTACT")
 
-        @app.post("/crm/v3/objects/contacts/batch/update")
-        def batch_update() -> Response:
+        def batch_update(
+            records: dict[str, _Object],
+            known: dict[str, dict[str, Any]],
+            category: str,
+            apply: Callable[[str, dict[str, str]], None],
+        ) -> Response:
+            """HubSpot's batch update of one object type: all validated first, then each applied or missing."""
             inputs = (request.get_json(force=True) or {}).get("inputs", [])
             if len(inputs) > BATCH_LIMIT:
                 return _error(400, "VALIDATION_ERROR", f"Batch input limit of {BATCH_LIMIT} exceeded")
@@ -794,7 +799,7 @@ class HubSpotSandbox:
                 )
             with sandbox.lock:
                 for item in inputs:
-                    problem = sandbox._validate(item.get("properties", {}))
+                    problem = sandbox._validate(item.get("properties", {}), known)
                     if problem:
                         return _error(
                             400,
@@ -804,16 +809,27 @@ class HubSpotSandbox:
                         )
                 results, missing = [], []
                 for item in inputs:
-                    contact_id = str(item["id"])
-                    if contact_id not in sandbox.contacts:
-                        missing.append(contact_id)
+                    record_id = str(item["id"])
+                    if record_id not in records:
+                        missing.append(record_id)
                         continue
                     values = {k: "" if v is None else str(v) for k, v in item["properties"].items()}
-                    sandbox.writes.append((contact_id, values))
-                    sandbox.write_times.append((time.monotonic(), contact_id))
-                    sandbox._set(contact_id, values, "INTEGRATION", str(sandbox.app_id))
-                    results.append(sandbox._serialize(sandbox.contacts[contact_id], list(values)))
-            return _batch(results, missing, "CONTACT")
+                    apply(record_id, values)
+                    results.append(sandbox._serialize(records[record_id], list(values), known))
+            return _batch(results, missing, category)
+
+        def integration_writes_contact(contact_id: str, values: dict[str, str]) -> None:
+            sandbox.writes.append((contact_id, values))
+            sandbox.write_times.append((time.monotonic(), contact_id))
+            sandbox._set(contact_id, values, "INTEGRATION", str(sandbox.app_id))
+
+        def integration_writes_company(company_id: str, values: dict[str, str]) -> None:
+            sandbox.company_writes.append((company_id, values))
+            sandbox._set_company(company_id, values, "INTEGRATION", str(sandbox.app_id))
+
+        @app.post("/crm/v3/objects/contacts/batch/update")
+        def contacts_update() -> Response:
+            return batch_update(sandbox.contacts, sandbox.properties, "CONTACT", integration_writes_contact)
 
         @app.post("/crm/v3/objects/deals/batch/read")
         def deals_read() -> Response:
@@ -895,35 +911,7 @@ class HubSpotSandbox:
 
         @app.post("/crm/v3/objects/companies/batch/update")
         def companies_update() -> Response:
-            inputs = (request.get_json(force=True) or {}).get("inputs", [])
-            if len(inputs) > BATCH_LIMIT:
-                return _error(400, "VALIDATION_ERROR", f"Batch input limit of {BATCH_LIMIT} exceeded")
-            ids = [str(i.get("id")) for i in inputs]
-            if len(set(ids)) != len(ids):
-                return _error(400, "VALIDATION_ERROR", "Duplicate IDs found in batch input")
-            with sandbox.lock:
-                for item in inputs:
-                    problem = sandbox._validate(item.get("properties", {}), sandbox.company_properties)
-                    if problem:
-                        return _error(
-                            400,
-                            "VALIDATION_ERROR",
-                            "Property values were not valid: " + json.dumps([problem]),
-                            errors=[problem],
-                        )
-                results, missing = [], []
-                for item in inputs:
-                    company_id = str(item["id"])
-                    if company_id not in sandbox.companies:
-                        missing.append(company_id)
-                        continue
-                    values = {k: "" if v is None else str(v) for k, v in item["properties"].items()}
-                    sandbox.company_writes.append((company_id, values))
-                    sandbox._set_company(company_id, values, "INTEGRATION", str(sandbox.app_id))
-                    results.append(
-                        sandbox._serialize(sandbox.companies[company_id], list(values), sandbox.company_properties)
-                    )
-            return _batch(results, missing, "COMPANY")
+            return batch_update(sandbox.companies, sandbox.company_properties, "COMPANY", integration_writes_company)
 
         @app.get("/crm/v3/properties/<object_type>")
         def all_properties(object_type: str) -> Response:
