@@ -168,3 +168,18 @@ def test_a_company_rule_on_an_attribute_no_crm_maps_is_named() -> None:
         (0, "'segment' is not among the company attributes of hubspot")
     ]
     assert unknown_attributes(RULES, {"hubspot": MAPPING}) == []
+
+
+def test_a_person_is_stale_only_when_a_company_field_it_holds_now_reads_otherwise() -> None:
+    from integration.ports import RecordRef
+    from integration.service.companies import read_before
+
+    account = {"Industry": "Mining", "NumberOfEmployees": 400, "AnnualRevenue": None}
+    moved, same, blank, unread = (RecordRef("salesforce", "Contact", f"003{n}") for n in range(4))
+    records = {
+        moved: {"Account.Industry": "Software", "Account.NumberOfEmployees": 400},
+        same: {"Account.Industry": "Mining", "Account.NumberOfEmployees": 400.0},  # the APIs' 400.0 is 400
+        blank: {"Account.Industry": "Mining", "Account.AnnualRevenue": ""},  # empty either way
+        unread: {"Account.Name": "Nordlys AB", "Industry": "Software"},  # no field of the company's read
+    }
+    assert read_before("Account", account, [moved, same, blank, unread], records) == [moved]

@@ -199,6 +199,7 @@ class CompanyStep:
         client = binding.client
         failures: dict[RecordRef, Failure] = {}
         writes: list[tuple[FieldWrite, CompanyAssessment, dict[str, tuple[object, object]]]] = []
+        stale: list[RecordRef] = []  # people who read a company field that has changed since
         size = client.company_batch_size
         for start in range(0, len(refs), size):
             chunk = refs[start : start + size]
@@ -219,6 +220,7 @@ class CompanyStep:
                 run.batch.forget(ref)
             for ref in found:
                 company = fetched.records[ref]
+                stale.extend(read_before(binding.mapping.object, company, members_of.get(ref, []), records))
                 members = self._members(pipeline, crm, members_of.get(ref, []), records, known, now)
                 customer = bool(
                     binding.mapping.customer_field and to_boolean(company.get(binding.mapping.customer_field))
@@ -233,6 +235,11 @@ class CompanyStep:
                 else:
                     run.batch.save(ref, _stored(assessment, now))
                     metrics().count(RECORDS_UNCHANGED, crm=crm)
+        if stale:
+            # Their own score reads the company's fields too (a Contact's industry is its Account's):
+            # each is re-read and re-scored by a later pass, as if it had changed itself.
+            stamp = now.strftime("%Y%m%dT%H%M%S%f")
+            pipeline.queue.enqueue([ChangeEvent(f"company-field:{p}:{stamp}", p, occurred_at=now) for p in stale])
         for start in range(0, len(writes), size):
             chunk_writes = writes[start : start + size]
             blocked = run.may_call(crm)
@@ -352,6 +359,35 @@ class CompanyStep:
                 )
             )
         return members
+
+
+def read_before(
+    company_object: str, company: RawRecord, people: Sequence[RecordRef], records: Mapping[RecordRef, RawRecord]
+) -> list[RecordRef]:
+    """The people whose record holds one of the company's fields (`Account.Industry`) with another value than now.
+
+    A person reads its company's fields through the relationship named after the company's object (the
+    Salesforce convention); only fields the company's own read returned can be compared.
+    """
+    prefix = f"{company_object}."
+    stale = []
+    for person in people:
+        record = records.get(person, {})
+        for name, value in record.items():
+            field = name[len(prefix) :] if name.startswith(prefix) else None
+            if field is not None and field in company and not _same_value(value, company[field]):
+                stale.append(person)
+                break
+    return stale
+
+
+def _same_value(held: object, now: object) -> bool:
+    """Equal as the CRM means it: None and "" alike, numbers by value (the APIs differ in 400 against 400.0)."""
+    if held in (None, "") or now in (None, ""):
+        return held in (None, "") and now in (None, "")
+    if isinstance(held, int | float) and isinstance(now, int | float):
+        return float(held) == float(now)
+    return str(held) == str(now)
 
 
 def _latest_kind(items: Sequence[QueueItem]) -> EventKind:

@@ -120,3 +120,17 @@ def test_an_account_s_contacts_come_with_it_in_one_query(sandbox: SalesforceSand
 def test_a_child_subquery_the_api_does_not_know_is_refused_as_salesforce_refuses_it(sandbox: SalesforceSandbox) -> None:
     with pytest.raises(SoqlError, match="relationship 'Leads'"):
         sandbox.query("SELECT Id, (SELECT Id FROM Leads) FROM Account")
+
+
+def test_an_account_s_own_change_re_scores_the_contacts_that_read_its_fields(
+    sandbox: SalesforceSandbox, served: Served
+) -> None:
+    account, people = _buying_group(sandbox, served)  # a Software account: its Contacts earn "Target industry"
+    fits = {person: sandbox.record("Contact", person)["Lead_Fit__c"] for person in people}
+    sandbox.update_record("Account", account, {"Industry": "Mining"})
+    assert wait_for(lambda: all(sandbox.record("Contact", p)["Lead_Fit__c"] < fits[p] for p in people), 10)
+    _quiet(sandbox, served)
+    before = len(sandbox.writes)
+    sandbox.update_record("Account", account, {"Type": "Customer - Direct"})  # a field nobody reads
+    _quiet(sandbox, served)
+    assert sandbox.writes[before:] == []  # the Contacts were not re-scored for it
