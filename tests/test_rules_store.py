@@ -17,6 +17,7 @@ from harness.rules_store_crash import kill_during_applies, unchecked
 from integration.files.rules_folder import HISTORY, OUTSIDE, FolderRulesStore, open_folder_store
 from integration.ports.rules_store import StaleDraft
 from integration.service.rules_provider import StoreRulesProvider, parse_rules
+from mappings.company import COMPANY_RULES_FILE, load_company_rules
 from mappings.loader import PACKAGED, load_rules
 from tests.contracts.rules_store_contract import RulesStoreContract, noted, warmer
 
@@ -105,6 +106,17 @@ def test_a_head_whose_files_do_not_load_leaves_the_rules_in_force(store: FolderR
     (folder / "scoring.yaml").write_text("weights: [broken\n")  # edited by hand after the apply
     clock.now = 2.0
     assert provider.current().temperature.warm == 40
+
+
+def test_applied_company_rules_are_in_force_from_the_next_batch_without_a_restart(
+    store: FolderRulesStore, folder: Path
+) -> None:
+    initial = load_company_rules(folder)
+    provider = StoreRulesProvider(store, load_rules(folder))
+    assert provider.company_rules(initial) == initial
+    text = (folder / COMPANY_RULES_FILE).read_text(encoding="utf-8")
+    store.apply({COMPANY_RULES_FILE: text.replace("hot: 80", "hot: 85")}, "ada")
+    assert provider.company_rules(initial).thresholds.hot == 85 and initial.thresholds.hot == 80
 
 
 # ---------------------------------------------------------------------- atomic, serialised, crash-safe

@@ -14,6 +14,7 @@ from integration.errors import ConfigError, Problem
 from integration.ports.companies import CompanyClient
 from integration.service.companies import CompanyBinding, CompanyStep, GuardedCompanies
 from integration.service.guard import GuardedClient
+from integration.service.rules_provider import StoreRulesProvider
 from mappings.company import COMPANY_RULES_FILE, load_company_rules, unknown_attributes
 from mappings.loader import mappings_dir
 from mappings.schema import CrmMapping
@@ -24,8 +25,12 @@ def company_step(
     clients: Mapping[str, GuardedClient],
     mappings: Mapping[str, CrmMapping],
     folder: str | Path | None,
+    provider: StoreRulesProvider | None = None,
 ) -> CompanyStep | None:
-    """The company step, or None when no CRM in use scores companies (or no `scoring.company.yaml` exists)."""
+    """The company step, or None when no CRM in use scores companies (or no `scoring.company.yaml` exists).
+
+    With a `provider`, the rules follow the rules store's head as the people's do (applied, not restarted).
+    """
     bindings: dict[str, CompanyBinding] = {}
     for name, mapping in mappings.items():
         factory = getattr(plugins[name], "companies", None)
@@ -39,4 +44,6 @@ def company_step(
     unknown = unknown_attributes(rules, {name: b.mapping for name, b in bindings.items()})
     if unknown:
         raise ConfigError([Problem(COMPANY_RULES_FILE, None, f"fit[{i}].attribute", why) for i, why in unknown])
-    return CompanyStep(rules, bindings)
+    if provider is None:
+        return CompanyStep(rules, bindings)
+    return CompanyStep(lambda: provider.company_rules(rules), bindings)

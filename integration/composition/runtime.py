@@ -118,5 +118,5 @@ def build_runtime(
         clock or (lambda: datetime.now(UTC)),
         scores=config.scores,
     )
-    pipeline.companies = company_step(plugins, clients, crm_mappings, mappings)
+    pipeline.companies = company_step(plugins, clients, crm_mappings, mappings, provider)
     return Runtime(rules, queue, state, plugins, crm_mappings, clients, pipeline, provider)

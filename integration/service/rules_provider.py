@@ -22,6 +22,7 @@ from typing import Protocol
 from integration.composition.plugins import Env, UnknownPlugin
 from integration.errors import ConfigError, LeadthermError
 from integration.ports.rules_store import READER_BEAT, RulesStore, reader_name
+from mappings.company import COMPANY_RULES_FILE, CompanyRules
 from mappings.grammar import SCORING_FILE, named_scoring_file, score_of
 from mappings.loader import read_yaml, validate
 from mappings.schema import NamedScoringRules, ScoreDefinition, ScoringRules
@@ -70,6 +71,7 @@ class StoreRulesProvider:
         # The named scores whose fields the mappings read and write: fixed at start (a new one needs setup).
         self._names = tuple(s.name for s in scores)
         self._unwritten: set[str] = set()
+        self._company: CompanyRules | None = None  # scoring.company.yaml of the version in force, if it has one
         self._head = 0  # the files as found at start; a store that has versions says which is in force
         self._lock = threading.Lock()
         self._checked = monotonic()
@@ -82,6 +84,11 @@ class StoreRulesProvider:
 
     def current(self) -> ScoringRules:
         return self.snapshot()[0]
+
+    def company_rules(self, initial: CompanyRules) -> CompanyRules:
+        """The company rules of the version in force; `initial` (read at start) while no version holds any."""
+        self.snapshot()
+        return self._company or initial
 
     def snapshot(self) -> tuple[ScoringRules, tuple[ScoreDefinition, ...]]:
         """The default rules and the named scores of one version, together (a batch scores with one version)."""
@@ -116,6 +123,10 @@ class StoreRulesProvider:
             files = self.store.current()
             rules = parse_rules(files[SCORING_FILE])
             scores = self._named(files)
+            company = files.get(COMPANY_RULES_FILE)
+            company_rules = (
+                validate(CompanyRules, read_yaml(company, COMPANY_RULES_FILE), COMPANY_RULES_FILE) if company else None
+            )
         except ConfigError as exc:
             log.error(
                 "rules version %s not loaded, keeping version %s: %d problem(s)", head, self._head, len(exc.problems)
@@ -126,7 +137,7 @@ class StoreRulesProvider:
             log.error("rules store unreadable, keeping version %s: %s", self._head, exc)
             return
         log.info("rules version %d in force (was %d)", head, self._head)
-        self._rules, self._scores, self._head = rules, scores, head
+        self._rules, self._scores, self._company, self._head = rules, scores, company_rules, head
 
     def keep_marking(
         self, stop: threading.Event, every: float = READER_BEAT, name: str | None = None

@@ -17,7 +17,17 @@ from integration.ports.metrics import metrics
 from integration.ports.rules_store import RulesStoreError, unified_diff
 from mappings.catalogue import QUALIFICATION
 from mappings.documents import DocumentError, check_yaml
-from mappings.grammar import AT_LEAST, BELOW, EACH, MAX_POINTS, SCORING_FILE, mapping_file, named_scoring_file, score_of
+from mappings.grammar import (
+    AT_LEAST,
+    BELOW,
+    COMPANY_RULES_FILE,
+    EACH,
+    MAX_POINTS,
+    SCORING_FILE,
+    mapping_file,
+    named_scoring_file,
+    score_of,
+)
 from mappings.schema import Decay, NamedScoringRules, Qualification, ScoringRules, StageRules, Thresholds, Weights
 from webhooks.console.attributes import attributes_in_use
 from webhooks.console.context import Console, rules_file, rules_files
@@ -540,7 +550,7 @@ def add_routes(bp: Blueprint, console: Console) -> None:
         if console.config.on_apply is not None:
             console.config.on_apply(made.number)
         message = store_status(console.store, console.now()).applied(made.number)
-        if any(score_of(name) is None and name != SCORING_FILE for name in changed):
+        if any(score_of(name) is None and name not in (SCORING_FILE, COMPANY_RULES_FILE) for name in changed):
             # Mappings decide which fields are fetched: the service reads them once, at start.
             message += " Mapping changes take effect when serve is restarted."
         flash(message, "info")

@@ -303,3 +303,23 @@ def test_the_company_rules_are_checked_as_company_rules_in_the_draft(served: Ser
     page = http.get(f"{served.url}/admin/rules", timeout=30).text
     assert "scoring.company.yaml" in page and "must add up to 1" in page
     assert "crm is required" not in page
+
+
+def test_applied_company_rules_need_no_restart_while_a_mapping_change_does(served: Served, log_in: LogIn) -> None:
+    http, token = log_in()
+    text = (served.folder / "scoring.company.yaml").read_text()
+    http.post(
+        f"{served.url}/admin/yaml/scoring.company.yaml",
+        data={"text": text.replace("hot: 80", "hot: 85"), "csrf_token": token},
+        timeout=30,
+    )
+    applied = http.post(f"{served.url}/admin/apply", data={"note": "hotter", "csrf_token": token}, timeout=30).text
+    assert "as version 2" in applied and "restarted" not in applied  # the service follows the store's head
+    mapping = (served.folder / "hubspot.yaml").read_text()
+    http.post(
+        f"{served.url}/admin/yaml/hubspot.yaml",
+        data={"text": mapping + "\n# a note\n", "csrf_token": csrf_of(applied)},
+        timeout=30,
+    )
+    again = http.post(f"{served.url}/admin/apply", data={"note": "noted", "csrf_token": csrf_of(applied)}, timeout=30)
+    assert "as version 3" in again.text and "Mapping changes take effect when serve is restarted" in again.text
