@@ -52,6 +52,30 @@ def _unexpected(errors: Sequence[Any] | None, *expected: str) -> str | None:
     return None
 
 
+def flat(obj: Any) -> dict[str, Any]:
+    """A HubSpot object as the mapping reads it: its properties and its id."""
+    return {**(obj.properties or {}), "hs_object_id": str(obj.id)}
+
+
+def batch_read(refs: Sequence[RecordRef], read: Callable[[Sequence[RecordRef]], Any], object_type: str) -> FetchResult:
+    """One batch read of `object_type` records (`read` makes the SDK call): those found, and those gone."""
+    if len(refs) > BATCH_LIMIT:
+        raise PermanentCrmError(f"HubSpot batch read takes at most {BATCH_LIMIT} ids, got {len(refs)}")
+    answer = read(refs)
+    errors = getattr(answer, "errors", None)
+    problem = _unexpected(errors, _NOT_FOUND)
+    if problem:
+        raise UnexpectedAnswer(f"HubSpot {object_type} batch read failed: {problem}")
+    records = {RecordRef(CRM, object_type, str(obj.id)): flat(obj) for obj in answer.results}
+    # Only an explicit OBJECT_NOT_FOUND makes a record missing; an id absent for no stated reason is retried.
+    gone = _error_ids(errors, _NOT_FOUND)
+    unexplained = [r for r in refs if r not in records and r.record_id not in gone]
+    if unexplained:
+        left = len(unexplained)
+        raise UnexpectedAnswer(f"HubSpot {object_type} batch read left {left} id(s) out without OBJECT_NOT_FOUND")
+    return FetchResult(records, frozenset(r for r in refs if r not in records))
+
+
 def wire(write: FieldWrite) -> dict[str, str]:
     """A write's values as HubSpot properties take them."""
     return {k: _wire(v) for k, v in write.values.items()}
@@ -110,30 +134,16 @@ class HubSpotClient:
     def _ref(self, record_id: str) -> RecordRef:
         return RecordRef(CRM, "contact", str(record_id))
 
-    @staticmethod
-    def _flat(obj: Any) -> dict[str, Any]:
-        return {**(obj.properties or {}), "hs_object_id": str(obj.id)}
-
     def fetch(self, refs: Sequence[RecordRef]) -> FetchResult:
-        if len(refs) > BATCH_LIMIT:
-            raise PermanentCrmError(f"HubSpot batch read takes at most {BATCH_LIMIT} ids, got {len(refs)}")
-        body = BatchReadInputSimplePublicObjectId(
-            properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in refs]
-        )
-        answer = call(
-            lambda: self.api.crm.contacts.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
-        )
-        errors = getattr(answer, "errors", None)
-        problem = _unexpected(errors, _NOT_FOUND)
-        if problem:
-            raise UnexpectedAnswer(f"HubSpot batch read failed: {problem}")
-        records = {self._ref(obj.id): self._flat(obj) for obj in answer.results}
-        # Only an explicit OBJECT_NOT_FOUND makes a record missing; an id absent for no stated reason is retried.
-        gone = _error_ids(errors, _NOT_FOUND)
-        unexplained = [r for r in refs if r not in records and r.record_id not in gone]
-        if unexplained:
-            raise UnexpectedAnswer(f"HubSpot batch read left {len(unexplained)} id(s) out without OBJECT_NOT_FOUND")
-        return FetchResult(records, frozenset(r for r in refs if r not in records))
+        def read(batch: Sequence[RecordRef]) -> Any:
+            body = BatchReadInputSimplePublicObjectId(
+                properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in batch]
+            )
+            return call(
+                lambda: self.api.crm.contacts.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
+            )
+
+        return batch_read(refs, read, "contact")
 
     def write(self, writes: Sequence[FieldWrite]) -> list[WriteResult]:
         def update(batch: Sequence[FieldWrite]) -> Any:
@@ -157,7 +167,7 @@ class HubSpotClient:
             "results",
         )
         after = answer.paging.next.after if answer.paging and answer.paging.next else None
-        return Page([(self._ref(obj.id), self._flat(obj)) for obj in answer.results], after)
+        return Page([(self._ref(obj.id), flat(obj)) for obj in answer.results], after)
 
     def count(self, object_type: str) -> int | None:
         search = PublicObjectSearchRequest(limit=1, properties=["hs_object_id"])

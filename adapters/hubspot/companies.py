@@ -17,9 +17,8 @@ from hubspot.crm.companies import (
     SimplePublicObjectId,
 )
 
-from adapters.hubspot.client import _NOT_FOUND, BATCH_LIMIT, CRM, _error_ids, _unexpected, batch_write, wire
+from adapters.hubspot.client import BATCH_LIMIT, CRM, batch_read, batch_write, wire
 from adapters.hubspot.errors import call
-from integration.errors import PermanentCrmError, UnexpectedAnswer
 from integration.ports import FetchResult, FieldWrite, RecordRef, WriteResult
 from integration.service.retry import POLICY
 from mappings.company import CompanyMapping
@@ -42,27 +41,15 @@ class HubSpotCompanies:
         self.timeout = timeout
 
     def fetch_companies(self, refs: Sequence[RecordRef]) -> FetchResult:
-        if len(refs) > BATCH_LIMIT:
-            raise PermanentCrmError(f"HubSpot batch read takes at most {BATCH_LIMIT} ids, got {len(refs)}")
-        body = BatchReadInputSimplePublicObjectId(
-            properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in refs]
-        )
-        answer = call(
-            lambda: self.api.crm.companies.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
-        )
-        errors = getattr(answer, "errors", None)
-        problem = _unexpected(errors, _NOT_FOUND)
-        if problem:
-            raise UnexpectedAnswer(f"HubSpot company batch read failed: {problem}")
-        records = {
-            RecordRef(CRM, COMPANY, str(obj.id)): {**(obj.properties or {}), "hs_object_id": str(obj.id)}
-            for obj in answer.results
-        }
-        gone = _error_ids(errors, _NOT_FOUND)
-        unexplained = [r for r in refs if r not in records and r.record_id not in gone]
-        if unexplained:
-            raise UnexpectedAnswer(f"HubSpot company batch read left {len(unexplained)} id(s) out without a reason")
-        return FetchResult(records, frozenset(r for r in refs if r not in records))
+        def read(batch: Sequence[RecordRef]) -> Any:
+            body = BatchReadInputSimplePublicObjectId(
+                properties=self.properties, inputs=[SimplePublicObjectId(id=r.record_id) for r in batch]
+            )
+            return call(
+                lambda: self.api.crm.companies.batch_api.read(body, _request_timeout=self.timeout), "status", "results"
+            )
+
+        return batch_read(refs, read, COMPANY)
 
     def people_of(self, refs: Sequence[RecordRef]) -> dict[RecordRef, list[RecordRef]]:
         people: dict[RecordRef, list[RecordRef]] = {r: [] for r in refs}
