@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,34 +108,45 @@ def conflict(spec: PropertySpec, existing: Any) -> str | None:
     return None
 
 
-def _create(api: HubSpot, body: PropertyCreate) -> None:
-    call(lambda: api.crm.properties.core_api.create(OBJECT, body))
+def _create(api: HubSpot, object_type: str, body: PropertyCreate) -> None:
+    call(lambda: api.crm.properties.core_api.create(object_type, body))
+
+
+def ensure_properties(
+    api: HubSpot, object_type: str, specs: Sequence[PropertySpec], report: SetupReport, what: str = "property"
+) -> dict[str, Any]:
+    """The `leadtherm` group and `specs` on `object_type`, created where missing (idempotent), conflicts reported.
+
+    Returns the object's properties as they were before, for the caller to name what it reads and lacks.
+    """
+    groups = call(lambda: api.crm.properties.groups_api.get_all(object_type))
+    if any(g.name == GROUP for g in groups.results or []):
+        report.unchanged.append(f"{what} group {GROUP}")
+    else:
+        group = PropertyGroupCreate(name=GROUP, label="leadtherm", display_order=-1)
+        call(lambda: api.crm.properties.groups_api.create(object_type, group))
+        report.created.append(f"{what} group {GROUP}")
+    existing = {p.name: p for p in call(lambda: api.crm.properties.core_api.get_all(object_type)).results or []}
+    for spec in specs:
+        found = existing.get(spec.name)
+        if found is None:
+            _create(api, object_type, spec.create_body())
+            report.created.append(f"{what} {spec.name} ({spec.type})")
+        elif (problem := conflict(spec, found)) is not None:
+            report.conflicts.append(problem)
+        else:
+            report.unchanged.append(f"{what} {spec.name}")
+    return existing
 
 
 def setup(api: HubSpot, mapping: CrmMapping, env: Mapping[str, str] | None = None) -> SetupReport:
     report = SetupReport()
-    groups = call(lambda: api.crm.properties.groups_api.get_all(OBJECT))
-    if any(g.name == GROUP for g in groups.results or []):
-        report.unchanged.append(f"property group {GROUP}")
-    else:
-        body = PropertyGroupCreate(name=GROUP, label="leadtherm", display_order=-1)
-        call(lambda: api.crm.properties.groups_api.create(OBJECT, body))
-        report.created.append(f"property group {GROUP}")
-    existing = {p.name: p for p in call(lambda: api.crm.properties.core_api.get_all(OBJECT)).results or []}
     specs = property_specs(mapping)
+    existing = ensure_properties(api, OBJECT, specs, report)
     created = {spec.name for spec in specs}
     for name in mapping.read_fields:
         if name not in existing and name not in created:
             report.missing.append(f"property {name} (read by {_reader(mapping, name)})")
-    for spec in specs:
-        found = existing.get(spec.name)
-        if found is None:
-            _create(api, spec.create_body())
-            report.created.append(f"property {spec.name} ({spec.type})")
-        elif (problem := conflict(spec, found)) is not None:
-            report.conflicts.append(problem)
-        else:
-            report.unchanged.append(f"property {spec.name}")
     report.instructions.extend(webhook_instructions(mapping))
     if env is not None and journal_enabled(env):  # the pull intake: its subscriptions by API, no target URL
         from adapters.hubspot.journal.subscriptions import setup_journal
