@@ -172,6 +172,11 @@ class QuietHandler(WSGIRequestHandler):
         return None
 
 
+def _standard_group(name: str, label: str) -> dict[str, dict[str, Any]]:
+    """An object's one built-in property group, as the properties API lists it."""
+    return {name: {"name": name, "label": label, "displayOrder": -1, "archived": False}}
+
+
 class HubSpotSandbox:
     """An in-memory HubSpot portal behind a real HTTP server on 127.0.0.1."""
 
@@ -202,25 +207,11 @@ class HubSpotSandbox:
         self.company_properties = {
             n: self._definition(n, t, f, o, "companyinformation") for n, (t, f, o) in COMPANY_PROPERTIES.items()
         }
-        self.company_groups = {
-            "companyinformation": {
-                "name": "companyinformation",
-                "label": "Company information",
-                "displayOrder": -1,
-                "archived": False,
-            }
-        }
+        self.company_groups = _standard_group("companyinformation", "Company information")
         self.properties = {
             n: self._definition(n, t, f, o, "contactinformation") for n, (t, f, o) in STANDARD_PROPERTIES.items()
         }
-        self.groups = {
-            "contactinformation": {
-                "name": "contactinformation",
-                "label": "Contact information",
-                "displayOrder": -1,
-                "archived": False,
-            }
-        }
+        self.groups = _standard_group("contactinformation", "Contact information")
         self.calls: Counter[str] = Counter()
         self.count_429 = 0
         self.writes: list[tuple[str, dict[str, str]]] = []  # contact id, properties written through the API
