@@ -268,16 +268,10 @@ class _Rounded:
         """reasons_text of these lines and the moving ones (each after the fixed lines of its size)."""
         count = self.count + len(extras)
         shown = REASONS_SHOWN if count <= REASONS_SHOWN else REASONS_SHOWN - 1
+        if len(extras) == 1:
+            return self.text_with(extras[0])
         if not extras:
             text, used = self.heads[shown], self.sums[shown]
-        elif len(extras) == 1:
-            part, points, _ = extras[0]
-            at = bisect_right(self.ranks, -abs(points))
-            if at >= shown:
-                text, used = self.heads[shown], self.sums[shown]
-            else:
-                text = "; ".join([*self.parts[:at], part, *self.parts[at : shown - 1]])
-                used = self.sums[shown - 1] + points
         else:
             merged = sorted(
                 [*zip(self.parts, self.points, strict=False), *((e[0], e[1]) for e in extras)], key=lambda e: -abs(e[1])
