@@ -7,34 +7,24 @@ once, no field twice, no other record written; the echoes of those writes change
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 
 from adapters.salesforce.inbound import outbound_endpoint
-from integration.composition.routes import routes_of
-from integration.composition.runtime import Runtime, build_runtime
-from integration.service.pipeline import BatchReport, PipelineSettings
-from integration.service.retry import POLICY
+from integration.composition.runtime import Runtime
+from integration.service.pipeline import BatchReport
 from integration.service.worker import drain
-from tests.adapters.hubspot.helpers import sandbox_env
-from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
-from tests.test_named_scores import admin_folder
-from webhooks.app import AppConfig, create_app
+from tests.adapters.salesforce.conftest import OUTBOUND_SECRET
+from tests.scores_end_to_end import SECRET, hubspot_served, salesforce_served
 
-TOKEN, SECRET = "test-token", "test-client-secret"
-SETTINGS = PipelineSettings(retry=replace(POLICY, queue_delay=0.05, queue_attempts=8))
 TODAY = time.strftime("%Y-%m-%d")
-# A Contact has no Industry field in Salesforce, so the README's segments (industry) hold for no Contact;
-# a named score on seniority holds for the executive below.
+# A named score on seniority: it holds for the executive below and not for the managers.
 LEADERS = """\
 version: 1
 segment:
@@ -63,14 +53,6 @@ TITLES = ["Chief Executive Officer", "Operations Manager", "IT Manager"]
 ACCOUNT = {"Name": "Nordlys AB", "Industry": "Software", "NumberOfEmployees": 400, "BillingCountry": "Sweden"}
 
 
-def _serve(runtime: Runtime, env: dict[str, str]) -> tuple[Any, str]:
-    server: Any = waitress.create_server(
-        create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}"
-
-
 def _settle(flush: Callable[[], bool], runtime: Runtime) -> BatchReport:
     """Deliver and drain until a round brings nothing: our writes' echoes went round the loop too."""
     total = BatchReport()
@@ -93,17 +75,9 @@ def _written(writes: list[tuple[str, dict[str, Any]]]) -> dict[str, list[list[st
 
 @pytest.fixture
 def hubspot(tmp_path: Path) -> Iterator[tuple[HubSpotSandbox, Runtime]]:
-    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
-    portal.start()
-    env = sandbox_env(portal, tmp_path / "leadtherm.db", TOKEN, SECRET)
-    runtime = build_runtime(env, ["hubspot"], mappings=admin_folder(tmp_path), settings=SETTINGS)
-    runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
-    server, url = _serve(runtime, env)
-    portal.configure_webhooks(f"{url}/webhooks/hubspot", SECRET, time_scale=0.0005, batch_window=0.02)
-    yield portal, runtime
-    portal.webhook_url = None
-    server.close()
-    portal.stop()
+    with hubspot_served(tmp_path) as (portal, runtime, url):
+        portal.configure_webhooks(f"{url}/webhooks/hubspot", SECRET, time_scale=0.0005, batch_window=0.02)
+        yield portal, runtime
 
 
 def test_hubspot_one_contact_change_writes_its_scores_and_its_company_once_each(
@@ -141,23 +115,11 @@ def test_hubspot_one_contact_change_writes_its_scores_and_its_company_once_each(
 
 @pytest.fixture
 def salesforce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SalesforceSandbox, Runtime]]:
-    org = SalesforceSandbox()
-    org.start()
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle_path)
-    env = {**password_env(org), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10"}
-    folder = admin_folder(tmp_path)
-    (folder / "scoring.leaders.yaml").write_text(LEADERS, encoding="utf-8")
-    first = build_runtime(env, ["salesforce"], mappings=folder)
-    first.plugins["salesforce"].setup(first.mappings["salesforce"], env)
-    runtime = build_runtime(env, ["salesforce"], mappings=folder, settings=SETTINGS)  # sees the new fields
-    server, url = _serve(runtime, env)
-    org.configure_outbound(
-        outbound_endpoint(url, OUTBOUND_SECRET), time_scale=0.001, objects=("Lead", "Contact", "Account")
-    )
-    yield org, runtime
-    org.outbound_url = None
-    server.close()
-    org.stop()
+    with salesforce_served(tmp_path, monkeypatch, {"scoring.leaders.yaml": LEADERS}) as (org, runtime, url):
+        org.configure_outbound(
+            outbound_endpoint(url, OUTBOUND_SECRET), time_scale=0.001, objects=("Lead", "Contact", "Account")
+        )
+        yield org, runtime
 
 
 def test_salesforce_one_contact_change_writes_its_scores_and_its_account_once_each(

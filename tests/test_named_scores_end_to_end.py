@@ -3,32 +3,22 @@ segment holds, written in one write, each field once; the echo of that write cha
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-import waitress
 from leadtherm_sandboxes.hubspot.sandbox import HubSpotSandbox
 from leadtherm_sandboxes.salesforce.sandbox import SalesforceSandbox
 from leadtherm_sandboxes.waiting import wait_until as wait_for
 
 from adapters.salesforce.inbound import outbound_endpoint
-from integration.composition.routes import routes_of
-from integration.composition.runtime import Runtime, build_runtime
-from integration.service.pipeline import PipelineSettings
-from integration.service.retry import POLICY
+from integration.composition.runtime import Runtime
 from integration.service.worker import drain
-from tests.adapters.hubspot.helpers import sandbox_env
-from tests.adapters.salesforce.conftest import OUTBOUND_SECRET, password_env
-from tests.test_named_scores import admin_folder
-from webhooks.app import AppConfig, create_app
+from tests.adapters.salesforce.conftest import OUTBOUND_SECRET
+from tests.scores_end_to_end import SECRET, hubspot_served, salesforce_served
 
-TOKEN, SECRET = "test-token", "test-client-secret"
-SETTINGS = PipelineSettings(retry=replace(POLICY, queue_delay=0.05, queue_attempts=8))
 SOFTWARE_CTO = {
     "email": "cto@nordlys.example",
     "jobtitle": "Chief Technology Officer",
@@ -45,30 +35,14 @@ SOFTWARE_CTO_LEAD = {
 }  # fmt: skip
 
 
-def _serve(runtime: Runtime, env: dict[str, str]) -> tuple[Any, str]:
-    server: Any = waitress.create_server(
-        create_app(AppConfig(runtime.queue, routes_of(runtime, env))), host="127.0.0.1", port=0, threads=4
-    )
-    threading.Thread(target=server.run, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.effective_port}"
-
-
 def _fields_written(writes: list[tuple[str, dict[str, Any]]], record: str) -> list[str]:
     return [name for written, values in writes if written == record for name in values]
 
 
 @pytest.fixture
 def hubspot(tmp_path: Path) -> Iterator[tuple[HubSpotSandbox, Runtime, str]]:
-    portal = HubSpotSandbox(access_token=TOKEN, rate_limit=(10_000, 10.0))
-    portal.start()
-    env = sandbox_env(portal, tmp_path / "leadtherm.db", TOKEN, SECRET)
-    runtime = build_runtime(env, ["hubspot"], mappings=admin_folder(tmp_path), settings=SETTINGS)
-    runtime.plugins["hubspot"].setup(runtime.mappings["hubspot"], env)
-    server, url = _serve(runtime, env)
-    yield portal, runtime, url
-    portal.webhook_url = None
-    server.close()
-    portal.stop()
+    with hubspot_served(tmp_path) as served:
+        yield served
 
 
 def test_hubspot_one_change_writes_the_default_and_the_analytics_score_once_each(
@@ -96,20 +70,11 @@ def test_hubspot_one_change_writes_the_default_and_the_analytics_score_once_each
 
 @pytest.fixture
 def salesforce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[SalesforceSandbox, Runtime]]:
-    org = SalesforceSandbox()
-    org.start()
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle_path)
-    env = {**password_env(org), "LEADTHERM_DB": str(tmp_path / "leadtherm.db"), "SALESFORCE_RATE_LIMIT": "10000/10"}
-    folder = admin_folder(tmp_path)
-    first = build_runtime(env, ["salesforce"], mappings=folder)
-    first.plugins["salesforce"].setup(first.mappings["salesforce"], env)
-    runtime = build_runtime(env, ["salesforce"], mappings=folder, settings=SETTINGS)  # sees the new fields
-    server, url = _serve(runtime, env)
-    org.configure_outbound(outbound_endpoint(url, OUTBOUND_SECRET), fields=("Id", "LastModifiedById"), time_scale=0.001)
-    yield org, runtime
-    org.outbound_url = None
-    server.close()
-    org.stop()
+    with salesforce_served(tmp_path, monkeypatch) as (org, runtime, url):
+        org.configure_outbound(
+            outbound_endpoint(url, OUTBOUND_SECRET), fields=("Id", "LastModifiedById"), time_scale=0.001
+        )
+        yield org, runtime
 
 
 def test_salesforce_one_change_writes_the_default_and_the_analytics_score_once_each(
