@@ -116,6 +116,7 @@ def test_applied_company_rules_are_in_force_from_the_next_batch_without_a_restar
     assert provider.company_rules(initial) == initial
     text = (folder / COMPANY_RULES_FILE).read_text(encoding="utf-8")
     store.apply({COMPANY_RULES_FILE: text.replace("hot: 80", "hot: 85")}, "ada")
+    provider.snapshot()  # the next batch starts
     assert provider.company_rules(initial).thresholds.hot == 85 and initial.thresholds.hot == 80
 
 

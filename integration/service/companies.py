@@ -200,6 +200,7 @@ class CompanyStep:
         failures: dict[RecordRef, Failure] = {}
         writes: list[tuple[FieldWrite, CompanyAssessment, dict[str, tuple[object, object]]]] = []
         stale: list[RecordRef] = []  # people who read a company field that has changed since
+        rules = self.rules  # one version for the whole CRM's companies
         size = client.company_batch_size
         for start in range(0, len(refs), size):
             chunk = refs[start : start + size]
@@ -225,7 +226,7 @@ class CompanyStep:
                 customer = bool(
                     binding.mapping.customer_field and to_boolean(company.get(binding.mapping.customer_field))
                 )
-                assessment = assess_company(read_company(company, binding.mapping), members, self.rules, customer)
+                assessment = assess_company(read_company(company, binding.mapping), members, rules, customer)
                 metrics().count(RECORDS_ASSESSED, crm=crm)  # a company is a record too: counted as people are
                 wanted = company_outputs(assessment, binding.mapping)
                 changes = changed_outputs(wanted, company)

@@ -86,8 +86,10 @@ class StoreRulesProvider:
         return self.snapshot()[0]
 
     def company_rules(self, initial: CompanyRules) -> CompanyRules:
-        """The company rules of the version in force; `initial` (read at start) while no version holds any."""
-        self.snapshot()
+        """The company rules of the version in force; `initial` (read at start) while no version holds any.
+
+        No store read: the pipeline's batch already took its snapshot, and the company step runs in that batch.
+        """
         return self._company or initial
 
     def snapshot(self) -> tuple[ScoringRules, tuple[ScoreDefinition, ...]]:
